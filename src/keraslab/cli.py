@@ -1,0 +1,332 @@
+"""The `keraslab` command. Thin: parse arguments, call one library function, print, set the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+
+from keraslab import __version__
+from keraslab.errors import KeraslabError, UsageError
+
+# Options every subcommand accepts, before or after its name.
+_COMMON_FLAGS = {"--debug": "show the full traceback on errors", "--quiet": "no progress output"}
+_RUN_VALUE_OPTIONS = {"--seed", "--seeds", "--epochs", "--out", "--data-dir", "--backend", "--config"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        raise SystemExit(_fail(f"{self.prog}: {message}", 2))
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"keraslab: error: {message}", file=sys.stderr)
+    return code
+
+
+def _common(parser: argparse.ArgumentParser, data: bool = False) -> None:
+    for flag, help_ in _COMMON_FLAGS.items():
+        parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=help_)
+    if data:
+        parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                            help="data home (default: $KERASLAB_DATA, else ~/.cache/keraslab)")
+        parser.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
+                            help="never download; fail if a file is missing")
+
+
+def _field_type(f: dataclasses.Field):
+    tp = f.type if not isinstance(f.type, str) else eval(f.type, vars(typing), {})  # noqa: S307 (our own code)
+    args = typing.get_args(tp)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        tp = next(a for a in args if a is not type(None))
+    if typing.get_origin(tp) is typing.Literal:
+        return str, tuple(typing.get_args(tp))
+    return tp, None
+
+
+def _add_lesson_options(parser: argparse.ArgumentParser, lesson) -> None:
+    from keraslab.lessons import BASE_FIELDS
+
+    group = parser.add_argument_group(f"options of lesson {lesson.name!r}")
+    for f in dataclasses.fields(lesson.config_cls):
+        if f.name in BASE_FIELDS:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        tp, choices = _field_type(f)
+        choices = f.metadata.get("choices", choices)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_ = f"{f.metadata.get('help', '')} (default: {default})".strip()
+        if tp is bool:
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=help_)
+        else:
+            group.add_argument(flag, dest=f.name, type=tp, choices=choices, default=argparse.SUPPRESS,
+                               metavar=f.name.upper() if not choices else None, help=help_)
+
+
+def _lesson_in_argv(argv: list[str]) -> str | None:
+    """The lesson name after `run` in argv, if there is one (so its options can join the parser)."""
+    if "run" not in argv:
+        return None
+    rest = argv[argv.index("run") + 1:]
+    skip = False
+    for tok in rest:
+        if skip:
+            skip = False
+            continue
+        if tok.startswith("-"):
+            skip = tok in _RUN_VALUE_OPTIONS
+            continue
+        return tok
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog="keraslab", description="The Keras deep-learning course as reproducible runs.")
+    parser.add_argument("--version", action="version", version=f"keraslab {__version__}")
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("lessons", help="list the lessons")
+    _common(p)
+
+    p = sub.add_parser("run", help="run a lesson (or `all`) and write its run folder",
+                       description="Run a lesson and write metrics, plots and a report into its run folder.")
+    _common(p, data=True)
+    p.add_argument("lesson", help="lesson name (see `keraslab lessons`), or `all`")
+    p.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="random seed (default 0)")
+    p.add_argument("--seeds", type=int, default=1, help="run N consecutive seeds; report mean ± sd")
+    p.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help="override the lesson's epochs")
+    p.add_argument("--quick", action="store_true", default=argparse.SUPPRESS, help="small data, few epochs")
+    p.add_argument("--out", default=None, metavar="DIR", help="write the run folder exactly here")
+    p.add_argument("--backend", default=None, help="Keras backend: jax (default), torch or tensorflow")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a run's config.json to repeat it (options given here override it)")
+    name = _lesson_in_argv(list(argv or []))
+    if name and name != "all":
+        from keraslab.lessons import all_lessons
+
+        lesson = all_lessons().get(name)
+        if lesson is not None:
+            _add_lesson_options(p, lesson)
+
+    data = sub.add_parser("data", help="list, verify, fetch and import datasets")
+    _common(data, data=True)
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
+    p = dsub.add_parser("list", help="datasets, their files, and whether they are present and verified")
+    _common(p, data=True)
+    p = dsub.add_parser("verify", help="check the sha256 of every present file (exit 1 on any mismatch)")
+    _common(p, data=True)
+    p.add_argument("name", nargs="?", help="one dataset (default: all)")
+    p = dsub.add_parser("fetch", help="download a dataset into the data home")
+    _common(p, data=True)
+    p.add_argument("name")
+    p = dsub.add_parser("show", help="load a dataset through its parser and describe what it holds")
+    _common(p, data=True)
+    p.add_argument("name")
+    p = dsub.add_parser("import", help="copy a file you downloaded by hand into the data home, after checking it")
+    _common(p, data=True)
+    p.add_argument("name")
+    p.add_argument("path")
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------------------------
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def cmd_lessons(args) -> int:
+    from keraslab.lessons import all_lessons
+
+    lessons = all_lessons()
+    if not lessons:
+        print("No lessons are registered yet.")
+    width = max((len(n) for n in lessons), default=0)
+    for name, lesson in lessons.items():
+        print(f"{name:<{width}}  {lesson.summary}")
+    return 0
+
+
+def _lesson_values(args, lesson) -> dict:
+    from keraslab.lessons import BASE_FIELDS
+
+    values = {}
+    if args.config:
+        path = Path(args.config)
+        try:
+            loaded = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"--config {path}: no such file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"--config {path}: expected a JSON object")
+        if loaded.get("lesson", lesson.name) != lesson.name:
+            raise UsageError(f"--config {path} is for lesson {loaded['lesson']!r}, not {lesson.name!r}")
+        values.update({k: v for k, v in loaded.items() if k not in ("lesson", "seeds")})
+    names = {f.name for f in dataclasses.fields(lesson.config_cls)}
+    for key in BASE_FIELDS | names:
+        if key in vars(args):
+            values[key] = getattr(args, key)
+    return values
+
+
+def cmd_run(args) -> int:
+    from keraslab.backend import use_backend
+    from keraslab.lessons import all_lessons, get_lesson, make_config
+    from keraslab.runner import run_lesson
+
+    use_backend(args.backend)
+    if args.lesson == "all":
+        return _run_all(args)
+    lesson = get_lesson(args.lesson)
+    config = make_config(lesson, **_lesson_values(args, lesson))
+    folder, summary = run_lesson(lesson, config, out=args.out, seeds=args.seeds)
+    _print_summary(summary, folder, args)
+    del all_lessons
+    return 0
+
+
+def _run_all(args) -> int:
+    from rich.table import Table
+
+    from keraslab.lessons import all_lessons, make_config
+    from keraslab.reports import fmt
+    from keraslab.runner import run_lesson
+    from keraslab.runs import default_run_dir
+
+    root = Path(args.out) if args.out else default_run_dir("all", getattr(args, "seed", 0)).parent / (
+        default_run_dir("all", getattr(args, "seed", 0)).name)
+    rows = []
+    for name, lesson in all_lessons().items():
+        config = make_config(lesson, **_lesson_values(args, lesson))
+        folder, summary = run_lesson(lesson, config, out=root / name, seeds=args.seeds)
+        ours = summary.get(lesson.headline) if lesson.headline else None
+        rows.append((name, lesson.headline or "-", lesson.course_figure or "-", fmt(ours) if ours is not None
+                     else "-", str(folder)))
+    table = Table(title=f"keraslab run all{' --quick' if getattr(args, 'quick', False) else ''}")
+    for col in ("lesson", "headline metric", "course", "ours", "run folder"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    _console().print(table)
+    return 0
+
+
+def _print_summary(summary: dict, folder: Path, args) -> None:
+    if getattr(args, "quiet", False):
+        print(folder)
+        return
+    from rich.table import Table
+
+    from keraslab.reports import summary_frame
+
+    table = Table(title="summary")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for row in summary_frame(summary).itertuples(index=False):
+        table.add_row(str(row.metric), str(row.value))
+    console = _console()
+    console.print(table)
+    console.print(f"run folder: {folder}")
+
+
+def cmd_data(args) -> int:
+    from keraslab import datasets
+
+    data_dir = getattr(args, "data_dir", None)
+    if args.data_command == "list":
+        return _data_list(data_dir)
+    if args.data_command == "verify":
+        names = [args.name] if args.name else None
+        if args.name:
+            datasets.get_spec(args.name)
+        failed = 0
+        for st in datasets.status(names, data_dir):
+            if not st.present:
+                line = f"MISSING   {st.dataset}: {st.file} (not in {datasets.data_home(data_dir)})"
+                failed += bool(args.name)
+            elif st.verified:
+                line = f"OK        {st.dataset}: {st.file}"
+            else:
+                line = (f"MISMATCH  {st.dataset}: {st.path}: expected sha256 {st.expected_sha256}, "
+                        f"got {st.actual_sha256}")
+                failed += 1
+            print(line)
+        if failed:
+            print(f"keraslab: error: {failed} file(s) failed verification", file=sys.stderr)
+            return 1
+        return 0
+    if args.data_command == "fetch":
+        paths = datasets.dataset_paths(args.name, data_dir=data_dir, offline=getattr(args, "offline", False),
+                                       quiet=getattr(args, "quiet", False))
+        for name, path in paths.items():
+            print(f"{args.name}: {name} -> {path} (verified)")
+        return 0
+    if args.data_command == "show":
+        for line in datasets.describe(args.name, data_dir=data_dir, offline=getattr(args, "offline", False),
+                                      quiet=getattr(args, "quiet", False)):
+            print(line)
+        return 0
+    if args.data_command == "import":
+        dest = datasets.import_file(args.name, args.path, data_dir=data_dir)
+        print(f"{args.name}: imported {args.path} -> {dest} (verified)")
+        return 0
+    raise UsageError(f"unknown data action {args.data_command!r}")
+
+
+def _data_list(data_dir) -> int:
+    from rich.table import Table
+
+    from keraslab import datasets
+
+    table = Table(title=f"datasets in {datasets.data_home(data_dir)}")
+    for col in ("name", "files", "present", "verified", "size", "description"):
+        table.add_column(col)
+    for name, spec in datasets.REGISTRY.items():
+        sts = datasets.status([name], data_dir)
+        present = sum(s.present for s in sts)
+        verified = sum(s.verified for s in sts)
+        size = sum(s.size or 0 for s in sts)
+        table.add_row(name, str(len(sts)), f"{present}/{len(sts)}", f"{verified}/{len(sts)}",
+                      f"{size / 1e6:.1f} MB" if present else "-", spec.description)
+    _console().print(table)
+    return 0
+
+
+COMMANDS = {"lessons": cmd_lessons, "run": cmd_run, "data": cmd_data}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except KeraslabError as exc:
+        if debug:
+            raise
+        return _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return _fail("interrupted", 130)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if debug:
+            raise
+        return _fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)

@@ -1,0 +1,211 @@
+"""Readers for the file formats the course's image datasets come in. Each raises DataFormatError naming the file.
+
+- idx (MNIST / Fashion-MNIST), optionally gzipped: big-endian magic 0x0000TTDD (TT = 0x08 for uint8, DD = number
+  of dimensions), DD big-endian uint32 sizes, then the data.
+- Keras's mnist.npz: x_train, y_train, x_test, y_test; read with allow_pickle=False, always.
+- CIFAR-10 python tarball: pickled dicts (b"data": uint8 (10000, 3072), b"labels": list of int); only after the
+  tarball's hash is verified, every member is checked (no links, nothing outside the archive's folder) and the
+  pickles are read with an unpickler that can build nothing but NumPy arrays, lists, dicts and bytes.
+- mnist_5k.csv.gz: 5000 rows of 784 pixel values (0-255) then the label, no header.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import posixpath
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from keraslab.errors import DataFormatError
+
+IDX_UBYTE = 0x08
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Read a file, gunzipping it if its name ends in .gz; a truncated or corrupt .gz is a DataFormatError."""
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return fh.read()
+        return path.read_bytes()
+    except EOFError:
+        raise DataFormatError(f"{path}: the gzip stream is truncated (the file ended early)") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise DataFormatError(f"{path}: not a valid gzip file ({exc})") from None
+
+
+def parse_idx(data: bytes, source: str = "<bytes>", expected_ndim: int | None = None) -> np.ndarray:
+    """Parse an (uncompressed) idx buffer of unsigned bytes into a uint8 array of the header's shape."""
+    if len(data) == 0:
+        raise DataFormatError(f"{source}: the file is empty")
+    if len(data) < 4:
+        raise DataFormatError(f"{source}: too short for an idx header ({len(data)} bytes)")
+    zero, dtype_code, ndim = int.from_bytes(data[0:2], "big"), data[2], data[3]
+    if zero != 0 or dtype_code != IDX_UBYTE or ndim == 0 or (expected_ndim is not None and ndim != expected_ndim):
+        want = f"0x000008{expected_ndim:02x}" if expected_ndim is not None else "0x000008NN (unsigned bytes)"
+        raise DataFormatError(f"{source}: wrong idx magic number: expected {want}, got 0x{data[:4].hex()}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataFormatError(f"{source}: idx header says {ndim} dimensions but the file ends inside the header")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape, dtype=np.int64))
+    found = len(data) - header
+    if found != expected:
+        raise DataFormatError(
+            f"{source}: idx header gives shape {shape} ({expected} bytes of data) but the file holds {found}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
+
+
+def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
+    return parse_idx(read_bytes(path), str(path), expected_ndim)
+
+
+_NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read Keras's mnist.npz without ever unpickling: an object array is refused."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise DataFormatError(f"{path}: the file is empty")
+    out = {}
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in _NPZ_KEYS if k not in npz.files]
+            if missing:
+                raise DataFormatError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(npz.files)}")
+            for key in _NPZ_KEYS:
+                out[key] = npz[key]
+    except DataFormatError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise DataFormatError(f"{path}: holds an object (pickled) array, which keraslab refuses to load") from None
+        raise DataFormatError(f"{path}: not a valid .npz file ({exc})") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"{path}: not a valid .npz file ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends
+        raise DataFormatError(f"{path}: not a valid .npz file ({type(exc).__name__}: {exc})") from None
+    for split in ("train", "test"):
+        x, y = out[f"x_{split}"], out[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+            raise DataFormatError(f"{path}: x_{split} should be uint8 (N, 28, 28); found {x.dtype} {x.shape}")
+        if y.shape != (x.shape[0],):
+            raise DataFormatError(f"{path}: y_{split} should have shape ({x.shape[0]},); found {y.shape}")
+    return out
+
+
+# --- CIFAR-10 --------------------------------------------------------------------------------------------------
+
+CIFAR_MEMBERS = tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)) + ("cifar-10-batches-py/test_batch",)
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Builds NumPy arrays, dtypes and plain containers; refuses every other global (no code can run)."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2; it only encodes a string
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+
+
+def _check_member(member: tarfile.TarInfo, source: str) -> None:
+    name = member.name
+    if member.issym() or member.islnk():
+        raise DataFormatError(f"{source}: archive member {name!r} is a link; keraslab refuses archives with links")
+    if not (member.isfile() or member.isdir()):
+        raise DataFormatError(f"{source}: archive member {name!r} is not a regular file or folder")
+    norm = posixpath.normpath(name)
+    if name.startswith(("/", "\\")) or norm == ".." or norm.startswith("../") or ":" in name.split("/")[0]:
+        raise DataFormatError(f"{source}: archive member {name!r} would land outside the target folder")
+
+
+def read_cifar10_tar(path: str | Path) -> dict[str, np.ndarray]:
+    """Read the CIFAR-10 python tarball in memory (nothing is extracted to disk).
+
+    Returns x_train uint8 (50000, 32, 32, 3), y_train int64 (50000,), x_test (10000, 32, 32, 3), y_test (10000,)
+    for the real file; smaller test files in the same format give proportionally smaller arrays.
+    """
+    path = Path(path)
+    source = str(path)
+    if path.stat().st_size == 0:
+        raise DataFormatError(f"{path}: the file is empty")
+    batches: dict[str, dict] = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(member, source)
+            by_name = {posixpath.normpath(m.name): m for m in members if m.isfile()}
+            missing = [m for m in CIFAR_MEMBERS if m not in by_name]
+            if missing:
+                raise DataFormatError(f"{source}: not a CIFAR-10 python archive; missing {', '.join(missing)}")
+            for name in CIFAR_MEMBERS:
+                raw = tar.extractfile(by_name[name]).read()
+                try:
+                    batch = _ArraysOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
+                except Exception as exc:
+                    raise DataFormatError(f"{source}: member {name} is not a CIFAR batch ({exc})") from None
+                batches[name] = batch
+    except DataFormatError:
+        raise
+    except EOFError:
+        raise DataFormatError(f"{source}: the archive is truncated (the file ended early)") from None
+    except (tarfile.TarError, OSError, zlib.error) as exc:
+        raise DataFormatError(f"{source}: not a valid .tar.gz archive ({exc})") from None
+
+    def arrays(names):
+        xs, ys = [], []
+        for name in names:
+            batch = batches[name]
+            if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+                raise DataFormatError(f"{source}: member {name} lacks b'data' / b'labels'")
+            data = np.asarray(batch[b"data"])
+            labels = np.asarray(batch[b"labels"], dtype=np.int64)
+            if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+                raise DataFormatError(
+                    f"{source}: member {name} should hold uint8 data (N, 3072) and N labels; "
+                    f"found {data.dtype} {data.shape} and {len(labels)} labels")
+            if labels.size and (labels.min() < 0 or labels.max() > 9):
+                raise DataFormatError(f"{source}: member {name} has labels outside 0-9")
+            # (N, 3072) rows are channel-major: (N, 3, 32, 32) -> (N, 32, 32, 3)
+            xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            ys.append(labels)
+        return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+
+    x_train, y_train = arrays(CIFAR_MEMBERS[:5])
+    x_test, y_test = arrays(CIFAR_MEMBERS[5:])
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def read_mnist_5k(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """mnist_5k.csv.gz -> images uint8 (N, 28, 28), labels int64 (N,)."""
+    text = read_bytes(path)
+    if not text.strip():
+        raise DataFormatError(f"{path}: the file is empty")
+    try:
+        table = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: not a CSV of integers ({exc})") from None
+    if table.shape[1] != 785:
+        raise DataFormatError(f"{path}: expected 785 columns (784 pixels, then the label); found {table.shape[1]}")
+    pixels, labels = table[:, :784], table[:, 784]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataFormatError(f"{path}: pixel values must lie in 0-255; found {pixels.min()}..{pixels.max()}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise DataFormatError(f"{path}: labels must lie in 0-9; found {labels.min()}..{labels.max()}")
+    return pixels.astype(np.uint8).reshape(-1, 28, 28), labels

@@ -1,0 +1,191 @@
+"""A lesson's result, and its rendering as report.md and a self-contained report.html (plots embedded).
+
+A report is a list of blocks: headings, paragraphs, tables (DataFrames), figures (matplotlib) and preformatted
+text. The same blocks render to Markdown and to HTML, so the two reports never disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Block:
+    kind: str  # "heading" | "text" | "table" | "figure" | "pre"
+    content: Any
+    caption: str = ""
+
+
+@dataclass
+class Result:
+    """What a lesson's run(config) returns. The run writer turns it into the run folder."""
+
+    title: str
+    summary: dict[str, float]
+    history: pd.DataFrame | None = None
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure -> plots/<name>.png
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # name -> tables/<name>.csv
+    texts: dict[str, str] = field(default_factory=dict)  # file name -> text (e.g. classification_report.txt)
+    metrics: dict[str, Any] = field(default_factory=dict)  # extra entries for metrics.json
+    blocks: list[Block] = field(default_factory=list)
+
+    # -- building the report, notebook style --
+    def heading(self, text: str) -> "Result":
+        self.blocks.append(Block("heading", text))
+        return self
+
+    def text(self, text: str) -> "Result":
+        self.blocks.append(Block("text", text))
+        return self
+
+    def table(self, name: str, frame: pd.DataFrame, caption: str = "") -> "Result":
+        self.tables[name] = frame
+        self.blocks.append(Block("table", name, caption))
+        return self
+
+    def figure(self, name: str, fig, caption: str = "") -> "Result":
+        self.figures[name] = fig
+        self.blocks.append(Block("figure", name, caption))
+        return self
+
+    def pre(self, text: str, caption: str = "") -> "Result":
+        self.blocks.append(Block("pre", text, caption))
+        return self
+
+
+def fmt(value, digits: int = 4) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return str(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "nan"
+    if v != 0 and (abs(v) >= 1e6 or abs(v) < 10 ** -digits):
+        return f"{v:.{digits}g}"
+    return f"{v:.{digits}f}"
+
+
+def summary_frame(summary: dict[str, float]) -> pd.DataFrame:
+    """A two- or three-column table: metric, value (and ± sd when the summary holds <name>_sd)."""
+    rows = []
+    for key, value in summary.items():
+        if key.endswith("_sd") and key[:-3] in summary:
+            continue
+        sd = summary.get(f"{key}_sd")
+        rows.append({"metric": key, "value": fmt(value) if sd is None else f"{fmt(value)} ± {fmt(sd)}"})
+    return pd.DataFrame(rows, columns=["metric", "value"])
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    cols = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def figure_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def render_markdown(result: Result, manifest: dict, config: dict) -> str:
+    out = [f"# {result.title}", "", "## Summary", "", markdown_table(summary_frame(result.summary)), ""]
+    for block in result.blocks:
+        if block.kind == "heading":
+            out += [f"## {block.content}", ""]
+        elif block.kind == "text":
+            out += [block.content, ""]
+        elif block.kind == "table":
+            if block.caption:
+                out += [f"*{block.caption}*", ""]
+            out += [markdown_table(result.tables[block.content]), ""]
+        elif block.kind == "figure":
+            out += [f"![{block.caption or block.content}](plots/{block.content}.png)", ""]
+        elif block.kind == "pre":
+            if block.caption:
+                out += [f"*{block.caption}*", ""]
+            out += ["```", block.content.rstrip("\n"), "```", ""]
+    out += ["## Reproduce", "", "```", _reproduce_line(manifest, config), "```", "",
+            f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, "
+            f"keras {manifest.get('versions', {}).get('keras')}, seed {manifest.get('seed')}.", ""]
+    return "\n".join(out)
+
+
+def _reproduce_line(manifest: dict, config: dict) -> str:
+    return f"keraslab run {manifest.get('lesson')} --config config.json"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#1b1f24;line-height:1.5}
+h1{border-bottom:2px solid #d0d7de;padding-bottom:.3rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de}
+table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
+th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;height:auto;border:1px solid #eaeef2}pre{background:#f6f8fa;padding:.8rem;overflow-x:auto}
+.caption{color:#57606a;font-style:italic}footer{margin-top:3rem;color:#57606a;font-size:.9rem}
+"""
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_text(text: str) -> str:
+    # Paragraphs separated by blank lines; `code` spans; nothing else is interpreted.
+    parts = []
+    for para in text.strip().split("\n\n"):
+        escaped = html.escape(para)
+        pieces = escaped.split("`")
+        escaped = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(pieces))
+        parts.append(f"<p>{escaped}</p>")
+    return "\n".join(parts)
+
+
+def render_html(result: Result, manifest: dict, config: dict, pngs: dict[str, bytes]) -> str:
+    out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+           f"<title>{html.escape(result.title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{html.escape(result.title)}</h1>", "<h2>Summary</h2>", _html_table(summary_frame(result.summary))]
+    for block in result.blocks:
+        if block.kind == "heading":
+            out.append(f"<h2>{html.escape(block.content)}</h2>")
+        elif block.kind == "text":
+            out.append(_html_text(block.content))
+        elif block.kind == "table":
+            if block.caption:
+                out.append(f"<p class=\"caption\">{html.escape(block.caption)}</p>")
+            out.append(_html_table(result.tables[block.content]))
+        elif block.kind == "figure":
+            data = base64.b64encode(pngs[block.content]).decode("ascii")
+            alt = html.escape(block.caption or block.content)
+            out.append(f"<figure><img alt=\"{alt}\" src=\"data:image/png;base64,{data}\">"
+                       + (f"<figcaption class=\"caption\">{alt}</figcaption>" if block.caption else "")
+                       + "</figure>")
+        elif block.kind == "pre":
+            if block.caption:
+                out.append(f"<p class=\"caption\">{html.escape(block.caption)}</p>")
+            out.append(f"<pre>{html.escape(block.content)}</pre>")
+    out.append("<h2>Reproduce</h2>")
+    out.append(f"<pre>{html.escape(_reproduce_line(manifest, config))}</pre>")
+    out.append(f"<footer>keraslab {html.escape(str(manifest.get('keraslab')))}, backend "
+               f"{html.escape(str(manifest.get('backend')))}, keras "
+               f"{html.escape(str(manifest.get('versions', {}).get('keras')))}, seed "
+               f"{html.escape(str(manifest.get('seed')))}, created {html.escape(str(manifest.get('created_utc')))}"
+               "</footer></body></html>")
+    return "\n".join(out)

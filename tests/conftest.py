@@ -1,0 +1,58 @@
+"""Shared fixtures. The suite never touches the network: every socket connection off loopback is refused."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+REPO = Path(__file__).resolve().parents[1]
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address, *args, **kwargs):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise RuntimeError(f"tests must not touch the network (tried to connect to {address!r})")
+    return _real_connect(self, address, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real datasets: $KERASLAB_DATA, else ../shared/datasets beside the repository."""
+    path = Path(os.environ.get("KERASLAB_DATA") or REPO.parent / "shared" / "datasets")
+    if not (path / "customer_churn.csv").is_file():
+        pytest.fail(f"the shared datasets are not at {path}; set KERASLAB_DATA to ../shared/datasets")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path_factory):
+    """No test reads the user's real cache or a substitute list it did not set up itself."""
+    monkeypatch.delenv("KERASLAB_CHECKSUMS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.getbasetemp() / "home"))
+
+
+@pytest.fixture(scope="session")
+def small_data_home(tmp_path_factory, shared_data) -> tuple[Path, Path]:
+    """A data home with small mnist.npz and CIFAR-10 files in the real formats plus the real shared files."""
+    from keraslab.datasets.synthetic import make_small_data_home
+
+    home = tmp_path_factory.mktemp("small-data")
+    checksums = make_small_data_home(home, shared_data)
+    return home, checksums

@@ -1,0 +1,202 @@
+"""The command line: exit codes, and one clear line (no traceback) for every expected failure."""
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+from keraslab.cli import main
+from keraslab.datasets import synthetic
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.startswith("keraslab: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_help_and_version(capsys):
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == "keraslab 0.1.0"
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and "lessons" in out and "data" in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    code, out, _ = run_cli(capsys)
+    assert code == 2 and "usage: keraslab" in out
+
+
+def test_data_verify_shared(capsys, shared_data):
+    code, out, _ = run_cli(capsys, "data", "verify", "--data-dir", str(shared_data))
+    assert code == 0
+    assert "OK        churn: customer_churn.csv" in out
+    assert "MISSING   cifar10: cifar-10-python.tar.gz" in out  # not here: reported, not a failure
+
+
+def test_data_verify_one_missing_dataset_fails(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "data", "verify", "sonar", "--data-dir", str(tmp_path))
+    assert code == 1 and "MISSING   sonar: sonar_dataset.csv" in out
+
+
+def test_data_verify_mismatch(capsys, tmp_path):
+    (tmp_path / "sonar_dataset.csv").write_text("0.1,M\n")
+    code, out, err = run_cli(capsys, "data", "verify", "--data-dir", str(tmp_path))
+    assert code == 1
+    actual = hashlib.sha256(b"0.1,M\n").hexdigest()
+    assert (f"MISMATCH  sonar: {tmp_path / 'sonar_dataset.csv'}: expected sha256 "
+            f"9d5d57092020ff968568705889fc1b6bc917dac6ff53ace87693e2e2010f4d70, got {actual}") in out
+    assert _one_error_line(err) == "keraslab: error: 1 file(s) failed verification"
+
+
+def test_data_list(capsys, shared_data):
+    code, out, _ = run_cli(capsys, "data", "list", "--data-dir", str(shared_data))
+    assert code == 0 and "fashion_mnist" in out and "4/4" in out
+
+
+def test_data_import(capsys, tmp_path, shared_data):
+    code, out, _ = run_cli(capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"),
+                           "--data-dir", str(tmp_path))
+    assert code == 0 and (tmp_path / "sonar_dataset.csv").is_file()
+    code, _, err = run_cli(capsys, "data", "import", "sonar", str(shared_data / "insurance_data.csv"),
+                           "--data-dir", str(tmp_path / "other"))
+    assert code == 1 and "is none of dataset 'sonar''s files" in _one_error_line(err)
+
+
+def test_offline_missing_data(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "data", "fetch", "cifar10", "--offline", "--data-dir", str(tmp_path))
+    assert code == 1
+    assert "cifar-10-python.tar.gz is not in" in _one_error_line(err) and "--offline" in err
+
+
+def test_unknown_dataset_and_lesson(capsys):
+    code, _, err = run_cli(capsys, "data", "show", "imagenet")
+    assert code == 2 and "Unknown dataset 'imagenet'" in _one_error_line(err)
+    code, _, err = run_cli(capsys, "run", "no-such-lesson")
+    assert code == 2 and "Unknown lesson 'no-such-lesson'" in _one_error_line(err)
+
+
+# --- every bad input: a clear error, a non-zero exit, no traceback -------------------------------------------------
+
+def _substitute(tmp_path, monkeypatch, dataset, files: dict[str, bytes]):
+    sums = {}
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        sums[name] = hashlib.sha256(content).hexdigest()
+    (tmp_path / "sums.json").write_text(json.dumps({dataset: sums}))
+    monkeypatch.setenv("KERASLAB_CHECKSUMS", str(tmp_path / "sums.json"))
+
+
+def _fashion_files(images: bytes, labels_n=3):
+    labels = gzip.compress(synthetic.idx_bytes(np.zeros(labels_n, np.uint8)))
+    return {"fashion-mnist/train-images-idx3-ubyte.gz": images,
+            "fashion-mnist/train-labels-idx1-ubyte.gz": labels,
+            "fashion-mnist/t10k-images-idx3-ubyte.gz": gzip.compress(synthetic.idx_bytes(np.zeros((3, 28, 28),
+                                                                                                   np.uint8))),
+            "fashion-mnist/t10k-labels-idx1-ubyte.gz": labels}
+
+
+def _bad_truncated_gz():
+    full = gzip.compress(synthetic.idx_bytes(np.random.default_rng(0).integers(0, 255, (3, 28, 28), np.uint8)))
+    return "fashion_mnist", _fashion_files(full[: len(full) // 2]), "the gzip stream is truncated"
+
+
+def _bad_idx_magic():
+    raw = bytearray(synthetic.idx_bytes(np.zeros((3, 28, 28), np.uint8)))
+    raw[3] = 2
+    return "fashion_mnist", _fashion_files(gzip.compress(bytes(raw))), "wrong idx magic number"
+
+
+def _bad_idx_size():
+    raw = synthetic.idx_bytes(np.zeros((3, 28, 28), np.uint8))[:-10]
+    return "fashion_mnist", _fashion_files(gzip.compress(raw)), "idx header gives shape (3, 28, 28)"
+
+
+def _bad_npz_object(tmp_path):
+    path = tmp_path / "obj.npz"
+    np.savez(path, x_train=np.array([None], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1),
+             y_test=np.zeros(1))
+    return "mnist", {"mnist.npz": path.read_bytes()}, "holds an object (pickled) array"
+
+
+def _bad_cifar(tmp_path, info):
+    path = synthetic.write_cifar10_tar(tmp_path / "c.tar.gz", n_per_batch=2, n_test=2, extra_members=[info])
+    return "cifar10", {"cifar-10-python.tar.gz": path.read_bytes()}
+
+
+def _bad_cifar_escape(tmp_path):
+    info = tarfile.TarInfo("../outside")
+    info.size = 1
+    return (*_bad_cifar(tmp_path, info), "would land outside the target folder")
+
+
+def _bad_cifar_symlink(tmp_path):
+    info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1.lnk")
+    info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+    return (*_bad_cifar(tmp_path, info), "is a link")
+
+
+def _bad_csv_missing_column(tmp_path):
+    return "insurance", {"insurance_data.csv": b"age,bought_insurance\n22,0\n"}, \
+        "missing required column 'affordibility'"
+
+
+def _bad_empty_csv(tmp_path):
+    return "homeprices", {"homeprices_banglore.csv": b""}, "the file is empty"
+
+
+BAD_INPUTS = {
+    "truncated-gz": lambda tmp: _bad_truncated_gz(),
+    "idx-wrong-magic": lambda tmp: _bad_idx_magic(),
+    "idx-wrong-size": lambda tmp: _bad_idx_size(),
+    "npz-object-array": _bad_npz_object,
+    "cifar-member-escapes": _bad_cifar_escape,
+    "cifar-symlink": _bad_cifar_symlink,
+    "csv-missing-column": _bad_csv_missing_column,
+    "csv-empty": _bad_empty_csv,
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gives_one_clear_line(case, tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    dataset, files, message = BAD_INPUTS[case](tmp_path)
+    _substitute(home, monkeypatch, dataset, files)
+    code, _, err = run_cli(capsys, "data", "show", dataset, "--data-dir", str(home), "--offline")
+    line = _one_error_line(err)
+    assert code == 1, err
+    assert message in line
+    assert str(home) in line  # names the file
+
+
+def test_checksum_mismatch_in_a_real_process(tmp_path):
+    """The whole command in its own process: one line on stderr, exit 1, no traceback, nothing written."""
+    (tmp_path / "sonar_dataset.csv").write_text("not the sonar data\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = subprocess.run([sys.executable, "-m", "keraslab", "data", "show", "sonar", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("keraslab: error: dataset 'sonar': checksum mismatch for ")
+    assert "expected sha256 9d5d5709" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "keraslab", "data", "show", "sonar", "--offline", "--debug",
+                           "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "DataMissingError" in proc.stderr

@@ -1,0 +1,175 @@
+"""The format readers, on small files written in each real format, and on broken ones."""
+
+import gzip
+import io
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from keraslab.datasets import formats, synthetic
+from keraslab.errors import DataFormatError
+
+
+def test_idx_round_trip(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    path = synthetic.write_idx_gz(tmp_path / "x-idx3-ubyte.gz", images)
+    out = formats.read_idx(path, expected_ndim=3)
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 4)
+    np.testing.assert_array_equal(out, images)
+
+
+def test_idx_header_by_hand():
+    # magic 0x00000801 (unsigned bytes, 1 dimension), size 3, then the three labels 7, 0, 9
+    raw = bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 0, 9])
+    np.testing.assert_array_equal(formats.parse_idx(raw, "labels", expected_ndim=1), [7, 0, 9])
+
+
+def test_idx_wrong_magic(tmp_path):
+    raw = bytearray(synthetic.idx_bytes(np.zeros((2, 2), np.uint8)))
+    raw[2] = 0x0D  # float32 type code: not what the course's files hold
+    path = tmp_path / "bad.idx"
+    path.write_bytes(raw)
+    with pytest.raises(DataFormatError, match=r"bad.idx: wrong idx magic number: expected 0x00000802, got 0x00000d02"):
+        formats.read_idx(path, expected_ndim=2)
+
+
+def test_idx_size_disagrees_with_header(tmp_path):
+    raw = synthetic.idx_bytes(np.zeros((4, 5), np.uint8))[:-3]
+    path = tmp_path / "short.idx"
+    path.write_bytes(raw)
+    with pytest.raises(DataFormatError, match=r"short.idx: idx header gives shape \(4, 5\) \(20 bytes of data\) "
+                                              r"but the file holds 17"):
+        formats.read_idx(path)
+
+
+def test_idx_wrong_dimension_count(tmp_path):
+    path = synthetic.write_idx_gz(tmp_path / "labels.gz", np.zeros(5, np.uint8))
+    with pytest.raises(DataFormatError, match="expected 0x00000803"):
+        formats.read_idx(path, expected_ndim=3)
+
+
+def test_truncated_gz(tmp_path):
+    full = synthetic.write_idx_gz(tmp_path / "full.gz", np.zeros((50, 28, 28), np.uint8)).read_bytes()
+    path = tmp_path / "cut.gz"
+    path.write_bytes(full[: len(full) // 2])
+    with pytest.raises(DataFormatError, match=r"cut.gz: the gzip stream is truncated"):
+        formats.read_idx(path)
+
+
+def test_not_gzip(tmp_path):
+    path = tmp_path / "plain.gz"
+    path.write_bytes(b"this is not gzip at all")
+    with pytest.raises(DataFormatError, match="plain.gz: not a valid gzip file"):
+        formats.read_idx(path)
+
+
+def test_empty_files(tmp_path):
+    for name in ("e.idx", "e.npz", "e.tar.gz"):
+        (tmp_path / name).write_bytes(b"")
+    with pytest.raises(DataFormatError, match="e.idx: the file is empty"):
+        formats.read_idx(tmp_path / "e.idx")
+    with pytest.raises(DataFormatError, match="e.npz: the file is empty"):
+        formats.read_mnist_npz(tmp_path / "e.npz")
+    with pytest.raises(DataFormatError, match="e.tar.gz: the file is empty"):
+        formats.read_cifar10_tar(tmp_path / "e.tar.gz")
+    empty_gz = tmp_path / "e.csv.gz"
+    empty_gz.write_bytes(gzip.compress(b""))
+    with pytest.raises(DataFormatError, match="e.csv.gz: the file is empty"):
+        formats.read_mnist_5k(empty_gz)
+
+
+def test_mnist_npz_small(tmp_path):
+    path = synthetic.write_mnist_npz(tmp_path / "mnist.npz", n_train=30, n_test=10)
+    d = formats.read_mnist_npz(path)
+    assert d["x_train"].shape == (30, 28, 28) and d["x_train"].dtype == np.uint8
+    assert d["y_test"].shape == (10,)
+
+
+def test_mnist_npz_object_array_refused(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1),
+             y_test=np.zeros(1))
+    with pytest.raises(DataFormatError, match="evil.npz: holds an object \\(pickled\\) array"):
+        formats.read_mnist_npz(path)
+
+
+def test_mnist_npz_missing_key(tmp_path):
+    path = tmp_path / "partial.npz"
+    np.savez(path, x_train=np.zeros((1, 28, 28), np.uint8))
+    with pytest.raises(DataFormatError, match="partial.npz: missing array\\(s\\) y_train, x_test, y_test"):
+        formats.read_mnist_npz(path)
+
+
+def test_cifar_small_layout(tmp_path):
+    path = synthetic.write_cifar10_tar(tmp_path / "c.tar.gz", n_per_batch=4, n_test=3)
+    d = formats.read_cifar10_tar(path)
+    assert d["x_train"].shape == (20, 32, 32, 3) and d["x_train"].dtype == np.uint8
+    assert d["x_test"].shape == (3, 32, 32, 3)
+    assert d["y_train"].dtype == np.int64 and d["y_train"].shape == (20,)
+    # The rows are channel-major: pixel (row 0, col 1) of the green channel is data[:, 1024 + 1].
+    with tarfile.open(path) as tar:
+        raw = tar.extractfile("cifar-10-batches-py/data_batch_1").read()
+    batch = pickle.loads(raw, encoding="bytes")
+    np.testing.assert_array_equal(d["x_train"][:4, 0, 1, 1], batch[b"data"][:, 1024 + 1])
+    np.testing.assert_array_equal(d["y_train"][:4], batch[b"labels"])
+
+
+def _tar_with(tmp_path, info):
+    return synthetic.write_cifar10_tar(tmp_path / "evil.tar.gz", n_per_batch=2, n_test=2, extra_members=[info])
+
+
+def test_cifar_member_escaping_folder_refused(tmp_path):
+    info = tarfile.TarInfo("cifar-10-batches-py/../../etc/evil")
+    info.size = 3
+    path = _tar_with(tmp_path, info)
+    with pytest.raises(DataFormatError, match=r"evil.tar.gz: archive member 'cifar-10-batches-py/../../etc/evil' "
+                                              r"would land outside the target folder"):
+        formats.read_cifar10_tar(path)
+
+
+def test_cifar_absolute_member_refused(tmp_path):
+    info = tarfile.TarInfo("/tmp/evil")
+    info.size = 1
+    with pytest.raises(DataFormatError, match="would land outside the target folder"):
+        formats.read_cifar10_tar(_tar_with(tmp_path, info))
+
+
+def test_cifar_symlink_refused(tmp_path):
+    info = tarfile.TarInfo("cifar-10-batches-py/link")
+    info.type = tarfile.SYMTYPE
+    info.linkname = "/etc/passwd"
+    with pytest.raises(DataFormatError, match="archive member 'cifar-10-batches-py/link' is a link"):
+        formats.read_cifar10_tar(_tar_with(tmp_path, info))
+
+
+def test_cifar_truncated(tmp_path):
+    full = synthetic.write_cifar10_tar(tmp_path / "full.tar.gz", n_per_batch=50).read_bytes()
+    path = tmp_path / "cut.tar.gz"
+    path.write_bytes(full[: len(full) // 2])
+    with pytest.raises(DataFormatError, match="cut.tar.gz: (the archive is truncated|not a valid .tar.gz)"):
+        formats.read_cifar10_tar(path)
+
+
+def test_cifar_pickle_cannot_run_code(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    raw = pickle.dumps({b"data": Boom(), b"labels": [0]}, protocol=2)
+    path = tmp_path / "boom.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name in formats.CIFAR_MEMBERS:
+            info = tarfile.TarInfo(name)
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    with pytest.raises(DataFormatError, match=r"not a CIFAR batch \(global (__builtin__|builtins).print is not allowed\)"):
+        formats.read_cifar10_tar(path)
+
+
+def test_mnist_5k_wrong_columns(tmp_path):
+    path = tmp_path / "m.csv.gz"
+    path.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
+    with pytest.raises(DataFormatError, match="m.csv.gz: expected 785 columns"):
+        formats.read_mnist_5k(path)

@@ -1,0 +1,174 @@
+"""Run folders, manifests, seeding and the backend choice."""
+
+import dataclasses
+import json
+import os
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslab import backend, lessons, reports, runner, runs, seeding
+from keraslab.errors import BackendError, UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig(lessons.BaseConfig):
+    scale: float = dataclasses.field(default=1.0, metadata={"help": "multiplier"})
+    fail: bool = False
+
+
+def toy_run(config: ToyConfig) -> reports.Result:
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(config.seed)
+    draws = rng.normal(size=100) * config.scale
+    if config.fail:
+        raise UsageError("the toy lesson was asked to fail")
+    fig, ax = plt.subplots()
+    ax.plot(draws)
+    result = reports.Result(title="Toy", summary={"mean": float(draws.mean()), "first": float(draws[0])},
+                            history=pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]}))
+    result.text("A toy lesson with `code`.").figure("draws", fig, "the draws")
+    result.table("numbers", pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]}), "a table")
+    result.texts["notes.txt"] = "hello\n"
+    return result
+
+
+@pytest.fixture
+def toy_lesson(monkeypatch):
+    monkeypatch.setattr(lessons, "_LESSONS", dict(lessons._LESSONS))
+    lessons.register("toy", "a toy lesson for the tests", ToyConfig, headline="mean", course_figure="0.0")(toy_run)
+    return lessons.get_lesson("toy")
+
+
+def test_run_folder_contents(tmp_path, toy_lesson):
+    folder, summary = runner.run_lesson(toy_lesson, ToyConfig(seed=3), out=tmp_path / "r")
+    assert folder == tmp_path / "r"
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert names == ["config.json", "history.csv", "manifest.json", "metrics.json", "notes.txt", "plots/draws.png",
+                     "report.html", "report.md", "tables/numbers.csv"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config == {"lesson": "toy", "seed": 3, "epochs": None, "quick": False, "data_dir": None,
+                      "offline": False, "quiet": False, "scale": 1.0, "fail": False}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for key in ("keraslab", "backend", "device", "seed", "data_files", "git_commit", "versions"):
+        assert key in manifest
+    assert manifest["seed"] == 3 and "numpy" in manifest["versions"] and "keras" in manifest["versions"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["summary"] == summary
+    html = (folder / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<code>code</code>" in html and "<table>" in html
+    md = (folder / "report.md").read_text()
+    assert "![the draws](plots/draws.png)" in md and "| mean |" in md
+
+
+def test_same_seed_same_result(tmp_path, toy_lesson):
+    _, a = runner.run_lesson(toy_lesson, ToyConfig(seed=5), out=tmp_path / "a")
+    _, b = runner.run_lesson(toy_lesson, ToyConfig(seed=5), out=tmp_path / "b")
+    _, c = runner.run_lesson(toy_lesson, ToyConfig(seed=6), out=tmp_path / "c")
+    assert a == b and a != c
+
+
+def test_several_seeds(tmp_path, toy_lesson):
+    folder, summary = runner.run_lesson(toy_lesson, ToyConfig(seed=0), out=tmp_path / "m", seeds=3)
+    per_seed = [runner.run_lesson(toy_lesson, ToyConfig(seed=s), out=tmp_path / f"s{s}")[1]["mean"]
+                for s in range(3)]
+    assert summary["mean"] == pytest.approx(np.mean(per_seed))
+    assert summary["mean_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["seed0", "seed1", "seed2", "tables"]
+    for s in range(3):
+        assert (folder / f"seed{s}" / "metrics.json").is_file()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["seeds"] == [0, 1, 2] and set(metrics["per_seed"]) == {"0", "1", "2"}
+
+
+def test_failed_run_leaves_nothing(tmp_path, toy_lesson):
+    with pytest.raises(UsageError, match="asked to fail"):
+        runner.run_lesson(toy_lesson, ToyConfig(fail=True), out=tmp_path / "r")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_must_be_new_or_empty(tmp_path, toy_lesson):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(UsageError, match="already exists and is not empty"):
+        runner.run_lesson(toy_lesson, ToyConfig(), out=tmp_path / "full")
+    (tmp_path / "empty").mkdir()
+    folder, _ = runner.run_lesson(toy_lesson, ToyConfig(), out=tmp_path / "empty")
+    assert (folder / "metrics.json").is_file()
+
+
+def test_default_run_dir(tmp_path):
+    path = runs.default_run_dir("churn", 4, tmp_path)
+    assert path.parent == tmp_path / "churn" and path.name.endswith("-seed4") and path.name[8] == "T"
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    path = runs.atomic_write_text(tmp_path / "f.json", "old")
+    with pytest.raises(TypeError):
+        runs.atomic_write_json(path, {"x": object()})
+    assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
+
+
+def test_json_has_no_nan(tmp_path):
+    text = runs.dumps_json({"a": float("nan"), "b": np.float32(1.5), "c": np.arange(2)})
+    assert json.loads(text) == {"a": None, "b": 1.5, "c": [0, 1]}
+
+
+def test_aggregate_summaries():
+    agg = runs.aggregate_summaries([{"f1": 0.5, "acc": 0.8}, {"f1": 0.7, "acc": 0.8}])
+    assert agg == {"f1": pytest.approx(0.6), "f1_sd": pytest.approx(np.sqrt(0.02)), "acc": pytest.approx(0.8),
+                   "acc_sd": 0.0}
+
+
+def test_set_seed_repeats_python_and_numpy():
+    seeding.set_seed(11)
+    a = (random.random(), np.random.rand(3))
+    seeding.set_seed(11)
+    b = (random.random(), np.random.rand(3))
+    assert a[0] == b[0] and np.array_equal(a[1], b[1])
+
+
+def test_set_seed_repeats_keras():
+    keras = backend.keras()
+    weights = []
+    for seed in (2, 2, 3):
+        seeding.set_seed(seed)
+        layer = keras.layers.Dense(4)
+        layer.build((None, 3))
+        weights.append(np.asarray(layer.kernel))
+    assert np.array_equal(weights[0], weights[1]) and not np.array_equal(weights[0], weights[2])
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "3", True])
+def test_bad_seed(bad):
+    with pytest.raises(ValueError, match="Invalid value for `seed`. Expected an integer in \\[0, 2\\*\\*32\\)"):
+        seeding.set_seed(bad)
+
+
+def test_backend_resolution(monkeypatch):
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert backend.resolve_backend() == "jax"
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert backend.resolve_backend() == "torch"
+    assert backend.resolve_backend("TensorFlow") == "tensorflow"
+    with pytest.raises(BackendError, match="Expected one of jax, torch, tensorflow. Received: backend='mxnet'"):
+        backend.resolve_backend("mxnet")
+
+
+def test_backend_not_installed_names_the_extra(monkeypatch):
+    monkeypatch.setattr(backend, "is_installed", lambda name: False)
+    with pytest.raises(BackendError, match=r"needs the Python package 'torch', which is not installed. Install "
+                                           r"it with: pip install 'keraslab\[torch\]'"):
+        backend.use_backend("torch")
+
+
+def test_backend_cannot_switch_after_keras_is_loaded(monkeypatch):
+    backend.keras()
+    other = "torch" if backend.current_backend() != "torch" else "jax"
+    monkeypatch.setattr(backend, "is_installed", lambda name: True)
+    with pytest.raises(BackendError, match="already loaded with the"):
+        backend.use_backend(other)
+    assert os.environ["KERAS_BACKEND"] == backend.current_backend()
