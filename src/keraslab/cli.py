@@ -115,6 +115,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if lesson is not None:
             _add_lesson_options(p, lesson)
 
+    p = sub.add_parser("verify", help="check keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)")
+    _common(p)
+    p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs")
+    p.add_argument("--backend", default=None, help="Keras backend for the references")
+
     data = sub.add_parser("data", help="list, verify, fetch and import datasets")
     _common(data, data=True)
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -303,7 +308,33 @@ def _data_list(data_dir) -> int:
     return 0
 
 
-COMMANDS = {"lessons": cmd_lessons, "run": cmd_run, "data": cmd_data}
+def cmd_verify(args) -> int:
+    from rich.table import Table
+
+    from keraslab.backend import use_backend
+    from keraslab.reports import fmt
+
+    use_backend(args.backend)
+    from keraslab.parity import all_checks
+
+    checks = all_checks(args.seed)
+    table = Table(title="keraslab.scratch against Keras and scikit-learn")
+    for col in ("check", "ours", "reference", "|difference|", "tolerance", "pass"):
+        table.add_column(col, justify="left" if col == "check" else "right")
+    for c in checks:
+        table.add_row(c.check, fmt(c.ours, 8), fmt(c.reference, 8),
+                      fmt(c.difference, 3) if c.kind == "abs" else "-", fmt(c.tolerance, 1),
+                      "[green]pass[/green]" if c.passed else "[red]FAIL[/red]")
+    _console().print(table)
+    failed = [c.check for c in checks if not c.passed]
+    if failed:
+        print(f"keraslab: error: {len(failed)} check(s) failed: {'; '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"all {len(checks)} checks passed")
+    return 0
+
+
+COMMANDS = {"lessons": cmd_lessons, "run": cmd_run, "data": cmd_data, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

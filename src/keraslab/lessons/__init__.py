@@ -12,7 +12,11 @@ from typing import Callable
 from keraslab.errors import UsageError
 
 # Lesson modules, in the course's order. Importing one registers its lessons.
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = (
+    "keraslab.lessons.losses",
+    "keraslab.lessons.gradient_descent",
+    "keraslab.lessons.gd_variants",
+)
 
 
 @dataclass(frozen=True)
