@@ -16,6 +16,8 @@ _MODULES: tuple[str, ...] = (
     "keraslab.lessons.losses",
     "keraslab.lessons.gradient_descent",
     "keraslab.lessons.gd_variants",
+    "keraslab.lessons.mnist",
+    "keraslab.lessons.churn",
 )
 
 

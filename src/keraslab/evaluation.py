@@ -1,0 +1,58 @@
+"""Metrics from scikit-learn, and the report sections every classifier lesson writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+
+
+def classification(y_true, y_pred, class_names) -> dict:
+    """Accuracy, confusion matrix (rows = truth), and scikit-learn's classification report (text and table)."""
+    labels = list(range(len(class_names)))
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    report = metrics.classification_report(y_true, y_pred, labels=labels, target_names=list(map(str, class_names)),
+                                           digits=4, zero_division=0, output_dict=True)
+    text = metrics.classification_report(y_true, y_pred, labels=labels, target_names=list(map(str, class_names)),
+                                         digits=4, zero_division=0)
+    rows = [{"class": name, **{k: v for k, v in vals.items()}} for name, vals in report.items()
+            if isinstance(vals, dict)]
+    return {"accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels),
+            "report_text": text, "report_frame": pd.DataFrame(rows)}
+
+
+def binary_scores(y_true, proba, threshold: float = 0.5) -> dict:
+    """Churn-style scores for the positive class (1) at an explicit threshold (never np.round)."""
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.asarray(proba, dtype=np.float64).ravel()
+    y_pred = (proba >= threshold).astype(int)
+    return {
+        "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+        "precision": float(metrics.precision_score(y_true, y_pred, zero_division=0)),
+        "recall": float(metrics.recall_score(y_true, y_pred, zero_division=0)),
+        "f1": float(metrics.f1_score(y_true, y_pred, zero_division=0)),
+        "pr_auc": float(metrics.average_precision_score(y_true, proba)),
+        "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, y_pred)),
+    }
+
+
+def add_classifier_report(result, key: str, title: str, y_true, y_pred, class_names, history=None):
+    """Learning curves, the model's own confusion matrix and its classification report, into `result`.
+
+    Files: plots/<key>_learning_curves.png, plots/<key>_confusion_matrix.png, <key>_classification_report.txt,
+    tables/<key>_classification_report.csv. Returns the classification dict.
+    """
+    from keraslab import plots
+
+    cls = classification(y_true, y_pred, class_names)
+    result.heading(title)
+    if history is not None:
+        result.figure(f"{key}_learning_curves", plots.learning_curves(history, title=title),
+                      f"{title}: loss and accuracy per epoch")
+    result.figure(f"{key}_confusion_matrix",
+                  plots.confusion_matrix(cls["confusion_matrix"], class_names, title=f"{title}: confusion matrix"),
+                  f"{title}: confusion matrix (rows: truth, columns: prediction)")
+    result.texts[f"{key}_classification_report.txt"] = cls["report_text"]
+    result.table(f"{key}_classification_report", cls["report_frame"], f"{title}: classification report")
+    return cls

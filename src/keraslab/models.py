@@ -1,0 +1,55 @@
+"""The course's Keras models, built fresh each call (seed first with keraslab.seeding.set_seed).
+
+Fixed against the course: several classes end in softmax (the course used sigmoid), layers get a keras.Input
+instead of input_shape, and the dropout network has real Dropout layers (the course had Dense(0.5)).
+"""
+
+from __future__ import annotations
+
+from keraslab.backend import keras as _keras
+
+
+def _sequential(layers, name: str):
+    return _keras().Sequential(layers, name=name)
+
+
+def dense_classifier(n_in: int, n_classes: int, hidden: tuple[int, ...] = (), *, name: str = "dense"):
+    """n_in -> hidden ReLU layers -> n_classes softmax (the MNIST models: hidden=() and hidden=(100,))."""
+    k = _keras()
+    layers = [k.Input((n_in,))] + [k.layers.Dense(h, activation="relu") for h in hidden]
+    layers.append(k.layers.Dense(n_classes, activation="softmax"))
+    return _sequential(layers, name)
+
+
+def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
+    """Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax: 12,230,010 parameters."""
+    k = _keras()
+    return _sequential([k.Input(input_shape), k.layers.Flatten(), k.layers.Dense(3000, activation="relu"),
+                        k.layers.Dense(1000, activation="relu"), k.layers.Dense(n_classes, activation="softmax")],
+                       "cifar_ann")
+
+
+def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10):
+    """Conv32(3x3) -> MaxPool(2) -> Conv64(3x3) -> MaxPool(2) -> Flatten -> Dense64 -> Dense10 softmax."""
+    k = _keras()
+    return _sequential([
+        k.Input(input_shape),
+        k.layers.Conv2D(32, (3, 3), activation="relu"), k.layers.MaxPooling2D((2, 2)),
+        k.layers.Conv2D(64, (3, 3), activation="relu"), k.layers.MaxPooling2D((2, 2)),
+        k.layers.Flatten(), k.layers.Dense(64, activation="relu"), k.layers.Dense(n_classes, activation="softmax"),
+    ], "cifar_cnn")
+
+
+def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name: str = "binary_net"):
+    """n_in -> hidden ReLU layers (each followed by Dropout(dropout) when dropout > 0) -> 1 sigmoid.
+
+    The churn lesson uses hidden=(20, 12); the imbalance lab (26, 15); the sonar lesson (60, 30, 15).
+    """
+    k = _keras()
+    layers = [k.Input((n_in,))]
+    for h in hidden:
+        layers.append(k.layers.Dense(h, activation="relu"))
+        if dropout:
+            layers.append(k.layers.Dropout(dropout))
+    layers.append(k.layers.Dense(1, activation="sigmoid"))
+    return _sequential(layers, name)
