@@ -17,7 +17,10 @@ _MODULES: tuple[str, ...] = (
     "keraslab.lessons.gradient_descent",
     "keraslab.lessons.gd_variants",
     "keraslab.lessons.mnist",
+    "keraslab.lessons.cifar10_ann",
     "keraslab.lessons.churn",
+    "keraslab.lessons.dropout",
+    "keraslab.lessons.cnn",
 )
 
 

@@ -1,0 +1,67 @@
+"""The devices Keras can train on in this process, and one-epoch timing on each.
+
+Device names are Keras's ("cpu:0", "gpu:0"), usable with ``keras.device(name)``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from keraslab.backend import current_backend
+from keraslab.backend import keras as _keras
+
+
+def gpus() -> list[str]:
+    """Keras names of the GPUs the current backend can use; [] when there are none."""
+    backend = current_backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return [f"gpu:{i}" for i, d in enumerate(d for d in jax.devices() if d.platform in ("gpu", "cuda",
+                                                                                                "rocm"))]
+        if backend == "torch":
+            import torch
+
+            return [f"gpu:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [f"gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))]
+    except RuntimeError:  # a backend that has no GPU runtime at all
+        return []
+    return []
+
+
+def available() -> list[str]:
+    """["cpu:0"] plus every GPU."""
+    return ["cpu:0", *gpus()]
+
+
+def warmup_size(n: int, batch_size: int, steps_per_execution: int) -> int:
+    """A warm-up set size that compiles every function a full epoch over n samples will call: one full group of
+    steps plus the epoch's final partial group and partial batch (n mod (batch * steps))."""
+    group = batch_size * steps_per_execution
+    return min(n, group + (n % group))
+
+
+def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dict) -> float:
+    """Seconds for one training epoch of a freshly built model on `device`, compilation excluded.
+
+    `build()` returns an uncompiled model; it is compiled with `compile_kwargs`, warmed up on a slice that
+    triggers every compilation the epoch needs, then timed over one full epoch (synchronised: fit returns only
+    when its last step has finished and its logs are read back).
+    """
+    keras = _keras()
+    with keras.device(device):
+        model = build()
+        model.compile(**compile_kwargs)
+        spe = int(compile_kwargs.get("steps_per_execution", 1))
+        n_warm = warmup_size(len(x), batch_size, spe)
+        model.fit(x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, verbose=0, shuffle=False)
+        start = time.perf_counter()
+        history = model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=True)
+        float(np.asarray(history.history["loss"][-1]))
+        return time.perf_counter() - start
