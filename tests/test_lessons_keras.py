@@ -1,0 +1,213 @@
+"""The Keras lessons end to end in quick mode, through the real loaders (small MNIST / CIFAR-10 files in the real
+formats), and their building blocks."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslab import lessons, runner
+
+EVERY_LESSON_FILE = {"config.json", "manifest.json", "metrics.json", "history.csv", "report.md", "report.html"}
+
+
+@pytest.fixture
+def small_home(small_data_home, monkeypatch):
+    home, checksums = small_data_home
+    monkeypatch.setenv("KERASLAB_CHECKSUMS", str(checksums))
+    return home
+
+
+def _run(name, tmp_path, data_dir, seeds=1, **options):
+    lesson = lessons.get_lesson(name)
+    config = lessons.make_config(lesson, data_dir=str(data_dir), offline=True, quiet=True, quick=True, **options)
+    return runner.run_lesson(lesson, config, out=tmp_path / name, seeds=seeds)
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_mnist_quick_on_small_mnist_npz(tmp_path, small_home):
+    folder, s = _run("mnist", tmp_path, small_home)
+    assert set(s) >= {"linear_test_accuracy", "hidden_test_accuracy"}
+    files = _files(folder)
+    assert EVERY_LESSON_FILE <= files
+    for key in ("linear", "hidden"):
+        assert {f"plots/{key}_learning_curves.png", f"plots/{key}_confusion_matrix.png", f"plots/{key}_samples.png",
+                f"{key}_classification_report.txt"} <= files
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["data_files"][0]["file"] == "mnist.npz" and manifest["data_files"][0]["substitute"]
+    report = (folder / "hidden_classification_report.txt").read_text()
+    assert "precision" in report and "support" in report
+
+
+def test_mnist_5k_each_model_has_its_own_confusion_matrix(tmp_path, shared_data):
+    folder, s = _run("mnist", tmp_path, shared_data, dataset="mnist_5k", epochs=2)
+    a = pd.read_csv(folder / "tables" / "linear_classification_report.csv")
+    b = pd.read_csv(folder / "tables" / "hidden_classification_report.csv")
+    assert not a.equals(b)  # the course printed model (a)'s matrix for model (b)
+    history = pd.read_csv(folder / "history.csv")
+    assert {"epoch", "linear_loss", "linear_val_loss", "hidden_accuracy", "hidden_val_accuracy"} <= set(history)
+
+
+def test_cifar10_ann_quick_reports_cpu_time_and_no_gpu(tmp_path, small_home):
+    folder, s = _run("cifar10-ann", tmp_path, small_home)
+    assert s["cpu_epoch_seconds"] > 0 and "gpu_epoch_seconds" not in s
+    assert "no GPU found" in (folder / "report.md").read_text()
+    assert "plots/ann_samples.png" in _files(folder)
+
+
+def test_cifar10_ann_gpu_path(tmp_path, small_home, monkeypatch):
+    """The GPU branch, on a CPU machine: devices.available() says there is a GPU and epochs are timed per device."""
+    from keraslab import devices
+
+    monkeypatch.setattr(devices, "available", lambda: ["cpu:0", "gpu:0"])
+    monkeypatch.setattr(devices, "time_epoch", lambda build, x, y, *, device, **kw: 8.0 if device == "cpu:0"
+                        else 0.5)
+    folder, s = _run("cifar10-ann", tmp_path, small_home)
+    assert s["cpu_epoch_seconds"] == 8.0 and s["gpu_epoch_seconds"] == 0.5 and s["gpu_speedup"] == 16.0
+    assert "the GPU is 16.0x faster" in (folder / "report.md").read_text()
+
+
+def test_time_epoch_on_cpu():
+    from keraslab import devices, training
+
+    keras = training.keras()
+    x = np.random.default_rng(0).random((300, 4, 4, 3), dtype=np.float32)
+    y = np.random.default_rng(1).integers(0, 10, 300)
+
+    def build():
+        return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    seconds = devices.time_epoch(build, x, y, device="cpu:0", batch_size=32,
+                                 compile_kwargs=dict(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                                                     steps_per_execution=4))
+    assert 0 < seconds < 30
+    assert devices.warmup_size(50000, 32, 32) == 1024 + 50000 % 1024 and devices.warmup_size(100, 32, 32) == 100
+
+
+def test_churn_quick(tmp_path, shared_data):
+    folder, s = _run("churn", tmp_path, shared_data)
+    assert set(s) >= {"test_accuracy", "churn_precision", "churn_recall", "churn_f1"}
+    assert 0.5 < s["test_accuracy"] <= 1.0
+    assert "plots/churn_confusion_matrix.png" in _files(folder)
+
+
+def test_churn_same_seed_same_numbers(tmp_path, shared_data):
+    _, a = _run("churn", tmp_path / "a", shared_data, epochs=2)
+    _, b = _run("churn", tmp_path / "b", shared_data, epochs=2)
+    assert a == b
+
+
+def test_dropout_quick(tmp_path, shared_data):
+    folder, s = _run("dropout", tmp_path, shared_data)
+    for key in ("cv_accuracy_plain", "cv_accuracy_dropout", "cv_accuracy_plain_sd", "cv_accuracy_dropout_sd",
+                "split_accuracy_plain", "split_accuracy_dropout", "dropout_gain", "dropout_gain_sd"):
+        assert key in s
+    folds = pd.read_csv(folder / "tables" / "folds.csv")
+    np.testing.assert_allclose(folds["gain"], folds["accuracy_dropout"] - folds["accuracy_plain"])
+    assert s["dropout_gain"] == pytest.approx(folds["gain"].mean())
+    verdict = json.loads((folder / "metrics.json").read_text())["verdict"]
+    assert verdict.startswith("Dropout")
+
+
+def test_cnn_quick(tmp_path, small_home):
+    folder, s = _run("cnn", tmp_path, small_home)
+    assert set(s) >= {"cnn_test_accuracy", "ann_test_accuracy"}
+    assert {"plots/cnn_confusion_matrix.png", "plots/ann_confusion_matrix.png", "tables/demo_feature_map.csv"} <= \
+        _files(folder)
+
+
+def test_several_seeds_for_a_keras_lesson(tmp_path, shared_data):
+    folder, s = _run("churn", tmp_path, shared_data, seeds=2, epochs=1)
+    assert "churn_f1_sd" in s and (folder / "seed0" / "report.html").is_file() and (folder / "seed1").is_dir()
+
+
+# --- building blocks ---------------------------------------------------------------------------------------------
+
+def test_churn_preprocessing(shared_data):
+    from keraslab import datasets
+    from keraslab.churn import FEATURES, ChurnPreprocessor
+
+    frame = datasets.load_churn(data_dir=shared_data).frame
+    train, test = frame.iloc[:5000], frame.iloc[5000:]
+    prep = ChurnPreprocessor().fit(train)
+    x = prep.transform(test)
+    assert x.shape == (len(test), 26) and x.dtype == np.float32 and len(FEATURES) == 26
+    # The scaler learned the training part only: test values can fall outside [0, 1].
+    tenure = x[:, FEATURES.index("tenure")]
+    assert tenure.min() >= 0 and np.isclose(prep.min_[0], train.tenure.min())
+    # Fixed categories: a single new row still encodes to the same 26 columns.
+    one = prep.transform(test.iloc[[0]])
+    np.testing.assert_array_equal(one, x[:1])
+    assert one[0, FEATURES.index("Contract_" + test.iloc[0]["Contract"])] == 1.0
+
+
+def test_churn_preprocessing_bad_rows(shared_data):
+    from keraslab import datasets
+    from keraslab.churn import ChurnPreprocessor
+    from keraslab.errors import DataFormatError
+
+    frame = datasets.load_churn(data_dir=shared_data).frame.head(50)
+    prep = ChurnPreprocessor().fit(frame)
+    with pytest.raises(DataFormatError, match="churn rows lack column\\(s\\) Contract"):
+        prep.transform(frame.drop(columns=["Contract"]))
+    bad = frame.copy()
+    bad.loc[0, "Contract"] = "Weekly"
+    with pytest.raises(DataFormatError, match="churn column 'Contract' holds 'Weekly'; expected one of"):
+        prep.transform(bad)
+
+
+def test_churn_model_predicts_new_rows(shared_data):
+    from keraslab import datasets
+    from keraslab.lessons.churn import train_churn_model
+
+    frame = datasets.load_churn(data_dir=shared_data).frame
+    model, _, (_, _, f_test) = train_churn_model(frame, seed=0, epochs=1)
+    new = f_test.drop(columns=["Churn"]).head(3)
+    p = model.predict_proba(new)
+    assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
+    assert set(model.predict(new)) <= {0, 1}
+
+
+def test_corrected_paired_t():
+    from keraslab.lessons.dropout import corrected_paired_t
+
+    diffs = np.array([0.02, -0.01, 0.03, 0.0, 0.01])
+    mean, se, t, p = corrected_paired_t(diffs, n_train=160, n_test=40)
+    # se = sqrt((1/5 + 40/160) * var) with var = 0.00023 (sample variance of the diffs)
+    assert mean == pytest.approx(0.01) and se == pytest.approx(np.sqrt(0.45 * 0.00025))
+    assert 0 < p < 1
+    assert corrected_paired_t(np.zeros(4), 10, 2)[3] == 1.0
+
+
+def test_convolution_demo_matches_keras():
+    from keraslab.backend import keras as get_keras
+    from keraslab.lessons.cnn import DEMO_FILTER, DEMO_IMAGE
+    from keraslab.scratch.conv import conv2d, max_pool2d
+
+    keras = get_keras()
+    fmap = conv2d(DEMO_IMAGE, DEMO_FILTER, scale=9)
+    layer = keras.layers.Conv2D(1, (3, 3), use_bias=False)
+    layer.build((1, 7, 7, 1))
+    layer.set_weights([(DEMO_FILTER / 9).reshape(3, 3, 1, 1).astype(np.float32)])
+    ref = np.asarray(layer(DEMO_IMAGE.reshape(1, 7, 7, 1).astype(np.float32)))[0, :, :, 0]
+    np.testing.assert_allclose(fmap, ref, atol=1e-6)
+    pooled = np.asarray(keras.layers.MaxPooling2D((2, 2))(ref.reshape(1, 5, 5, 1)))[0, :, :, 0]
+    np.testing.assert_allclose(max_pool2d(fmap), pooled, atol=1e-6)
+    assert round(fmap[1, 0], 2) == -0.11  # the course's -1/9
+
+
+def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
+    from keraslab.cli import main
+
+    # Only the fast lessons: the point is the closing table and one folder per lesson.
+    fast = {k: v for k, v in lessons.all_lessons().items() if k in ("losses", "gd-variants")}
+    monkeypatch.setattr(lessons, "all_lessons", lambda: fast)
+    code = main(["run", "all", "--quick", "--data-dir", str(small_home), "--out", str(tmp_path / "all")])
+    out = capsys.readouterr().out
+    assert code == 0 and "course" in out and "7.3587" in out
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["gd-variants", "losses"]
