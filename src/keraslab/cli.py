@@ -54,7 +54,7 @@ def _add_lesson_options(parser: argparse.ArgumentParser, lesson) -> None:
 
     group = parser.add_argument_group(f"options of lesson {lesson.name!r}")
     for f in dataclasses.fields(lesson.config_cls):
-        if f.name in BASE_FIELDS:
+        if f.name in BASE_FIELDS or f.name == "seeds":  # --seeds is the run command's own option
             continue
         flag = "--" + f.name.replace("_", "-")
         tp, choices = _field_type(f)
@@ -100,7 +100,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     _common(p, data=True)
     p.add_argument("lesson", help="lesson name (see `keraslab lessons`), or `all`")
     p.add_argument("--seed", type=int, default=argparse.SUPPRESS, help="random seed (default 0)")
-    p.add_argument("--seeds", type=int, default=1, help="run N consecutive seeds; report mean ± sd")
+    p.add_argument("--seeds", type=int, default=None, help="run N consecutive seeds; report mean ± sd")
     p.add_argument("--epochs", type=int, default=argparse.SUPPRESS, help="override the lesson's epochs")
     p.add_argument("--quick", action="store_true", default=argparse.SUPPRESS, help="small data, few epochs")
     p.add_argument("--out", default=None, metavar="DIR", help="write the run folder exactly here")
@@ -177,9 +177,13 @@ def _lesson_values(args, lesson) -> dict:
             raise UsageError(f"--config {path}: expected a JSON object")
         if loaded.get("lesson", lesson.name) != lesson.name:
             raise UsageError(f"--config {path} is for lesson {loaded['lesson']!r}, not {lesson.name!r}")
-        values.update({k: v for k, v in loaded.items() if k not in ("lesson", "seeds")})
+        values.update({k: v for k, v in loaded.items() if k != "lesson"})
+        if not lesson.own_seeds:
+            values.pop("seeds", None)
+            if args.seeds is None and "seeds" in loaded:
+                args.seeds = loaded["seeds"]
     names = {f.name for f in dataclasses.fields(lesson.config_cls)}
-    for key in BASE_FIELDS | names:
+    for key in (BASE_FIELDS | names) - {"seeds"}:  # --seeds goes to run_lesson
         if key in vars(args):
             values[key] = getattr(args, key)
     return values

@@ -54,17 +54,22 @@ def execute(lesson: Lesson, config) -> tuple[reports.Result, list[dict]]:
     return result, list(used)
 
 
-def run_lesson(lesson: Lesson, config, *, out: str | os.PathLike | None = None, seeds: int = 1,
+def run_lesson(lesson: Lesson, config, *, out: str | os.PathLike | None = None, seeds: int | None = None,
                runs_root: str | os.PathLike = "runs") -> tuple[Path, dict]:
     """Run `lesson` with `config` (for `seeds` consecutive seeds from config.seed) and write the run folder.
 
     Returns (run folder, summary). With several seeds, each seed's full output goes to seed<N>/ inside the folder
     and the top-level metrics.json holds the mean under each name and the standard deviation under <name>_sd.
     """
-    if seeds < 1:
+    if seeds is not None and seeds < 1:
         from keraslab.errors import UsageError
 
         raise UsageError(f"Invalid value for `seeds`. Expected an integer >= 1. Received: seeds={seeds}")
+    if lesson.own_seeds:  # the lesson aggregates its seeds itself (config.seeds)
+        if seeds is not None:
+            config = dataclasses.replace(config, seeds=seeds)
+        seeds = 1
+    seeds = seeds or 1
     final = Path(out) if out is not None else runs.default_run_dir(lesson.name, config.seed, runs_root)
     seed_list = [config.seed + i for i in range(seeds)]
     with runs.RunDir(final) as run:

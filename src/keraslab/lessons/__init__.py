@@ -20,6 +20,7 @@ _MODULES: tuple[str, ...] = (
     "keraslab.lessons.cifar10_ann",
     "keraslab.lessons.churn",
     "keraslab.lessons.dropout",
+    "keraslab.lessons.imbalance",
     "keraslab.lessons.cnn",
 )
 
@@ -50,19 +51,22 @@ class Lesson:
     run: Callable
     headline: str | None = None  # the summary key `keraslab run all` shows
     course_figure: str | None = None  # the course's published figure for that key, as text
+    own_seeds: bool = False  # the lesson runs its seeds itself (config.seeds); the runner does not loop
 
 
 _LESSONS: dict[str, Lesson] = {}
 
 
 def register(name: str, summary: str, config_cls: type, *, headline: str | None = None,
-             course_figure: str | None = None):
+             course_figure: str | None = None, own_seeds: bool = False):
     """Decorator: register `run` as lesson `name`."""
     if not (dataclasses.is_dataclass(config_cls) and issubclass(config_cls, BaseConfig)):
         raise TypeError(f"lesson {name!r}: config must be a dataclass subclassing BaseConfig")
 
     def deco(run):
-        _LESSONS[name] = Lesson(name, summary, config_cls, run, headline, course_figure)
+        if own_seeds and "seeds" not in {f.name for f in dataclasses.fields(config_cls)}:
+            raise TypeError(f"lesson {name!r}: own_seeds needs a `seeds` field in its config")
+        _LESSONS[name] = Lesson(name, summary, config_cls, run, headline, course_figure, own_seeds)
         return run
 
     return deco

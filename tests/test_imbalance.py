@@ -1,0 +1,195 @@
+"""The imbalance lab: strategies, the balanced ensemble, focal loss against the scratch one, leakage, bad input."""
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslab.errors import UsageError
+from keraslab.imbalance import (BalancedEnsemble, LabSettings, balanced_class_weight, best_f1_threshold,
+                                binary_focal_loss, compare, fit_strategy, resample, summarise, summary_keys)
+from keraslab.imbalance.strategies import STRATEGIES
+
+
+def _imbalanced(n=300, minority=0.2, seed=0, d=4):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < minority).astype(np.int64)
+    X = rng.normal(size=(n, d)) + y[:, None] * 1.5
+    return X, y
+
+
+class RecordingTrainer:
+    """A fast stand-in for the Keras trainer: logistic regression, recording every training matrix it is given."""
+
+    def __init__(self):
+        self.seen = []
+
+    def fit(self, X, y, seed, *, loss="bce", class_weight=None):
+        from sklearn.linear_model import LogisticRegression
+
+        self.seen.append((np.asarray(X).copy(), loss, class_weight))
+        model = LogisticRegression(class_weight=class_weight).fit(X, y)
+        return type("P", (), {"predict_proba": lambda self, Z: model.predict_proba(Z)[:, 1]})()
+
+
+def _rows(X):
+    return {tuple(np.round(r, 10)) for r in np.asarray(X)}
+
+
+def test_every_strategy_trains_on_the_training_part_only():
+    """No test row (after preprocessing) is ever in a training matrix under the honest protocol; under the
+    tutorial protocol, over-sampling's copies of test rows are (the leak, shown)."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _imbalanced()
+    trainer = RecordingTrainer()
+    rows = compare(X, y, strategies=STRATEGIES, seeds=[0], settings=LabSettings(), trainer=trainer)
+    assert list(rows.strategy) == list(STRATEGIES)
+    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
+    scaler = StandardScaler().fit(X[idx_train])
+    test_rows = _rows(scaler.transform(X[idx_test]))
+    for X_seen, _, _ in trainer.seen:
+        assert not (_rows(X_seen) & test_rows)
+    # 9 fits: baseline, class_weight, under, over, smote, 3 shared ensemble members, focal
+    assert len(trainer.seen) == 9
+    assert trainer.seen[1][2] == balanced_class_weight(y[idx_train]) and trainer.seen[-1][1] == "focal"
+
+    leaky = RecordingTrainer()
+    rows = compare(X, y, strategies=["oversample"], seeds=[0], trainer=leaky, protocol="tutorial")
+    assert list(rows.protocol) == ["honest", "tutorial (leaky: resampled before the split)"]
+    assert rows.test_rows.iloc[1] > rows.test_rows.iloc[0]  # the leaky test part is balanced, with copies in it
+
+
+def test_summary_keys():
+    X, y = _imbalanced()
+    rows = compare(X, y, strategies=["baseline", "smote"], seeds=[0, 1], trainer=RecordingTrainer(),
+                   settings=LabSettings(tune_threshold=True))
+    keys = summary_keys(summarise(rows))
+    for key in ("baseline_f1", "baseline_f1_sd", "smote_precision", "smote_recall", "smote_pr_auc",
+                "smote_balanced_accuracy", "smote_accuracy", "smote_tuned_f1", "smote_tuned_threshold"):
+        assert key in keys
+    assert len(rows) == 8 and set(rows.threshold_kind) == {"0.5", "tuned"}
+
+
+def test_resample_balances_and_is_seeded():
+    X, y = _imbalanced()
+    for strategy in ("undersample", "oversample", "smote"):
+        Xr, yr = resample(X, y, strategy, seed=3)
+        assert np.bincount(yr)[0] == np.bincount(yr)[1]
+        Xr2, _ = resample(X, y, strategy, seed=3)
+        np.testing.assert_array_equal(Xr, Xr2)
+
+
+def test_balanced_ensemble_slices():
+    X, y = _imbalanced(n=100, minority=0.25)
+    ens = BalancedEnsemble(lambda X, y, s: None, k=3, seed=0)
+    slices = ens.slices(y)
+    minority = set(np.flatnonzero(y == 1))
+    majority_parts = [set(s) - minority for s in slices]
+    assert all(minority <= set(s) for s in slices)
+    assert set().union(*majority_parts) == set(np.flatnonzero(y == 0))
+    assert sum(len(p) for p in majority_parts) == int((y == 0).sum())  # disjoint
+
+
+def test_balanced_ensemble_vote_and_mean():
+    class Const:
+        def __init__(self, p):
+            self.p = p
+
+        def predict_proba(self, X):
+            return np.full(len(X), self.p)
+
+    probs = iter([0.9, 0.6, 0.1])
+    X, y = _imbalanced(n=60)
+    vote = BalancedEnsemble(lambda X, y, s: Const(next(probs)), k=3, combine="vote").fit(X, y)
+    assert vote.predict_proba(X[:2]).tolist() == [2 / 3, 2 / 3] and vote.predict(X[:1]).tolist() == [1]
+    mean = BalancedEnsemble(lambda X, y, s: None, k=3, combine="mean")
+    mean.models_ = vote.models_
+    np.testing.assert_allclose(mean.predict_proba(X[:1]), [(0.9 + 0.6 + 0.1) / 3])
+    assert mean.predict(X[:1]).tolist() == [1]
+
+
+def test_keras_focal_loss_equals_scratch():
+    from keraslab.backend import keras as get_keras
+    from keraslab.scratch import losses
+
+    keras = get_keras()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (20, 1)).astype(np.float64)
+    p = rng.uniform(0.01, 0.99, (20, 1))
+    for gamma, alpha in ((2.0, 0.75), (0.5, None), (0.0, 0.25)):
+        with jax.enable_x64(True):
+            keras.config.set_floatx("float64")
+            try:
+                ref = float(binary_focal_loss(gamma, alpha)(y, p))
+            finally:
+                keras.config.set_floatx("float32")
+        assert abs(losses.binary_focal(y, p, gamma=gamma, alpha=alpha) - ref) < 1e-6
+
+
+def test_best_threshold():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.35, 0.8, 0.9])
+    assert 0.3 < best_f1_threshold(y, p) <= 0.35
+
+
+# --- bad input --------------------------------------------------------------------------------------------------
+
+def test_smote_needs_enough_minority_rows():
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = np.array([0] * 26 + [1] * 4)
+    with pytest.raises(UsageError, match=r"SMOTE with k_neighbors=5 needs at least 6 rows of every class; the class "
+                                         r"counts are \{0: 26, 1: 4\}, so the largest usable k_neighbors is 3"):
+        resample(X, y, "smote", seed=0)
+    Xr, yr = resample(X, y, "smote", seed=0, k_neighbors=3)
+    assert np.bincount(yr).tolist() == [26, 26]
+
+
+def test_one_class_only():
+    with pytest.raises(UsageError, match=r"The target has one class only \(1.0 x 5\); a classifier needs at least two"):
+        fit_strategy("baseline", np.zeros((5, 2)), np.ones(5), 0, RecordingTrainer(), LabSettings())
+
+
+@pytest.mark.parametrize("strategy", ["focal", "ensemble_vote", "ensemble_mean"])
+def test_binary_only_strategies_refuse_three_classes(strategy):
+    y = np.array([0, 1, 2] * 10)
+    with pytest.raises(UsageError, match=f"Strategy '{strategy}' needs a binary target; found 3 classes \\(0, 1, 2\\)"):
+        fit_strategy(strategy, np.zeros((30, 2)), y, 0, RecordingTrainer(), LabSettings())
+
+
+def test_unknown_strategy_lists_the_valid_ones():
+    with pytest.raises(UsageError, match="Unknown imbalance strategy 'adasyn'. Expected one of: baseline, "
+                                         "class_weight, undersample, oversample, smote, ensemble_vote, ensemble_mean,"
+                                         " focal"):
+        compare(*_imbalanced(), strategies=["adasyn"], trainer=RecordingTrainer())
+
+
+# --- the lesson ----------------------------------------------------------------------------------------------------
+
+def _lesson(tmp_path, shared_data, **options):
+    from keraslab import lessons, runner
+
+    lesson = lessons.get_lesson("imbalance")
+    config = lessons.make_config(lesson, data_dir=str(shared_data), quiet=True, quick=True, **options)
+    return runner.run_lesson(lesson, config, out=tmp_path / "imb")
+
+
+def test_lesson_quick_on_churn_with_tutorial_protocol(tmp_path, shared_data):
+    folder, s = _lesson(tmp_path, shared_data, strategies="baseline,smote", protocol="tutorial")
+    assert {"baseline_f1", "smote_f1", "smote_f1_sd", "tutorial_smote_f1", "best_f1"} <= set(s)
+    report = (folder / "report.md").read_text()
+    assert "tutorial (leaky: resampled before the split)" in report and "TUTORIAL" in report
+    assert (folder / "plots" / "f1.png").is_file()
+
+
+def test_lesson_on_another_binary_table(tmp_path, shared_data):
+    folder, s = _lesson(tmp_path, shared_data, dataset="sonar", strategies="baseline,class_weight")
+    assert "class_weight_f1" in s
+
+
+def test_lesson_refuses_a_non_binary_table(tmp_path, shared_data):
+    with pytest.raises(UsageError, match="Dataset 'homeprices' has no binary target"):
+        _lesson(tmp_path, shared_data, dataset="homeprices")
+    with pytest.raises(UsageError, match="Dataset 'mnist_5k' is not a table"):
+        _lesson(tmp_path, shared_data, dataset="mnist_5k")
