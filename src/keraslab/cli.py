@@ -120,6 +120,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for the random test inputs")
     p.add_argument("--backend", default=None, help="Keras backend for the references")
 
+    p = sub.add_parser("bench", help="time the course's models: keraslab vs a plain PyTorch loop, CPU and GPU")
+    _common(p)
+    p.add_argument("--model", action="append", choices=("mlp", "churn", "ann", "cnn"),
+                   help="a model to time (repeatable; default: all)")
+    p.add_argument("--backends", default="jax", help="comma-separated Keras backends (installed among jax, torch, "
+                                                     "tensorflow; default jax)")
+    p.add_argument("--devices", default="cpu,gpu", help="cpu and/or gpu (GPU rows only where one is present)")
+    p.add_argument("--repeats", type=int, default=3, help="timed epochs per row (median, min, max)")
+    p.add_argument("--samples", type=int, default=None, help="train on this many samples instead of the full set")
+    p.add_argument("--no-reference", action="store_true", help="skip the plain PyTorch eager rows")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
+
     data = sub.add_parser("data", help="list, verify, fetch and import datasets")
     _common(data, data=True)
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -338,7 +350,21 @@ def cmd_verify(args) -> int:
     return 0
 
 
-COMMANDS = {"lessons": cmd_lessons, "run": cmd_run, "data": cmd_data, "verify": cmd_verify}
+def cmd_bench(args) -> int:
+    from keraslab.bench import MODELS, print_report, run_bench
+    from keraslab.runs import atomic_write_json
+
+    split = lambda s: [v.strip() for v in s.split(",") if v.strip()]  # noqa: E731
+    report = run_bench(models=args.model or MODELS, backends=split(args.backends), devices=split(args.devices),
+                       repeats=args.repeats, samples=args.samples, reference=not args.no_reference,
+                       progress=None if getattr(args, "quiet", False) else print)
+    print_report(report, _console())
+    if args.json:
+        atomic_write_json(args.json, report)
+    return 0
+
+
+COMMANDS = {"lessons": cmd_lessons, "bench": cmd_bench, "run": cmd_run, "data": cmd_data, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

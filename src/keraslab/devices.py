@@ -47,21 +47,22 @@ def warmup_size(n: int, batch_size: int, steps_per_execution: int) -> int:
     return min(n, group + (n % group))
 
 
-def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dict) -> float:
-    """Seconds for one training epoch of a freshly built model on `device`, compilation excluded.
+def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dict, seed: int = 0,
+               epochs: int = 1) -> float:
+    """Seconds for `epochs` training epochs of a freshly built model on `device`, compilation excluded.
 
-    `build()` returns an uncompiled model; it is compiled with `compile_kwargs`, warmed up on a slice that
-    triggers every compilation the epoch needs, then timed over one full epoch (synchronised: fit returns only
-    when its last step has finished and its logs are read back).
+    `build()` returns an uncompiled model; it is compiled with `compile_kwargs` (optimizer, loss) through
+    keraslab.training, trained one warm-up epoch (which compiles everything the epoch needs), then timed. The
+    clock stops once the last step's loss has been read back, so asynchronous devices are synchronised.
     """
+    from keraslab import training
+
     keras = _keras()
     with keras.device(device):
         model = build()
-        model.compile(**compile_kwargs)
-        spe = int(compile_kwargs.get("steps_per_execution", 1))
-        n_warm = warmup_size(len(x), batch_size, spe)
-        model.fit(x[:n_warm], y[:n_warm], epochs=1, batch_size=batch_size, verbose=0, shuffle=False)
+        training.compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
+        training.fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed)
         start = time.perf_counter()
-        history = model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=True)
-        float(np.asarray(history.history["loss"][-1]))
+        history = training.fit(model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1)
+        float(history["loss"].iloc[-1])
         return time.perf_counter() - start

@@ -23,8 +23,10 @@ def steps_per_execution(steps_per_epoch: int | None = None) -> int:
 
 
 def compile_model(model, *, optimizer="adam", loss, metrics=("accuracy",), steps_per_epoch: int | None = None):
+    """model.compile with the fastest settings; remembers the loss so that `fit` can take the fast path."""
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
                   steps_per_execution=steps_per_execution(steps_per_epoch))
+    model._keraslab_loss = loss
     return model
 
 
@@ -34,8 +36,19 @@ def as_float32(x) -> np.ndarray:
 
 
 def fit(model, x, y, *, epochs: int, batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
-        class_weight=None, quiet: bool = False, shuffle: bool = True, callbacks=None) -> pd.DataFrame:
-    """model.fit with progress suited to the run, and the history as a DataFrame with an `epoch` column."""
+        class_weight=None, quiet: bool = False, shuffle: bool = True, callbacks=None, seed: int = 0,
+        fast: bool = True) -> pd.DataFrame:
+    """Train and return the history as a DataFrame with an `epoch` column.
+
+    On JAX, a model compiled with `compile_model` trains through keraslab.fastfit (one compiled call per epoch,
+    each epoch's order drawn from (seed, epoch)); otherwise, or with callbacks, through model.fit.
+    """
+    from keraslab import fastfit
+
+    if fast and fastfit.supported() and hasattr(model, "_keraslab_loss") and callbacks is None and shuffle:
+        return fastfit.fit_epochs(model, x, y, loss=model._keraslab_loss, epochs=epochs, batch_size=batch_size,
+                                  seed=seed, validation_data=validation_data, validation_split=validation_split,
+                                  class_weight=class_weight, quiet=quiet)
     verbose = 0 if quiet else (1 if epochs <= 10 else 2)
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                         validation_split=validation_split, class_weight=class_weight, shuffle=shuffle,

@@ -65,7 +65,7 @@ class KerasTrainer:
         training.reset_for_refit(model, fresh.get_weights())
         training.fit(model, np.ascontiguousarray(X, np.float32), np.asarray(y, np.float32),
                      epochs=self.settings.epochs, batch_size=self.settings.batch_size, class_weight=class_weight,
-                     quiet=self.settings.quiet)
+                     quiet=self.settings.quiet, seed=seed)
         return FittedNet(model, model.get_weights())
 
 

@@ -48,7 +48,7 @@ def train_churn_model(frame: pd.DataFrame, *, seed: int, epochs: int, test_size:
     history = training.fit(model, x_train, y_train.astype(np.float32), epochs=epochs, batch_size=batch_size,
                            validation_split=validation_split,
                            validation_data=None if validation_split else (x_test, y_test.astype(np.float32)),
-                           quiet=quiet)
+                           quiet=quiet, seed=seed)
     return ChurnModel(prep, model, threshold), history, (x_test, y_test, f_test)
 
 

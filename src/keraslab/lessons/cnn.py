@@ -79,16 +79,15 @@ def run(config: CnnConfig) -> Result:
 
     set_seed(config.seed)
     cnn = models.cifar_cnn()
-    cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                steps_per_execution=training.steps_per_execution(steps))
+    training.compile_model(cnn, loss="sparse_categorical_crossentropy", steps_per_epoch=steps)
     cnn_hist = training.fit(cnn, x_train, y_train, epochs=epochs, batch_size=config.batch_size,
-                            validation_split=0.1, quiet=config.quiet)
+                            validation_split=0.1, quiet=config.quiet, seed=config.seed)
     set_seed(config.seed)
     ann = models.cifar_ann()
-    ann.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                steps_per_execution=training.steps_per_execution(steps))
+    training.compile_model(ann, optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
+                           steps_per_epoch=steps)
     ann_hist = training.fit(ann, x_train, y_train, epochs=ann_epochs, batch_size=config.batch_size,
-                            validation_split=0.1, quiet=config.quiet)
+                            validation_split=0.1, quiet=config.quiet, seed=config.seed)
 
     result.heading("CNN against the dense network")
     result.text(f"{len(x_train)} training and {len(x_test)} test images. CNN: {training.count_params(cnn):,} "

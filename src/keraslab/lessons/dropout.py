@@ -50,7 +50,7 @@ class _Sonar:
         fresh = models.binary_net(60, HIDDEN, dropout=self.rate)
         training.reset_for_refit(self.model, fresh.get_weights())
         history = training.fit(self.model, x_tr, y_tr, epochs=epochs, batch_size=batch_size,
-                               validation_data=(x_te, y_te) if monitor else None, quiet=quiet)
+                               validation_data=(x_te, y_te) if monitor else None, quiet=quiet, seed=seed)
         proba = training.predict(self.model, x_te).ravel()
         return float(np.mean((proba >= threshold) == y_te)), history, proba
 

@@ -78,7 +78,7 @@ def run(config: MnistConfig) -> Result:
         model = models.dense_classifier(784, len(names), hidden, name=key)
         training.compile_model(model, loss="sparse_categorical_crossentropy", steps_per_epoch=steps)
         history = training.fit(model, x_train, y_train, epochs=epochs, batch_size=config.batch_size,
-                               validation_split=config.validation_split, quiet=config.quiet)
+                               validation_split=config.validation_split, quiet=config.quiet, seed=config.seed)
         proba = training.predict(model, x_test)
         y_pred = proba.argmax(axis=1)
         cls = evaluation.add_classifier_report(result, key, title, y_test, y_pred, names,

@@ -1,0 +1,173 @@
+"""`keraslab bench`: time the course's models with keraslab's settings and with a plain PyTorch eager loop, on every
+requested backend and device, each row in its own process; report medians, throughput and the FLOP floor."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+from keraslab.bench.flops import MODEL_FLOPS_PER_SAMPLE, matmul_gflops
+from keraslab.bench.keras_impl import EPOCHS_PER_UNIT
+from keraslab.errors import KeraslabError, UsageError
+
+MODELS = ("mlp", "churn", "ann", "cnn")
+BACKENDS = ("jax", "torch", "tensorflow")
+_BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
+
+
+def installed_backends() -> list[str]:
+    return [b for b in BACKENDS if importlib.util.find_spec(_BACKEND_MODULE[b]) is not None]
+
+
+def _worker(arg: str, env_backend: str | None = None, timeout: float = 3600) -> dict:
+    env = dict(os.environ)
+    if env_backend:
+        env["KERAS_BACKEND"] = env_backend
+    proc = subprocess.run([sys.executable, "-m", "keraslab.bench.worker", arg], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise KeraslabError(f"benchmark worker failed for {arg}: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine_info(rate: float) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    from keraslab.runs import _version
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(
+                timespec="seconds"), "matmul_gflops": round(rate, 1),
+            "versions": {k: _version(k) for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow",
+                                                  "numpy") if _version(k)}}
+
+
+def plan(models, backends, devices, gpus: dict, reference: bool) -> list[dict]:
+    rows = []
+    for model in models:
+        for device in devices:
+            for backend in backends:
+                if device == "gpu" and not gpus.get(backend):
+                    continue
+                rows.append({"model": model, "impl": "keraslab", "backend": backend, "device": device})
+            if reference and (device == "cpu" or gpus.get("torch-eager")):
+                rows.append({"model": model, "impl": "torch-eager", "backend": "torch", "device": device})
+    return rows
+
+
+def finish_row(spec: dict, result: dict, rate: float) -> dict:
+    per_epoch = [t / EPOCHS_PER_UNIT[spec["model"]] for t in result["unit_seconds"]]
+    median = statistics.median(per_epoch)
+    samples = result["samples"]
+    floor = MODEL_FLOPS_PER_SAMPLE[spec["model"]] * samples / (rate * 1e9) if spec["device"] == "cpu" else None
+    row = {**spec, "samples": samples, "epoch_seconds_median": median, "epoch_seconds_min": min(per_epoch),
+           "epoch_seconds_max": max(per_epoch), "samples_per_second": samples / median, "floor_seconds": floor,
+           "repeats": len(per_epoch)}
+    if EPOCHS_PER_UNIT[spec["model"]] > 1:
+        row["run_epochs"] = EPOCHS_PER_UNIT[spec["model"]]
+        row["run_seconds_median"] = statistics.median(result["unit_seconds"])
+    return row
+
+
+def run_bench(*, models=MODELS, backends=None, devices=("cpu", "gpu"), repeats: int = 3, samples: int | None = None,
+              reference: bool = True, progress=print) -> dict:
+    for m in models:
+        if m not in MODELS:
+            raise UsageError(f"Unknown benchmark model {m!r}. Expected one of: {', '.join(MODELS)}")
+    available = installed_backends()
+    backends = list(backends or ["jax"])
+    for b in backends:
+        if b not in BACKENDS:
+            raise UsageError(f"Unknown backend {b!r}. Expected one of: {', '.join(BACKENDS)}")
+        if b not in available:
+            raise UsageError(f"Backend {b!r} is not installed (installed: {', '.join(available)}); install it "
+                             f"with: pip install 'keraslab[{b}]'")
+    for d in devices:
+        if d not in ("cpu", "gpu"):
+            raise UsageError(f"Unknown device {d!r}. Expected cpu or gpu")
+    if repeats < 1:
+        raise UsageError(f"Invalid value for `repeats`. Expected an integer >= 1. Received: repeats={repeats}")
+    reference = reference and importlib.util.find_spec("torch") is not None
+    gpus: dict = {}
+    for b in backends:
+        gpus.update(_worker("probe", b)["gpus"])
+    any_gpu = any(gpus.values())
+    notes = []
+    if "gpu" in devices and not any_gpu:
+        notes.append("no GPU found: CPU rows only")
+    rate = matmul_gflops()
+    rows = []
+    for spec in plan(models, backends, devices, gpus, reference):
+        spec = {**spec, "repeats": repeats, "samples": samples}
+        if progress:
+            progress(f"timing {spec['model']} / {spec['impl']} / {spec['backend']} / {spec['device']} ...")
+        result = _worker(json.dumps(spec), spec["backend"] if spec["impl"] == "keraslab" else None)
+        rows.append(finish_row(spec, result, rate))
+    return {"machine": machine_info(rate), "rows": rows, "notes": notes, "ratios": ratios(rows)}
+
+
+def ratios(rows) -> list[dict]:
+    """Per model and device: keraslab against torch-eager and against the floor; GPU speed-up."""
+    out = []
+    by = {(r["model"], r["impl"], r["backend"], r["device"]): r for r in rows}
+    for r in rows:
+        if r["impl"] != "keraslab":
+            continue
+        entry = {"model": r["model"], "backend": r["backend"], "device": r["device"]}
+        ref = by.get((r["model"], "torch-eager", "torch", r["device"]))
+        if ref:
+            entry["vs_torch_eager"] = r["epoch_seconds_median"] / ref["epoch_seconds_median"]
+        if r["floor_seconds"]:
+            entry["vs_floor"] = r["epoch_seconds_median"] / r["floor_seconds"]
+        if r["device"] == "gpu":
+            cpu = by.get((r["model"], "keraslab", r["backend"], "cpu"))
+            if cpu:
+                entry["gpu_speedup"] = cpu["epoch_seconds_median"] / r["epoch_seconds_median"]
+        out.append(entry)
+    return out
+
+
+def print_report(report: dict, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if console.width < 120 and not console.is_terminal:
+        console = Console(width=120)
+    m = report["machine"]
+    console.print(f"{m['cpu']}, {m['cores']} cores; float32 matmul {m['matmul_gflops']} GFLOP/s; {m['date_utc']}")
+    table = Table(title="keraslab bench (seconds per epoch)")
+    for col in ("model", "impl", "backend", "device", "samples", "median", "min", "max", "samples/s", "floor",
+                "x floor"):
+        table.add_column(col, justify="left" if col in ("model", "impl", "backend", "device") else "right",
+                         no_wrap=True)
+    for r in report["rows"]:
+        floor = r["floor_seconds"]
+        table.add_row(r["model"], r["impl"], r["backend"], r["device"], str(r["samples"]),
+                      f"{r['epoch_seconds_median']:.3f}", f"{r['epoch_seconds_min']:.3f}",
+                      f"{r['epoch_seconds_max']:.3f}", f"{r['samples_per_second']:,.0f}",
+                      f"{floor:.3f}" if floor else "-",
+                      f"{r['epoch_seconds_median'] / floor:.2f}" if floor else "-")
+    console.print(table)
+    for r in report["rows"]:
+        if "run_seconds_median" in r:
+            console.print(f"{r['model']} / {r['impl']} / {r['device']}: {r['run_epochs']} epochs in "
+                          f"{r['run_seconds_median']:.2f} s (median)")
+    for e in report["ratios"]:
+        parts = [f"{k.replace('_', ' ')} {v:.2f}x" for k, v in e.items() if isinstance(v, float)]
+        if parts:
+            console.print(f"{e['model']} ({e['backend']}, {e['device']}): " + ", ".join(parts))
+    for note in report["notes"]:
+        console.print(note)

@@ -1,0 +1,49 @@
+"""keraslab's own training of the benchmark models: the models and settings the lessons use."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+EPOCHS_PER_UNIT = {"mlp": 1, "churn": 100, "ann": 1, "cnn": 1}
+BATCH = 32
+
+
+def build(model: str):
+    from keraslab import models, training
+
+    keras = training.keras()
+    if model == "mlp":
+        m, opt, loss = models.dense_classifier(784, 10, (128,)), "adam", "sparse_categorical_crossentropy"
+    elif model == "churn":
+        m, opt, loss = models.binary_net(26, (20, 12)), "adam", "binary_crossentropy"
+    elif model == "ann":
+        m, opt, loss = models.cifar_ann(), keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy"
+    elif model == "cnn":
+        m, opt, loss = models.cifar_cnn(), "adam", "sparse_categorical_crossentropy"
+    else:
+        raise ValueError(f"Unknown benchmark model {model!r}")
+    return m, opt, loss
+
+
+def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) -> list[float]:
+    """Seconds per timed unit (one epoch; 100 epochs for churn) after a warm-up epoch that compiles everything,
+    through keraslab.training exactly as the lessons train."""
+    from keraslab import training
+    from keraslab.seeding import set_seed
+
+    keras = training.keras()
+    epochs = EPOCHS_PER_UNIT[model]
+    with keras.device(device):
+        set_seed(seed)
+        m, opt, loss = build(model)
+        training.compile_model(m, optimizer=opt, loss=loss, steps_per_epoch=int(np.ceil(len(x) / BATCH)))
+        training.fit(m, x, y, epochs=1, batch_size=BATCH, quiet=True, seed=seed)
+        times = []
+        for r in range(repeats):
+            t0 = time.perf_counter()
+            history = training.fit(m, x, y, epochs=epochs, batch_size=BATCH, quiet=True, seed=seed + r + 1)
+            float(history["loss"].iloc[-1])  # the last step has finished
+            times.append(time.perf_counter() - t0)
+    return times

@@ -1,0 +1,120 @@
+"""The benchmark harness (a tiny real run through its worker processes), the FLOP counts, and the fast layers."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keraslab.bench import flops, harness
+from keraslab.errors import UsageError
+
+
+def test_flop_counts_by_hand():
+    # 784 -> 128 -> 10: 6 * (784 * 128 + 128 * 10) = 609,792 FLOPs per sample; x 60,000 = 36.6 GFLOP an epoch
+    assert flops.MODEL_FLOPS_PER_SAMPLE["mlp"] == 609_792
+    assert flops.MODEL_FLOPS_PER_SAMPLE["ann"] == 6 * (3072 * 3000 + 3000 * 1000 + 1000 * 10)
+    # conv1: 6*9*3*32*30*30; conv2 on 13x13: 6*9*32*64*13*13; dense 2304->64->10
+    assert flops.MODEL_FLOPS_PER_SAMPLE["cnn"] == 6 * 9 * 3 * 32 * 900 + 6 * 9 * 32 * 64 * 169 + 6 * (
+        2304 * 64 + 64 * 10)
+    assert flops.matmul_gflops(n=256, repeats=2) > 0.1
+
+
+def test_tiny_bench_run_through_workers(tmp_path):
+    report = harness.run_bench(models=["mlp", "churn"], devices=("cpu", "gpu"), repeats=2, samples=512,
+                               progress=None)
+    rows = report["rows"]
+    assert {(r["model"], r["impl"]) for r in rows} >= {("mlp", "keraslab"), ("churn", "keraslab")}
+    for r in rows:
+        for key in ("model", "impl", "backend", "device", "epoch_seconds_median", "epoch_seconds_min",
+                    "epoch_seconds_max", "samples_per_second", "floor_seconds"):
+            assert key in r
+        assert r["epoch_seconds_min"] <= r["epoch_seconds_median"] <= r["epoch_seconds_max"]
+        assert r["device"] == "cpu"
+    churn = next(r for r in rows if r["model"] == "churn" and r["impl"] == "keraslab")
+    assert churn["run_epochs"] == 100 and churn["run_seconds_median"] > 0
+    assert "no GPU found: CPU rows only" in report["notes"]
+    assert report["machine"]["matmul_gflops"] > 0
+    json.dumps(report)  # serialisable
+
+
+def test_gpu_rows_are_planned_when_a_gpu_is_present():
+    rows = harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": ["gpu:0"], "torch-eager": ["gpu:0"]}, True)
+    assert [(r["impl"], r["device"]) for r in rows] == [("keraslab", "cpu"), ("torch-eager", "cpu"),
+                                                         ("keraslab", "gpu"), ("torch-eager", "gpu")]
+    assert harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": []}, False) == [
+        {"model": "cnn", "impl": "keraslab", "backend": "jax", "device": "cpu"}]
+    fake = [dict(model="cnn", impl="keraslab", backend="jax", device="cpu", epoch_seconds_median=30.0,
+                 floor_seconds=10.0),
+            dict(model="cnn", impl="keraslab", backend="jax", device="gpu", epoch_seconds_median=2.0,
+                 floor_seconds=None),
+            dict(model="cnn", impl="torch-eager", backend="torch", device="cpu", epoch_seconds_median=40.0,
+                 floor_seconds=10.0)]
+    ratios = harness.ratios(fake)
+    assert ratios[0] == {"model": "cnn", "backend": "jax", "device": "cpu", "vs_torch_eager": 0.75, "vs_floor": 3.0}
+    assert ratios[1]["gpu_speedup"] == 15.0
+
+
+def test_bench_bad_arguments():
+    with pytest.raises(UsageError, match="Unknown benchmark model 'rnn'"):
+        harness.run_bench(models=["rnn"])
+    with pytest.raises(UsageError, match="Unknown device 'tpu'"):
+        harness.run_bench(models=["mlp"], devices=["tpu"])
+    if "tensorflow" not in harness.installed_backends():
+        with pytest.raises(UsageError, match=r"Backend 'tensorflow' is not installed .* pip install "
+                                             r"'keraslab\[tensorflow\]'"):
+            harness.run_bench(models=["mlp"], backends=["tensorflow"])
+
+
+# --- the fast CNN layers equal the stock ones ---------------------------------------------------------------------
+
+def _grads(layer, x):
+    """Gradients of sum(output * fixed weights) with respect to the layer's weights and to its input."""
+    import jax
+
+    out = np.asarray(layer(x))
+    w = np.arange(1, out[0].size + 1, dtype=np.float32).reshape(out.shape[1:]) / out[0].size
+    trainable = [v.value for v in layer.trainable_variables]
+    other = [v.value for v in layer.non_trainable_variables]
+
+    def loss(tv, xx):
+        y, _ = layer.stateless_call(tv, other, xx)
+        return (y * w).sum()
+
+    g_weights, g_x = jax.grad(loss, argnums=(0, 1))(trainable, x)
+    return [np.asarray(g) for g in g_weights], np.asarray(g_x)
+
+
+def test_patch_conv_and_reshape_pool_equal_the_stock_layers():
+    from keraslab.backend import keras as get_keras
+    from keraslab.layers import PatchConv2D, ReshapeMaxPooling2D
+
+    keras = get_keras()
+    x = np.random.default_rng(0).normal(size=(3, 11, 9, 4)).astype(np.float32)
+    conv = keras.layers.Conv2D(6, (3, 3), activation="relu")
+    conv.build(x.shape)
+    patch = PatchConv2D(6, 3, activation="relu")
+    patch.build(x.shape)
+    patch.set_weights(conv.get_weights())
+    np.testing.assert_allclose(np.asarray(patch(x)), np.asarray(conv(x)), atol=1e-5)
+    (gw_patch, gx_patch), (gw_conv, gx_conv) = _grads(patch, x), _grads(conv, x)
+    np.testing.assert_allclose(gx_patch, gx_conv, atol=1e-4)
+    for a, b in zip(gw_patch, gw_conv):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    pool, fast = keras.layers.MaxPooling2D((2, 2)), ReshapeMaxPooling2D()
+    np.testing.assert_array_equal(np.asarray(fast(x)), np.asarray(pool(x)))
+    np.testing.assert_allclose(_grads(fast, x)[1], _grads(pool, x)[1], atol=1e-6)
+
+
+def test_fast_cnn_saves_and_loads_in_safe_mode(tmp_path):
+    from keraslab import models
+    from keraslab.backend import keras as get_keras
+
+    keras = get_keras()
+    model = models.cifar_cnn(input_shape=(12, 12, 3))
+    x = np.random.default_rng(1).random((2, 12, 12, 3), dtype=np.float32)
+    model.save(tmp_path / "cnn.keras")
+    loaded = keras.saving.load_model(tmp_path / "cnn.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    stock = models.cifar_cnn(input_shape=(12, 12, 3), fast=False)
+    stock.set_weights(model.get_weights())  # the same weight layout
+    np.testing.assert_allclose(np.asarray(stock(x)), np.asarray(model(x)), atol=1e-5)
