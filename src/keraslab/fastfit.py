@@ -52,16 +52,15 @@ def _accuracy_kind(y: np.ndarray, n_out: int) -> str:
 class EpochTrainer:
     """Compiled epoch and evaluation functions for one Keras model (compiled with an optimizer)."""
 
-    def __init__(self, model, loss, *, batch_size: int, seed: int, class_weight: dict | None = None):
+    def __init__(self, model, loss, *, batch_size: int, weighted: bool = False):
         import jax
         import jax.numpy as jnp
 
-        self.model, self.batch_size, self.seed = model, int(batch_size), int(seed)
+        self.model, self.batch_size = model, int(batch_size)
         self.optimizer = model.optimizer
         if not self.optimizer.built:
             self.optimizer.build(model.trainable_variables)
         self.loss = _loss_callable(loss)
-        self.class_weight = class_weight
         ops = _keras().ops
         n_out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
         self.n_out = n_out
@@ -83,24 +82,18 @@ class EpochTrainer:
             tv2, ov2 = self.optimizer.stateless_apply(ov, grads, tv)
             return (tv2, ntv2, ov2), loss, correct(yb, out, kind)
 
-        def weights_for(yb):
-            if self.class_weight is None:
-                return None
-            table = jnp.asarray([self.class_weight.get(i, 1.0) for i in range(max(self.class_weight) + 1)],
-                                jnp.float32)
-            return table[yb.reshape(-1).astype(jnp.int32)]
-
-        def epoch(state, x, y, epoch_index, kind):
+        def epoch(state, x, y, seed, epoch_index, weight_table, kind):
             n = x.shape[0]
             bs = self.batch_size
             n_full = n // bs
-            key = jax.random.fold_in(jax.random.PRNGKey(self.seed), epoch_index)
+            key = jax.random.fold_in(jax.random.PRNGKey(seed), epoch_index)  # the order: a function of both
             order = jax.random.permutation(key, n)
 
             def body(carry, idx):
                 st, loss_sum, correct_sum = carry
                 xb, yb = x[idx], y[idx]
-                st, loss, c = step(st, xb, yb, weights_for(yb), kind)
+                wb = None if weight_table is None else weight_table[yb.reshape(-1).astype(jnp.int32)]
+                st, loss, c = step(st, xb, yb, wb, kind)
                 return (st, loss_sum + loss * idx.shape[0], correct_sum + c), None
 
             carry = (state, jnp.float32(0.0), jnp.int32(0))
@@ -116,7 +109,7 @@ class EpochTrainer:
             loss, (out, _) = forward_loss(tv, ntv, x, y, None, False)
             return loss, correct(y, out, kind) / x.shape[0]
 
-        self._epoch = jax.jit(epoch, static_argnums=(4,), donate_argnums=(0,))
+        self._epoch = jax.jit(epoch, static_argnums=(6,), donate_argnums=(0,))
         self._evaluate = jax.jit(evaluate, static_argnums=(3,))
         self.ops = ops
 
@@ -144,6 +137,16 @@ class EpochTrainer:
         return total_loss / n, total_acc / n
 
 
+def _trainer(model, loss, batch_size: int, weighted: bool) -> EpochTrainer:
+    """One EpochTrainer per (model, loss, batch size, weighting), kept on the model: refits (new folds, new seeds,
+    reset weights) reuse its compiled functions instead of tracing and compiling again."""
+    cache = model.__dict__.setdefault("_keraslab_epoch_trainers", {})
+    key = (id(loss) if not isinstance(loss, str) else loss, int(batch_size), weighted, id(model.optimizer))
+    if key not in cache:
+        cache[key] = EpochTrainer(model, loss, batch_size=batch_size, weighted=weighted)
+    return cache[key]
+
+
 def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: int = 0, validation_data=None,
                validation_split: float = 0.0, class_weight: dict | None = None, initial_epoch: int = 0,
                quiet: bool = False, on_epoch_end=None) -> pd.DataFrame:
@@ -158,7 +161,10 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
         cut = int(len(x) * (1 - validation_split))
         validation_data = (x[cut:], y[cut:])
         x, y = x[:cut], y[:cut]
-    trainer = EpochTrainer(model, loss, batch_size=batch_size, seed=seed, class_weight=class_weight)
+    trainer = _trainer(model, loss, batch_size, class_weight is not None)
+    table = None
+    if class_weight is not None:
+        table = jnp.asarray([class_weight.get(i, 1.0) for i in range(int(max(class_weight)) + 1)], jnp.float32)
     kind = _accuracy_kind(y, trainer.n_out)
     if trainer.n_out == 1 and y.ndim == 1:  # (n,) targets for a (n, 1) output
         y = y.reshape(-1, 1)
@@ -171,7 +177,7 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
     rows = []
     for epoch in range(initial_epoch, epochs):
         t0 = time.perf_counter()
-        state, loss_value, acc = trainer._epoch(state, xd, yd, epoch, kind)
+        state, loss_value, acc = trainer._epoch(state, xd, yd, seed, epoch, table, kind)
         row = {"epoch": epoch + 1, "loss": float(loss_value), "accuracy": float(acc)}
         if validation_data is not None:
             row["val_loss"], row["val_accuracy"] = trainer.evaluate(state, xv, yv, kind)

@@ -43,7 +43,9 @@ __all__ = [
 
 def _images(x: np.ndarray, scale: bool) -> np.ndarray:
     if scale:
-        return np.ascontiguousarray(x, dtype=np.float32) / np.float32(255.0)
+        out = np.ascontiguousarray(x, dtype=np.float32)  # one float32 copy, divided in place (no second copy)
+        out /= np.float32(255.0)
+        return out
     return x
 
 

@@ -125,7 +125,7 @@ def run(config: DropoutConfig) -> Result:
     if p < 0.05:
         verdict = "helped" if gain > 0 else "hurt"
         words = (f"Dropout {verdict}: the paired gain of {gain:+.3f} is larger than the noise (corrected paired "
-                 f"t-test, p = {p:.3f}).")
+                 f"t-test, p = {p:.3f}" + (", a weak result: close to the 0.05 line" if p > 0.01 else "") + ").")
     else:
         words = (f"Dropout did not help beyond the noise: the paired gain is {gain:+.3f} (sd {np.std(diffs, ddof=1):.3f}"
                  f" over {len(diffs)} folds; corrected paired t-test p = {p:.2f}). The course's single 52-row split "
