@@ -132,6 +132,36 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--no-reference", action="store_true", help="skip the plain PyTorch eager rows")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
 
+    p = sub.add_parser("train", help="train a model bundle on your own table (CSV)")
+    _common(p)
+    p.add_argument("csv", metavar="DATA.csv")
+    p.add_argument("--target", required=True, help="the column to predict")
+    p.add_argument("--drop", default="", metavar="COLS", help="comma-separated columns to ignore (ids, leaks)")
+    p.add_argument("--imbalance", default="class_weight",
+                   help="baseline, class_weight (default), undersample, oversample, smote or focal")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("--no-tune-threshold", action="store_true",
+                   help="keep the 0.5 threshold instead of picking one on a validation slice")
+    p.add_argument("--out", default=None, metavar="DIR", help="the bundle folder (default: bundles/<csv>-<time>)")
+    p.add_argument("--backend", default=None)
+
+    p = sub.add_parser("predict", help="predict new rows with a bundle")
+    _common(p)
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("csv", metavar="NEW.csv")
+    p.add_argument("--output", required=True, metavar="PREDICTIONS.csv")
+    p.add_argument("--id-column", default=None, help="a column to copy to the output as the row id")
+    p.add_argument("--backend", default=None)
+
+    p = sub.add_parser("serve", help="serve a bundle over HTTP (needs keraslab[serve])")
+    _common(p)
+    p.add_argument("bundle", metavar="BUNDLE")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--backend", default=None)
+
     data = sub.add_parser("data", help="list, verify, fetch and import datasets")
     _common(data, data=True)
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -364,7 +394,65 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"lessons": cmd_lessons, "bench": cmd_bench, "run": cmd_run, "data": cmd_data, "verify": cmd_verify}
+def cmd_train(args) -> int:
+    from keraslab.backend import use_backend
+    from keraslab.runs import utc_stamp
+
+    use_backend(args.backend)
+    from keraslab.serving import TrainOptions, train_table
+
+    quiet = getattr(args, "quiet", False)
+    options = TrainOptions(target=args.target, drop=tuple(c.strip() for c in args.drop.split(",") if c.strip()),
+                           imbalance=args.imbalance, epochs=args.epochs, seed=args.seed, test_size=args.test_size,
+                           tune_threshold=not args.no_tune_threshold, quiet=quiet)
+    out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")
+    folder, summary = train_table(args.csv, options, out, log=(lambda m: None) if quiet else print)
+    _print_summary(summary, folder, args)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import pandas as pd
+
+    from keraslab.backend import use_backend
+
+    use_backend(args.backend)
+    from keraslab.datasets.tabular import read_csv
+    from keraslab.runs import atomic_write_text
+    from keraslab.serving import load
+
+    bundle = load(args.bundle)
+    frame = read_csv(args.csv, required=[args.id_column] if args.id_column else None)
+    try:
+        out, warnings = bundle.predict_frame(frame, id_column=args.id_column)
+    except KeraslabError as exc:
+        raise type(exc)(f"{args.csv}: {exc}") from None
+    for w in warnings:
+        print(f"keraslab: warning: {w}", file=sys.stderr)
+    atomic_write_text(args.output, out.to_csv(index=False))
+    if not getattr(args, "quiet", False):
+        print(f"{len(out)} predictions -> {args.output}")
+    del pd
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import importlib.util
+
+    from keraslab.backend import use_backend
+
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        raise UsageError("keraslab serve needs FastAPI and uvicorn: pip install 'keraslab[serve]'")
+    use_backend(args.backend)
+    from keraslab.serving.app import serve
+
+    serve(args.bundle, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False)
+          else "info")
+    return 0
+
+
+COMMANDS = {"lessons": cmd_lessons, "bench": cmd_bench, "train": cmd_train, "predict": cmd_predict,
+            "serve": cmd_serve, "run": cmd_run, "data": cmd_data, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:

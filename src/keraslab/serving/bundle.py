@@ -1,0 +1,167 @@
+"""Model bundles: a folder with model.keras, preprocessing.json, schema.json, metrics.json, report.html and
+manifest.json (the sha256 and size of every other file).
+
+Loading verifies every hash first (a changed or truncated file is refused, by name), loads the Keras model in safe
+mode (a Lambda layer or any other code in the file is refused), and reads the preprocessing from JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from keraslab.errors import DataFormatError, KeraslabError
+from keraslab.serving.features import FeatureSpec
+
+BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
+
+
+class BundleError(KeraslabError):
+    """A bundle that is missing, changed, truncated or corrupt."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(folder: Path, extra: dict | None = None) -> dict:
+    files = {name: {"sha256": _sha256(folder / name), "bytes": (folder / name).stat().st_size}
+             for name in BUNDLE_FILES}
+    manifest = {"format": "keraslab.bundle/1", "files": files, **(extra or {})}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def verify(folder: str | Path) -> dict:
+    """Check every file against manifest.json; returns the manifest. Raises BundleError naming the first problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(f"{folder} is not a model bundle folder (it does not exist)")
+    mpath = folder / "manifest.json"
+    if not mpath.is_file():
+        raise BundleError(f"{folder} is not a model bundle: manifest.json is missing")
+    try:
+        manifest = json.loads(mpath.read_text())
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError):
+        raise BundleError(f"{mpath} is truncated or corrupt (not the JSON manifest keraslab writes)") from None
+    for name in BUNDLE_FILES:
+        path = folder / name
+        if name not in files:
+            raise BundleError(f"{mpath} does not list {name}")
+        if not path.is_file():
+            raise BundleError(f"{folder}: {name} is missing")
+        expected = files[name]
+        size = path.stat().st_size
+        actual = _sha256(path)
+        if actual != expected["sha256"]:
+            how = (f"truncated: {size} of {expected['bytes']} bytes" if size < expected["bytes"]
+                   else "changed since the bundle was written")
+            raise BundleError(f"{path} does not match the bundle's manifest ({how}; sha256 expected "
+                              f"{expected['sha256']}, found {actual}); refusing to load it")
+    return manifest
+
+
+class Bundle:
+    """A loaded, verified bundle: predict_frame(df) -> DataFrame of probabilities and labels."""
+
+    def __init__(self, folder: Path, model, features: FeatureSpec, schema: dict, metrics: dict, manifest: dict):
+        self.folder, self.model, self.features = folder, model, features
+        self.schema, self.metrics, self.manifest = schema, metrics, manifest
+        self.labels = schema["target"]["labels"]
+        self.threshold = schema["target"].get("threshold")
+        self._predict = _compiled_predict(model)
+
+    @property
+    def binary(self) -> bool:
+        return len(self.labels) == 2
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """(n, n_classes) probabilities in the order of schema labels."""
+        p = self._predict(np.ascontiguousarray(X, dtype=np.float32))
+        if p.shape[1] == 1:
+            return np.hstack([1.0 - p, p])
+        return p
+
+    def label_of(self, proba: np.ndarray) -> list:
+        if self.binary:
+            return [self.labels[1] if p >= self.threshold else self.labels[0] for p in proba[:, 1]]
+        return [self.labels[i] for i in proba.argmax(axis=1)]
+
+    def predict_records(self, records: list[dict]) -> tuple[list[dict], list[str]]:
+        """The server's path: rows as dicts (already checked against the schema) -> one dict per row."""
+        X, warnings = self.features.transform_records(records)
+        proba = self.predict_proba(X)
+        labels = self.label_of(proba)
+        names = [f"proba_{label}" for label in self.labels]
+        return [{**{n: float(p) for n, p in zip(names, row)}, "label": lab} for row, lab in zip(proba, labels)], \
+            warnings
+
+    def predict_frame(self, frame: pd.DataFrame, id_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+        """Check columns against the schema (missing: error; extra: warning), transform, predict.
+
+        Returns (predictions, warnings): the row id (id_column, else the input's index), one probability column per
+        class (`proba_<label>`), and the predicted label.
+        """
+        warnings = []
+        extra = [c for c in frame.columns if c not in self.features.columns and c != id_column
+                 and c != self.schema["target"]["name"]]
+        if extra:
+            warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(map(str, extra))}")
+        X, more = self.features.transform(frame)
+        warnings += more
+        proba = self.predict_proba(X)
+        ids = frame[id_column].to_numpy() if id_column else frame.index.to_numpy()
+        out = pd.DataFrame({id_column or "row": ids})
+        for k, label in enumerate(self.labels):
+            out[f"proba_{label}"] = proba[:, k]
+        out["label"] = self.label_of(proba)
+        return out, warnings
+
+
+def _compiled_predict(model):
+    """A fast inference function: on JAX one jitted stateless call (compiled once per batch size), elsewhere
+    predict_on_batch."""
+    from keraslab.backend import current_backend
+
+    if current_backend() == "jax":
+        import jax
+
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        fn = jax.jit(lambda x: model.stateless_call(tv, ntv, x, training=False)[0])
+        return lambda x: np.asarray(fn(x))
+    return lambda x: np.asarray(model.predict_on_batch(x))
+
+
+def load(folder: str | Path) -> Bundle:
+    from keraslab.backend import keras
+
+    folder = Path(folder)
+    manifest = verify(folder)
+    k = keras()
+    try:
+        model = k.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise BundleError(f"{folder / 'model.keras'} contains code (a Lambda layer); keraslab loads models in "
+                              f"safe mode and refuses it") from None
+        raise BundleError(f"{folder / 'model.keras'} is corrupt ({str(exc).splitlines()[0]})") from None
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError) as exc:
+        raise BundleError(f"{folder / 'model.keras'} is truncated or corrupt ({exc})") from None
+    try:
+        features = FeatureSpec.from_json(json.loads((folder / "preprocessing.json").read_text()))
+        schema = json.loads((folder / "schema.json").read_text())
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (ValueError, DataFormatError) as exc:
+        raise BundleError(f"{folder}: a JSON file of the bundle is truncated or corrupt ({exc})") from None
+    return Bundle(folder, model, features, schema, metrics, manifest)

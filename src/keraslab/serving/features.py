@@ -1,0 +1,192 @@
+"""Fitted preprocessing as plain JSON (no pickle, nothing that can run code on load), with a NumPy transform.
+
+`FeatureSpec.from_preprocessor` reads the fitted parameters out of a keraslab.tabular.TablePreprocessor (median
+imputation + standard scaling for numbers, most-frequent fill for yes/no, most-frequent fill + one-hot for
+categories); `transform` reproduces that transformer exactly (the tests check it) and reports categories it has
+never seen, which encode as all zeros.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from keraslab.errors import DataFormatError
+
+TRUE_WORDS = {"yes": 1.0, "true": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "1.0": 1.0,
+              "no": 0.0, "false": 0.0, "n": 0.0, "f": 0.0, "0": 0.0, "0.0": 0.0}
+
+
+@dataclass
+class FeatureSpec:
+    numeric: list[dict] = field(default_factory=list)  # {"name", "median", "mean", "scale"}
+    yes_no: list[dict] = field(default_factory=list)  # {"name", "fill", "values"}
+    categorical: list[dict] = field(default_factory=list)  # {"name", "fill", "categories"}
+
+    @classmethod
+    def from_preprocessor(cls, prep, frame: pd.DataFrame) -> "FeatureSpec":
+        t = prep.transformer_.named_transformers_
+        spec = cls()
+        if "numeric" in t:
+            imputer, scaler = t["numeric"].steps[0][1], t["numeric"].steps[1][1]
+            for i, name in enumerate(prep.roles_.numeric):
+                spec.numeric.append({"name": name, "median": float(imputer.statistics_[i]),
+                                     "mean": float(scaler.mean_[i]), "scale": float(scaler.scale_[i])})
+        if "yes_no" in t:
+            for i, name in enumerate(prep.roles_.yes_no):
+                values = sorted({str(v).strip() for v in frame[name].dropna().unique()})
+                spec.yes_no.append({"name": name, "fill": float(t["yes_no"].statistics_[i]), "values": values})
+        if "categorical" in t:
+            imputer, encoder = t["categorical"].steps[0][1], t["categorical"].steps[1][1]
+            for i, name in enumerate(prep.roles_.categorical):
+                spec.categorical.append({"name": name, "fill": str(imputer.statistics_[i]),
+                                         "categories": [str(c) for c in encoder.categories_[i]]})
+        return spec
+
+    def to_json(self) -> dict:
+        strip = lambda cols: [{k: v for k, v in c.items() if not k.startswith("_")} for c in cols]  # noqa: E731
+        return {"format": "keraslab.features/1", "numeric": strip(self.numeric), "yes_no": strip(self.yes_no),
+                "categorical": strip(self.categorical)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FeatureSpec":
+        if not isinstance(data, dict) or data.get("format") != "keraslab.features/1":
+            raise DataFormatError("preprocessing.json is not a keraslab feature specification")
+        try:
+            spec = cls(list(data["numeric"]), list(data["yes_no"]), list(data["categorical"]))
+            for col in spec.numeric:
+                float(col["median"]), float(col["mean"]), float(col["scale"])
+            for col in spec.categorical:
+                list(col["categories"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataFormatError(f"preprocessing.json is malformed ({exc})") from None
+        return spec
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.numeric + self.yes_no + self.categorical]
+
+    @property
+    def n_features(self) -> int:
+        return len(self.numeric) + len(self.yes_no) + sum(len(c["categories"]) for c in self.categorical)
+
+    def transform_records(self, records: list[dict]) -> tuple[np.ndarray, list[str]]:
+        """The same transform for a few rows given as dicts, in plain Python (no pandas): the server's path."""
+        out = np.zeros((len(records), self.n_features), dtype=np.float32)
+        warnings = []
+        for i, rec in enumerate(records):
+            j = 0
+            for col in self.numeric:
+                v = _number(rec.get(col["name"]), col["name"])
+                out[i, j] = ((col["median"] if math.isnan(v) else v) - col["mean"]) / col["scale"]
+                j += 1
+            for col in self.yes_no:
+                v = _yes_no(rec.get(col["name"]), col["name"])
+                out[i, j] = col["fill"] if isinstance(v, float) and math.isnan(v) else v
+                j += 1
+            for col in self.categorical:
+                v = rec.get(col["name"])
+                v = str(v).strip() if _present(v) else col["fill"]
+                cats = col["categories"]
+                index = col.get("_index")
+                if index is None:
+                    index = col["_index"] = {c: k for k, c in enumerate(cats)}
+                k = index.get(v)
+                if k is None:
+                    warnings.append(f"column {col['name']!r}: unseen category {v!r} in row {i}, encoded as all "
+                                    f"zeros")
+                else:
+                    out[i, j + k] = 1.0
+                j += len(cats)
+        return out, warnings
+
+    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        """(features float32 (n, n_features), warnings). Missing columns are an error naming them."""
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise DataFormatError(f"missing column(s) {', '.join(missing)}")
+        n = len(frame)
+        out = np.empty((n, self.n_features), dtype=np.float32)
+        warnings = []
+        j = 0
+        for col in self.numeric:
+            s = frame[col["name"]]
+            if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+                values = s.to_numpy(np.float64)
+            else:
+                text = s.astype("string").str.strip()
+                blank = text.isna() | (text == "")
+                values = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(np.float64)
+                bad = np.isnan(values) & ~blank.to_numpy()
+                if bad.any():
+                    raise DataFormatError(f"column {col['name']!r} should be numeric; found "
+                                          f"{s[bad].iloc[0]!r}")
+            if np.isinf(values).any():
+                raise DataFormatError(f"column {col['name']!r} holds an infinite value")
+            values = np.where(np.isnan(values), col["median"], values)
+            out[:, j] = (values - col["mean"]) / col["scale"]
+            j += 1
+        for col in self.yes_no:
+            s = frame[col["name"]]
+            mapped = s.map(lambda v: _yes_no(v, col["name"]))
+            out[:, j] = mapped.fillna(col["fill"]).to_numpy(np.float64)
+            j += 1
+        for col in self.categorical:
+            cats = col["categories"]
+            s = frame[col["name"]].map(lambda v: str(v).strip() if _present(v) else None)
+            s = s.where(s.notna(), col["fill"])
+            index = {c: k for k, c in enumerate(cats)}
+            codes = s.map(index)
+            unseen = s[codes.isna()]
+            if len(unseen):
+                shown = ", ".join(repr(v) for v in sorted(set(unseen))[:5])
+                warnings.append(f"column {col['name']!r}: unseen categor{'y' if unseen.nunique() == 1 else 'ies'} "
+                                f"{shown} in {len(unseen)} row(s), encoded as all zeros")
+            block = np.zeros((n, len(cats)), dtype=np.float32)
+            ok = codes.notna().to_numpy()
+            block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
+            out[:, j:j + len(cats)] = block
+            j += len(cats)
+        return out, warnings
+
+
+def _number(v, name):
+    """A JSON value as a float for a numeric column: None or a blank string is missing (NaN)."""
+    if v is None:
+        return math.nan
+    if isinstance(v, bool):
+        raise DataFormatError(f"column {name!r} should be numeric; found {v!r}")
+    if isinstance(v, (int, float)):
+        if math.isinf(v):
+            raise DataFormatError(f"column {name!r} holds an infinite value")
+        return float(v)
+    text = str(v).strip()
+    if text == "":
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataFormatError(f"column {name!r} should be numeric; found {v!r}") from None
+    if math.isinf(value):
+        raise DataFormatError(f"column {name!r} holds an infinite value")
+    return value
+
+
+def _present(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def _yes_no(v, name):
+    if not _present(v):
+        return np.nan
+    if isinstance(v, bool):
+        return float(v)
+    key = str(v).strip().lower()
+    if key == "":
+        return np.nan
+    if key not in TRUE_WORDS:
+        raise DataFormatError(f"column {name!r} should be yes/no; found {v!r}")
+    return TRUE_WORDS[key]
