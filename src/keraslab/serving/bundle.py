@@ -64,7 +64,7 @@ def verify(folder: str | Path) -> dict:
         size = path.stat().st_size
         actual = _sha256(path)
         if actual != expected["sha256"]:
-            how = (f"truncated: {size} of {expected['bytes']} bytes" if size < expected["bytes"]
+            how = (f"changed or truncated: {size} of {expected['bytes']} bytes" if size < expected["bytes"]
                    else "changed since the bundle was written")
             raise BundleError(f"{path} does not match the bundle's manifest ({how}; sha256 expected "
                               f"{expected['sha256']}, found {actual}); refusing to load it")
