@@ -151,7 +151,7 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
                validation_split: float = 0.0, class_weight: dict | None = None, initial_epoch: int = 0,
                quiet: bool = False, on_epoch_end=None) -> pd.DataFrame:
     """Train a compiled Keras model on the JAX backend, one compiled call per epoch. Returns the history
-    (epoch, loss, accuracy, val_loss, val_accuracy) like training.fit. `on_epoch_end(epoch, row)` is called
+    (epoch, loss, accuracy, val_loss, val_accuracy, seconds: the epoch's training time) like training.fit. `on_epoch_end(epoch, row)` is called
     after each epoch with the weights written back (for checkpoints)."""
     import jax.numpy as jnp
 
@@ -178,12 +178,13 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
     for epoch in range(initial_epoch, epochs):
         t0 = time.perf_counter()
         state, loss_value, acc = trainer._epoch(state, xd, yd, seed, epoch, table, kind)
-        row = {"epoch": epoch + 1, "loss": float(loss_value), "accuracy": float(acc)}
+        row = {"epoch": epoch + 1, "loss": float(loss_value), "accuracy": float(acc)}  # float(): waits for it
+        row["seconds"] = time.perf_counter() - t0
         if validation_data is not None:
             row["val_loss"], row["val_accuracy"] = trainer.evaluate(state, xv, yv, kind)
         rows.append(row)
         if not quiet:
-            extra = "".join(f" - {k}: {v:.4f}" for k, v in row.items() if k != "epoch")
+            extra = "".join(f" - {k}: {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.2f}s{extra}", flush=True)
         if on_epoch_end is not None:
             trainer.write_back(state)
@@ -191,4 +192,4 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
             on_epoch_end(epoch, row)
     trainer.write_back(state)
     return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy"] + (
-        ["val_loss", "val_accuracy"] if validation_data is not None else []))
+        ["val_loss", "val_accuracy"] if validation_data is not None else []) + ["seconds"])

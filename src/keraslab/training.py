@@ -50,12 +50,36 @@ def fit(model, x, y, *, epochs: int, batch_size: int = 32, validation_data=None,
                                   seed=seed, validation_data=validation_data, validation_split=validation_split,
                                   class_weight=class_weight, quiet=quiet)
     verbose = 0 if quiet else (1 if epochs <= 10 else 2)
+    timer = _EpochTimer()
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                         validation_split=validation_split, class_weight=class_weight, shuffle=shuffle,
-                        verbose=verbose, callbacks=callbacks)
+                        verbose=verbose, callbacks=[*(callbacks or []), timer])
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    frame["seconds"] = timer.seconds[: len(frame)]
     return frame
+
+
+class _EpochTimer:
+    """A Keras callback recording each epoch's wall time (training and validation)."""
+
+    def __new__(cls):
+        import time
+
+        keras = _keras()
+
+        class Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds, self._t0 = [], None
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - self._t0)
+
+        return Timer()
 
 
 def reset_for_refit(model, weights) -> None:

@@ -39,6 +39,9 @@ def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) ->
         set_seed(seed)
         m, opt, loss = build(model)
         training.compile_model(m, optimizer=opt, loss=loss, steps_per_epoch=int(np.ceil(len(x) / BATCH)))
+        if epochs == 1:  # one training run of 1 + repeats epochs; the first (compilation) is the warm-up
+            history = training.fit(m, x, y, epochs=1 + repeats, batch_size=BATCH, quiet=True, seed=seed)
+            return [float(s) for s in history["seconds"].iloc[1:]]
         training.fit(m, x, y, epochs=1, batch_size=BATCH, quiet=True, seed=seed)
         times = []
         for r in range(repeats):
