@@ -48,7 +48,7 @@ def warmup_size(n: int, batch_size: int, steps_per_execution: int) -> int:
 
 
 def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dict, seed: int = 0,
-               epochs: int = 1) -> float:
+               epochs: int = 1, input_scale: float | None = None) -> float:
     """Seconds for `epochs` training epochs of a freshly built model on `device`, compilation excluded.
 
     `build()` returns an uncompiled model; it is compiled with `compile_kwargs` (optimizer, loss) through
@@ -61,8 +61,9 @@ def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dic
     with keras.device(device):
         model = build()
         training.compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
-        training.fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed)
+        training.fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)
         start = time.perf_counter()
-        history = training.fit(model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1)
+        history = training.fit(model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1,
+                               input_scale=input_scale)
         float(history["loss"].iloc[-1])
         return time.perf_counter() - start

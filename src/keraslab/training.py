@@ -37,18 +37,25 @@ def as_float32(x) -> np.ndarray:
 
 def fit(model, x, y, *, epochs: int, batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
         class_weight=None, quiet: bool = False, shuffle: bool = True, callbacks=None, seed: int = 0,
-        fast: bool = True) -> pd.DataFrame:
+        fast: bool = True, input_scale: float | None = None) -> pd.DataFrame:
     """Train and return the history as a DataFrame with an `epoch` column.
 
     On JAX, a model compiled with `compile_model` trains through keraslab.fastfit (one compiled call per epoch,
     each epoch's order drawn from (seed, epoch)); otherwise, or with callbacks, through model.fit.
+    `input_scale`: the model sees x * input_scale as float32 (x may be uint8 images, scaled batch by batch on the
+    fast path, so the float32 copy of the whole set is never made).
     """
     from keraslab import fastfit
 
     if fast and fastfit.supported() and hasattr(model, "_keraslab_loss") and callbacks is None and shuffle:
         return fastfit.fit_epochs(model, x, y, loss=model._keraslab_loss, epochs=epochs, batch_size=batch_size,
                                   seed=seed, validation_data=validation_data, validation_split=validation_split,
-                                  class_weight=class_weight, quiet=quiet)
+                                  class_weight=class_weight, quiet=quiet, input_scale=input_scale)
+    if input_scale is not None:
+        x = np.asarray(x, dtype=np.float32) * np.float32(input_scale)
+        if validation_data is not None:
+            validation_data = (np.asarray(validation_data[0], np.float32) * np.float32(input_scale),
+                               validation_data[1])
     verbose = 0 if quiet else (1 if epochs <= 10 else 2)
     timer = _EpochTimer()
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,

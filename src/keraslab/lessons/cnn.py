@@ -48,7 +48,7 @@ def demo_tables():
           CnnConfig, headline="cnn_test_accuracy", course_figure="0.7028 (O, 10 epochs)")
 def run(config: CnnConfig) -> Result:
     from keraslab import datasets, models, training
-    from keraslab.lessons.cifar10_ann import add_image_classifier, load_cifar
+    from keraslab.lessons.cifar10_ann import SCALE, add_image_classifier, load_cifar
     from keraslab.seeding import set_seed
 
     keras = training.keras()
@@ -81,13 +81,13 @@ def run(config: CnnConfig) -> Result:
     cnn = models.cifar_cnn()
     training.compile_model(cnn, loss="sparse_categorical_crossentropy", steps_per_epoch=steps)
     cnn_hist = training.fit(cnn, x_train, y_train, epochs=epochs, batch_size=config.batch_size,
-                            validation_split=0.1, quiet=config.quiet, seed=config.seed)
+                            validation_split=0.1, quiet=config.quiet, seed=config.seed, input_scale=SCALE)
     set_seed(config.seed)
     ann = models.cifar_ann()
     training.compile_model(ann, optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
                            steps_per_epoch=steps)
     ann_hist = training.fit(ann, x_train, y_train, epochs=ann_epochs, batch_size=config.batch_size,
-                            validation_split=0.1, quiet=config.quiet, seed=config.seed)
+                            validation_split=0.1, quiet=config.quiet, seed=config.seed, input_scale=SCALE)
 
     result.heading("CNN against the dense network")
     result.text(f"{len(x_train)} training and {len(x_test)} test images. CNN: {training.count_params(cnn):,} "
