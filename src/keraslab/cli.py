@@ -188,7 +188,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def _console():
     from rich.console import Console
 
-    return Console()
+    console = Console()
+    if not console.is_terminal and console.width < 120:  # logs and CI: do not squeeze tables into 80 columns
+        console = Console(width=120)
+    return console
 
 
 def cmd_lessons(args) -> int:

@@ -40,13 +40,6 @@ def available() -> list[str]:
     return ["cpu:0", *gpus()]
 
 
-def warmup_size(n: int, batch_size: int, steps_per_execution: int) -> int:
-    """A warm-up set size that compiles every function a full epoch over n samples will call: one full group of
-    steps plus the epoch's final partial group and partial batch (n mod (batch * steps))."""
-    group = batch_size * steps_per_execution
-    return min(n, group + (n % group))
-
-
 def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dict, seed: int = 0,
                epochs: int = 1, input_scale: float | None = None) -> float:
     """Seconds for `epochs` training epochs of a freshly built model on `device`, compilation excluded.
