@@ -209,3 +209,15 @@ def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert code == 0 and "course" in out and "7.3587" in out
     assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["gd-variants", "losses"]
+
+
+def test_run_all_skips_lessons_whose_data_is_missing(tmp_path, shared_data, capsys, monkeypatch):
+    from keraslab.cli import main
+
+    fast = {k: v for k, v in lessons.all_lessons().items() if k in ("losses", "cnn")}
+    monkeypatch.setattr(lessons, "all_lessons", lambda: fast)
+    code = main(["run", "all", "--quick", "--offline", "--data-dir", str(shared_data), "--out", str(tmp_path / "a")])
+    captured = capsys.readouterr()
+    assert code == 0 and "skipped: data missing" in captured.out
+    assert "keraslab: skipped cnn: dataset 'cifar10': cifar-10-python.tar.gz is not in" in captured.err
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["losses"]

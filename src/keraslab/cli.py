@@ -251,19 +251,25 @@ def cmd_run(args) -> int:
 
 
 def _run_all(args) -> int:
+    """Every lesson in order; a lesson whose data is missing is reported and skipped, not fatal."""
     from rich.table import Table
 
+    from keraslab.errors import DataMissingError
     from keraslab.lessons import all_lessons, make_config
     from keraslab.reports import fmt
     from keraslab.runner import run_lesson
     from keraslab.runs import default_run_dir
 
-    root = Path(args.out) if args.out else default_run_dir("all", getattr(args, "seed", 0)).parent / (
-        default_run_dir("all", getattr(args, "seed", 0)).name)
-    rows = []
+    root = Path(args.out) if args.out else default_run_dir("all", getattr(args, "seed", 0))
+    rows, skipped = [], []
     for name, lesson in all_lessons().items():
         config = make_config(lesson, **_lesson_values(args, lesson))
-        folder, summary = run_lesson(lesson, config, out=root / name, seeds=args.seeds)
+        try:
+            folder, summary = run_lesson(lesson, config, out=root / name, seeds=args.seeds)
+        except DataMissingError as exc:
+            skipped.append(f"{name}: {exc}")
+            rows.append((name, lesson.headline or "-", lesson.course_figure or "-", "skipped: data missing", "-"))
+            continue
         ours = summary.get(lesson.headline) if lesson.headline else None
         rows.append((name, lesson.headline or "-", lesson.course_figure or "-", fmt(ours) if ours is not None
                      else "-", str(folder)))
@@ -272,7 +278,12 @@ def _run_all(args) -> int:
         table.add_column(col)
     for row in rows:
         table.add_row(*row)
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    for line in skipped:
+        print(f"keraslab: skipped {line}", file=sys.stderr)
+    if skipped and len(skipped) == len(rows):
+        return 1
     return 0
 
 
