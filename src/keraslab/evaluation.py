@@ -15,8 +15,8 @@ def classification(y_true, y_pred, class_names) -> dict:
                                            digits=4, zero_division=0, output_dict=True)
     text = metrics.classification_report(y_true, y_pred, labels=labels, target_names=list(map(str, class_names)),
                                          digits=4, zero_division=0)
-    rows = [{"class": name, **{k: v for k, v in vals.items()}} for name, vals in report.items()
-            if isinstance(vals, dict)]
+    rows = [{"class": name, **{k: (int(v) if k == "support" else v) for k, v in vals.items()}}
+            for name, vals in report.items() if isinstance(vals, dict)]
     return {"accuracy": float(metrics.accuracy_score(y_true, y_pred)),
             "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels),
             "report_text": text, "report_frame": pd.DataFrame(rows)}
