@@ -35,6 +35,16 @@ def gpus() -> list[str]:
     return []
 
 
+def scope(device: str):
+    """keras.device(device), except that with no GPU present "cpu:0" needs no scope (and the PyTorch backend's
+    device scope then breaks gradients: 'No gradients provided for any variable')."""
+    import contextlib
+
+    if device == "cpu:0" and not gpus():
+        return contextlib.nullcontext()
+    return _keras().device(device)
+
+
 def available() -> list[str]:
     """["cpu:0"] plus every GPU."""
     return ["cpu:0", *gpus()]
@@ -50,8 +60,7 @@ def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dic
     """
     from keraslab import training
 
-    keras = _keras()
-    with keras.device(device):
+    with scope(device):
         model = build()
         training.compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
         training.fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)

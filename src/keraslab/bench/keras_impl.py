@@ -30,12 +30,11 @@ def build(model: str):
 def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) -> list[float]:
     """Seconds per timed unit (one epoch; 100 epochs for churn) after a warm-up epoch that compiles everything,
     through keraslab.training exactly as the lessons train."""
-    from keraslab import training
+    from keraslab import devices, training
     from keraslab.seeding import set_seed
 
-    keras = training.keras()
     epochs = EPOCHS_PER_UNIT[model]
-    with keras.device(device):
+    with devices.scope(device):
         set_seed(seed)
         m, opt, loss = build(model)
         training.compile_model(m, optimizer=opt, loss=loss, steps_per_epoch=int(np.ceil(len(x) / BATCH)))
