@@ -2,7 +2,6 @@
 test, and the churn target."""
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pandas as pd
 import pytest
 
 from keraslab.cli import main
-from keraslab.errors import DataFormatError, UsageError
 from keraslab.serving import BundleError, TrainOptions, load, train_table
 
 REPO = Path(__file__).resolve().parents[1]

@@ -236,7 +236,7 @@ def _lesson_values(args, lesson) -> dict:
 
 def cmd_run(args) -> int:
     from keraslab.backend import use_backend
-    from keraslab.lessons import all_lessons, get_lesson, make_config
+    from keraslab.lessons import get_lesson, make_config
     from keraslab.runner import run_lesson
 
     use_backend(args.backend)
@@ -246,7 +246,6 @@ def cmd_run(args) -> int:
     config = make_config(lesson, **_lesson_values(args, lesson))
     folder, summary = run_lesson(lesson, config, out=args.out, seeds=args.seeds)
     _print_summary(summary, folder, args)
-    del all_lessons
     return 0
 
 
@@ -426,8 +425,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    import pandas as pd
-
     from keraslab.backend import use_backend
 
     use_backend(args.backend)
@@ -446,7 +443,6 @@ def cmd_predict(args) -> int:
     atomic_write_text(args.output, out.to_csv(index=False))
     if not getattr(args, "quiet", False):
         print(f"{len(out)} predictions -> {args.output}")
-    del pd
     return 0
 
 

@@ -83,7 +83,6 @@ def loss_checks(seed: int = 0, tolerance: float = 1e-6) -> list[Check]:
     from sklearn import metrics
 
     d = example_inputs(seed)
-    rows = []
     with keras_float64() as k:
         kl = k.losses
         pairs = [

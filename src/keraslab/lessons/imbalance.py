@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from keraslab.errors import UsageError
 from keraslab.lessons import BaseConfig, register

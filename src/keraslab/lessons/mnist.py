@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from keraslab.lessons import BaseConfig, register
 from keraslab.reports import Result
@@ -44,7 +43,7 @@ def load_split(config: MnistConfig):
         x_train, y_train = _stratified_head(x_train, y_train, 3000, config.seed)
         x_test, y_test = _stratified_head(x_test, y_test, 1000, config.seed)
     flat = lambda a: np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)  # (n, 28, 28) -> (n, 784)
-    return (flat(x_train), y_train), (flat(x_test), y_test), (x_test if not config.quick else x_test)
+    return (flat(x_train), y_train), (flat(x_test), y_test), x_test  # x_test (n, 28, 28) for the sample grid
 
 
 def _stratified_head(x, y, n, seed):

@@ -10,7 +10,7 @@ many rows, a body over the size limit. The endpoints are plain `def` (CPU-bound 
 
 import json
 import math
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 
 MAX_ROWS = 1000

@@ -8,13 +8,11 @@ the training part (maximum F1), never on the test part.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from keraslab.errors import DataFormatError, UsageError
 from keraslab.serving.bundle import write_manifest
