@@ -263,11 +263,32 @@ def test_train_bad_input(tmp_path, shared_data, capsys):
     csv = str(shared_data / "customer_churn.csv")
     code = main(["train", csv, "--target", "Churned", "--out", str(tmp_path / "a")])
     assert code == 1 and "missing required column 'Churned'" in capsys.readouterr().err
-    code = main(["train", csv, "--target", "Churn", "--imbalance", "ensemble_mean", "--out", str(tmp_path / "b")])
-    assert code == 2 and "trains several models, which a bundle cannot hold" in capsys.readouterr().err
     code = main(["train", csv, "--target", "Churn", "--imbalance", "magic", "--out", str(tmp_path / "c")])
     assert code == 2 and "Unknown imbalance strategy 'magic'" in capsys.readouterr().err
     pd.DataFrame({"a": [1, 2, 3], "t": ["x", "x", "x"]}).to_csv(tmp_path / "one.csv", index=False)
     code = main(["train", str(tmp_path / "one.csv"), "--target", "t", "--out", str(tmp_path / "d")])
     assert code == 1 and "has one value only ('x')" in capsys.readouterr().err
-    assert not any((tmp_path / n).exists() for n in "abcd")
+    assert not any((tmp_path / n).exists() for n in "acd")
+
+
+@pytest.mark.parametrize("strategy", ["ensemble_vote", "ensemble_mean"])
+def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
+    """The lab's balanced ensembles train 3 networks and save them as one Keras model that loads in safe mode."""
+    folder, summary = train_table(shared_data / "customer_churn.csv", TrainOptions(
+        target="Churn", drop=("customerID",), imbalance=strategy, epochs=3, quiet=True), tmp_path / "b",
+        log=lambda m: None)
+    bundle = load(folder)
+    members = [layer for layer in bundle.model.layers if layer.name.startswith("member_")]
+    assert len(members) == 3
+    out, _ = bundle.predict_frame(churn_rows.drop(columns=["Churn"]))
+    if strategy == "ensemble_vote":  # shares of 3 votes
+        assert set(np.round(out.proba_Yes * 3, 5)) <= {0.0, 1.0, 2.0, 3.0}
+    assert 0 < summary["minority_f1"] <= 1
+
+
+def test_ensemble_needs_a_binary_target(tmp_path, capsys):
+    pd.DataFrame({"a": range(30), "t": ["x", "y", "z"] * 10}).to_csv(tmp_path / "three.csv", index=False)
+    code = main(["train", str(tmp_path / "three.csv"), "--target", "t", "--imbalance", "ensemble_mean", "--out",
+                 str(tmp_path / "b")])
+    assert code == 2 and "--imbalance ensemble_mean needs a binary target; 't' has 3 classes" in \
+        capsys.readouterr().err

@@ -69,3 +69,21 @@ class PatchConv2D(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "activation": keras.activations.serialize(self.activation)}
+
+
+@keras.saving.register_keras_serializable(package="keraslab")
+class VoteShare(keras.layers.Layer):
+    """(n, k) member probabilities -> (n, 1) share of members voting for class 1 (probability >= threshold)."""
+
+    def __init__(self, threshold: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.threshold = float(threshold)
+
+    def call(self, p):
+        return ops.mean(ops.cast(p >= self.threshold, "float32"), axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}

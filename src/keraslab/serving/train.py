@@ -18,7 +18,8 @@ from keraslab.errors import DataFormatError, UsageError
 from keraslab.serving.bundle import write_manifest
 from keraslab.serving.features import FeatureSpec
 
-BUNDLE_STRATEGIES = ("baseline", "class_weight", "undersample", "oversample", "smote", "focal")
+BUNDLE_STRATEGIES = ("baseline", "class_weight", "undersample", "oversample", "smote", "ensemble_vote",
+                     "ensemble_mean", "focal")
 
 
 @dataclass
@@ -38,11 +39,6 @@ class TrainOptions:
 
 def _check(options: TrainOptions) -> None:
     if options.imbalance not in BUNDLE_STRATEGIES:
-        from keraslab.imbalance import STRATEGIES
-
-        if options.imbalance in STRATEGIES:
-            raise UsageError(f"--imbalance {options.imbalance} trains several models, which a bundle cannot hold; "
-                             f"choose one of: {', '.join(BUNDLE_STRATEGIES)}")
         raise UsageError(f"Unknown imbalance strategy {options.imbalance!r}. Expected one of: "
                          f"{', '.join(BUNDLE_STRATEGIES)}")
     if not 0 < options.test_size < 1:
@@ -59,7 +55,7 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
 
     from keraslab import evaluation, models, plots, training
     from keraslab.datasets.tabular import read_csv
-    from keraslab.imbalance import balanced_class_weight, binary_focal_loss, resample
+    from keraslab.imbalance import BINARY_ONLY, BalancedEnsemble, balanced_class_weight, binary_focal_loss, resample
     from keraslab.reports import Result, figure_png, render_html
     from keraslab.runs import RunDir, build_manifest
     from keraslab.seeding import set_seed
@@ -113,18 +109,35 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
         class_weight = balanced_class_weight(y_fit)
     elif options.imbalance in ("undersample", "oversample", "smote"):
         x_fit, y_fit = resample(x_fit, y_fit, options.imbalance, options.seed)
+    elif options.imbalance in BINARY_ONLY and not binary:
+        raise UsageError(f"--imbalance {options.imbalance} needs a binary target; {options.target!r} has "
+                         f"{len(labels)} classes")
     elif options.imbalance == "focal":
-        if not binary:
-            raise UsageError(f"--imbalance focal needs a binary target; {options.target!r} has {len(labels)} classes")
         loss = binary_focal_loss(2.0, 0.75)
 
-    set_seed(options.seed)
-    model = (models.binary_net(x_fit.shape[1], options.hidden, name="table_model") if binary else
-             models.dense_classifier(x_fit.shape[1], len(labels), options.hidden, name="table_model"))
-    training.compile_model(model, loss=loss, steps_per_epoch=int(np.ceil(len(x_fit) / options.batch_size)))
-    history = training.fit(model, x_fit, y_fit.astype(np.float32) if binary else y_fit, epochs=options.epochs,
-                           batch_size=options.batch_size, class_weight=class_weight, quiet=options.quiet,
-                           seed=options.seed)
+    histories = []
+
+    def train_net(x, y_part, seed, name="table_model"):
+        set_seed(seed)
+        net = (models.binary_net(x.shape[1], options.hidden, name=name) if binary else
+               models.dense_classifier(x.shape[1], len(labels), options.hidden, name=name))
+        training.compile_model(net, loss=loss, steps_per_epoch=int(np.ceil(len(x) / options.batch_size)))
+        hist = training.fit(net, x, y_part.astype(np.float32) if binary else y_part, epochs=options.epochs,
+                            batch_size=options.batch_size, class_weight=class_weight, quiet=options.quiet,
+                            seed=seed)
+        histories.append(hist)
+        return net
+
+    if options.imbalance.startswith("ensemble"):
+        # k networks on every minority row plus disjoint slices of the majority, joined into one Keras model
+        ensemble = BalancedEnsemble(lambda x, y_part, s: train_net(x, y_part, s, name=f"member_{s % 100}"), k=3,
+                                    combine="vote" if options.imbalance == "ensemble_vote" else "mean",
+                                    seed=options.seed).fit(x_fit, y_fit)
+        model = ensemble_model(ensemble.models_, ensemble.combine)
+        history = sum(histories) / len(histories)  # the members' mean curves
+    else:
+        model = train_net(x_fit, y_fit, options.seed)
+        history = histories[0]
 
     def proba(rows):
         p = np.asarray(model.predict(features.transform(X.iloc[rows])[0], batch_size=2048, verbose=0))
@@ -185,6 +198,20 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
     for fig in result.figures.values():
         plt.close(fig)
     return Path(out), summary
+
+
+def ensemble_model(members, combine: str):
+    """One Keras model from trained binary members: the mean of their probabilities, or (vote) the share of members
+    whose probability is >= 0.5. Saved and loaded like any model (keraslab.layers.VoteShare is registered)."""
+    from keraslab.backend import keras
+    from keraslab.layers import VoteShare
+
+    k = keras()
+    inputs = k.Input(members[0].inputs[0].shape[1:])
+    outputs = [m(inputs) for m in members]
+    joined = k.layers.Concatenate(axis=-1)(outputs)  # (n, k members)
+    out = VoteShare()(joined) if combine == "vote" else k.layers.Average()(outputs)
+    return k.Model(inputs, out, name=f"ensemble_{combine}")
 
 
 def _sha(path: Path) -> str:
