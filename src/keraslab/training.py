@@ -99,6 +99,22 @@ def reset_for_refit(model, weights) -> None:
         v.assign(np.zeros(v.shape, dtype=v.dtype))
 
 
+class Refitter:
+    """One compiled model, fitted many times (folds, seeds, strategies): each fit starts from the weights of a fresh
+    `build()` made after set_seed(seed), and the model's compiled train function is kept, so it is traced once."""
+
+    def __init__(self, build, *, loss, optimizer="adam", steps_per_epoch: int | None = None):
+        self.build = build
+        self.model = compile_model(build(), optimizer=optimizer, loss=loss, steps_per_epoch=steps_per_epoch)
+
+    def fit(self, x, y, *, seed: int, **fit_kwargs) -> pd.DataFrame:
+        from keraslab.seeding import set_seed
+
+        set_seed(seed)
+        reset_for_refit(self.model, self.build().get_weights())
+        return fit(self.model, x, y, seed=seed, **fit_kwargs)
+
+
 def predict(model, x, batch_size: int = 1024) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 

@@ -42,31 +42,24 @@ class KerasTrainer:
         self.settings = settings
         self._models = {}
 
-    def _model(self, n_features: int, loss: str):
+    def _refitter(self, n_features: int, loss: str):
         from keraslab import models, training
         from keraslab.imbalance.focal import binary_focal_loss
 
         key = (n_features, loss)
         if key not in self._models:
-            model = models.binary_net(n_features, self.settings.hidden, name=f"imbalance_{loss}")
             loss_obj = (binary_focal_loss(self.settings.gamma, self.settings.alpha) if loss == "focal"
                         else "binary_crossentropy")
-            training.compile_model(model, loss=loss_obj, steps_per_epoch=100)
-            self._models[key] = model
+            self._models[key] = training.Refitter(lambda: models.binary_net(n_features, self.settings.hidden),
+                                                  loss=loss_obj, steps_per_epoch=100)
         return self._models[key]
 
     def fit(self, X, y, seed: int, *, loss: str = "bce", class_weight: dict | None = None) -> "FittedNet":
-        from keraslab import models, training
-        from keraslab.seeding import set_seed
-
-        model = self._model(X.shape[1], loss)
-        set_seed(seed)
-        fresh = models.binary_net(X.shape[1], self.settings.hidden)
-        training.reset_for_refit(model, fresh.get_weights())
-        training.fit(model, np.ascontiguousarray(X, np.float32), np.asarray(y, np.float32),
-                     epochs=self.settings.epochs, batch_size=self.settings.batch_size, class_weight=class_weight,
-                     quiet=self.settings.quiet, seed=seed)
-        return FittedNet(model, model.get_weights())
+        net = self._refitter(X.shape[1], loss)
+        net.fit(np.ascontiguousarray(X, np.float32), np.asarray(y, np.float32), seed=seed,
+                epochs=self.settings.epochs, batch_size=self.settings.batch_size, class_weight=class_weight,
+                quiet=self.settings.quiet)
+        return FittedNet(net.model, net.model.get_weights())
 
 
 class FittedNet:

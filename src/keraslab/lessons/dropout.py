@@ -37,21 +37,16 @@ class _Sonar:
     def __init__(self, rate: float, batch_size: int, n_train: int):
         from keraslab import models, training
 
-        self.rate = rate
-        self.model = models.binary_net(60, HIDDEN, dropout=rate, name="sonar_dropout" if rate else "sonar")
-        training.compile_model(self.model, loss="binary_crossentropy",
-                               steps_per_epoch=int(np.ceil(n_train / batch_size)))
+        # the same seed gives both networks the same initial weights on a fold (dropout adds no weights)
+        self.net = training.Refitter(lambda: models.binary_net(60, HIDDEN, dropout=rate),
+                                     loss="binary_crossentropy", steps_per_epoch=int(np.ceil(n_train / batch_size)))
 
     def fit_score(self, x_tr, y_tr, x_te, y_te, *, seed, epochs, batch_size, threshold, monitor=False, quiet=True):
-        from keraslab import models, training
-        from keraslab.seeding import set_seed
+        from keraslab import training
 
-        set_seed(seed)  # the same initial weights for both networks on a fold (dropout adds no weights)
-        fresh = models.binary_net(60, HIDDEN, dropout=self.rate)
-        training.reset_for_refit(self.model, fresh.get_weights())
-        history = training.fit(self.model, x_tr, y_tr, epochs=epochs, batch_size=batch_size,
-                               validation_data=(x_te, y_te) if monitor else None, quiet=quiet, seed=seed)
-        proba = training.predict(self.model, x_te).ravel()
+        history = self.net.fit(x_tr, y_tr, seed=seed, epochs=epochs, batch_size=batch_size,
+                               validation_data=(x_te, y_te) if monitor else None, quiet=quiet)
+        proba = training.predict(self.net.model, x_te).ravel()
         return float(np.mean((proba >= threshold) == y_te)), history, proba
 
 
