@@ -79,4 +79,9 @@ def keras():
     """Import and return Keras, choosing the backend first if nobody has."""
     if "keras" not in sys.modules:
         use_backend(_chosen)
+        module = importlib.import_module("keras")
+        from keraslab.seeding import apply_pending
+
+        apply_pending(module)
+        return module
     return importlib.import_module("keras")

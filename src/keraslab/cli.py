@@ -15,7 +15,8 @@ from keraslab.errors import KeraslabError, UsageError
 
 # Options every subcommand accepts, before or after its name.
 _COMMON_FLAGS = {"--debug": "show the full traceback on errors", "--quiet": "no progress output"}
-_RUN_VALUE_OPTIONS = {"--seed", "--seeds", "--epochs", "--out", "--data-dir", "--backend", "--config"}
+_RUN_VALUE_OPTIONS = {"--seed", "--seeds", "--epochs", "--out", "--data-dir", "--backend", "--config", "--devices",
+                      "--checkpoints"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,6 +108,16 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None, help="Keras backend: jax (default), torch or tensorflow")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a run's config.json to repeat it (options given here override it)")
+    p.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="train data-parallel over N devices of this process (jax backend; default 1, or all under "
+                        "`keraslab launch`)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from its checkpoints (the --out folder, else the lesson's newest "
+                        "unfinished run); the options must match the first run's")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the per-epoch checkpoints in the run folder")
+    p.add_argument("--checkpoints", choices=("auto", "always", "never"), default="auto",
+                   help="save each fit's state after every epoch: auto (default) for fits of 5 or more epochs, "
+                        "always, or never")
     name = _lesson_in_argv(list(argv or []))
     if name and name != "all":
         from keraslab.lessons import all_lessons
@@ -114,6 +125,20 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         lesson = all_lessons().get(name)
         if lesson is not None:
             _add_lesson_options(p, lesson)
+
+    p = sub.add_parser("launch", help="run a command as a distributed job of several processes (JAX)",
+                       description="Start (or, with --process-id, join) a JAX distributed job and run a keraslab "
+                                   "command in each process: keraslab launch --processes 2 -- run churn. Process "
+                                   "0 writes the run folder.")
+    _common(p)
+    p.add_argument("--processes", type=int, required=True, metavar="N", help="processes in the whole job")
+    p.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0's address (default: 127.0.0.1 and a free port, all processes here)")
+    p.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="start only process I here (one command per machine); needs --coordinator")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long to wait for the coordinator, and for a silent process before the others stop "
+                        "(default 60)")
 
     p = sub.add_parser("verify", help="check keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)")
     _common(p)
@@ -234,6 +259,9 @@ def _lesson_values(args, lesson) -> dict:
     return values
 
 
+_MIN_EPOCHS = {"auto": 5, "always": 1, "never": 1}  # the shortest fit that checkpoints
+
+
 def cmd_run(args) -> int:
     from keraslab.backend import use_backend
     from keraslab.lessons import get_lesson, make_config
@@ -244,9 +272,24 @@ def cmd_run(args) -> int:
         return _run_all(args)
     lesson = get_lesson(args.lesson)
     config = make_config(lesson, **_lesson_values(args, lesson))
-    folder, summary = run_lesson(lesson, config, out=args.out, seeds=args.seeds)
-    _print_summary(summary, folder, args)
+    folder, summary = run_lesson(lesson, config, out=args.out, seeds=args.seeds, devices=args.devices,
+                                 resume=args.resume, checkpoints=args.checkpoints != "never",
+                                 checkpoint_min_epochs=_MIN_EPOCHS[args.checkpoints],
+                                 keep_checkpoints=args.keep_checkpoints)
+    from keraslab import distributed
+
+    if distributed.is_primary():
+        _print_summary(summary, folder, args)
     return 0
+
+
+def cmd_launch(args) -> int:
+    from keraslab.distributed import DEFAULT_TIMEOUT
+    from keraslab.launch import launch
+
+    return launch(args.command_args, processes=args.processes, coordinator=args.coordinator,
+                  process_id=args.process_id, timeout=args.timeout or DEFAULT_TIMEOUT,
+                  debug=getattr(args, "debug", False))
 
 
 def _run_all(args) -> int:
@@ -261,10 +304,15 @@ def _run_all(args) -> int:
 
     root = Path(args.out) if args.out else default_run_dir("all", getattr(args, "seed", 0))
     rows, skipped = [], []
+    if args.resume:
+        raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
     for name, lesson in all_lessons().items():
         config = make_config(lesson, **_lesson_values(args, lesson))
         try:
-            folder, summary = run_lesson(lesson, config, out=root / name, seeds=args.seeds)
+            folder, summary = run_lesson(lesson, config, out=root / name, seeds=args.seeds, devices=args.devices,
+                                         checkpoints=args.checkpoints != "never",
+                                         checkpoint_min_epochs=_MIN_EPOCHS[args.checkpoints],
+                                         keep_checkpoints=args.keep_checkpoints)
         except DataMissingError as exc:
             skipped.append(f"{name}: {exc}")
             rows.append((name, lesson.headline or "-", lesson.course_figure or "-", "skipped: data missing", "-"))
@@ -462,19 +510,52 @@ def cmd_serve(args) -> int:
 
 
 COMMANDS = {"lessons": cmd_lessons, "bench": cmd_bench, "train": cmd_train, "predict": cmd_predict,
-            "serve": cmd_serve, "run": cmd_run, "data": cmd_data, "verify": cmd_verify}
+            "serve": cmd_serve, "run": cmd_run, "launch": cmd_launch, "data": cmd_data, "verify": cmd_verify}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    from keraslab import distributed
+
     try:
+        argv, command_args = _split_launch(argv)
         parser = build_parser(argv)
         args = parser.parse_args(argv)
+        args.command_args = command_args
         if not args.command:
             parser.print_help()
             return 2
+        job = distributed.Job.from_env()
+        if job is not None and args.command != "launch":
+            distributed.join(job)
+            code = COMMANDS[args.command](args)
+            distributed.leave()
+            return code
         return COMMANDS[args.command](args)
+    except BaseException as exc:
+        if distributed.current() is not None and not debug:  # in a job: peers may wait on us, so stop now
+            code = getattr(exc, "exit_code", 130 if isinstance(exc, KeyboardInterrupt) else 1)
+            if isinstance(exc, SystemExit):
+                code = exc.code if isinstance(exc.code, int) else 0
+            message = str(exc)
+            if not isinstance(exc, (KeraslabError, KeyboardInterrupt, SystemExit)):
+                message, code = distributed.explain_failure(exc)
+            distributed.stop(message if code else None, code)
+        return _handle(exc, debug)
+
+
+def _split_launch(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`launch ... -- COMMAND...`: the launcher's own arguments, and the command it runs."""
+    if "launch" in argv and "--" in argv and argv.index("launch") < argv.index("--"):
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1:]
+    return argv, []
+
+
+def _handle(exc: BaseException, debug: bool) -> int:
+    try:
+        raise exc
     except KeraslabError as exc:
         if debug:
             raise

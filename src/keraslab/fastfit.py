@@ -107,12 +107,51 @@ class EpochTrainer:
             st, loss_sum, correct_sum = carry
             return st, loss_sum / n, correct_sum / n
 
+        def step_weighted(state, xb, yb, wb, mb, count, kind, scale):
+            """One step on a global batch padded to a multiple of the devices: `mb` marks the real rows, `wb`
+            (the mask times any class weights) weighs the loss, which is rescaled from the padded width to the
+            `count` real rows (a factor of exactly 1 when nothing is padded)."""
+            tv, ntv, ov = state
+            width = xb.shape[0]
+
+            def loss_of(tv_):
+                loss, aux = forward_loss(tv_, ntv, xb, yb, wb, True, scale)
+                return loss * (width / count), aux
+
+            (loss, (out, ntv2)), grads = jax.value_and_grad(loss_of, has_aux=True)(tv)
+            tv2, ov2 = self.optimizer.stateless_apply(ov, grads, tv)
+            hits = correct_masked(yb, out, kind, jnp.ones((width,), bool) if mb is None else mb)
+            return (tv2, ntv2, ov2), loss, hits
+
+        def correct_masked(yb, out, kind, mask):
+            if kind == "binary":
+                hit = (out[..., 0] > 0.5) == (yb.reshape(-1) > 0.5)
+            elif kind == "categorical":
+                hit = jnp.argmax(out, -1) == jnp.argmax(yb, -1)
+            else:
+                hit = jnp.argmax(out, -1) == yb.reshape(-1).astype(jnp.int32)
+            return jnp.sum(hit & mask)
+
+        def epoch_batches(state, xs, ys, ws, ms, counts, scale, kind):
+            """Train on given global batches (steps, width, ...), each sharded along its batch axis over the
+            mesh: XLA partitions every step and all-reduces the gradients. Returns sums, not means."""
+            def body(carry, inputs):
+                st, loss_sum, correct_sum = carry
+                xb, yb, wb, mb, count = inputs
+                st, loss, c = step_weighted(st, xb, yb, wb, mb, count, kind, scale)
+                return (st, loss_sum + loss * count, correct_sum + c), None
+
+            carry = (state, jnp.float32(0.0), jnp.int32(0))
+            (st, loss_sum, correct_sum), _ = jax.lax.scan(body, carry, (xs, ys, ws, ms, counts))
+            return st, loss_sum, correct_sum
+
         def evaluate(state, x, y, scale, kind):
             tv, ntv, _ = state
             loss, (out, _) = forward_loss(tv, ntv, x, y, None, False, scale)
             return loss, correct(y, out, kind) / x.shape[0]
 
         self._epoch = jax.jit(epoch, static_argnums=(7,), donate_argnums=(0,))
+        self._epoch_batches = jax.jit(epoch_batches, static_argnums=(7,), donate_argnums=(0,))
         self._evaluate = jax.jit(evaluate, static_argnums=(4,))
         self.ops = ops
 
@@ -130,15 +169,6 @@ class EpochTrainer:
         for v, value in zip(self.optimizer.variables, ov):
             v.assign(value)
 
-    def evaluate(self, state, x, y, kind, scale=None, chunk: int = 4096):
-        total_loss, total_acc, n = 0.0, 0.0, len(x)
-        for start in range(0, n, chunk):
-            xb, yb = x[start:start + chunk], y[start:start + chunk]
-            loss, acc = self._evaluate(state, xb, yb, scale, kind)
-            total_loss += float(loss) * len(xb)
-            total_acc += float(acc) * len(xb)
-        return total_loss / n, total_acc / n
-
 
 def _trainer(model, loss, batch_size: int, weighted: bool) -> EpochTrainer:
     """One EpochTrainer per (model, loss, batch size, weighting), kept on the model: refits (new folds, new seeds,
@@ -150,16 +180,80 @@ def _trainer(model, loss, batch_size: int, weighted: bool) -> EpochTrainer:
     return cache[key]
 
 
+def _signature(x, y, *, epochs, batch_size, seed, class_weight, validation, input_scale) -> dict:
+    """What a checkpoint must agree with to be resumed (the devices may differ: the global batch does not)."""
+    return {"epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed), "samples": len(x),
+            "x_shape": list(np.shape(x)[1:]), "y_shape": list(np.shape(y)[1:]),
+            "class_weight": None if class_weight is None else {str(k): float(v) for k, v in class_weight.items()},
+            "validation_samples": None if validation is None else len(validation[0]),
+            "input_scale": None if input_scale is None else float(input_scale)}
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the n training rows in epoch `epoch` (0-based): a function of (seed, epoch) only."""
+    import jax
+
+    return np.asarray(jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(seed), epoch), n))
+
+
+def _placed_batches(plan, x, y, table, order, batch_size):
+    """This epoch's global batches on the mesh, as groups of equal width (the full batches, then the final
+    partial one). Each batch is padded to a multiple of the devices; this process gathers and sends only its own
+    columns of each batch (its share of every global batch) to its own devices."""
+    from keraslab.parallel import padded
+
+    n, bs = len(order), batch_size
+    n_full = n // bs
+    groups = []
+    if n_full:
+        groups.append(order[: n_full * bs].reshape(n_full, bs))
+    if n % bs:
+        groups.append(order[n_full * bs:].reshape(1, -1))
+    placed = []
+    for idx in groups:
+        steps, width = idx.shape
+        wide = padded(width, plan.devices)
+        full = np.full((steps, wide), -1, dtype=np.int64)
+        full[:, :width] = idx
+        mine = full[:, plan.local_slice(wide)]
+        mask = mine >= 0
+        rows = np.where(mask, mine, 0)
+        xs, ys = x[rows], y[rows]
+        ms = None if wide == width else mask
+        ws = None
+        if table is not None or ms is not None:
+            ws = mask.astype(np.float32)
+            if table is not None:
+                labels = ys.reshape(steps, ys.shape[1], -1)[..., 0].astype(np.int64)  # (n,) or (n, 1) labels
+                ws = ws * table[labels]
+        counts = np.full((steps,), width, dtype=np.float32)
+        on_mesh = [None if a is None else plan.from_local(a, (steps, wide) + a.shape[2:], batch_axis=1)
+                   for a in (xs, ys, ws, ms)]
+        placed.append((*on_mesh, plan.replicate(counts)))
+    return placed
+
+
 def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: int = 0, validation_data=None,
                validation_split: float = 0.0, class_weight: dict | None = None, initial_epoch: int = 0,
-               quiet: bool = False, on_epoch_end=None, input_scale: float | None = None) -> pd.DataFrame:
+               quiet: bool = False, on_epoch_end=None, input_scale: float | None = None, plan=None,
+               checkpoints=None) -> pd.DataFrame:
     """Train a compiled Keras model on the JAX backend, one compiled call per epoch. Returns the history
-    (epoch, loss, accuracy, val_loss, val_accuracy, seconds: the epoch's training time) like training.fit. `on_epoch_end(epoch, row)` is called
-    after each epoch with the weights written back (for checkpoints). With `input_scale`, x (say uint8 images)
-    stays on the device as it is and each batch is cast to float32 and multiplied by it: 50,000 CIFAR images take
-    150 MB there instead of 600 MB."""
+    (epoch, loss, accuracy, val_loss, val_accuracy, seconds: the epoch's training time) like training.fit.
+
+    `on_epoch_end(epoch, row)` is called after each epoch with the weights written back. With `input_scale`, x (say
+    uint8 images) stays on the device as it is and each batch is cast to float32 and multiplied by it: 50,000 CIFAR
+    images take 150 MB there instead of 600 MB.
+
+    `plan` (default: keraslab.parallel.current()): train data-parallel on its mesh; the same global batches in
+    the same order as on one device. `checkpoints` (default: the active keraslab.checkpoints store's next fit):
+    save the state after every epoch and start from the newest readable checkpoint.
+    """
     import jax.numpy as jnp
 
+    from keraslab import checkpoints as ckpt
+    from keraslab import parallel
+
+    plan = parallel.current() if plan is None else plan
     x = np.asarray(x)
     y = np.asarray(y)
     if validation_split and validation_data is None:  # Keras's rule: the last fraction, before any shuffling
@@ -169,33 +263,117 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
     trainer = _trainer(model, loss, batch_size, class_weight is not None)
     table = None
     if class_weight is not None:
-        table = jnp.asarray([class_weight.get(i, 1.0) for i in range(int(max(class_weight)) + 1)], jnp.float32)
+        table = np.asarray([class_weight.get(i, 1.0) for i in range(int(max(class_weight)) + 1)], np.float32)
     kind = _accuracy_kind(y, trainer.n_out)
     if trainer.n_out == 1 and y.ndim == 1:  # (n,) targets for a (n, 1) output
         y = y.reshape(-1, 1)
         if validation_data is not None:
             validation_data = (validation_data[0], np.asarray(validation_data[1]).reshape(-1, 1))
-    xd, yd = jnp.asarray(x), jnp.asarray(y)
-    if validation_data is not None:
-        xv, yv = jnp.asarray(np.asarray(validation_data[0])), jnp.asarray(np.asarray(validation_data[1]))
-    scale = None if input_scale is None else jnp.float32(input_scale)
+    signature = _signature(x, y, epochs=epochs, batch_size=batch_size, seed=seed, class_weight=class_weight,
+                           validation=validation_data, input_scale=input_scale)
+    if checkpoints is None and ckpt.current() is not None:
+        checkpoints = ckpt.current().next_fit(epochs)
     state = trainer.state()
-    rows = []
+    rows: list[dict] = []
+    if checkpoints is not None:
+        restored = _restore(checkpoints, state, signature, plan)
+        if restored is not None:
+            initial_epoch, rows, state = restored
+            if not quiet:
+                print(f"Resuming at epoch {initial_epoch + 1}/{epochs} from {checkpoints.folder}", flush=True)
+
+    if plan is None:
+        put = jnp.asarray
+        xd, yd = jnp.asarray(x), jnp.asarray(y)
+        table_d = None if table is None else jnp.asarray(table)
+        scale = None if input_scale is None else jnp.float32(input_scale)
+    else:
+        put = plan.replicate
+        scale = None if input_scale is None else np.float32(input_scale)
+    state = tuple([put(v) for v in group] for group in state)
+    val_chunks = []
+    if validation_data is not None:
+        xv, yv = np.asarray(validation_data[0]), np.asarray(validation_data[1])
+        val_chunks = [(put(xv[i:i + 4096]), put(yv[i:i + 4096]), len(xv[i:i + 4096]))
+                      for i in range(0, len(xv), 4096)]
+
     for epoch in range(initial_epoch, epochs):
         t0 = time.perf_counter()
-        state, loss_value, acc = trainer._epoch(state, xd, yd, seed, epoch, table, scale, kind)
-        row = {"epoch": epoch + 1, "loss": float(loss_value), "accuracy": float(acc)}  # float(): waits for it
-        row["seconds"] = time.perf_counter() - t0
-        if validation_data is not None:
-            row["val_loss"], row["val_accuracy"] = trainer.evaluate(state, xv, yv, kind, scale)
+        if plan is None:
+            state, loss_value, acc = trainer._epoch(state, xd, yd, seed, epoch, table_d, scale, kind)
+            loss_value, acc = float(loss_value), float(acc)  # float(): waits for it
+        else:
+            loss_sum, hits = 0.0, 0
+            for group in _placed_batches(plan, x, y, table, epoch_order(seed, epoch, len(x)), batch_size):
+                state, group_loss, group_hits = trainer._epoch_batches(state, *group, scale, kind)
+                loss_sum += float(parallel.local_copy(group_loss))
+                hits += int(parallel.local_copy(group_hits))
+            loss_value, acc = loss_sum / len(x), hits / len(x)
+        row = {"epoch": epoch + 1, "loss": loss_value, "accuracy": acc, "seconds": time.perf_counter() - t0}
+        if val_chunks:
+            row["val_loss"], row["val_accuracy"] = _evaluate(trainer, state, val_chunks, kind, scale)
         rows.append(row)
         if not quiet:
             extra = "".join(f" - {k}: {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.2f}s{extra}", flush=True)
+        if checkpoints is not None and checkpoints.writer:
+            checkpoints.save(epoch + 1, _host(state), rows, signature)
         if on_epoch_end is not None:
-            trainer.write_back(state)
-            state = trainer.state()
+            _write_back(trainer, state)
             on_epoch_end(epoch, row)
-    trainer.write_back(state)
+    _write_back(trainer, state)
+    if checkpoints is not None:
+        checkpoints.finish()
     return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy"] + (
         ["val_loss", "val_accuracy"] if validation_data is not None else []) + ["seconds"])
+
+
+def _host(state):
+    from keraslab.parallel import local_copy
+
+    return tuple([local_copy(v) for v in group] for group in state)
+
+
+def _write_back(trainer: EpochTrainer, state) -> None:
+    """The trained values into the Keras model's own (single-device) variables: predict, evaluate and save then
+    work as usual in every process."""
+    trainer.write_back(_host(state))
+
+
+def _evaluate(trainer: EpochTrainer, state, chunks, kind, scale):
+    from keraslab.parallel import local_copy
+
+    total_loss = total_acc = 0.0
+    n = sum(c[2] for c in chunks)
+    for xb, yb, size in chunks:
+        loss, acc = trainer._evaluate(state, xb, yb, scale, kind)
+        total_loss += float(local_copy(loss)) * size
+        total_acc += float(local_copy(acc)) * size
+    return total_loss / n, total_acc / n
+
+
+def _restore(checkpoints, template, signature: dict, plan):
+    """(initial epoch, history rows, host state) from the newest readable checkpoint, or None. In a job of several
+    processes, process 0 reads it and every process receives it from there (the others may be on machines that
+    do not see process 0's files)."""
+    found = checkpoints.latest([[np.asarray(v) for v in g] for g in template], signature)
+    if plan is None or plan.processes == 1:
+        return found
+    from jax.experimental import multihost_utils
+
+    epoch = -1 if found is None else found[0]
+    epoch = int(multihost_utils.broadcast_one_to_all(np.int32(epoch)))
+    if epoch < 0:
+        return None
+    columns = ["epoch", "loss", "accuracy", "seconds", "val_loss", "val_accuracy"]
+    if found is not None:
+        state, rows = found[2], found[1]
+    else:
+        state, rows = [[np.asarray(v) for v in g] for g in template], [{}] * epoch
+    table = np.array([[r.get(c, np.nan) for c in columns] for r in rows], dtype=np.float64).reshape(epoch, -1)
+    # float64 travels as pairs of uint32 (JAX computes in 32 bits unless x64 is on): the history stays exact
+    state, bits = multihost_utils.broadcast_one_to_all((state, table.view(np.uint32)))
+    table = np.ascontiguousarray(np.asarray(bits, dtype=np.uint32)).view(np.float64)
+    rows = [{c: (int(v) if c == "epoch" else float(v)) for c, v in zip(columns, line) if not np.isnan(v)}
+            for line in np.asarray(table)]
+    return epoch, rows, [[np.asarray(v) for v in g] for g in state]

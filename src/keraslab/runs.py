@@ -169,35 +169,132 @@ class FolderWriter:
         return self.write_text(rel, buf.getvalue())
 
 
+IGNORED_FOR_RESUME = frozenset({"quiet", "data_dir", "offline"})  # where and how loudly, not what is trained
+
+
+def config_differences(saved: dict, now: dict) -> list[str]:
+    """'name: A there, B now' for every config field that differs (output and data-location fields aside)."""
+    keys = [k for k in dict.fromkeys([*saved, *now]) if k not in IGNORED_FOR_RESUME]
+    return [f"{k}: {saved.get(k)!r} there, {now.get(k)!r} now" for k in keys if saved.get(k) != now.get(k)]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class RunDir(FolderWriter):
     """A run folder under construction. Use as a context manager:
 
     >>> with RunDir(path) as run:                    # doctest: +SKIP
     ...     run.write_json("metrics.json", {...})
     ... # on success the folder appears at `path`; on an exception nothing does.
+
+    The run is staged in `.<name>.partial` beside `path` (a stable name, so that a killed run can be resumed).
+    With `config`, it is written there first, as config.json. A run that fails with checkpoints in its staging
+    folder keeps them there (and says how to resume); one without checkpoints leaves nothing. `resume=True`
+    continues the staging folder's run: it must hold checkpoints and a config equal to `config`. On success the
+    checkpoints are removed unless `keep_checkpoints`.
     """
 
-    def __init__(self, final: str | os.PathLike):
+    def __init__(self, final: str | os.PathLike, *, config: dict | None = None, resume: bool = False,
+                 keep_checkpoints: bool = False, resume_hint: str | None = None):
         self.final = Path(final)
-        super().__init__(self.final.parent / f".{self.final.name}.partial-{os.getpid()}")
+        super().__init__(self.final.parent / f".{self.final.name}.partial")
+        self.config, self.resume, self.keep_checkpoints = config, resume, keep_checkpoints
+        self.resume_hint = resume_hint
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.staging / "checkpoints"
+
+    def has_checkpoints(self) -> bool:
+        return self.checkpoints.is_dir() and any(self.checkpoints.glob("fit-*/epoch-*.npz"))
+
+    def _lock(self) -> None:
+        lock = self.staging / ".lock"
+        try:
+            pid = int(lock.read_text())
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            raise UsageError(f"{self.final}: another keraslab process (pid {pid}) is writing this run right now")
+        lock.write_text(str(os.getpid()))
 
     def __enter__(self) -> "RunDir":
         if self.final.exists() and (not self.final.is_dir() or any(self.final.iterdir())):
             raise UsageError(
                 f"--out {self.final} already exists and is not empty; choose a new folder or remove it")
+        if self.resume:
+            if not self.has_checkpoints():
+                raise UsageError(f"--resume: no checkpoint to resume in {self.staging} (nothing was saved there; "
+                                 f"run without --resume to start afresh)")
+            self._check_config()
+            self._lock()
+            return self
         if self.staging.exists():
+            if self.has_checkpoints():
+                self._lock()  # refuses if that run is still going
+                raise UsageError(f"{self.final}: an unfinished run's checkpoints are in {self.staging}; continue it "
+                                 f"with --resume, or remove that folder to start afresh")
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
+        self._lock()
+        if self.config is not None:
+            self.write_json("config.json", self.config)
         return self
+
+    def _check_config(self) -> None:
+        if self.config is None:
+            return
+        path = self.staging / "config.json"
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"--resume: cannot read the run's config {path} ({exc})") from None
+        diffs = config_differences(saved, json.loads(dumps_json(self.config)))
+        if diffs:
+            raise UsageError(f"--resume: {self.staging} was written by a different config: {'; '.join(diffs)}")
+
+    def abandon(self) -> None:
+        """The run failed: keep its checkpoints (saying how to resume), else remove everything. Once."""
+        if getattr(self, "_abandoned", False):
+            return
+        self._abandoned = True
+        (self.staging / ".lock").unlink(missing_ok=True)
+        if self.has_checkpoints():
+            hint = f"; continue with: {self.resume_hint}" if self.resume_hint else ""
+            print(f"keraslab: the unfinished run's checkpoints are kept in {self.staging}{hint}",
+                  file=sys.stderr, flush=True)
+        else:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            self.abandon()
             return False
+        (self.staging / ".lock").unlink(missing_ok=True)
+        if not self.keep_checkpoints:
+            shutil.rmtree(self.checkpoints, ignore_errors=True)
         if self.final.exists():
             self.final.rmdir()  # an empty folder the user made for us
         os.replace(self.staging, self.final)
         return False
+
+
+def unfinished_runs(lesson: str, root: str | os.PathLike = "runs") -> list[Path]:
+    """Final paths of the lesson's unfinished runs under root that hold checkpoints, newest first."""
+    folder = Path(root) / lesson
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.glob(".*.partial") if RunDir(folder / p.name[1:-len(".partial")]).has_checkpoints()]
+    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [folder / p.name[1:-len(".partial")] for p in found]
 
 
 def mean_sd(values) -> tuple[float, float]:

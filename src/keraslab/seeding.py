@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+_pending: int | None = None  # a seed set before Keras was loaded, applied when keraslab.backend loads it
+
 
 def check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
@@ -15,7 +17,8 @@ def check_seed(seed) -> int:
 
 
 def set_seed(seed: int) -> int:
-    """Seed Python's `random`, NumPy's legacy global generator and, when Keras is loaded, Keras and its backend.
+    """Seed Python's `random`, NumPy's legacy global generator, and Keras and its backend (now if Keras is loaded,
+    else as keraslab.backend.keras() loads it: the first model of a process is seeded like every later one).
 
     keraslab's own code never draws from global state (it passes seeds or `np.random.Generator`s explicitly);
     this exists so that code written in the course's style, and the backends' own initialisers, repeat too.
@@ -23,9 +26,21 @@ def set_seed(seed: int) -> int:
     seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
+    global _pending
     if "keras" in sys.modules:
         sys.modules["keras"].utils.set_random_seed(seed)
+        _pending = None
+    else:
+        _pending = seed
     return seed
+
+
+def apply_pending(keras_module) -> None:
+    """Called once Keras is imported: seed it with the seed set before it was loaded, if any."""
+    global _pending
+    if _pending is not None:
+        keras_module.utils.set_random_seed(_pending)
+        _pending = None
 
 
 def rng(seed: int) -> np.random.Generator:

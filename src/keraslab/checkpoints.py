@@ -1,0 +1,165 @@
+"""Per-epoch checkpoints, so that a killed run resumes where it stopped and ends bit-identical to an uninterrupted one.
+
+A run's fits are numbered in the order the lesson makes them (fit-000, fit-001, ...: a lesson is deterministic
+given its config, so a resumed run makes the same fits in the same order). After each epoch of a fit of at least
+`min_epochs` epochs, the fit's state goes to `<run>/checkpoints/fit-NNN/epoch-EEEE.npz`: the trainable and
+non-trainable variables (dropout's seed-generator state among them), the optimizer's variables (moments, step
+count), the epoch and the history so far. The epoch's shuffle order is drawn from (seed, epoch), so nothing else
+decides what comes next. Each file is written to a temporary name, flushed and renamed; the zip format's CRC-32
+catches a damaged one, which is then skipped, with a warning, for the one before it.
+
+A fit's last two checkpoints are kept while it runs (the newest and a fallback); a finished fit keeps its final
+one, so a resumed run skips it. A finished run removes the whole folder unless asked to keep it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import io
+import json
+import re
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from keraslab.errors import KeraslabError
+from keraslab.runs import atomic_write_bytes, dumps_json
+
+FOLDER = "checkpoints"
+_NAME = re.compile(r"^epoch-(\d{4,})\.npz$")
+_KINDS = ("t", "n", "o")  # trainable, non-trainable, optimizer variables
+
+_current: contextvars.ContextVar[Store | None] = contextvars.ContextVar("keraslab_checkpoints", default=None)
+
+
+class CheckpointError(KeraslabError):
+    """A checkpoint cannot be used for this run."""
+
+
+def warn(message: str) -> None:
+    print(f"keraslab: warning: {message}", file=sys.stderr, flush=True)
+
+
+class Store:
+    """The checkpoints of one run. `writer=False` (the other processes of a distributed job): nothing is written
+    or read here; the state comes from process 0."""
+
+    def __init__(self, folder: str | Path, *, min_epochs: int = 5, writer: bool = True, keep: int = 2):
+        self.folder = Path(folder)
+        self.min_epochs, self.writer, self.keep = int(min_epochs), writer, int(keep)
+        self._count = 0
+
+    def next_fit(self, epochs: int) -> FitCheckpoints | None:
+        """The checkpoints of the run's next fit (None for a fit too short to checkpoint; it still takes a number,
+        so the numbering does not depend on the threshold)."""
+        index = self._count
+        self._count += 1
+        if epochs < self.min_epochs:
+            return None
+        return FitCheckpoints(self.folder / f"fit-{index:03d}", writer=self.writer, keep=self.keep)
+
+    def has_any(self) -> bool:
+        return any(self.folder.glob("fit-*/epoch-*.npz"))
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def current() -> Store | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def active(store: Store | None):
+    """Fits made inside this block checkpoint into `store`."""
+    token = _current.set(store)
+    try:
+        yield store
+    finally:
+        _current.reset(token)
+
+
+def _encode(epoch: int, state, rows: list[dict], signature: dict) -> bytes:
+    arrays = {}
+    for kind, group in zip(_KINDS, state):
+        for i, value in enumerate(group):
+            arrays[f"{kind}{i}"] = np.asarray(value)
+    meta = {"epoch": int(epoch), "history": rows, "signature": signature,
+            "counts": [len(group) for group in state]}
+    arrays["meta"] = np.frombuffer(dumps_json(meta).encode("utf-8"), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _decode(path: Path):
+    """(epoch, rows, signature, state) from a checkpoint file; reading every member checks its CRC-32."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+        state = [[np.array(data[f"{kind}{i}"]) for i in range(n)] for kind, n in zip(_KINDS, meta["counts"])]
+    return int(meta["epoch"]), meta["history"], meta["signature"], state
+
+
+class FitCheckpoints:
+    """The checkpoints of one fit."""
+
+    def __init__(self, folder: Path, *, writer: bool = True, keep: int = 2):
+        self.folder, self.writer, self.keep = Path(folder), writer, keep
+
+    def _files(self) -> list[tuple[int, Path]]:
+        if not self.folder.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.folder.iterdir() if (m := _NAME.match(p.name))]
+        return sorted(found, reverse=True)
+
+    def save(self, epoch: int, state, rows: list[dict], signature: dict) -> Path | None:
+        """Checkpoint after `epoch` epochs (state: host arrays), keeping the newest `keep`."""
+        if not self.writer:
+            return None
+        path = atomic_write_bytes(self.folder / f"epoch-{epoch:04d}.npz", _encode(epoch, state, rows, signature))
+        for _, old in self._files()[self.keep:]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def finish(self) -> None:
+        """The fit is done: keep only its final checkpoint."""
+        if self.writer:
+            for _, old in self._files()[1:]:
+                old.unlink(missing_ok=True)
+
+    def latest(self, template, signature: dict):
+        """(epoch, rows, state) of the newest readable checkpoint, or None. A damaged file is skipped with a
+        warning for the one before it; one written for a different fit is an error naming what differs."""
+        if not self.writer:
+            return None
+        files = self._files()
+        for n, (epoch, path) in enumerate(files):
+            try:
+                got_epoch, rows, sig, state = _decode(path)
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+                fallback = (f"falling back to {files[n + 1][1].name}" if n + 1 < len(files)
+                            else "no earlier checkpoint: this fit starts again from its first epoch")
+                warn(f"checkpoint {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); {fallback}")
+                continue
+            _check(path, sig, signature, state, template)
+            if got_epoch != epoch:
+                raise CheckpointError(f"checkpoint {path} holds epoch {got_epoch}, not {epoch}")
+            return epoch, rows, state
+        return None
+
+
+def _check(path: Path, saved: dict, now: dict, state, template) -> None:
+    diffs = [f"{k}={saved.get(k)!r} there, {now.get(k)!r} now" for k in sorted(set(saved) | set(now))
+             if saved.get(k) != now.get(k)]
+    if diffs:
+        raise CheckpointError(f"checkpoint {path} was written by a different training run: {'; '.join(diffs)}")
+    for kind, got, want in zip(("trainable", "non-trainable", "optimizer"), state, template):
+        shapes_got = [tuple(a.shape) for a in got]
+        shapes_want = [tuple(np.shape(a)) for a in want]
+        if shapes_got != shapes_want:
+            raise CheckpointError(f"checkpoint {path}: its {kind} variables have shapes {shapes_got}, the model's "
+                                  f"are {shapes_want}")

@@ -1,0 +1,201 @@
+"""Per-epoch checkpoints and --resume: a run SIGKILLed after epoch 2 and resumed ends bit-identical to one that was
+never interrupted; damaged checkpoints fall back with a warning; bad resumes are refused by name."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslab import checkpoints, cli
+
+# The CLI in a subprocess that SIGKILLs itself right after the checkpoint of epoch 2 is on disk: a crash at a
+# known point (a test harness, not keraslab code).
+KILL_AFTER_EPOCH_2 = textwrap.dedent("""
+    import os, signal, sys
+    from keraslab import checkpoints, cli
+    _save = checkpoints.FitCheckpoints.save
+    def save(self, epoch, *args, **kwargs):
+        path = _save(self, epoch, *args, **kwargs)
+        if epoch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return path
+    checkpoints.FitCheckpoints.save = save
+    sys.exit(cli.main(sys.argv[1:]))
+""")
+
+ARGS = ["run", "churn", "--epochs", "4", "--checkpoints", "always", "--keep-checkpoints", "--quiet", "--offline"]
+
+
+def _arrays(path: Path) -> dict:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files if k != "meta"}
+
+
+def _history(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(folder / "history.csv").drop(columns="seconds")
+
+
+@pytest.fixture(scope="module")
+def killed_and_uninterrupted(tmp_path_factory, shared_data):
+    root = tmp_path_factory.mktemp("resume")
+    env = {**os.environ, "KERASLAB_DATA": str(shared_data.resolve())}
+    assert cli.main([*ARGS, "--out", str(root / "whole"), "--data-dir", str(shared_data)]) == 0
+    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_EPOCH_2, *ARGS, "--out", str(root / "killed")],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    return root
+
+
+def test_sigkill_after_epoch_2_then_resume_is_bit_identical(killed_and_uninterrupted, shared_data, capsys):
+    root = killed_and_uninterrupted
+    staging = root / ".killed.partial"
+    assert not (root / "killed").exists()  # nothing under the final name
+    saved = sorted(p.name for p in (staging / "checkpoints" / "fit-000").iterdir())
+    assert saved == ["epoch-0001.npz", "epoch-0002.npz"]
+    work = root / "again"  # resume a copy: the next test damages another copy
+    shutil.copytree(staging, root / ".again.partial")
+    assert cli.main([*ARGS, "--out", str(work), "--resume", "--data-dir", str(shared_data)]) == 0
+    whole = root / "whole"
+    pd.testing.assert_frame_equal(_history(work), _history(whole), check_exact=True)
+    a = _arrays(whole / "checkpoints/fit-000/epoch-0004.npz")
+    b = _arrays(work / "checkpoints/fit-000/epoch-0004.npz")
+    assert a.keys() == b.keys() and len(a) > 6  # weights, biases, Adam moments, step count
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert json.loads((work / "metrics.json").read_text()) == json.loads((whole / "metrics.json").read_text())
+    assert json.loads((work / "manifest.json").read_text())["resumed"] is True
+
+
+def test_damaged_latest_checkpoint_falls_back_to_the_previous(killed_and_uninterrupted, shared_data, capsys):
+    root = killed_and_uninterrupted
+    shutil.copytree(root / ".killed.partial", root / ".damaged.partial")
+    latest = root / ".damaged.partial/checkpoints/fit-000/epoch-0002.npz"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])  # truncated mid-write
+    capsys.readouterr()
+    assert cli.main([*ARGS, "--out", str(root / "damaged"), "--resume", "--data-dir", str(shared_data)]) == 0
+    err = capsys.readouterr().err
+    assert "epoch-0002.npz is damaged" in err and "falling back to epoch-0001.npz" in err
+    pd.testing.assert_frame_equal(_history(root / "damaged"), _history(root / "whole"), check_exact=True)
+
+
+def test_resume_refuses_a_different_config_naming_the_fields(killed_and_uninterrupted, shared_data, capsys):
+    root = killed_and_uninterrupted
+    shutil.copytree(root / ".killed.partial", root / ".other.partial")
+    code = cli.main(["run", "churn", "--epochs", "6", "--seed", "3", "--checkpoints", "always", "--quiet",
+                     "--out", str(root / "other"), "--resume", "--data-dir", str(shared_data)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "was written by a different config" in err and "epochs: 4 there, 6 now" in err
+    assert "seed: 0 there, 3 now" in err and "Traceback" not in err
+
+
+def test_resume_without_checkpoints_and_restart_over_an_unfinished_run(killed_and_uninterrupted, shared_data,
+                                                                        capsys):
+    root = killed_and_uninterrupted
+    assert cli.main([*ARGS, "--out", str(root / "never-ran"), "--resume", "--data-dir", str(shared_data)]) == 2
+    assert "--resume: no checkpoint to resume in" in capsys.readouterr().err
+    shutil.copytree(root / ".killed.partial", root / ".left.partial")
+    assert cli.main([*ARGS, "--out", str(root / "left"), "--data-dir", str(shared_data)]) == 2
+    err = capsys.readouterr().err
+    assert "an unfinished run's checkpoints are in" in err and "--resume" in err
+    assert (root / ".left.partial/checkpoints").is_dir()  # not deleted behind the user's back
+
+
+def test_finished_run_removes_its_checkpoints_unless_kept(tmp_path, shared_data, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["run", "churn", "--epochs", "2", "--checkpoints", "always", "--quiet", "--out", str(out),
+                     "--data-dir", str(shared_data)]) == 0
+    assert (out / "metrics.json").is_file() and not (out / "checkpoints").exists()
+    assert not list(tmp_path.glob(".*"))  # no staging left behind
+
+
+def _net(dropout: bool):
+    from keraslab import training
+    from keraslab.backend import keras
+
+    k = keras()
+    layers = [k.Input((8,)), k.layers.Dense(16, activation="relu")]
+    layers += [k.layers.Dropout(0.3)] if dropout else []
+    model = k.Sequential([*layers, k.layers.Dense(1, activation="sigmoid")])
+    return training.compile_model(model, loss="binary_crossentropy")
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_fit_resumes_mid_run_bit_identical_with_dropout_state(tmp_path, dropout):
+    """Library level: a fit stopped after epoch 2 and continued by a fresh model equals an uninterrupted fit,
+    dropout's seed-generator state included."""
+    from keraslab import training
+    from keraslab.seeding import set_seed
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((203, 8), dtype=np.float32), (rng.random(203) < 0.4).astype(np.float32)
+    set_seed(1)
+    whole = _net(dropout)
+    h_whole = training.fit(whole, x, y, epochs=4, batch_size=16, seed=1, quiet=True)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_2(epoch, row):
+        if epoch == 1:
+            raise Stop
+
+    set_seed(1)
+    first = _net(dropout)
+    store = checkpoints.Store(tmp_path / "ck", min_epochs=1)
+    with checkpoints.active(store), pytest.raises(Stop):
+        from keraslab import fastfit
+
+        fastfit.fit_epochs(first, x, y, loss=first._keraslab_loss, epochs=4, batch_size=16, seed=1, quiet=True,
+                           on_epoch_end=stop_after_2)
+    set_seed(1)
+    second = _net(dropout)
+    with checkpoints.active(checkpoints.Store(tmp_path / "ck", min_epochs=1)):
+        h_resumed = training.fit(second, x, y, epochs=4, batch_size=16, seed=1, quiet=True)
+    for a, b in zip(whole.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(h_whole.drop(columns="seconds"), h_resumed.drop(columns="seconds"),
+                                  check_exact=True)
+    if dropout:  # negative control: the same fit with another seed differs, so equality above means something
+        set_seed(1)
+        other = _net(dropout)
+        training.fit(other, x, y, epochs=4, batch_size=16, seed=2, quiet=True)
+        assert not all(np.array_equal(a, b) for a, b in zip(whole.get_weights(), other.get_weights()))
+
+
+def test_checkpoint_store_fallbacks_and_mismatches(tmp_path, capsys):
+    fit = checkpoints.Store(tmp_path, min_epochs=3).next_fit(epochs=5)
+    assert checkpoints.Store(tmp_path, min_epochs=3).next_fit(epochs=2) is None  # too short to checkpoint
+    state = ([np.ones((2, 3), np.float32)], [], [np.zeros(3, np.float32), np.int64(4)])
+    sig = {"epochs": 5, "batch_size": 32}
+    for epoch in (1, 2, 3):
+        fit.save(epoch, state, [{"epoch": e, "loss": 1.0 / e} for e in range(1, epoch + 1)], sig)
+    assert sorted(p.name for p in fit.folder.iterdir()) == ["epoch-0002.npz", "epoch-0003.npz"]  # newest two
+    epoch, rows, got = fit.latest(state, sig)
+    assert epoch == 3 and len(rows) == 3 and got[2][1] == 4
+    path = fit.folder / "epoch-0003.npz"
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("t0.npy")
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size - 2] ^= 0xFF
+    path.write_bytes(bytes(data))  # one flipped bit in the weights: the zip's CRC-32 catches it
+    assert fit.latest(state, sig)[0] == 2
+    assert "epoch-0003.npz is damaged" in capsys.readouterr().err
+    with pytest.raises(checkpoints.CheckpointError, match="batch_size=32 there, 64 now"):
+        fit.latest(state, {"epochs": 5, "batch_size": 64})
+    with pytest.raises(checkpoints.CheckpointError, match="trainable variables have shapes"):
+        fit.latest(([np.ones((3, 3), np.float32)], [], state[2]), sig)
+    (fit.folder / "epoch-0002.npz").write_bytes(b"")
+    assert fit.latest(state, sig) is None
+    assert "starts again from its first epoch" in capsys.readouterr().err
