@@ -199,3 +199,35 @@ def test_checkpoint_store_fallbacks_and_mismatches(tmp_path, capsys):
     (fit.folder / "epoch-0002.npz").write_bytes(b"")
     assert fit.latest(state, sig) is None
     assert "starts again from its first epoch" in capsys.readouterr().err
+
+
+def test_every_seed_in_range_trains(capsys):
+    """Seeds reach 2**32 - 1 (check_seed's range): the epoch order takes them as uint32."""
+    from keraslab import training
+    from keraslab.fastfit import epoch_order
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 8), dtype=np.float32), (rng.random(40) < 0.4).astype(np.float32)
+    history = training.fit(_net(False), x, y, epochs=1, batch_size=8, seed=2**32 - 1, quiet=True)
+    assert len(history) == 1
+    assert not np.array_equal(epoch_order(2**32 - 1, 0, 40), epoch_order(2**31 - 1, 0, 40))
+
+
+def test_two_processes_resume_a_killed_run(killed_and_uninterrupted, shared_data):
+    """The distributed path: process 0 reads the checkpoint and sends it to process 1 (which may be on a machine
+    that cannot see it); the history up to the checkpoint arrives exactly, the rest within 1e-5."""
+    root = killed_and_uninterrupted
+    shutil.copytree(root / ".killed.partial", root / ".two.partial")
+    env = {**os.environ, "KERASLAB_DATA": str(shared_data.resolve())}
+    proc = subprocess.run([sys.executable, "-m", "keraslab", "launch", "--processes", "2", "--timeout", "20", "--",
+                           *ARGS, "--out", str(root / "two"), "--resume"], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    whole, two = _history(root / "whole"), _history(root / "two")
+    pd.testing.assert_frame_equal(two.iloc[:2], whole.iloc[:2], check_exact=True)
+    np.testing.assert_allclose(two.to_numpy(), whole.to_numpy(), rtol=0, atol=1e-5)
+    a = _arrays(root / "whole/checkpoints/fit-000/epoch-0004.npz")
+    b = _arrays(root / "two/checkpoints/fit-000/epoch-0004.npz")
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-5, err_msg=key)
+    assert json.loads((root / "two/manifest.json").read_text())["parallel"]["processes"] == 2

@@ -8,6 +8,10 @@ count), the epoch and the history so far. The epoch's shuffle order is drawn fro
 decides what comes next. Each file is written to a temporary name, flushed and renamed; the zip format's CRC-32
 catches a damaged one, which is then skipped, with a warning, for the one before it.
 
+With an `interval` (what `keraslab run` does unless `--checkpoints always`), a checkpoint is written only once that
+many seconds of training have passed since the last: slow epochs are each saved, and a fit of many epochs of a few
+milliseconds (the sonar folds) is not slowed down by thousands of writes; at most `interval` seconds are lost.
+
 A fit's last two checkpoints are kept while it runs (the newest and a fallback); a finished fit keeps its final
 one, so a resumed run skips it. A finished run removes the whole folder unless asked to keep it.
 """
@@ -21,6 +25,7 @@ import json
 import re
 import shutil
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -48,9 +53,10 @@ class Store:
     """The checkpoints of one run. `writer=False` (the other processes of a distributed job): nothing is written
     or read here; the state comes from process 0."""
 
-    def __init__(self, folder: str | Path, *, min_epochs: int = 5, writer: bool = True, keep: int = 2):
+    def __init__(self, folder: str | Path, *, min_epochs: int = 5, interval: float = 0.0, writer: bool = True,
+                 keep: int = 2):
         self.folder = Path(folder)
-        self.min_epochs, self.writer, self.keep = int(min_epochs), writer, int(keep)
+        self.min_epochs, self.interval, self.writer, self.keep = int(min_epochs), float(interval), writer, int(keep)
         self._count = 0
 
     def next_fit(self, epochs: int) -> FitCheckpoints | None:
@@ -60,7 +66,8 @@ class Store:
         self._count += 1
         if epochs < self.min_epochs:
             return None
-        return FitCheckpoints(self.folder / f"fit-{index:03d}", writer=self.writer, keep=self.keep)
+        return FitCheckpoints(self.folder / f"fit-{index:03d}", writer=self.writer, keep=self.keep,
+                              interval=self.interval)
 
     def has_any(self) -> bool:
         return any(self.folder.glob("fit-*/epoch-*.npz"))
@@ -107,8 +114,19 @@ def _decode(path: Path):
 class FitCheckpoints:
     """The checkpoints of one fit."""
 
-    def __init__(self, folder: Path, *, writer: bool = True, keep: int = 2):
-        self.folder, self.writer, self.keep = Path(folder), writer, keep
+    def __init__(self, folder: Path, *, writer: bool = True, keep: int = 2, interval: float = 0.0):
+        self.folder, self.writer, self.keep, self.interval = Path(folder), writer, keep, float(interval)
+        self._last = time.monotonic()
+
+    def due(self, epoch: int, epochs: int) -> bool:
+        """Whether to checkpoint after `epoch` of `epochs`: every epoch when `interval` is 0, else once at least
+        `interval` seconds of training have passed since the last checkpoint (or the fit's start), and at the end
+        of a fit that saved one. Fits shorter than that are simply run again on resume: same seed, same result."""
+        if not self.writer:
+            return False
+        if self.interval <= 0 or time.monotonic() - self._last >= self.interval:
+            return True
+        return epoch == epochs and bool(self._files())
 
     def _files(self) -> list[tuple[int, Path]]:
         if not self.folder.is_dir():
@@ -121,6 +139,7 @@ class FitCheckpoints:
         if not self.writer:
             return None
         path = atomic_write_bytes(self.folder / f"epoch-{epoch:04d}.npz", _encode(epoch, state, rows, signature))
+        self._last = time.monotonic()
         for _, old in self._files()[self.keep:]:
             old.unlink(missing_ok=True)
         return path

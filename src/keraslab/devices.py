@@ -58,9 +58,10 @@ def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dic
     keraslab.training, trained one warm-up epoch (which compiles everything the epoch needs), then timed. The
     clock stops once the last step's loss has been read back, so asynchronous devices are synchronised.
     """
-    from keraslab import training
+    from keraslab import checkpoints, parallel, training
 
-    with scope(device):
+    # one device, as asked, and no checkpoints: this measures a device, it is not part of the run's training
+    with scope(device), parallel.use(None), checkpoints.active(None):
         model = build()
         training.compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
         training.fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)

@@ -12,6 +12,7 @@ an uninterrupted run would have used.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -190,10 +191,16 @@ def _signature(x, y, *, epochs, batch_size, seed, class_weight, validation, inpu
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order of the n training rows in epoch `epoch` (0-based): a function of (seed, epoch) only."""
+    """The order of the n training rows in epoch `epoch` (0-based): a function of (seed, epoch) only, the same
+    permutation the single-device epoch draws inside its compiled function."""
+    return np.asarray(_order_function(n)(np.uint32(seed), epoch))  # uint32: every seed in [0, 2**32)
+
+
+@functools.lru_cache(maxsize=8)
+def _order_function(n: int):
     import jax
 
-    return np.asarray(jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(seed), epoch), n))
+    return jax.jit(lambda seed, epoch: jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(seed), epoch), n))
 
 
 def _placed_batches(plan, x, y, table, order, batch_size):
@@ -300,7 +307,7 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
     for epoch in range(initial_epoch, epochs):
         t0 = time.perf_counter()
         if plan is None:
-            state, loss_value, acc = trainer._epoch(state, xd, yd, seed, epoch, table_d, scale, kind)
+            state, loss_value, acc = trainer._epoch(state, xd, yd, np.uint32(seed), epoch, table_d, scale, kind)
             loss_value, acc = float(loss_value), float(acc)  # float(): waits for it
         else:
             loss_sum, hits = 0.0, 0
@@ -316,7 +323,7 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
         if not quiet:
             extra = "".join(f" - {k}: {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.2f}s{extra}", flush=True)
-        if checkpoints is not None and checkpoints.writer:
+        if checkpoints is not None and checkpoints.due(epoch + 1, epochs):
             checkpoints.save(epoch + 1, _host(state), rows, signature)
         if on_epoch_end is not None:
             _write_back(trainer, state)
