@@ -25,6 +25,7 @@ from keraslab.errors import KeraslabError, UsageError
 ENV = "KERASLAB_JOB"
 DEFAULT_TIMEOUT = 60.0
 LOST_EXIT = 75  # a peer was lost (EX_TEMPFAIL: trying again, e.g. with --resume, may work)
+FINISH_WAIT_MS = 6 * 3600 * 1000
 
 _job: Job | None = None
 _watchdog: _Watchdog | None = None
@@ -114,6 +115,7 @@ def join(job: Job) -> None:
     jax.distributed.initialize(coordinator_address=job.coordinator, num_processes=job.processes,
                                process_id=job.process_id, initialization_timeout=int(max(1, job.timeout)),
                                heartbeat_timeout_seconds=int(3 * job.timeout + 10),
+                               shutdown_timeout_seconds=int(max(10, job.timeout)),
                                coordinator_bind_address=bind)
     _job = job
     _watchdog = _Watchdog(job)
@@ -136,7 +138,9 @@ def leave() -> None:
     import jax
 
     client = _client()
-    client.wait_at_barrier("keraslab/finished", int(_job.timeout * 1000))
+    # Processes finish their reports at different times: wait long here. A process that dies meanwhile is still
+    # caught within the timeout by the watchdog, which keeps running until everyone has arrived.
+    client.wait_at_barrier("keraslab/finished", FINISH_WAIT_MS)
     if _watchdog is not None:
         _watchdog.stop()
     gc.collect()  # drop the mesh's arrays before the collectives go

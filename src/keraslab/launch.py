@@ -62,11 +62,21 @@ class _Worker:
         self.errors: list[str] = []
         self.hidden: list[str] = []  # the runtime's own log lines (shown with --debug)
         self.proc = subprocess.Popen([sys.executable, "-m", "keraslab", *command], env=env,
-                                     stdout=subprocess.DEVNULL if quiet_stdout else None,
+                                     stdout=subprocess.DEVNULL if quiet_stdout else subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, errors="replace",
                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._out_reader = None
+        if not quiet_stdout:
+            self._out_reader = threading.Thread(target=self._read_stdout, daemon=True)
+            self._out_reader.start()
+
+    def _read_stdout(self) -> None:
+        for line in self.proc.stdout:
+            if self.debug or not line.startswith("[Gloo]"):
+                sys.stdout.write(line)
+                sys.stdout.flush()
 
     def _read(self) -> None:
         tag = f"[process {self.job.process_id}] "
@@ -82,6 +92,8 @@ class _Worker:
 
     def finish_output(self) -> None:
         self._reader.join(timeout=5)
+        if self._out_reader is not None:
+            self._out_reader.join(timeout=5)
 
     def reason(self, code: int) -> str:
         """Why this process stopped, in one line: its own error line, else what the runtime's log says."""

@@ -107,6 +107,7 @@ def run_lesson(lesson: Lesson, config, *, out: str | os.PathLike | None = None, 
     else:  # the other processes of a job: same work, nothing kept
         scratch = Path(tempfile.mkdtemp(prefix="keraslab-replica-"))
         final, resume = scratch / "run", False
+        distributed.on_lost(lambda: shutil.rmtree(scratch, ignore_errors=True))
     run_config = config_dict(lesson, config) if seeds == 1 else {**config_dict(lesson, config), "seeds": seeds}
     hint = f"keraslab run {lesson.name} --out {final} --resume (with the same options)"
     try:
