@@ -51,6 +51,13 @@ def fit(model, x, y, *, epochs: int, batch_size: int = 32, validation_data=None,
         return fastfit.fit_epochs(model, x, y, loss=model._keraslab_loss, epochs=epochs, batch_size=batch_size,
                                   seed=seed, validation_data=validation_data, validation_split=validation_split,
                                   class_weight=class_weight, quiet=quiet, input_scale=input_scale)
+    from keraslab import parallel
+
+    if parallel.current() is not None:
+        from keraslab.errors import UsageError
+
+        raise UsageError("data-parallel training goes through keraslab's compiled epoch: the jax backend, a model "
+                         "compiled with keraslab.training.compile_model, shuffling on and no callbacks")
     if input_scale is not None:
         x = np.asarray(x, dtype=np.float32) * np.float32(input_scale)
         if validation_data is not None:
