@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keraslab import cli, parallel
+from keraslab import checkpoints, cli, parallel
 from keraslab.errors import UsageError
 from keraslab.launch import free_port
 
@@ -95,8 +95,8 @@ def _launch(args, shared_data, **kw):
 
 def _weights(folder: Path) -> dict:
     (path,) = (folder / "checkpoints/fit-000").glob("epoch-*.npz")
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files if k != "meta"}
+    _, _, _, state = checkpoints.read(path)  # trainable, non-trainable and optimizer variables
+    return {f"{kind}{i}": value for kind, group in zip("tno", state) for i, value in enumerate(group)}
 
 
 def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):

@@ -38,8 +38,8 @@ ARGS = ["run", "churn", "--epochs", "4", "--checkpoints", "always", "--keep-chec
 
 
 def _arrays(path: Path) -> dict:
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files if k != "meta"}
+    _, _, _, state = checkpoints.read(path)  # trainable, non-trainable and optimizer variables
+    return {f"{kind}{i}": value for kind, group in zip("tno", state) for i, value in enumerate(group)}
 
 
 def _history(folder: Path) -> pd.DataFrame:
@@ -186,10 +186,10 @@ def test_checkpoint_store_fallbacks_and_mismatches(tmp_path, capsys):
     assert epoch == 3 and len(rows) == 3 and got[2][1] == 4
     path = fit.folder / "epoch-0003.npz"
     with zipfile.ZipFile(path) as zf:
-        info = zf.getinfo("t0.npy")
+        info = zf.getinfo("state.npy")
     data = bytearray(path.read_bytes())
     data[info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size - 2] ^= 0xFF
-    path.write_bytes(bytes(data))  # one flipped bit in the weights: the zip's CRC-32 catches it
+    path.write_bytes(bytes(data))  # one flipped byte in the variables: the zip's CRC-32 catches it
     assert fit.latest(state, sig)[0] == 2
     assert "epoch-0003.npz is damaged" in capsys.readouterr().err
     with pytest.raises(checkpoints.CheckpointError, match="batch_size=32 there, 64 now"):

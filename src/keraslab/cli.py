@@ -116,8 +116,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                         "unfinished run); the options must match the first run's")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep the per-epoch checkpoints in the run folder")
     p.add_argument("--checkpoints", choices=("auto", "always", "never"), default="auto",
-                   help="save each fit's state after its epochs: auto (default: fits of 5 or more epochs, at most "
-                        "one checkpoint per second of training), always (after every epoch of every fit), never")
+                   help="save each fit's state after every epoch: auto (default: fits of 5 or more epochs), always "
+                        "(every fit), never")
     name = _lesson_in_argv(list(argv or []))
     if name and name != "all":
         from keraslab.lessons import all_lessons
@@ -260,7 +260,6 @@ def _lesson_values(args, lesson) -> dict:
 
 
 _MIN_EPOCHS = {"auto": 5, "always": 1, "never": 1}  # the shortest fit that checkpoints
-_INTERVAL = {"auto": 1.0, "always": 0.0, "never": 0.0}  # seconds of training between checkpoints
 
 
 def cmd_run(args) -> int:
@@ -276,7 +275,6 @@ def cmd_run(args) -> int:
     folder, summary = run_lesson(lesson, config, out=args.out, seeds=args.seeds, devices=args.devices,
                                  resume=args.resume, checkpoints=args.checkpoints != "never",
                                  checkpoint_min_epochs=_MIN_EPOCHS[args.checkpoints],
-                                 checkpoint_interval=_INTERVAL[args.checkpoints],
                                  keep_checkpoints=args.keep_checkpoints)
     from keraslab import distributed
 
@@ -314,8 +312,7 @@ def _run_all(args) -> int:
             folder, summary = run_lesson(lesson, config, out=root / name, seeds=args.seeds, devices=args.devices,
                                          checkpoints=args.checkpoints != "never",
                                          checkpoint_min_epochs=_MIN_EPOCHS[args.checkpoints],
-                                         checkpoint_interval=_INTERVAL[args.checkpoints],
-                                         keep_checkpoints=args.keep_checkpoints)
+                                                 keep_checkpoints=args.keep_checkpoints)
         except DataMissingError as exc:
             skipped.append(f"{name}: {exc}")
             rows.append((name, lesson.headline or "-", lesson.course_figure or "-", "skipped: data missing", "-"))

@@ -323,7 +323,7 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
         if not quiet:
             extra = "".join(f" - {k}: {v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds"))
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.2f}s{extra}", flush=True)
-        if checkpoints is not None and checkpoints.due(epoch + 1, epochs):
+        if checkpoints is not None and checkpoints.writer:
             checkpoints.save(epoch + 1, _host(state), rows, signature)
         if on_epoch_end is not None:
             _write_back(trainer, state)
@@ -368,19 +368,18 @@ def _restore(checkpoints, template, signature: dict, plan):
         return found
     from jax.experimental import multihost_utils
 
+    from keraslab import checkpoints as ckpt
+
     epoch = -1 if found is None else found[0]
     epoch = int(multihost_utils.broadcast_one_to_all(np.int32(epoch)))
     if epoch < 0:
         return None
-    columns = ["epoch", "loss", "accuracy", "seconds", "val_loss", "val_accuracy"]
     if found is not None:
         state, rows = found[2], found[1]
     else:
         state, rows = [[np.asarray(v) for v in g] for g in template], [{}] * epoch
-    table = np.array([[r.get(c, np.nan) for c in columns] for r in rows], dtype=np.float64).reshape(epoch, -1)
+    table = ckpt.history_table(rows)
     # float64 travels as pairs of uint32 (JAX computes in 32 bits unless x64 is on): the history stays exact
     state, bits = multihost_utils.broadcast_one_to_all((state, table.view(np.uint32)))
-    table = np.ascontiguousarray(np.asarray(bits, dtype=np.uint32)).view(np.float64)
-    rows = [{c: (int(v) if c == "epoch" else float(v)) for c, v in zip(columns, line) if not np.isnan(v)}
-            for line in np.asarray(table)]
+    rows = ckpt.history_rows(np.ascontiguousarray(np.asarray(bits, dtype=np.uint32)).view(np.float64))
     return epoch, rows, [[np.asarray(v) for v in g] for g in state]

@@ -71,15 +71,14 @@ def _resolve_folder(lesson: Lesson, config, out, resume: bool, runs_root) -> Pat
 def run_lesson(lesson: Lesson, config, *, out: str | os.PathLike | None = None, seeds: int | None = None,
                runs_root: str | os.PathLike = "runs", devices: int | None = None, resume: bool = False,
                checkpoints: bool = True, keep_checkpoints: bool = False,
-               checkpoint_min_epochs: int = 5, checkpoint_interval: float = 1.0) -> tuple[Path, dict]:
+               checkpoint_min_epochs: int = 5) -> tuple[Path, dict]:
     """Run `lesson` with `config` (for `seeds` consecutive seeds from config.seed) and write the run folder.
 
     Returns (run folder, summary). With several seeds, each seed's full output goes to seed<N>/ inside the folder
     and the top-level metrics.json holds the mean under each name and the standard deviation under <name>_sd.
 
     `devices`: train data-parallel over that many local devices (keraslab.parallel). `checkpoints`: every fit of
-    at least `checkpoint_min_epochs` epochs saves its state after an epoch once `checkpoint_interval` seconds of
-    training have passed since its last checkpoint (0: after every epoch) in the staging folder, and `resume=True`
+    at least `checkpoint_min_epochs` epochs saves its state after every epoch in the staging folder, and `resume=True`
     continues a killed run from there (out=None: the newest unfinished run of the lesson); the checkpoints are
     removed when the run finishes unless `keep_checkpoints`. In a distributed job (keraslab launch), process 0
     writes the run folder and the checkpoints; the other processes write nothing.
@@ -114,8 +113,8 @@ def run_lesson(lesson: Lesson, config, *, out: str | os.PathLike | None = None, 
         with runs.RunDir(final, config=run_config, resume=resume, keep_checkpoints=keep_checkpoints,
                          resume_hint=hint) as run, \
                 parallel.use(plan), \
-                ckpt.active(ckpt.Store(run.checkpoints, min_epochs=checkpoint_min_epochs,
-                                       interval=checkpoint_interval, writer=primary) if checkpoints else None):
+                ckpt.active(ckpt.Store(run.checkpoints, min_epochs=checkpoint_min_epochs, writer=primary)
+                            if checkpoints else None):
             distributed.on_lost(run.abandon)
             if resume and not config.quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
