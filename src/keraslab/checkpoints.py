@@ -19,7 +19,6 @@ import contextvars
 import io
 import json
 import re
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -29,7 +28,6 @@ import numpy as np
 from keraslab.errors import KeraslabError
 from keraslab.runs import atomic_write_bytes
 
-FOLDER = "checkpoints"
 _NAME = re.compile(r"^epoch-(\d{4,})\.npz$")
 
 _current: contextvars.ContextVar[Store | None] = contextvars.ContextVar("keraslab_checkpoints", default=None)
@@ -60,12 +58,6 @@ class Store:
         if epochs < self.min_epochs:
             return None
         return FitCheckpoints(self.folder / f"fit-{index:03d}", writer=self.writer, keep=self.keep)
-
-    def has_any(self) -> bool:
-        return any(self.folder.glob("fit-*/epoch-*.npz"))
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def current() -> Store | None:

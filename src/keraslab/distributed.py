@@ -12,6 +12,7 @@ so that this message comes first.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -176,9 +177,14 @@ _on_lost: list = []
 _stopping = threading.Lock()
 
 
-def on_lost(fn) -> None:
-    """Run `fn()` (a cleanup) if this process is stopped because a peer was lost."""
+@contextlib.contextmanager
+def on_lost(fn):
+    """Within this block, run `fn()` (a cleanup) if this process is stopped at once (a lost peer, a failure)."""
     _on_lost.append(fn)
+    try:
+        yield
+    finally:
+        _on_lost.remove(fn)
 
 
 def explain_failure(exc: BaseException) -> tuple[str, int]:

@@ -72,19 +72,28 @@ class EpochTrainer:
             out, ntv2 = model.stateless_call(tv, ntv, xb, training=training)
             return self.loss(yb, out, wb), (out, ntv2)
 
-        def correct(yb, out, kind):
+        def correct(yb, out, kind, mask=None):
             if kind == "binary":
-                return jnp.sum((out[..., 0] > 0.5) == (yb.reshape(-1) > 0.5))
-            if kind == "categorical":
-                return jnp.sum(jnp.argmax(out, -1) == jnp.argmax(yb, -1))
-            return jnp.sum(jnp.argmax(out, -1) == yb.reshape(-1).astype(jnp.int32))
+                hit = (out[..., 0] > 0.5) == (yb.reshape(-1) > 0.5)
+            elif kind == "categorical":
+                hit = jnp.argmax(out, -1) == jnp.argmax(yb, -1)
+            else:
+                hit = jnp.argmax(out, -1) == yb.reshape(-1).astype(jnp.int32)
+            return jnp.sum(hit if mask is None else hit & mask)
 
-        def step(state, xb, yb, wb, kind, scale):
+        def step(state, xb, yb, wb, kind, scale, mask=None, count=None):
+            """One training step. For a global batch padded to a multiple of the devices, `mask` marks the real
+            rows (`wb` is 0 on the others) and the loss is rescaled from the padded width to the `count` real rows
+            (a factor of exactly 1 when nothing is padded)."""
             tv, ntv, ov = state
-            (loss, (out, ntv2)), grads = jax.value_and_grad(forward_loss, has_aux=True)(tv, ntv, xb, yb, wb, True,
-                                                                                      scale)
+
+            def loss_of(tv_):
+                loss, aux = forward_loss(tv_, ntv, xb, yb, wb, True, scale)
+                return (loss if count is None else loss * (xb.shape[0] / count)), aux
+
+            (loss, (out, ntv2)), grads = jax.value_and_grad(loss_of, has_aux=True)(tv)
             tv2, ov2 = self.optimizer.stateless_apply(ov, grads, tv)
-            return (tv2, ntv2, ov2), loss, correct(yb, out, kind)
+            return (tv2, ntv2, ov2), loss, correct(yb, out, kind, mask)
 
         def epoch(state, x, y, seed, epoch_index, weight_table, scale, kind):
             n = x.shape[0]
@@ -108,38 +117,13 @@ class EpochTrainer:
             st, loss_sum, correct_sum = carry
             return st, loss_sum / n, correct_sum / n
 
-        def step_weighted(state, xb, yb, wb, mb, count, kind, scale):
-            """One step on a global batch padded to a multiple of the devices: `mb` marks the real rows, `wb`
-            (the mask times any class weights) weighs the loss, which is rescaled from the padded width to the
-            `count` real rows (a factor of exactly 1 when nothing is padded)."""
-            tv, ntv, ov = state
-            width = xb.shape[0]
-
-            def loss_of(tv_):
-                loss, aux = forward_loss(tv_, ntv, xb, yb, wb, True, scale)
-                return loss * (width / count), aux
-
-            (loss, (out, ntv2)), grads = jax.value_and_grad(loss_of, has_aux=True)(tv)
-            tv2, ov2 = self.optimizer.stateless_apply(ov, grads, tv)
-            hits = correct_masked(yb, out, kind, jnp.ones((width,), bool) if mb is None else mb)
-            return (tv2, ntv2, ov2), loss, hits
-
-        def correct_masked(yb, out, kind, mask):
-            if kind == "binary":
-                hit = (out[..., 0] > 0.5) == (yb.reshape(-1) > 0.5)
-            elif kind == "categorical":
-                hit = jnp.argmax(out, -1) == jnp.argmax(yb, -1)
-            else:
-                hit = jnp.argmax(out, -1) == yb.reshape(-1).astype(jnp.int32)
-            return jnp.sum(hit & mask)
-
         def epoch_batches(state, xs, ys, ws, ms, counts, scale, kind):
             """Train on given global batches (steps, width, ...), each sharded along its batch axis over the
             mesh: XLA partitions every step and all-reduces the gradients. Returns sums, not means."""
             def body(carry, inputs):
                 st, loss_sum, correct_sum = carry
                 xb, yb, wb, mb, count = inputs
-                st, loss, c = step_weighted(st, xb, yb, wb, mb, count, kind, scale)
+                st, loss, c = step(st, xb, yb, wb, kind, scale, mb, count)
                 return (st, loss_sum + loss * count, correct_sum + c), None
 
             carry = (state, jnp.float32(0.0), jnp.int32(0))

@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from keraslab.backend import current_backend
+from keraslab.backend import current_backend, keras
 from keraslab.errors import UsageError
 
 _current: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("keraslab_parallel_plan", default=None)
@@ -115,12 +115,11 @@ def make_plan(devices: int | None = None) -> Plan | None:
                          f"{'/'.join(kinds)} device(s) ({', '.join(str(d) for d in local)}){hint}")
     if wanted == 1 and processes == 1:
         return None
-    keras = __import__("keraslab.backend", fromlist=["keras"]).keras()
     chosen = []
     for p in range(processes):
         mine = sorted((d for d in jax.devices() if d.process_index == p), key=lambda d: d.id)
         chosen += mine[:wanted]
-    distribution = keras.distribution.DataParallel(devices=[f"{d.platform}:{d.id}" for d in chosen],
+    distribution = keras().distribution.DataParallel(devices=[f"{d.platform}:{d.id}" for d in chosen],
                                                    auto_shard_dataset=False)
     mesh = distribution.device_mesh.backend_mesh
     return Plan(distribution, mesh, distribution.batch_dim_name, wanted, processes, jax.process_index())

@@ -106,22 +106,26 @@ def run_lesson(lesson: Lesson, config, *, out: str | os.PathLike | None = None, 
     else:  # the other processes of a job: same work, nothing kept
         scratch = Path(tempfile.mkdtemp(prefix="keraslab-replica-"))
         final, resume = scratch / "run", False
-        distributed.on_lost(lambda: shutil.rmtree(scratch, ignore_errors=True))
+
+    def drop_scratch():
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
     run_config = config_dict(lesson, config) if seeds == 1 else {**config_dict(lesson, config), "seeds": seeds}
     hint = f"keraslab run {lesson.name} --out {final} --resume (with the same options)"
     try:
-        with runs.RunDir(final, config=run_config, resume=resume, keep_checkpoints=keep_checkpoints,
-                         resume_hint=hint) as run, \
+        with distributed.on_lost(drop_scratch), \
+                runs.RunDir(final, config=run_config, resume=resume, keep_checkpoints=keep_checkpoints,
+                            resume_hint=hint) as run, \
+                distributed.on_lost(run.abandon), \
                 parallel.use(plan), \
                 ckpt.active(ckpt.Store(run.checkpoints, min_epochs=checkpoint_min_epochs, writer=primary)
                             if checkpoints else None):
-            distributed.on_lost(run.abandon)
             if resume and not config.quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
             summary = _execute_into(run, lesson, config, seeds, resumed=resume)
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        drop_scratch()
     return final, summary
 
 

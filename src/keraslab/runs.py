@@ -292,9 +292,10 @@ def unfinished_runs(lesson: str, root: str | os.PathLike = "runs") -> list[Path]
     folder = Path(root) / lesson
     if not folder.is_dir():
         return []
-    found = [p for p in folder.glob(".*.partial") if RunDir(folder / p.name[1:-len(".partial")]).has_checkpoints()]
-    found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return [folder / p.name[1:-len(".partial")] for p in found]
+    runs = [RunDir(folder / p.name[1:-len(".partial")]) for p in folder.glob(".*.partial")]
+    runs = [r for r in runs if r.has_checkpoints()]
+    runs.sort(key=lambda r: r.staging.stat().st_mtime, reverse=True)
+    return [r.final for r in runs]
 
 
 def mean_sd(values) -> tuple[float, float]:
