@@ -86,7 +86,7 @@ def _grads(layer, x):
 
 def test_patch_conv_and_reshape_pool_equal_the_stock_layers():
     from keraslab.backend import keras as get_keras
-    from keraslab.layers import PatchConv2D, ReshapeMaxPooling2D
+    from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
 
     keras = get_keras()
     x = np.random.default_rng(0).normal(size=(3, 11, 9, 4)).astype(np.float32)

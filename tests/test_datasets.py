@@ -34,7 +34,7 @@ def test_mnist_5k_real(shared_data):
 
 
 def test_churn_real(shared_data):
-    raw = datasets.tabular.read_csv(shared_data / "customer_churn.csv")
+    raw = datasets.read_csv(shared_data / "customer_churn.csv")
     assert raw.shape == (7043, 21)
     t = datasets.load_churn(data_dir=shared_data, offline=True)
     assert t.frame.shape == (7032, 20) and "customerID" not in t.frame

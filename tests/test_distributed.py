@@ -15,16 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keraslab import checkpoints, cli, parallel
+from keraslab import cli
+from keraslab.distributed import plan as parallel
+from keraslab.training import checkpoints
 from keraslab.errors import UsageError
-from keraslab.launch import free_port
+from keraslab.distributed.launch import free_port
 
 TWO_DEVICES = textwrap.dedent("""
     import json, os
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import numpy as np
-    from keraslab import datasets, models, parallel, training
-    from keraslab.churn import ChurnPreprocessor
+    import keraslab.distributed
+    from keraslab import datasets, models, training
+    from keraslab.tables import ChurnPreprocessor
     from keraslab.errors import UsageError
     from keraslab.seeding import set_seed
 
@@ -36,7 +39,7 @@ TWO_DEVICES = textwrap.dedent("""
         set_seed(0)
         model = training.compile_model(models.binary_net(x.shape[1], (20, 12), dropout=kw.pop("dropout", 0.0)),
                                        loss="binary_crossentropy")
-        with parallel.data_parallel(devices):
+        with keraslab.distributed.data_parallel(devices):
             history = training.fit(model, x, y, epochs=3, seed=0, quiet=True, **kw)
         return model.get_weights(), history
 
@@ -53,7 +56,7 @@ TWO_DEVICES = textwrap.dedent("""
     w3, _ = train(2, batch_size=32, class_weight={0: 1.0, 1: 5.0})  # negative control: a different training
     out["control"] = max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w3))
     try:
-        parallel.make_plan(3)
+        keraslab.distributed.make_plan(3)
     except UsageError as exc:
         out["too_many"] = str(exc)
     print(json.dumps(out))

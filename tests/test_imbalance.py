@@ -167,7 +167,8 @@ def test_unknown_strategy_lists_the_valid_ones():
 # --- the lesson ----------------------------------------------------------------------------------------------------
 
 def _lesson(tmp_path, shared_data, **options):
-    from keraslab import lessons, runner
+    from keraslab import lessons
+    from keraslab.runs import runner
 
     lesson = lessons.get_lesson("imbalance")
     config = lessons.make_config(lesson, data_dir=str(shared_data), quiet=True, quick=True, **options)

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keraslab import lessons, runner
+from keraslab import lessons
+from keraslab.runs import runner
 
 EVERY_LESSON_FILE = {"config.json", "manifest.json", "metrics.json", "history.csv", "report.md", "report.html"}
 
@@ -61,7 +62,7 @@ def test_cifar10_ann_quick_reports_cpu_time_and_no_gpu(tmp_path, small_home):
 
 def test_cifar10_ann_gpu_path(tmp_path, small_home, monkeypatch):
     """The GPU branch, on a CPU machine: devices.available() says there is a GPU and epochs are timed per device."""
-    from keraslab import devices
+    from keraslab.training import devices
 
     monkeypatch.setattr(devices, "available", lambda: ["cpu:0", "gpu:0"])
     monkeypatch.setattr(devices, "time_epoch", lambda build, x, y, *, device, **kw: 8.0 if device == "cpu:0"
@@ -72,9 +73,10 @@ def test_cifar10_ann_gpu_path(tmp_path, small_home, monkeypatch):
 
 
 def test_time_epoch_on_cpu():
-    from keraslab import devices, training
+    from keraslab.backend import keras as get_keras
+    from keraslab.training import devices
 
-    keras = training.keras()
+    keras = get_keras()
     x = np.random.default_rng(0).random((300, 4, 4, 3), dtype=np.float32)
     y = np.random.default_rng(1).integers(0, 10, 300)
 
@@ -128,7 +130,7 @@ def test_several_seeds_for_a_keras_lesson(tmp_path, shared_data):
 
 def test_churn_preprocessing(shared_data):
     from keraslab import datasets
-    from keraslab.churn import FEATURES, ChurnPreprocessor
+    from keraslab.tables.churn_preprocessor import FEATURES, ChurnPreprocessor
 
     frame = datasets.load_churn(data_dir=shared_data).frame
     train, test = frame.iloc[:5000], frame.iloc[5000:]
@@ -146,7 +148,7 @@ def test_churn_preprocessing(shared_data):
 
 def test_churn_preprocessing_bad_rows(shared_data):
     from keraslab import datasets
-    from keraslab.churn import ChurnPreprocessor
+    from keraslab.tables import ChurnPreprocessor
     from keraslab.errors import DataFormatError
 
     frame = datasets.load_churn(data_dir=shared_data).frame.head(50)

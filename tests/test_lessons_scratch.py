@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from keraslab import lessons, runner
+from keraslab import lessons
+from keraslab.runs import runner
 from keraslab.cli import main
 
 

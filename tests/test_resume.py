@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keraslab import checkpoints, cli
+from keraslab import cli
+from keraslab.training import checkpoints
 
 # The CLI in a subprocess that SIGKILLs itself right after the checkpoint of epoch 2 is on disk: a crash at a
 # known point (a test harness, not keraslab code).
 KILL_AFTER_EPOCH_2 = textwrap.dedent("""
     import os, signal, sys
-    from keraslab import checkpoints, cli
+    from keraslab import cli
+    from keraslab.training import checkpoints
     _save = checkpoints.FitCheckpoints.save
     def save(self, epoch, *args, **kwargs):
         path = _save(self, epoch, *args, **kwargs)
@@ -155,9 +157,9 @@ def test_fit_resumes_mid_run_bit_identical_with_dropout_state(tmp_path, dropout)
     first = _net(dropout)
     store = checkpoints.Store(tmp_path / "ck", min_epochs=1)
     with checkpoints.active(store), pytest.raises(Stop):
-        from keraslab import fastfit
+        from keraslab.training import fastfit
 
-        fastfit.fit_epochs(first, x, y, loss=first._keraslab_loss, epochs=4, batch_size=16, seed=1, quiet=True,
+        fastfit.fit_epochs(first, x, y, loss=first.loss, epochs=4, batch_size=16, seed=1, quiet=True,
                            on_epoch_end=stop_after_2)
     set_seed(1)
     second = _net(dropout)
@@ -204,7 +206,7 @@ def test_checkpoint_store_fallbacks_and_mismatches(tmp_path, capsys):
 def test_every_seed_in_range_trains(capsys):
     """Seeds reach 2**32 - 1 (check_seed's range): the epoch order takes them as uint32."""
     from keraslab import training
-    from keraslab.fastfit import epoch_order
+    from keraslab.training.fastfit import epoch_order
 
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 8), dtype=np.float32), (rng.random(40) < 0.4).astype(np.float32)

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keraslab import backend, lessons, reports, runner, runs, seeding
+from keraslab import backend, files, lessons, seeding
+from keraslab.runs import folder as runs
+from keraslab.runs import report as reports
+from keraslab.runs import runner
 from keraslab.errors import BackendError, UsageError
 
 
@@ -20,14 +23,14 @@ class ToyConfig(lessons.BaseConfig):
 
 
 def toy_run(config: ToyConfig) -> reports.Result:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rng = np.random.default_rng(config.seed)
     draws = rng.normal(size=100) * config.scale
     if config.fail:
         raise UsageError("the toy lesson was asked to fail")
-    fig, ax = plt.subplots()
-    ax.plot(draws)
+    fig = Figure()
+    fig.subplots().plot(draws)
     result = reports.Result(title="Toy", summary={"mean": float(draws.mean()), "first": float(draws[0])},
                             history=pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]}))
     result.text("A toy lesson with `code`.").figure("draws", fig, "the draws")
@@ -38,7 +41,7 @@ def toy_run(config: ToyConfig) -> reports.Result:
 
 @pytest.fixture
 def toy_lesson(monkeypatch):
-    monkeypatch.setattr(lessons, "_LESSONS", dict(lessons._LESSONS))
+    monkeypatch.setitem(lessons.REGISTERED, "toy", None)  # so that the toy lesson is removed after the test
     lessons.register("toy", "a toy lesson for the tests", ToyConfig, headline="mean", course_figure="0.0")(toy_run)
     return lessons.get_lesson("toy")
 
@@ -106,19 +109,19 @@ def test_default_run_dir(tmp_path):
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
-    path = runs.atomic_write_text(tmp_path / "f.json", "old")
+    path = files.atomic_write_text(tmp_path / "f.json", "old")
     with pytest.raises(TypeError):
-        runs.atomic_write_json(path, {"x": object()})
+        files.atomic_write_json(path, {"x": object()})
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
 
 
 def test_json_has_no_nan(tmp_path):
-    text = runs.dumps_json({"a": float("nan"), "b": np.float32(1.5), "c": np.arange(2)})
+    text = files.dumps_json({"a": float("nan"), "b": np.float32(1.5), "c": np.arange(2)})
     assert json.loads(text) == {"a": None, "b": 1.5, "c": [0, 1]}
 
 
 def test_aggregate_summaries():
-    agg = runs.aggregate_summaries([{"f1": 0.5, "acc": 0.8}, {"f1": 0.7, "acc": 0.8}])
+    agg = runner.aggregate_summaries([{"f1": 0.5, "acc": 0.8}, {"f1": 0.7, "acc": 0.8}])
     assert agg == {"f1": pytest.approx(0.6), "f1_sd": pytest.approx(np.sqrt(0.02)), "acc": pytest.approx(0.8),
                    "acc_sd": 0.0}
 

@@ -46,7 +46,7 @@ def test_bundle_files_and_schema(churn_bundle):
 
 def test_json_preprocessing_equals_scikit_learn(shared_data, churn_rows):
     from keraslab.serving.features import FeatureSpec
-    from keraslab.tabular import TablePreprocessor
+    from keraslab.tables import TablePreprocessor
 
     frame = pd.read_csv(shared_data / "customer_churn.csv").drop(columns=["customerID", "Churn"])
     prep = TablePreprocessor().fit(frame.iloc[:5000])

@@ -6,16 +6,16 @@ instead of input_shape, and the dropout network has real Dropout layers (the cou
 
 from __future__ import annotations
 
-from keraslab.backend import keras as _keras
+from keraslab.backend import keras
 
 
 def _sequential(layers, name: str):
-    return _keras().Sequential(layers, name=name)
+    return keras().Sequential(layers, name=name)
 
 
 def dense_classifier(n_in: int, n_classes: int, hidden: tuple[int, ...] = (), *, name: str = "dense"):
     """n_in -> hidden ReLU layers -> n_classes softmax (the MNIST models: hidden=() and hidden=(100,))."""
-    k = _keras()
+    k = keras()
     layers = [k.Input((n_in,))] + [k.layers.Dense(h, activation="relu") for h in hidden]
     layers.append(k.layers.Dense(n_classes, activation="softmax"))
     return _sequential(layers, name)
@@ -23,7 +23,7 @@ def dense_classifier(n_in: int, n_classes: int, hidden: tuple[int, ...] = (), *,
 
 def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
     """Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax: 12,230,010 parameters."""
-    k = _keras()
+    k = keras()
     return _sequential([k.Input(input_shape), k.layers.Flatten(), k.layers.Dense(3000, activation="relu"),
                         k.layers.Dense(1000, activation="relu"), k.layers.Dense(n_classes, activation="softmax")],
                        "cifar_ann")
@@ -32,13 +32,13 @@ def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
 def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True):
     """Conv32(3x3) -> MaxPool(2) -> Conv64(3x3) -> MaxPool(2) -> Flatten -> Dense64 -> Dense10 softmax.
 
-    fast=True builds the same network from keraslab.layers (PatchConv2D, ReshapeMaxPooling2D): identical outputs
-    and weight shapes, about 3x faster to train on a CPU with JAX (see keraslab.layers). fast=False uses the stock
+    fast=True builds the same network from keraslab.training.keras_layers (PatchConv2D, ReshapeMaxPooling2D): identical outputs
+    and weight shapes, about 3x faster to train on a CPU with JAX (see keraslab.training.keras_layers). fast=False uses the stock
     Conv2D and MaxPooling2D.
     """
-    k = _keras()
+    k = keras()
     if fast:
-        from keraslab.layers import PatchConv2D, ReshapeMaxPooling2D
+        from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
 
         conv = lambda f: PatchConv2D(f, 3, activation="relu")  # noqa: E731
         pool = ReshapeMaxPooling2D
@@ -56,7 +56,7 @@ def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name
 
     The churn lesson uses hidden=(20, 12); the imbalance lab (26, 15); the sonar lesson (60, 30, 15).
     """
-    k = _keras()
+    k = keras()
     layers = [k.Input((n_in,))]
     for h in hidden:
         layers.append(k.layers.Dense(h, activation="relu"))
@@ -64,3 +64,17 @@ def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name
             layers.append(k.layers.Dropout(dropout))
     layers.append(k.layers.Dense(1, activation="sigmoid"))
     return _sequential(layers, name)
+
+
+def ensemble_model(members, combine: str):
+    """One Keras model from trained binary members: the mean of their probabilities, or (combine="vote") the share
+    of members whose probability is >= 0.5. It saves and loads like any model (keraslab.training.keras_layers
+    registers VoteShare)."""
+    from keraslab.training.keras_layers import VoteShare
+
+    k = keras()
+    inputs = k.Input(members[0].inputs[0].shape[1:])
+    outputs = [m(inputs) for m in members]
+    joined = k.layers.Concatenate(axis=-1)(outputs)  # (n, k members)
+    out = VoteShare()(joined) if combine == "vote" else k.layers.Average()(outputs)
+    return k.Model(inputs, out, name=f"ensemble_{combine}")

@@ -25,7 +25,7 @@ def bench_data(model: str, samples: int | None = None, seed: int = 0):
             from sklearn.model_selection import train_test_split
 
             from keraslab import datasets
-            from keraslab.churn import ChurnPreprocessor, encode_target
+            from keraslab.tables import ChurnPreprocessor, encode_target
 
             frame = datasets.load_churn(offline=True).frame
             y = encode_target(frame["Churn"])

@@ -15,6 +15,7 @@ import sys
 from keraslab.bench.flops import MODEL_FLOPS_PER_SAMPLE, matmul_gflops
 from keraslab.bench.keras_impl import EPOCHS_PER_UNIT
 from keraslab.errors import KeraslabError, UsageError
+from keraslab.runs.manifest import package_version
 
 MODELS = ("mlp", "churn", "ann", "cnn")
 BACKENDS = ("jax", "torch", "tensorflow")
@@ -45,13 +46,11 @@ def machine_info(rate: float) -> dict:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    from keraslab.runs import _version
-
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(
+            "platform": platform.platform(), "date_utc": _dt.datetime.now(_dt.UTC).isoformat(
                 timespec="seconds"), "matmul_gflops": round(rate, 1),
-            "versions": {k: _version(k) for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow",
-                                                  "numpy") if _version(k)}}
+            "versions": {k: package_version(k) for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow",
+                                                  "numpy") if package_version(k)}}
 
 
 def plan(models, backends, devices, gpus: dict, reference: bool) -> list[dict]:

@@ -6,14 +6,17 @@ import time
 
 import numpy as np
 
+from keraslab import models, training
+from keraslab.backend import keras as load_keras
+from keraslab.seeding import set_seed
+from keraslab.training import devices
+
 EPOCHS_PER_UNIT = {"mlp": 1, "churn": 100, "ann": 1, "cnn": 1}
 BATCH = 32
 
 
 def build(model: str):
-    from keraslab import models, training
-
-    keras = training.keras()
+    keras = load_keras()
     if model == "mlp":
         m, opt, loss = models.dense_classifier(784, 10, (128,)), "adam", "sparse_categorical_crossentropy"
     elif model == "churn":
@@ -30,9 +33,6 @@ def build(model: str):
 def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) -> list[float]:
     """Seconds per timed unit (one epoch; 100 epochs for churn) after a warm-up epoch that compiles everything,
     through keraslab.training exactly as the lessons train."""
-    from keraslab import devices, training
-    from keraslab.seeding import set_seed
-
     epochs = EPOCHS_PER_UNIT[model]
     with devices.scope(device):
         set_seed(seed)

@@ -20,7 +20,7 @@ def probe() -> dict:
     out = {"torch_installed": importlib.util.find_spec("torch") is not None, "gpus": {}}
     backend = os.environ.get("KERAS_BACKEND", "jax")
     from keraslab.backend import use_backend
-    from keraslab.devices import gpus
+    from keraslab.training.devices import gpus
 
     use_backend(backend)
     out["gpus"][backend] = gpus()

@@ -18,129 +18,18 @@ load_homeprices   Table (area, bedrooms, price)                               20
 ================  ==========================================================  ====================================
 """
 
-from __future__ import annotations
-
-import numpy as np
-
-from keraslab.datasets import formats, tabular
 from keraslab.datasets.cache import (data_home, dataset_paths, ensure_file, import_file, sha256_of, status,
                                      track_files)
+from keraslab.datasets.csv_tables import Table, read_csv
+from keraslab.datasets.loaders import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES, class_names, describe,
+                                       load, load_churn, load_cifar10, load_fashion_mnist, load_homeprices,
+                                       load_insurance, load_mnist, load_mnist_5k, load_sonar)
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
-from keraslab.datasets.tabular import Table
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-MNIST_CLASSES = tuple(str(d) for d in range(10))
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
 
 __all__ = [
     "REGISTRY", "DatasetSpec", "FileSpec", "Table", "get_spec", "data_home", "dataset_paths", "ensure_file",
-    "import_file", "sha256_of", "status", "track_files", "load", "load_mnist", "load_fashion_mnist",
+    "import_file", "read_csv", "sha256_of", "status", "track_files", "load", "load_mnist", "load_fashion_mnist",
     "load_mnist_5k", "load_cifar10", "load_churn", "load_sonar", "load_insurance", "load_homeprices",
     "CIFAR10_CLASSES", "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "class_names", "describe",
 ]
 
-
-def _images(x: np.ndarray, scale: bool) -> np.ndarray:
-    if scale:
-        out = np.ascontiguousarray(x, dtype=np.float32)  # one float32 copy, divided in place (no second copy)
-        out /= np.float32(255.0)
-        return out
-    return x
-
-
-def _paths(name, data_dir, offline, transport, quiet):
-    return dataset_paths(name, data_dir=data_dir, offline=offline, transport=transport, quiet=quiet)
-
-
-def load_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
-    """MNIST: ((x_train (60000, 28, 28), y_train (60000,)), (x_test (10000, 28, 28), y_test (10000,)))."""
-    paths = _paths("mnist", data_dir, offline, transport, quiet)
-    d = formats.read_mnist_npz(paths["mnist.npz"])
-    return ((_images(d["x_train"], scale), d["y_train"].astype(np.int64)),
-            (_images(d["x_test"], scale), d["y_test"].astype(np.int64)))
-
-
-def load_fashion_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None,
-                       quiet: bool = True):
-    """Fashion-MNIST, same shapes as :func:`load_mnist`."""
-    paths = _paths("fashion_mnist", data_dir, offline, transport, quiet)
-    out = []
-    for split in ("train", "t10k"):
-        x = formats.read_idx(paths[f"fashion-mnist/{split}-images-idx3-ubyte.gz"], expected_ndim=3)
-        y = formats.read_idx(paths[f"fashion-mnist/{split}-labels-idx1-ubyte.gz"], expected_ndim=1)
-        if len(x) != len(y):
-            raise formats.DataFormatError(
-                f"fashion_mnist: {split} has {len(x)} images but {len(y)} labels")
-        out.append((_images(x, scale), y.astype(np.int64)))
-    return tuple(out)
-
-
-def load_mnist_5k(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
-    """5000 real MNIST digits: x (5000, 28, 28), y (5000,). No split."""
-    paths = _paths("mnist_5k", data_dir, offline, transport, quiet)
-    x, y = formats.read_mnist_5k(paths["mnist_5k.csv.gz"])
-    return _images(x, scale), y
-
-
-def load_cifar10(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
-    """CIFAR-10: ((x_train (50000, 32, 32, 3), y_train (50000,)), (x_test (10000, 32, 32, 3), y_test (10000,))).
-
-    Labels are flat int64 (Keras's loader gives (N, 1)). The tarball's hash is verified before anything is read.
-    """
-    paths = _paths("cifar10", data_dir, offline, transport, quiet)
-    d = formats.read_cifar10_tar(paths["cifar-10-python.tar.gz"])
-    return (_images(d["x_train"], scale), d["y_train"]), (_images(d["x_test"], scale), d["y_test"])
-
-
-def load_churn(*, blank_total_charges: str = "drop", data_dir=None, offline: bool = False, transport=None,
-               quiet: bool = True) -> Table:
-    """The telco churn table, customerID dropped, TotalCharges numeric (blank rows dropped or set to 0)."""
-    paths = _paths("churn", data_dir, offline, transport, quiet)
-    return tabular.load_churn_csv(paths["customer_churn.csv"], blank_total_charges)
-
-
-def load_sonar(*, data_dir=None, offline: bool = False, transport=None, quiet: bool = True) -> Table:
-    paths = _paths("sonar", data_dir, offline, transport, quiet)
-    return tabular.load_sonar_csv(paths["sonar_dataset.csv"])
-
-
-def load_insurance(*, data_dir=None, offline: bool = False, transport=None, quiet: bool = True) -> Table:
-    paths = _paths("insurance", data_dir, offline, transport, quiet)
-    return tabular.load_insurance_csv(paths["insurance_data.csv"])
-
-
-def load_homeprices(*, data_dir=None, offline: bool = False, transport=None, quiet: bool = True) -> Table:
-    paths = _paths("homeprices", data_dir, offline, transport, quiet)
-    return tabular.load_homeprices_csv(paths["homeprices_banglore.csv"])
-
-
-def load(name: str, **kwargs):
-    """Load a registered dataset by name, passing keyword arguments to its loader."""
-    spec = get_spec(name)
-    return globals()[spec.loader](**kwargs)
-
-
-def describe(name: str, **kwargs) -> list[str]:
-    """Load dataset `name` and describe it in a few lines: shapes, dtypes, classes, cleaning done."""
-    spec = get_spec(name)
-    data = load(name, **kwargs)
-    lines = [f"{name}: {spec.description}"]
-    if isinstance(data, Table):
-        lines.append(f"table {data.frame.shape[0]} rows x {data.frame.shape[1]} columns; target {data.target!r}")
-        counts = data.y.value_counts().sort_index()
-        if len(counts) <= 20:
-            lines.append("target counts: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-        lines += [f"cleaning: {change}" for change in data.changes]
-        return lines
-    pairs = data if isinstance(data[0], tuple) else ((data[0], data[1]),)
-    for split, (x, y) in zip(("train", "test") if len(pairs) == 2 else ("all",), pairs):
-        counts = np.bincount(y, minlength=10)
-        lines.append(f"{split}: images {x.dtype} {x.shape}, labels {y.dtype} {y.shape}; per class "
-                     + " ".join(str(c) for c in counts))
-    return lines
-
-
-def class_names(name: str) -> tuple[str, ...]:
-    return {"mnist": MNIST_CLASSES, "mnist_5k": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES,
-            "cifar10": CIFAR10_CLASSES}[name]

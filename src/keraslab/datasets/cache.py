@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from keraslab.datasets.download import Transport, download
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
 from keraslab.errors import ChecksumError, DataMissingError, UsageError
+from keraslab.files import sha256_file
 
 ENV_VAR = "KERASLAB_DATA"
 # A JSON file {dataset: {file name: sha256}} that vouches for substitute files (small copies in the real formats,
@@ -39,11 +39,7 @@ def sha256_of(path: str | os.PathLike) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        _HASHES[key] = digest.hexdigest()
+        _HASHES[key] = sha256_file(path)
     return _HASHES[key]
 
 

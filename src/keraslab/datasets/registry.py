@@ -25,7 +25,7 @@ class DatasetSpec:
     name: str
     description: str
     files: tuple[FileSpec, ...]
-    loader: str  # name of the function in keraslab.datasets that parses it
+    loader: str  # name of the function in keraslab.datasets.loaders that parses it
     kind: str  # "images" or "table"
 
     def file(self, name: str) -> FileSpec:

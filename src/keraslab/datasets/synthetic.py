@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -22,6 +21,8 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+
+from keraslab.files import sha256_file
 
 
 def class_images(n: int, shape: tuple[int, ...], n_classes: int = 10, seed: int = 0):
@@ -90,10 +91,6 @@ def write_cifar10_tar(path, n_per_batch: int = 100, n_test: int = 200, seed: int
     return path
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def make_small_data_home(dest, real: str | os.PathLike | None = None, seed: int = 0) -> Path:
     """A data home with small mnist.npz / CIFAR files plus links to the real files in `real`.
 
@@ -111,7 +108,7 @@ def make_small_data_home(dest, real: str | os.PathLike | None = None, seed: int 
                     target.symlink_to(src)
     npz = write_mnist_npz(dest / "mnist.npz", seed=seed)
     tar = write_cifar10_tar(dest / "cifar-10-python.tar.gz", seed=seed)
-    checksums = {"mnist": {"mnist.npz": _sha256(npz)}, "cifar10": {"cifar-10-python.tar.gz": _sha256(tar)}}
+    checksums = {"mnist": {"mnist.npz": sha256_file(npz)}, "cifar10": {"cifar-10-python.tar.gz": sha256_file(tar)}}
     out = dest / "checksums.json"
     out.write_text(json.dumps(checksums, indent=2) + "\n")
     return out

@@ -1,18 +1,22 @@
 """keraslab.imbalance: imbalance strategies over any (X, y), compared honestly.
 
-- strategies: names, checks, `resample(X, y, strategy, seed)` (imbalanced-learn samplers), balanced class weights
+- strategies: the one registry of strategies (`REGISTRY`, `STRATEGIES`) and their shared defaults (focal gamma and
+  alpha, ensemble members, SMOTE neighbours), checks, `resample(X, y, strategy, seed)`, balanced class weights
 - ensemble: `BalancedEnsemble`, k models on all minority rows + disjoint majority slices, vote or mean
 - focal: `binary_focal_loss(gamma, alpha)` for Keras
 - compare: `compare(X, y, strategies, seeds, ...)`, `summarise`, the lab's network trainer
 """
 
 from keraslab.imbalance.compare import (METRICS, KerasTrainer, LabSettings, best_f1_threshold, compare,
-                                        fit_strategy, summarise, summary_keys)
+                                        ensemble_combine, fit_strategy, summarise, summary_keys)
 from keraslab.imbalance.ensemble import BalancedEnsemble
 from keraslab.imbalance.focal import binary_focal_loss
-from keraslab.imbalance.strategies import (BINARY_ONLY, RESAMPLING, STRATEGIES, balanced_class_weight,
-                                           check_strategy, check_target, make_sampler, resample)
+from keraslab.imbalance.strategies import (BINARY_ONLY, ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS,
+                                           REGISTRY, RESAMPLING, STRATEGIES, Strategy, balanced_class_weight,
+                                           check_strategy, check_target, make_sampler, parse_strategies, resample)
 
-__all__ = ["METRICS", "KerasTrainer", "LabSettings", "best_f1_threshold", "compare", "fit_strategy", "summarise",
-           "summary_keys", "BalancedEnsemble", "binary_focal_loss", "BINARY_ONLY", "RESAMPLING", "STRATEGIES",
-           "balanced_class_weight", "check_strategy", "check_target", "make_sampler", "resample"]
+__all__ = ["BINARY_ONLY", "ENSEMBLE_MEMBERS", "FOCAL_ALPHA", "FOCAL_GAMMA", "K_NEIGHBORS", "METRICS", "REGISTRY",
+           "RESAMPLING", "STRATEGIES", "BalancedEnsemble", "KerasTrainer", "LabSettings", "Strategy",
+           "balanced_class_weight", "best_f1_threshold", "binary_focal_loss", "check_strategy", "check_target",
+           "compare", "ensemble_combine", "fit_strategy", "make_sampler", "parse_strategies", "resample",
+           "summarise", "summary_keys"]

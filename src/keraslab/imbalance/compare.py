@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from keraslab import models
+from keraslab.errors import UsageError
 from keraslab.imbalance.ensemble import BalancedEnsemble
-from keraslab.imbalance.strategies import (RESAMPLING, STRATEGIES, balanced_class_weight, check_strategy,
+from keraslab.imbalance.focal import binary_focal_loss
+from keraslab.imbalance.strategies import (BINARY_ONLY, ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS,
+                                           REGISTRY, RESAMPLING, STRATEGIES, balanced_class_weight, check_strategy,
                                            check_target, resample)
+from keraslab.runs.evaluation import binary_scores
+from keraslab.training import Refitter
 
 METRICS = ("f1", "precision", "recall", "pr_auc", "balanced_accuracy", "accuracy")
 
@@ -24,10 +30,10 @@ class LabSettings:
     hidden: tuple[int, ...] = (26, 15)  # n_features -> 26 -> 15 -> 1, the course's network
     epochs: int = 100
     batch_size: int = 32
-    k: int = 3  # ensemble members
-    gamma: float = 2.0
-    alpha: float | None = 0.25
-    k_neighbors: int = 5
+    k: int = ENSEMBLE_MEMBERS  # ensemble members
+    gamma: float = FOCAL_GAMMA
+    alpha: float | None = FOCAL_ALPHA  # see keraslab.imbalance.strategies for the reason
+    k_neighbors: int = K_NEIGHBORS
     test_size: float = 0.2
     tune_threshold: bool = False
     validation_fraction: float = 0.2
@@ -42,16 +48,13 @@ class KerasTrainer:
         self.settings = settings
         self._models = {}
 
-    def _refitter(self, n_features: int, loss: str):
-        from keraslab import models, training
-        from keraslab.imbalance.focal import binary_focal_loss
-
+    def _refitter(self, n_features: int, loss: str) -> Refitter:
         key = (n_features, loss)
         if key not in self._models:
             loss_obj = (binary_focal_loss(self.settings.gamma, self.settings.alpha) if loss == "focal"
                         else "binary_crossentropy")
-            self._models[key] = training.Refitter(lambda: models.binary_net(n_features, self.settings.hidden),
-                                                  loss=loss_obj, steps_per_epoch=100)
+            self._models[key] = Refitter(lambda: models.binary_net(n_features, self.settings.hidden), loss=loss_obj,
+                                         steps_per_epoch=100)
         return self._models[key]
 
     def fit(self, X, y, seed: int, *, loss: str = "bce", class_weight: dict | None = None) -> "FittedNet":
@@ -76,20 +79,24 @@ class FittedNet:
 
 def fit_strategy(strategy: str, X_train, y_train, seed: int, trainer: KerasTrainer, settings: LabSettings):
     """Fit one strategy on a training part (nothing else is passed in). Returns an object with predict_proba."""
-    check_strategy(strategy)
+    kind = REGISTRY[check_strategy(strategy)].kind
     y_train = check_target(y_train, strategy).astype(np.int64)
-    if strategy == "baseline":
+    if kind == "plain":
         return trainer.fit(X_train, y_train, seed)
-    if strategy == "class_weight":
+    if kind == "class_weight":
         return trainer.fit(X_train, y_train, seed, class_weight=balanced_class_weight(y_train))
-    if strategy in RESAMPLING:
+    if kind == "resample":
         X_res, y_res = resample(X_train, y_train, strategy, seed, settings.k_neighbors)
         return trainer.fit(X_res, y_res, seed)
-    if strategy == "focal":
+    if kind == "loss":
         return trainer.fit(X_train, y_train, seed, loss="focal")
-    combine = "vote" if strategy == "ensemble_vote" else "mean"
-    return BalancedEnsemble(lambda X, y, s: trainer.fit(X, y, s), k=settings.k, combine=combine,
+    return BalancedEnsemble(lambda X, y, s: trainer.fit(X, y, s), k=settings.k, combine=ensemble_combine(strategy),
                             seed=seed).fit(X_train, y_train)
+
+
+def ensemble_combine(strategy: str) -> str:
+    """"vote" or "mean": how an ensemble strategy combines its members."""
+    return "vote" if strategy == "ensemble_vote" else "mean"
 
 
 def best_f1_threshold(y, proba) -> float:
@@ -99,12 +106,6 @@ def best_f1_threshold(y, proba) -> float:
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     scores = [f1_score(y, (proba >= t).astype(int), zero_division=0) for t in grid]
     return float(grid[int(np.argmax(scores))])
-
-
-def _scores(y_test, proba, threshold) -> dict:
-    from keraslab.evaluation import binary_scores
-
-    return binary_scores(y_test, proba, threshold)
 
 
 def compare(X, y, *, strategies=STRATEGIES, seeds=(0, 1, 2, 3, 4), settings: LabSettings | None = None,
@@ -117,61 +118,80 @@ def compare(X, y, *, strategies=STRATEGIES, seeds=(0, 1, 2, 3, 4), settings: Lab
     adds rows for the course's leaky protocol (preprocess and resample every row, then split) for the resampling
     strategies. Returns one row per (protocol, seed, strategy, threshold kind) with the metrics.
     """
-    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
     settings = settings or LabSettings()
     for s in strategies:
         check_strategy(s)
     if protocol not in ("honest", "tutorial"):
-        from keraslab.errors import UsageError
-
         raise UsageError(f"Invalid value for `protocol`. Expected one of honest, tutorial. Received: "
                          f"protocol={protocol!r}")
-    y = check_target(y, "focal" if any(s in ("focal", "ensemble_vote", "ensemble_mean") for s in strategies)
-                     else None).astype(np.int64)
+    y = check_target(y, next((s for s in strategies if s in BINARY_ONLY), None)).astype(np.int64)
     preprocessor = preprocessor or StandardScaler
     trainer = trainer or KerasTrainer(settings)
     rows = []
     for seed in seeds:
-        idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=settings.test_size, stratify=y,
-                                               random_state=seed)
-        X_tr_raw, X_te_raw = _take(X, idx_train), _take(X, idx_test)
-        y_tr, y_te = y[idx_train], y[idx_test]
-        if settings.tune_threshold:
-            i_fit, i_val = train_test_split(np.arange(len(y_tr)), test_size=settings.validation_fraction,
-                                            stratify=y_tr, random_state=seed)
-        else:
-            i_fit, i_val = np.arange(len(y_tr)), None
-        prep = preprocessor().fit(_take(X_tr_raw, i_fit))
-        X_fit, y_fit = prep.transform(_take(X_tr_raw, i_fit)), y_tr[i_fit]
-        X_te = prep.transform(X_te_raw)
-        ensemble = None
-        for strategy in strategies:
-            t0 = time.perf_counter()
-            if strategy.startswith("ensemble") and ensemble is not None:
-                # vote and mean combine the same k members: train them once per seed
-                model = copy.copy(ensemble)
-                model.combine = "vote" if strategy == "ensemble_vote" else "mean"
-            else:
-                model = fit_strategy(strategy, X_fit, y_fit, seed, trainer, settings)
-                if strategy.startswith("ensemble"):
-                    ensemble = model
-            proba = model.predict_proba(X_te)
-            seconds = time.perf_counter() - t0
-            base = {"protocol": "honest", "seed": seed, "strategy": strategy, "train_rows": len(y_fit),
-                    "test_rows": len(y_te), "seconds": seconds}
-            rows.append({**base, "threshold_kind": "0.5", "threshold": 0.5, **_scores(y_te, proba, 0.5)})
-            if settings.tune_threshold:
-                val_proba = model.predict_proba(prep.transform(_take(X_tr_raw, i_val)))
-                t = best_f1_threshold(y_tr[i_val], val_proba)
-                rows.append({**base, "threshold_kind": "tuned", "threshold": t, **_scores(y_te, proba, t)})
-            if progress:
-                progress(f"seed {seed} {strategy}: F1 {rows[-1]['f1']:.3f} ({seconds:.1f} s)")
+        split = HonestSplit.make(X, y, seed, settings, preprocessor)
+        rows += _honest_rows(split, seed, strategies, trainer, settings, progress)
         if protocol == "tutorial":
             rows += _tutorial_rows(X, y, seed, [s for s in strategies if s in RESAMPLING], preprocessor, trainer,
                                    settings, progress)
     return pd.DataFrame(rows)
+
+
+@dataclass
+class HonestSplit:
+    """One seed's stratified split: the preprocessed rows to fit on, the untouched test rows, and (when thresholds
+    are tuned) a validation slice of the training part. The preprocessing is fitted on the rows to fit on only."""
+
+    X_fit: np.ndarray
+    y_fit: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+
+    @classmethod
+    def make(cls, X, y, seed: int, settings: LabSettings, preprocessor) -> HonestSplit:
+        from sklearn.model_selection import train_test_split
+
+        idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=settings.test_size, stratify=y,
+                                               random_state=seed)
+        X_train, y_train = _take(X, idx_train), y[idx_train]
+        i_fit, i_val = np.arange(len(y_train)), None
+        if settings.tune_threshold:
+            i_fit, i_val = train_test_split(i_fit, test_size=settings.validation_fraction, stratify=y_train,
+                                            random_state=seed)
+        prep = preprocessor().fit(_take(X_train, i_fit))
+        X_val = None if i_val is None else prep.transform(_take(X_train, i_val))
+        return cls(prep.transform(_take(X_train, i_fit)), y_train[i_fit], prep.transform(_take(X, idx_test)),
+                   y[idx_test], X_val, None if i_val is None else y_train[i_val])
+
+
+def _honest_rows(split: HonestSplit, seed, strategies, trainer, settings, progress) -> list[dict]:
+    """Every strategy fitted on the split's training rows and scored on its test rows (at 0.5, and at the threshold
+    tuned on the validation slice when settings.tune_threshold)."""
+    rows, ensemble = [], None
+    for strategy in strategies:
+        t0 = time.perf_counter()
+        if REGISTRY[strategy].kind == "ensemble" and ensemble is not None:
+            model = copy.copy(ensemble)  # vote and mean combine the same k members: train them once per seed
+            model.combine = ensemble_combine(strategy)
+        else:
+            model = fit_strategy(strategy, split.X_fit, split.y_fit, seed, trainer, settings)
+            if REGISTRY[strategy].kind == "ensemble":
+                ensemble = model
+        proba = model.predict_proba(split.X_test)
+        seconds = time.perf_counter() - t0
+        base = {"protocol": "honest", "seed": seed, "strategy": strategy, "train_rows": len(split.y_fit),
+                "test_rows": len(split.y_test), "seconds": seconds}
+        rows.append({**base, "threshold_kind": "0.5", "threshold": 0.5, **binary_scores(split.y_test, proba, 0.5)})
+        if settings.tune_threshold:
+            t = best_f1_threshold(split.y_val, model.predict_proba(split.X_val))
+            rows.append({**base, "threshold_kind": "tuned", "threshold": t, **binary_scores(split.y_test, proba, t)})
+        if progress:
+            progress(f"seed {seed} {strategy}: F1 {rows[-1]['f1']:.3f} ({seconds:.1f} s)")
+    return rows
 
 
 def _tutorial_rows(X, y, seed, strategies, preprocessor, trainer, settings, progress):
@@ -189,7 +209,7 @@ def _tutorial_rows(X, y, seed, strategies, preprocessor, trainer, settings, prog
         proba = model.predict_proba(X_te)
         rows.append({"protocol": "tutorial (leaky: resampled before the split)", "seed": seed, "strategy": strategy,
                      "train_rows": len(y_tr), "test_rows": len(y_te), "seconds": float("nan"),
-                     "threshold_kind": "0.5", "threshold": 0.5, **_scores(y_te, proba, 0.5)})
+                     "threshold_kind": "0.5", "threshold": 0.5, **binary_scores(y_te, proba, 0.5)})
         if progress:
             progress(f"seed {seed} {strategy} (tutorial protocol): F1 {rows[-1]['f1']:.3f}")
     return rows
@@ -203,7 +223,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over seeds per (protocol, strategy, threshold kind)."""
     agg = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False)[list(METRICS) + ["threshold"]]
     mean, sd = agg.mean(), agg.std(ddof=1).fillna(0.0)
-    out = mean.join(sd, rsuffix="_sd").reset_index()
+    out = mean.join(sd.add_suffix("_sd")).reset_index()
     out["seeds"] = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False).size().to_numpy()
     return out
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from keraslab.backend import keras
+from keraslab.imbalance.strategies import FOCAL_ALPHA, FOCAL_GAMMA
 
-def binary_focal_loss(gamma: float = 2.0, alpha: float | None = 0.25):
-    """keras.losses.BinaryFocalCrossentropy: (1 - p_t)^gamma * BCE, weighted alpha / 1 - alpha by class when alpha is
-    given. keraslab.scratch.losses.binary_focal is the same function in NumPy (a test holds them together)."""
-    from keraslab.backend import keras
 
+def binary_focal_loss(gamma: float = FOCAL_GAMMA, alpha: float | None = FOCAL_ALPHA):
+    """keras.losses.BinaryFocalCrossentropy: (1 - p_t)^gamma * BCE, weighted alpha (class 1) / 1 - alpha (class 0)
+    when alpha is given, unweighted when it is None. The defaults and their reasons are in
+    keraslab.imbalance.strategies. keraslab.scratch.losses.binary_focal is the same function in NumPy (a test holds
+    them together)."""
     return keras().losses.BinaryFocalCrossentropy(gamma=gamma, alpha=0.25 if alpha is None else alpha,
                                                   apply_class_balancing=alpha is not None)

@@ -12,8 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets
+from keraslab import models, training
+from keraslab.tables import ChurnPreprocessor, encode_target
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import evaluation
+from keraslab.runs.report import Result
+from keraslab.seeding import set_seed
 
 
 @dataclass(frozen=True)
@@ -26,15 +31,28 @@ class ChurnConfig(BaseConfig):
                 "monitor, never used for a choice)"})
 
 
+class ChurnModel:
+    """A fitted preprocessor and Keras model: DataFrame of customers in, churn probabilities out."""
+
+    def __init__(self, preprocessor: ChurnPreprocessor, model, threshold: float = 0.5):
+        self.preprocessor = preprocessor
+        self.model = model
+        self.threshold = threshold
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """P(churn) for each row, shape (n,)."""
+        x = self.preprocessor.transform(frame)
+        return np.asarray(self.model.predict(x, verbose=0, batch_size=1024)).ravel()
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(frame) >= self.threshold).astype(np.int64)
+
+
 def train_churn_model(frame: pd.DataFrame, *, seed: int, epochs: int, test_size: float = 0.2,
                       batch_size: int = 32, validation_split: float = 0.0, quiet: bool = True,
                       hidden=(20, 12), threshold: float = 0.5):
     """Split, preprocess (fit on train), train. Returns (ChurnModel, history, (X_test, y_test, frame_test))."""
     from sklearn.model_selection import train_test_split
-
-    from keraslab import models, training
-    from keraslab.churn import ChurnModel, ChurnPreprocessor, encode_target
-    from keraslab.seeding import set_seed
 
     y = encode_target(frame["Churn"])
     f_train, f_test, y_train, y_test = train_test_split(frame, y, test_size=test_size, stratify=y,
@@ -55,8 +73,6 @@ def train_churn_model(frame: pd.DataFrame, *, seed: int, epochs: int, test_size:
 @register("churn", "telecom customer churn: 26-20-12-1 network, scaler fit on the training part, threshold 0.5",
           ChurnConfig, headline="churn_f1", course_figure="0.57 (one unseeded run)")
 def run(config: ChurnConfig) -> Result:
-    from keraslab import datasets, evaluation
-
     epochs = config.epochs or (5 if config.quick else 100)
     table = datasets.load_churn(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)
     churn_model, history, (x_test, y_test, f_test) = train_churn_model(

@@ -11,8 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets
+from keraslab import datasets, models, training
+from keraslab import training
+from keraslab.backend import keras as get_keras
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import evaluation, plots
+from keraslab.runs.report import Result
+from keraslab.seeding import set_seed
+from keraslab.training import devices
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,6 @@ def load_cifar(config, *, quick_train: int = 500, quick_test: int = 200):
     The images stay uint8 (150 MB for the training set instead of 600 MB as float32): training scales them batch by
     batch (training.fit's input_scale), prediction scales the test set.
     """
-    from keraslab import datasets
 
     (x_train, y_train), (x_test, y_test) = datasets.load_cifar10(
         data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=False)
@@ -42,8 +48,6 @@ def load_cifar(config, *, quick_train: int = 500, quick_test: int = 200):
 
 
 def add_image_classifier(result, key, title, model, x_test, y_test, history, names):
-    from keraslab import evaluation, plots, training
-
     proba = training.predict(model, x_test.astype(np.float32) * np.float32(SCALE), batch_size=512)
     y_pred = proba.argmax(axis=1)
     cls = evaluation.add_classifier_report(result, key, title, y_test, y_pred, names, history)
@@ -56,10 +60,7 @@ def add_image_classifier(result, key, title, model, x_test, y_test, history, nam
 @register("cifar10-ann", "CIFAR-10 with a 3072-3000-1000-10 dense network, and its epoch time on CPU vs GPU",
           Cifar10AnnConfig, headline="test_accuracy", course_figure="0.5054 (10 epochs)")
 def run(config: Cifar10AnnConfig) -> Result:
-    from keraslab import datasets, devices, models, training
-    from keraslab.seeding import set_seed
-
-    keras = training.keras()
+    keras = get_keras()
     epochs = config.epochs or (1 if config.quick else 5)
     (x_train, y_train), (x_test, y_test) = load_cifar(config)
     names = list(datasets.CIFAR10_CLASSES)

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets, models, training
+from keraslab.backend import keras as get_keras
+from keraslab.lessons.cifar10_ann import SCALE, add_image_classifier, load_cifar
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs.report import Result
+from keraslab.scratch.conv import conv2d, max_pool2d
+from keraslab.seeding import set_seed
 
 # The course's worked example: a loopy "9"-like pattern of +1 / -1 pixels and a filter that detects its loop.
 DEMO_IMAGE = np.array([
@@ -36,8 +41,6 @@ class CnnConfig(BaseConfig):
 
 
 def demo_tables():
-    from keraslab.scratch.conv import conv2d, max_pool2d
-
     fmap = conv2d(DEMO_IMAGE, DEMO_FILTER, scale=9)
     pooled = max_pool2d(fmap, 2)
     as_frame = lambda a: pd.DataFrame(np.round(a, 2), columns=[f"c{j}" for j in range(a.shape[1])])
@@ -47,11 +50,7 @@ def demo_tables():
 @register("cnn", "CIFAR-10: a small CNN against the dense network, and a 3x3 convolution worked by hand",
           CnnConfig, headline="cnn_test_accuracy", course_figure="0.7028 (O, 10 epochs)")
 def run(config: CnnConfig) -> Result:
-    from keraslab import datasets, models, training
-    from keraslab.lessons.cifar10_ann import SCALE, add_image_classifier, load_cifar
-    from keraslab.seeding import set_seed
-
-    keras = training.keras()
+    keras = get_keras()
     epochs = config.epochs or (1 if config.quick else 10)
     ann_epochs = 1 if config.quick else config.ann_epochs
     result = Result(title="A convolutional network on CIFAR-10", summary={})

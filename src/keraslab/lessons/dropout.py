@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets
+from keraslab import models, training
+from keraslab import training
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import evaluation, plots
+from keraslab.runs.report import Result
 
 HIDDEN = (60, 30, 15)
 
@@ -33,16 +37,13 @@ class DropoutConfig(BaseConfig):
 
 class _Sonar:
     """One compiled sonar network, re-initialised for each fit so that it is traced and compiled only once."""
-
     def __init__(self, rate: float, batch_size: int, n_train: int):
-        from keraslab import models, training
 
         # the same seed gives both networks the same initial weights on a fold (dropout adds no weights)
         self.net = training.Refitter(lambda: models.binary_net(60, HIDDEN, dropout=rate),
                                      loss="binary_crossentropy", steps_per_epoch=int(np.ceil(n_train / batch_size)))
 
     def fit_score(self, x_tr, y_tr, x_te, y_te, *, seed, epochs, batch_size, threshold, monitor=False, quiet=True):
-        from keraslab import training
 
         history = self.net.fit(x_tr, y_tr, seed=seed, epochs=epochs, batch_size=batch_size,
                                validation_data=(x_te, y_te) if monitor else None, quiet=quiet)
@@ -69,8 +70,6 @@ def corrected_paired_t(diffs: np.ndarray, n_train: int, n_test: int):
           DropoutConfig, headline="cv_accuracy_dropout", course_figure="0.8077 (one 52-row split)")
 def run(config: DropoutConfig) -> Result:
     from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
-
-    from keraslab import datasets, evaluation, plots
 
     epochs = config.epochs or (10 if config.quick else 100)
     folds, repeats = (3, 1) if config.quick else (config.folds, config.repeats)

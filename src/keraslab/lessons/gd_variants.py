@@ -11,8 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import plots
+from keraslab.runs.report import Result
+from keraslab.scratch.gradient_descent import ScaledLinearModel, fit_linear, least_squares
 
 HOUSES = ((2600, 4), (1000, 2), (1500, 3))
 
@@ -27,9 +30,6 @@ class GdVariantsConfig(BaseConfig):
           GdVariantsConfig, headline="batch_cost", course_figure="0.00686 (O's batch GD)")
 def run(config: GdVariantsConfig) -> Result:
     from sklearn.preprocessing import MinMaxScaler
-
-    from keraslab import datasets, plots
-    from keraslab.scratch.gradient_descent import ScaledLinearModel, fit_linear, least_squares
 
     epochs = config.epochs or (100 if config.quick else 500)
     table = datasets.load_homeprices(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)

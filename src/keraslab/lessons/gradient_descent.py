@@ -13,8 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets
+from keraslab.backend import keras as get_keras
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import plots
+from keraslab.runs.report import Result
+from keraslab.scratch.gradient_descent import fit_neuron
+from keraslab.seeding import set_seed
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,6 @@ def keras_neuron(keras, X, y, *, epochs: int, learning_rate: float, quiet: bool 
           GradientDescentConfig, headline="scratch_test_accuracy", course_figure="0.8333 (bias never updated)")
 def run(config: GradientDescentConfig) -> Result:
     from sklearn.model_selection import train_test_split
-
-    from keraslab import datasets, plots
-    from keraslab.backend import keras as get_keras
-    from keraslab.scratch.gradient_descent import fit_neuron
-    from keraslab.seeding import set_seed
 
     epochs = config.epochs or (200 if config.quick else 1000)
     table = datasets.load_insurance(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)

@@ -1,4 +1,5 @@
-"""Lesson: imbalanced data, seven strategies compared honestly (the course's notebook 9, done right).
+"""Lesson: imbalanced data, every strategy of keraslab.imbalance compared honestly (the course's notebook 9,
+done right).
 
 The course resampled the whole churn table before splitting it, so copies and SMOTE interpolations of its test
 rows sat in its training data (its over-sampling and SMOTE F1 of 0.79 / 0.82 are inflated), and it never built the
@@ -14,36 +15,37 @@ from typing import Literal
 
 import numpy as np
 
+from keraslab import datasets
 from keraslab.errors import UsageError
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab.imbalance import (ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS, STRATEGIES, LabSettings,
+                                compare, parse_strategies, summarise, summary_keys)
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import plots
+from keraslab.runs.report import Result
+from keraslab.tables import ChurnPreprocessor, TablePreprocessor
 
 
 @dataclass(frozen=True)
 class ImbalanceConfig(BaseConfig):
     dataset: str = field(default="churn", metadata={"help": "a registered table with a binary target"})
-    strategies: str = field(default="baseline,class_weight,undersample,oversample,smote,ensemble_vote,"
-                                    "ensemble_mean,focal", metadata={"help": "comma-separated strategies"})
+    strategies: str = field(default=",".join(STRATEGIES), metadata={
+        "help": f"comma-separated, among: {', '.join(STRATEGIES)}"})
     seeds: int = field(default=5, metadata={"help": "seeds (splits and initialisations) to average over"})
     protocol: Literal["honest", "tutorial"] = field(default="honest", metadata={
         "help": "tutorial adds the course's leaky protocol (resample, then split) beside the honest one"})
     tune_threshold: bool = field(default=False, metadata={
         "help": "also pick each strategy's threshold on a validation slice of the training part (max F1)"})
-    k: int = field(default=3, metadata={"help": "models in the balanced ensemble"})
-    gamma: float = 2.0
-    alpha: float = field(default=0.75, metadata={
-        "help": "focal loss weight of the minority class (the negatives get 1 - alpha); Keras's default 0.25 would "
-                "down-weight the minority"})
-    k_neighbors: int = 5
+    k: int = field(default=ENSEMBLE_MEMBERS, metadata={"help": "models in the balanced ensemble"})
+    gamma: float = field(default=FOCAL_GAMMA, metadata={"help": "focal loss focusing parameter"})
+    alpha: float = field(default=FOCAL_ALPHA, metadata={
+        "help": "focal loss weight of the minority class (the majority gets 1 - alpha); Keras's default 0.25 "
+                "down-weights the minority (see keraslab.imbalance.strategies)"})
+    k_neighbors: int = field(default=K_NEIGHBORS, metadata={"help": "SMOTE's neighbours"})
     batch_size: int = 32
 
 
 def binary_table(name: str, config):
     """(X frame, y 0/1 with 1 the class of interest, positive label, preprocessor factory) for a registered table."""
-    from keraslab import datasets
-    from keraslab.churn import ChurnPreprocessor
-    from keraslab.tabular import TablePreprocessor
-
     spec = datasets.get_spec(name)
     if spec.kind != "table":
         raise UsageError(f"Dataset {name!r} is not a table; the imbalance lab needs a table with a binary target")
@@ -59,17 +61,11 @@ def binary_table(name: str, config):
             lambda: TablePreprocessor(), table)
 
 
-@register("imbalance", "imbalanced churn: 7 strategies on untouched test splits (and the course's leak, labelled)",
+@register("imbalance", f"imbalanced churn: {len(STRATEGIES)} strategies on untouched test splits (and the course's "
+                      f"leak, labelled)",
           ImbalanceConfig, headline="best_f1", course_figure="0.82 (SMOTE, leaky)", own_seeds=True)
 def run(config: ImbalanceConfig) -> Result:
-    from keraslab import plots
-    from keraslab.imbalance import STRATEGIES, LabSettings, check_strategy, compare, summarise, summary_keys
-
-    strategies = [s.strip() for s in config.strategies.split(",") if s.strip()]
-    for s in strategies:
-        check_strategy(s)
-    if not strategies:
-        raise UsageError(f"No strategies given; expected some of: {', '.join(STRATEGIES)}")
+    strategies = parse_strategies(config.strategies)
     epochs = config.epochs or (3 if config.quick else 100)
     n_seeds = 1 if config.quick else config.seeds
     seeds = [config.seed + i for i in range(n_seeds)]

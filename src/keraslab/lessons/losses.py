@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import verify
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs.report import Result
+from keraslab.scratch import losses as L
 
 # The course's toy arrays, in the course's (swapped) order.
 TUTORIAL_Y_TRUE = [0.30, 0.7, 1, 0, 0.5]
@@ -27,9 +29,6 @@ class LossesConfig(BaseConfig):
 @register("losses", "loss functions by hand: MAE, MSE, log loss (the course's toy example, fixed), all vs Keras",
           LossesConfig, headline="log_loss", course_figure="17.2696 (roles swapped)")
 def run(config: LossesConfig) -> Result:
-    from keraslab import parity
-    from keraslab.scratch import losses as L
-
     # The course's arguments, as it passed them.
     mae = L.mae(TUTORIAL_Y_TRUE, TUTORIAL_Y_PREDICTED)
     mse = L.mse(TUTORIAL_Y_TRUE, TUTORIAL_Y_PREDICTED)
@@ -49,7 +48,7 @@ def run(config: LossesConfig) -> Result:
     result.text("The course's own log_loss function also clipped with min(p, epsilon) instead of "
                 "min(p, 1 - epsilon), which turned every probability into 1e-15 and printed 17.269388197455342; "
                 "keraslab's clips to [epsilon, 1 - epsilon].")
-    rows = [c.row() for c in parity.loss_checks(config.seed)]
+    rows = [c.row() for c in verify.loss_checks(config.seed)]
     result.heading("Every loss, ours against Keras")
     result.table("losses_vs_keras", pd.DataFrame(rows),
                  f"seeded random inputs (seed {config.seed}), Keras in float64; tolerance 1e-6")

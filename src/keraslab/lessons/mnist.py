@@ -12,8 +12,12 @@ from typing import Literal
 
 import numpy as np
 
-from keraslab.lessons import BaseConfig, register
-from keraslab.reports import Result
+from keraslab import datasets
+from keraslab import datasets, models, training
+from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.runs import evaluation, plots
+from keraslab.runs.report import Result
+from keraslab.seeding import set_seed
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,6 @@ class MnistConfig(BaseConfig):
 def load_split(config: MnistConfig):
     """(x_train, y_train), (x_test, y_test) as float32 (n, 784) in [0, 1] and int64 labels; quick: a small slice."""
     from sklearn.model_selection import train_test_split
-
-    from keraslab import datasets
 
     kw = dict(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=True)
     if config.dataset == "mnist_5k":
@@ -58,9 +60,6 @@ def _stratified_head(x, y, n, seed):
 @register("mnist", "digits: a 784-10 and a 784-100-10 network (softmax, each with its own confusion matrix)",
           MnistConfig, headline="hidden_test_accuracy", course_figure="0.9743 (MNIST)")
 def run(config: MnistConfig) -> Result:
-    from keraslab import datasets, evaluation, models, plots, training
-    from keraslab.seeding import set_seed
-
     epochs = config.epochs or (1 if config.quick else 5)
     (x_train, y_train), (x_test, y_test), images_test = load_split(config)
     names = datasets.class_names(config.dataset)
@@ -80,8 +79,7 @@ def run(config: MnistConfig) -> Result:
                                validation_split=config.validation_split, quiet=config.quiet, seed=config.seed)
         proba = training.predict(model, x_test)
         y_pred = proba.argmax(axis=1)
-        cls = evaluation.add_classifier_report(result, key, title, y_test, y_pred, names,
-                                               history.rename(columns=lambda c: c))
+        cls = evaluation.add_classifier_report(result, key, title, y_test, y_pred, names, history)
         result.summary[f"{key}_test_accuracy"] = cls["accuracy"]
         result.summary[f"{key}_test_loss"] = float(model.evaluate(x_test, y_test, verbose=0)[0])
         result.text(f"{title}: {training.count_params(model):,} parameters, test accuracy {cls['accuracy']:.4f}. "

@@ -7,7 +7,6 @@ mode (a Lambda layer or any other code in the file is refused), and reads the pr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -15,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keraslab.backend import current_backend, keras
 from keraslab.errors import DataFormatError, KeraslabError
+from keraslab.files import sha256_file
 from keraslab.serving.features import FeatureSpec
 
 BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
@@ -25,16 +26,8 @@ class BundleError(KeraslabError):
     """A bundle that is missing, changed, truncated or corrupt."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_manifest(folder: Path, extra: dict | None = None) -> dict:
-    files = {name: {"sha256": _sha256(folder / name), "bytes": (folder / name).stat().st_size}
+    files = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
              for name in BUNDLE_FILES}
     manifest = {"format": "keraslab.bundle/1", "files": files, **(extra or {})}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -62,7 +55,7 @@ def verify(folder: str | Path) -> dict:
             raise BundleError(f"{folder}: {name} is missing")
         expected = files[name]
         size = path.stat().st_size
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != expected["sha256"]:
             how = (f"changed or truncated: {size} of {expected['bytes']} bytes" if size < expected["bytes"]
                    else "changed since the bundle was written")
@@ -131,8 +124,6 @@ class Bundle:
 def _compiled_predict(model):
     """A fast inference function: on JAX one jitted stateless call (compiled once per batch size), elsewhere
     predict_on_batch."""
-    from keraslab.backend import current_backend
-
     if current_backend() == "jax":
         import jax
 
@@ -144,11 +135,13 @@ def _compiled_predict(model):
 
 
 def load(folder: str | Path) -> Bundle:
-    from keraslab.backend import keras
-
+    """A verified bundle: every file's hash checked, the model loaded in Keras's safe mode."""
     folder = Path(folder)
     manifest = verify(folder)
     k = keras()
+    # keraslab's own layers (VoteShare in an ensemble, the fast CNN layers) must be registered before loading
+    import keraslab.training.keras_layers  # noqa: F401
+
     try:
         model = k.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     except ValueError as exc:

@@ -1,6 +1,6 @@
 """Fitted preprocessing as plain JSON (no pickle, nothing that can run code on load), with a NumPy transform.
 
-`FeatureSpec.from_preprocessor` reads the fitted parameters out of a keraslab.tabular.TablePreprocessor (median
+`FeatureSpec.from_preprocessor` reads the fitted parameters out of a keraslab.tables.TablePreprocessor (median
 imputation + standard scaling for numbers, most-frequent fill for yes/no, most-frequent fill + one-hot for
 categories); `transform` reproduces that transformer exactly (the tests check it) and reports categories it has
 never seen, which encode as all zeros.

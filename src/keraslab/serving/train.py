@@ -3,23 +3,36 @@
 Defaults chosen from what the imbalance lab measured on churn (5 seeds, honest protocol): a plain network at
 threshold 0.5 reached churn F1 0.55; class weights 0.60; the balanced ensembles 0.61 but need several models. So a
 bundle trains one network with balanced class weights and picks its decision threshold on a validation slice of
-the training part (maximum F1), never on the test part.
+the training part (maximum F1), never on the test part. Every strategy of keraslab.imbalance can be chosen instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from keraslab import models, training
+from keraslab.datasets import read_csv
 from keraslab.errors import DataFormatError, UsageError
+from keraslab.files import sha256_file
+from keraslab.imbalance import (ENSEMBLE_MEMBERS, REGISTRY, BalancedEnsemble, balanced_class_weight,
+                                best_f1_threshold, binary_focal_loss, check_strategy, ensemble_combine, resample)
+from keraslab.runs import evaluation, plots
+from keraslab.runs.folder import RunDir
+from keraslab.runs.manifest import build_manifest
+from keraslab.runs.report import Result, figure_png, render_html
+from keraslab.seeding import set_seed
 from keraslab.serving.bundle import write_manifest
 from keraslab.serving.features import FeatureSpec
+from keraslab.tables import ColumnRoles, TablePreprocessor, infer_roles
 
-BUNDLE_STRATEGIES = ("baseline", "class_weight", "undersample", "oversample", "smote", "ensemble_vote",
-                     "ensemble_mean", "focal")
+MAX_CLASSES = 50
 
 
 @dataclass
@@ -30,204 +43,180 @@ class TrainOptions:
     epochs: int = 100
     seed: int = 0
     test_size: float = 0.2
-    validation_size: float = 0.2
     tune_threshold: bool = True
+    quiet: bool = False
+    # library-only options (the command line keeps their defaults)
+    validation_size: float = 0.2
     hidden: tuple[int, ...] = (26, 15)
     batch_size: int = 32
-    quiet: bool = False
+
+    def check(self) -> None:
+        check_strategy(self.imbalance)
+        if not 0 < self.test_size < 1:
+            raise UsageError(f"Invalid value for `--test-size`. Expected a number between 0 and 1. Received: "
+                             f"{self.test_size}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise UsageError(f"Invalid value for `--epochs`. Expected a positive integer. Received: {self.epochs}")
+
+    def command(self, csv: str | os.PathLike, out: str | os.PathLike) -> str:
+        """The `keraslab train` command that trains this bundle again (library-only options that differ from their
+        defaults are named after it)."""
+        args = ["keraslab", "train", str(csv), "--target", self.target]
+        if self.drop:
+            args += ["--drop", ",".join(self.drop)]
+        args += ["--imbalance", self.imbalance, "--epochs", str(self.epochs), "--seed", str(self.seed),
+                 "--test-size", str(self.test_size)]
+        if not self.tune_threshold:
+            args.append("--no-tune-threshold")
+        args += ["--out", str(out)]
+        line = shlex.join(args)
+        defaults = TrainOptions(target=self.target)
+        library = [f"{f}={getattr(self, f)!r}" for f in ("validation_size", "hidden", "batch_size")
+                   if getattr(self, f) != getattr(defaults, f)]
+        return line + (f"  # through the library, with {', '.join(library)}" if library else "")
 
 
-def _check(options: TrainOptions) -> None:
-    if options.imbalance not in BUNDLE_STRATEGIES:
-        raise UsageError(f"Unknown imbalance strategy {options.imbalance!r}. Expected one of: "
-                         f"{', '.join(BUNDLE_STRATEGIES)}")
-    if not 0 < options.test_size < 1:
-        raise UsageError(f"Invalid value for `--test-size`. Expected a number between 0 and 1. Received: "
-                         f"{options.test_size}")
-    if isinstance(options.epochs, bool) or not isinstance(options.epochs, int) or options.epochs < 1:
-        raise UsageError(f"Invalid value for `--epochs`. Expected a positive integer. Received: {options.epochs}")
+@dataclass
+class LabelledTable:
+    """The table's features and its target encoded 0..k-1 (for two classes, 1 is the minority class)."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    labels: list[str]
+    counts: pd.Series  # rows per label
+
+    @property
+    def binary(self) -> bool:
+        return len(self.labels) == 2
+
+
+@dataclass
+class Split:
+    fit: np.ndarray  # the rows the model and the preprocessing are fitted on
+    validation: np.ndarray | None  # the slice of the training part the threshold is chosen on
+    test: np.ndarray  # held out, untouched until the evaluation
+
+    @property
+    def train_rows(self) -> int:
+        return len(self.fit) + (0 if self.validation is None else len(self.validation))
 
 
 def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.PathLike,
                 log=print) -> tuple[Path, dict]:
     """Train on the CSV and write the bundle to `out` (atomically). Returns (folder, summary)."""
-    from sklearn.model_selection import train_test_split
-
-    from keraslab import evaluation, models, plots, training
-    from keraslab.datasets.tabular import read_csv
-    from keraslab.imbalance import BINARY_ONLY, BalancedEnsemble, balanced_class_weight, binary_focal_loss, resample
-    from keraslab.reports import Result, figure_png, render_html
-    from keraslab.runs import RunDir, build_manifest
-    from keraslab.seeding import set_seed
-    from keraslab.tabular import TablePreprocessor, infer_roles
-
-    _check(options)
+    options.check()
     csv = Path(csv)
-    if not csv.is_file():
-        raise UsageError(f"{csv}: no such file")
-    frame = read_csv(csv, required=[options.target, *options.drop])
-    frame = frame.drop(columns=list(options.drop))
-    target = frame[options.target]
-    n_missing = int(target.isna().sum())
-    if n_missing:
-        frame = frame[target.notna()].reset_index(drop=True)
-        log(f"dropped {n_missing} rows whose {options.target!r} is missing")
-    labels = sorted(frame[options.target].astype(str).str.strip().unique())
-    if len(labels) < 2:
-        raise DataFormatError(f"{csv}: column {options.target!r} has one value only ({labels[0]!r}); a classifier "
-                              f"needs at least two")
-    if len(labels) > 50:
-        raise DataFormatError(f"{csv}: column {options.target!r} has {len(labels)} values; keraslab train is for "
-                              f"classification (at most 50 classes)")
-    y_text = frame[options.target].astype(str).str.strip()
-    counts = y_text.value_counts()
-    binary = len(labels) == 2
-    if binary:  # the class of interest (label 1) is the minority class
-        positive = counts.idxmin()
-        labels = [lab for lab in labels if lab != positive] + [positive]
-    index = {lab: k for k, lab in enumerate(labels)}
-    y = y_text.map(index).to_numpy(np.int64)
-    X = frame.drop(columns=[options.target])
-    roles = infer_roles(X)
+    table = read_labelled_table(csv, options, log)
+    roles = infer_roles(table.X)
     for line in roles.describe():
         log(f"inferred {line}")
+    split = split_rows(table, options)
+    features = FeatureSpec.from_preprocessor(TablePreprocessor(roles=roles).fit(table.X.iloc[split.fit]),
+                                             table.X.iloc[split.fit])
+    model, history = train_model(features.transform(table.X.iloc[split.fit])[0], table.y[split.fit], table, options)
 
-    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=options.test_size, stratify=y,
-                                           random_state=options.seed)
-    tune = options.tune_threshold and binary
-    if tune:
-        idx_fit, idx_val = train_test_split(idx_train, test_size=options.validation_size, stratify=y[idx_train],
-                                            random_state=options.seed)
-    else:
-        idx_fit, idx_val = idx_train, None
-    prep = TablePreprocessor(roles=roles).fit(X.iloc[idx_fit])
-    features = FeatureSpec.from_preprocessor(prep, X.iloc[idx_fit])
-    x_fit, _ = features.transform(X.iloc[idx_fit])
-    y_fit = y[idx_fit]
-    class_weight, loss = None, "binary_crossentropy" if binary else "sparse_categorical_crossentropy"
-    if options.imbalance == "class_weight":
-        class_weight = balanced_class_weight(y_fit)
-    elif options.imbalance in ("undersample", "oversample", "smote"):
-        x_fit, y_fit = resample(x_fit, y_fit, options.imbalance, options.seed)
-    elif options.imbalance in BINARY_ONLY and not binary:
-        raise UsageError(f"--imbalance {options.imbalance} needs a binary target; {options.target!r} has "
-                         f"{len(labels)} classes")
-    elif options.imbalance == "focal":
-        loss = binary_focal_loss(2.0, 0.75)
-
-    histories = []
-
-    def train_net(x, y_part, seed, name="table_model"):
-        set_seed(seed)
-        net = (models.binary_net(x.shape[1], options.hidden, name=name) if binary else
-               models.dense_classifier(x.shape[1], len(labels), options.hidden, name=name))
-        training.compile_model(net, loss=loss, steps_per_epoch=int(np.ceil(len(x) / options.batch_size)))
-        hist = training.fit(net, x, y_part.astype(np.float32) if binary else y_part, epochs=options.epochs,
-                            batch_size=options.batch_size, class_weight=class_weight, quiet=options.quiet,
-                            seed=seed)
-        histories.append(hist)
-        return net
-
-    if options.imbalance.startswith("ensemble"):
-        # k networks on every minority row plus disjoint slices of the majority, joined into one Keras model
-        ensemble = BalancedEnsemble(lambda x, y_part, s: train_net(x, y_part, s, name=f"member_{s % 100}"), k=3,
-                                    combine="vote" if options.imbalance == "ensemble_vote" else "mean",
-                                    seed=options.seed).fit(x_fit, y_fit)
-        model = ensemble_model(ensemble.models_, ensemble.combine)
-        history = sum(histories) / len(histories)  # the members' mean curves
-    else:
-        model = train_net(x_fit, y_fit, options.seed)
-        history = histories[0]
-
-    def proba(rows):
-        p = np.asarray(model.predict(features.transform(X.iloc[rows])[0], batch_size=2048, verbose=0))
+    def proba(rows) -> np.ndarray:
+        p = np.asarray(model.predict(features.transform(table.X.iloc[rows])[0], batch_size=2048, verbose=0))
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
     threshold = None
-    if binary:
-        threshold = 0.5
-        if tune:
-            from keraslab.imbalance import best_f1_threshold
-
-            threshold = best_f1_threshold(y[idx_val], proba(idx_val)[:, 1])
-    p_test = proba(idx_test)
-    y_test = y[idx_test]
-    y_pred = (p_test[:, 1] >= threshold).astype(int) if binary else p_test.argmax(axis=1)
-    summary = _scores(y_test, y_pred, p_test, labels, counts)
-    cls = evaluation.classification(y_test, y_pred, labels)
-
-    schema = {
-        "format": "keraslab.schema/1",
-        "columns": [{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
-        + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]} for c in features.yes_no]
-        + [{"name": c["name"], "role": "categorical", "dtype": "str", "categories": c["categories"]}
-           for c in features.categorical],
-        "dropped": {**{c: "dropped with --drop" for c in options.drop}, **roles.dropped},
-        "target": {"name": options.target, "labels": labels, "positive": labels[1] if binary else None,
-                   "threshold": threshold},
-    }
-    result = Result(title=f"keraslab train: {csv.name} -> {options.target}", summary=summary, history=history)
-    result.text(f"{len(y)} rows; classes {', '.join(f'{lab} ({counts[lab]})' for lab in labels)}. Stratified "
-                f"split (seed {options.seed}): {len(idx_train)} training, {len(idx_test)} test rows"
-                + (f"; {len(idx_val)} of the training rows held out to pick the threshold" if tune else "")
-                + f". Imbalance strategy: {options.imbalance}; {options.epochs} epochs.")
-    if binary:
-        result.text(f"Decision threshold for {labels[1]!r}: {threshold:.2f}"
-                    + (" (maximum F1 on the validation slice)" if tune else ""))
-    result.text("Inferred columns: " + "; ".join(roles.describe()))
-    result.figure("learning_curves", plots.learning_curves(history, title="training"))
-    result.figure("confusion_matrix", plots.confusion_matrix(cls["confusion_matrix"], labels,
-                                                             title="test part: confusion matrix"))
-    result.table("classification_report", cls["report_frame"], "test part")
-    manifest_extra = build_manifest(lesson="train", seed=options.seed, data_files=[
-        {"file": csv.name, "path": str(csv), "sha256": _sha(csv)}])
-    with RunDir(out) as run:
-        folder = run.staging
-        model.save(folder / "model.keras")
-        run.write_json("preprocessing.json", features.to_json())
-        run.write_json("schema.json", schema)
-        run.write_json("metrics.json", {"summary": summary, "classification_report": cls["report_frame"].to_dict(
-            orient="records"), "options": {**options.__dict__, "csv": str(csv)}})
-        pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
-        run.write_text("report.html", render_html(result, {**manifest_extra, "lesson": "train"},
-                                                  {}, pngs))
-        write_manifest(folder, {"created_by": {k: manifest_extra[k] for k in ("keraslab", "versions", "backend",
-                                                                              "created_utc", "git_commit")}})
-    import matplotlib.pyplot as plt
-
-    for fig in result.figures.values():
-        plt.close(fig)
+    if table.binary:
+        threshold = 0.5 if split.validation is None else best_f1_threshold(table.y[split.validation],
+                                                                            proba(split.validation)[:, 1])
+    p_test, y_test = proba(split.test), table.y[split.test]
+    y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
+    summary = scores(y_test, y_pred, p_test, table)
+    cls = evaluation.classification(y_test, y_pred, table.labels)
+    schema = bundle_schema(features, roles, table, options, threshold)
+    result = _report(csv, table, split, roles, options, threshold, summary, cls, history)
+    _write_bundle(out, model, features, schema, summary, cls, result, options.command(csv, out), options, csv)
     return Path(out), summary
 
 
-def ensemble_model(members, combine: str):
-    """One Keras model from trained binary members: the mean of their probabilities, or (vote) the share of members
-    whose probability is >= 0.5. Saved and loaded like any model (keraslab.layers.VoteShare is registered)."""
-    from keraslab.backend import keras
-    from keraslab.layers import VoteShare
+def read_labelled_table(csv: Path, options: TrainOptions, log) -> LabelledTable:
+    """The CSV without the --drop columns and the rows whose target is missing; its target checked and encoded."""
+    if not csv.is_file():
+        raise UsageError(f"{csv}: no such file")
+    frame = read_csv(csv, required=[options.target, *options.drop]).drop(columns=list(options.drop))
+    n_missing = int(frame[options.target].isna().sum())
+    if n_missing:
+        frame = frame[frame[options.target].notna()].reset_index(drop=True)
+        log(f"dropped {n_missing} rows whose {options.target!r} is missing")
+    y_text = frame[options.target].astype(str).str.strip()
+    labels = sorted(y_text.unique())
+    if len(labels) < 2:
+        raise DataFormatError(f"{csv}: column {options.target!r} has one value only ({labels[0]!r}); a classifier "
+                              f"needs at least two")
+    if len(labels) > MAX_CLASSES:
+        raise DataFormatError(f"{csv}: column {options.target!r} has {len(labels)} values; keraslab train is for "
+                              f"classification (at most {MAX_CLASSES} classes)")
+    counts = y_text.value_counts()
+    if len(labels) == 2:  # the class of interest (label 1) is the minority class
+        positive = counts.idxmin()
+        labels = [lab for lab in labels if lab != positive] + [positive]
+    y = y_text.map({lab: k for k, lab in enumerate(labels)}).to_numpy(np.int64)
+    return LabelledTable(frame.drop(columns=[options.target]), y, labels, counts)
 
-    k = keras()
-    inputs = k.Input(members[0].inputs[0].shape[1:])
-    outputs = [m(inputs) for m in members]
-    joined = k.layers.Concatenate(axis=-1)(outputs)  # (n, k members)
-    out = VoteShare()(joined) if combine == "vote" else k.layers.Average()(outputs)
-    return k.Model(inputs, out, name=f"ensemble_{combine}")
+
+def split_rows(table: LabelledTable, options: TrainOptions) -> Split:
+    """A stratified, seeded test split; for a binary target whose threshold is tuned, a validation slice of the
+    training part too."""
+    from sklearn.model_selection import train_test_split
+
+    idx_train, idx_test = train_test_split(np.arange(len(table.y)), test_size=options.test_size, stratify=table.y,
+                                           random_state=options.seed)
+    if not (options.tune_threshold and table.binary):
+        return Split(idx_train, None, idx_test)
+    idx_fit, idx_val = train_test_split(idx_train, test_size=options.validation_size, stratify=table.y[idx_train],
+                                        random_state=options.seed)
+    return Split(idx_fit, idx_val, idx_test)
 
 
-def _sha(path: Path) -> str:
-    import hashlib
+def train_model(x, y, table: LabelledTable, options: TrainOptions):
+    """(Keras model, history) for the chosen imbalance strategy: one network, or an ensemble joined into one."""
+    strategy = REGISTRY[options.imbalance]
+    if strategy.binary_only and not table.binary:
+        raise UsageError(f"--imbalance {options.imbalance} needs a binary target; {options.target!r} has "
+                         f"{len(table.labels)} classes")
+    loss = "binary_crossentropy" if table.binary else "sparse_categorical_crossentropy"
+    class_weight = None
+    if strategy.kind == "class_weight":
+        class_weight = balanced_class_weight(y)
+    elif strategy.kind == "resample":
+        x, y = resample(x, y, options.imbalance, options.seed)
+    elif strategy.kind == "loss":
+        loss = binary_focal_loss()
+    histories = []
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    def train_net(x_part, y_part, seed, name="table_model"):
+        set_seed(seed)
+        net = (models.binary_net(x_part.shape[1], options.hidden, name=name) if table.binary else
+               models.dense_classifier(x_part.shape[1], len(table.labels), options.hidden, name=name))
+        training.compile_model(net, loss=loss, steps_per_epoch=int(np.ceil(len(x_part) / options.batch_size)))
+        histories.append(training.fit(net, x_part, y_part.astype(np.float32) if table.binary else y_part,
+                                      epochs=options.epochs, batch_size=options.batch_size,
+                                      class_weight=class_weight, quiet=options.quiet, seed=seed))
+        return net
+
+    if strategy.kind != "ensemble":
+        return train_net(x, y, options.seed), histories[0]
+    # k networks on every minority row plus disjoint slices of the majority, joined into one Keras model
+    ensemble = BalancedEnsemble(lambda x_, y_, s: train_net(x_, y_, s, name=f"member_{s % 100}"),
+                                k=ENSEMBLE_MEMBERS, combine=ensemble_combine(options.imbalance),
+                                seed=options.seed).fit(x, y)
+    return models.ensemble_model(ensemble.models_, ensemble.combine), sum(histories) / len(histories)
 
 
-def _scores(y_true, y_pred, proba, labels, counts) -> dict:
+def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
+    """Test accuracy, the minority class's F1, PR-AUC (macro over classes for more than two) and balanced
+    accuracy."""
     from sklearn import metrics
 
-    minority = labels.index(counts.idxmin())
-    if len(labels) == 2:
+    minority = table.labels.index(table.counts.idxmin())
+    if table.binary:
         pr_auc = metrics.average_precision_score(y_true, proba[:, 1])
     else:
-        onehot = np.eye(len(labels))[y_true]
+        onehot = np.eye(len(table.labels))[y_true]
         present = onehot.sum(axis=0) > 0
         pr_auc = metrics.average_precision_score(onehot[:, present], proba[:, present], average="macro")
     return {
@@ -236,3 +225,54 @@ def _scores(y_true, y_pred, proba, labels, counts) -> dict:
         "pr_auc": float(pr_auc),
         "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, y_pred)),
     }
+
+
+def bundle_schema(features: FeatureSpec, roles: ColumnRoles, table: LabelledTable, options: TrainOptions,
+                  threshold: float | None) -> dict:
+    """schema.json: every input column with its role and values, what was dropped, and the target."""
+    columns = ([{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
+               + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]}
+                  for c in features.yes_no]
+               + [{"name": c["name"], "role": "categorical", "dtype": "str", "categories": c["categories"]}
+                  for c in features.categorical])
+    return {"format": "keraslab.schema/1", "columns": columns,
+            "dropped": {**{c: "dropped with --drop" for c in options.drop}, **roles.dropped},
+            "target": {"name": options.target, "labels": table.labels,
+                       "positive": table.labels[1] if table.binary else None, "threshold": threshold}}
+
+
+def _report(csv: Path, table: LabelledTable, split: Split, roles: ColumnRoles, options: TrainOptions,
+            threshold, summary: dict, cls: dict, history: pd.DataFrame) -> Result:
+    result = Result(title=f"keraslab train: {csv.name} -> {options.target}", summary=summary, history=history)
+    classes = ", ".join(f"{lab} ({table.counts[lab]})" for lab in table.labels)
+    held = "" if split.validation is None else (f"; {len(split.validation)} of the training rows held out to pick "
+                                                 f"the threshold")
+    result.text(f"{len(table.y)} rows; classes {classes}. Stratified split (seed {options.seed}): "
+                f"{split.train_rows} training, {len(split.test)} test rows{held}. Imbalance strategy: "
+                f"{options.imbalance}; {options.epochs} epochs.")
+    if table.binary:
+        result.text(f"Decision threshold for {table.labels[1]!r}: {threshold:.2f}"
+                    + ("" if split.validation is None else " (maximum F1 on the validation slice)"))
+    result.text("Inferred columns: " + "; ".join(roles.describe()))
+    result.figure("learning_curves", plots.learning_curves(history, title="training"))
+    result.figure("confusion_matrix", plots.confusion_matrix(cls["confusion_matrix"], table.labels,
+                                                             title="test part: confusion matrix"))
+    result.table("classification_report", cls["report_frame"], "test part")
+    return result
+
+
+def _write_bundle(out, model, features: FeatureSpec, schema: dict, summary: dict, cls: dict, result: Result,
+                  command: str, options: TrainOptions, csv: Path) -> None:
+    manifest = build_manifest(lesson="train", seed=options.seed, data_files=[
+        {"file": csv.name, "path": str(csv), "sha256": sha256_file(csv)}])
+    with RunDir(out) as run:
+        model.save(run.staging / "model.keras")
+        run.write_json("preprocessing.json", features.to_json())
+        run.write_json("schema.json", schema)
+        run.write_json("metrics.json", {"summary": summary, "classification_report": cls["report_frame"].to_dict(
+            orient="records"), "options": {**dataclasses.asdict(options), "csv": str(csv)}, "command": command})
+        pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
+        run.write_text("report.html", render_html(result, manifest, command, pngs))
+        write_manifest(run.staging, {"created_by": {k: manifest[k] for k in ("keraslab", "versions", "backend",
+                                                                             "created_utc", "git_commit")}})
+

@@ -1,6 +1,6 @@
-"""Parity checks: keraslab.scratch against Keras (and scikit-learn), as rows of a table.
+"""`keraslab verify`: keraslab.scratch checked against Keras (and scikit-learn), as rows of a table.
 
-Used by `keraslab verify` and by the losses lesson. Keras runs in float64 here (JAX x64), so the differences
+Used by the `verify` command and by the losses lesson. Keras runs in float64 here (JAX x64), so the differences
 measured are ours, not float32 rounding.
 """
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keraslab.backend import current_backend, keras
 from keraslab.scratch import activations as A
 from keraslab.scratch import gradcheck
 from keraslab.scratch import losses as L
@@ -41,21 +42,16 @@ class Check:
 
 @contextlib.contextmanager
 def keras_float64():
-    """Keras on JAX in float64 for the duration (restores floatx and x64 afterwards)."""
-    from keraslab.backend import current_backend, keras
-
+    """Keras in float64 for the duration (on JAX with x64 enabled); restores floatx and x64 afterwards."""
     k = keras()
     floatx = k.config.floatx()
     if current_backend() == "jax":
         import jax
 
-        with jax.enable_x64(True):
-            k.config.set_floatx("float64")
-            try:
-                yield k
-            finally:
-                k.config.set_floatx(floatx)
+        x64 = jax.enable_x64(True)
     else:
+        x64 = contextlib.nullcontext()
+    with x64:
         k.config.set_floatx("float64")
         try:
             yield k

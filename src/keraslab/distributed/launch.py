@@ -6,7 +6,7 @@ With --process-id I (one command per machine), only process I starts here and jo
 
 The supervisor forwards process 0's output, and every process's errors with the process named; it hides the
 runtime's internal logs (kept with --debug). If a process fails, the others stop on their own within the job's
-timeout (keraslab.distributed's watchdog); any still running after that is killed. The exit code is 0 only if
+timeout (keraslab.distributed.runtime's watchdog); any still running after that is killed. The exit code is 0 only if
 every process exited 0.
 """
 
@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from keraslab.distributed import DEFAULT_TIMEOUT, ENV, LOST_EXIT, Job, parse_address
+from keraslab.distributed.runtime import DEFAULT_TIMEOUT, ENV, LOST_EXIT, Job, parse_address
 from keraslab.errors import UsageError
 
 # The XLA / coordination-service log lines and stack dumps a dying process prints: hidden unless --debug.

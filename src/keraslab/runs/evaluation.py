@@ -1,14 +1,17 @@
-"""Metrics from scikit-learn, and the report sections every classifier lesson writes."""
+"""Metrics from scikit-learn, and the report sections every classifier lesson writes (scikit-learn is imported
+when a metric is computed, not with this module)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics
+from keraslab.runs import plots
 
 
 def classification(y_true, y_pred, class_names) -> dict:
     """Accuracy, confusion matrix (rows = truth), and scikit-learn's classification report (text and table)."""
+    from sklearn import metrics
+
     labels = list(range(len(class_names)))
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     report = metrics.classification_report(y_true, y_pred, labels=labels, target_names=list(map(str, class_names)),
@@ -24,6 +27,8 @@ def classification(y_true, y_pred, class_names) -> dict:
 
 def binary_scores(y_true, proba, threshold: float = 0.5) -> dict:
     """Churn-style scores for the positive class (1) at an explicit threshold (never np.round)."""
+    from sklearn import metrics
+
     y_true = np.asarray(y_true).astype(int)
     proba = np.asarray(proba, dtype=np.float64).ravel()
     y_pred = (proba >= threshold).astype(int)
@@ -43,8 +48,6 @@ def add_classifier_report(result, key: str, title: str, y_true, y_pred, class_na
     Files: plots/<key>_learning_curves.png, plots/<key>_confusion_matrix.png, <key>_classification_report.txt,
     tables/<key>_classification_report.csv. Returns the classification dict.
     """
-    from keraslab import plots
-
     cls = classification(y_true, y_pred, class_names)
     result.heading(title)
     if history is not None:

@@ -1,7 +1,7 @@
 """A lesson's result, and its rendering as report.md and a self-contained report.html (plots embedded).
 
-A report is a list of blocks: headings, paragraphs, tables (DataFrames), figures (matplotlib) and preformatted
-text. The same blocks render to Markdown and to HTML, so the two reports never disagree.
+A report is a list of blocks: headings, paragraphs, tables (DataFrames) and figures (matplotlib). The same blocks
+render to Markdown and to HTML, so the two reports never disagree.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 @dataclass
 class Block:
-    kind: str  # "heading" | "text" | "table" | "figure" | "pre"
+    kind: str  # "heading" | "text" | "table" | "figure"
     content: Any
     caption: str = ""
 
@@ -53,10 +53,6 @@ class Result:
     def figure(self, name: str, fig, caption: str = "") -> "Result":
         self.figures[name] = fig
         self.blocks.append(Block("figure", name, caption))
-        return self
-
-    def pre(self, text: str, caption: str = "") -> "Result":
-        self.blocks.append(Block("pre", text, caption))
         return self
 
 
@@ -101,7 +97,8 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def render_markdown(result: Result, manifest: dict, config: dict) -> str:
+def render_markdown(result: Result, manifest: dict, reproduce: str) -> str:
+    """report.md: the summary, every block, and `reproduce` (the command that makes the same run again)."""
     out = [f"# {result.title}", "", "## Summary", "", markdown_table(summary_frame(result.summary)), ""]
     for block in result.blocks:
         if block.kind == "heading":
@@ -114,18 +111,10 @@ def render_markdown(result: Result, manifest: dict, config: dict) -> str:
             out += [markdown_table(result.tables[block.content]), ""]
         elif block.kind == "figure":
             out += [f"![{block.caption or block.content}](plots/{block.content}.png)", ""]
-        elif block.kind == "pre":
-            if block.caption:
-                out += [f"*{block.caption}*", ""]
-            out += ["```", block.content.rstrip("\n"), "```", ""]
-    out += ["## Reproduce", "", "```", _reproduce_line(manifest, config), "```", "",
+    out += ["## Reproduce", "", "```", reproduce, "```", "",
             f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, "
             f"keras {manifest.get('versions', {}).get('keras')}, seed {manifest.get('seed')}.", ""]
     return "\n".join(out)
-
-
-def _reproduce_line(manifest: dict, config: dict) -> str:
-    return f"keraslab run {manifest.get('lesson')} --config config.json"
 
 
 _CSS = """
@@ -157,7 +146,8 @@ def _html_text(text: str) -> str:
     return "\n".join(parts)
 
 
-def render_html(result: Result, manifest: dict, config: dict, pngs: dict[str, bytes]) -> str:
+def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, bytes]) -> str:
+    """A self-contained report.html (figures embedded as PNG data) with the same blocks as report.md."""
     out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
            f"<title>{html.escape(result.title)}</title><style>{_CSS}</style></head><body>",
@@ -177,12 +167,8 @@ def render_html(result: Result, manifest: dict, config: dict, pngs: dict[str, by
             out.append(f"<figure><img alt=\"{alt}\" src=\"data:image/png;base64,{data}\">"
                        + (f"<figcaption class=\"caption\">{alt}</figcaption>" if block.caption else "")
                        + "</figure>")
-        elif block.kind == "pre":
-            if block.caption:
-                out.append(f"<p class=\"caption\">{html.escape(block.caption)}</p>")
-            out.append(f"<pre>{html.escape(block.content)}</pre>")
     out.append("<h2>Reproduce</h2>")
-    out.append(f"<pre>{html.escape(_reproduce_line(manifest, config))}</pre>")
+    out.append(f"<pre>{html.escape(reproduce)}</pre>")
     out.append(f"<footer>keraslab {html.escape(str(manifest.get('keraslab')))}, backend "
                f"{html.escape(str(manifest.get('backend')))}, keras "
                f"{html.escape(str(manifest.get('versions', {}).get('keras')))}, seed "

@@ -7,139 +7,24 @@ interrupted run leaves nothing half-written under the final name.
 from __future__ import annotations
 
 import datetime as _dt
-import importlib.metadata
 import io
 import json
-import math
 import os
-import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from keraslab import __version__
 from keraslab.errors import UsageError
+from keraslab.files import atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
 
 
 def utc_stamp() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def default_run_dir(lesson: str, seed: int, root: str | os.PathLike = "runs") -> Path:
     """runs/<lesson>/<UTC time>-seed<N>/"""
     return Path(root) / lesson / f"{utc_stamp()}-seed{seed}"
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def dumps_json(obj) -> str:
-    return json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path, obj) -> Path:
-    return atomic_write_text(path, dumps_json(obj))
-
-
-def git_commit() -> str | None:
-    """The commit of the keraslab source tree, when it is a git checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and len(commit) == 40 else None
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def device_description() -> dict:
-    """The compute the run used: the CPU, and the backend's devices when its framework is loaded."""
-    from keraslab.backend import current_backend
-
-    info = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
-    backend = current_backend()
-    if backend == "jax" and "jax" in sys.modules:
-        info["devices"] = [f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip()
-                           for d in sys.modules["jax"].devices()]
-    elif backend == "torch" and "torch" in sys.modules:
-        torch = sys.modules["torch"]
-        info["devices"] = ["cpu"] + ([f"cuda:{i} {torch.cuda.get_device_name(i)}"
-                                      for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else [])
-    elif backend == "tensorflow" and "tensorflow" in sys.modules:
-        info["devices"] = [d.name for d in sys.modules["tensorflow"].config.list_logical_devices()]
-    return info
-
-
-def build_manifest(*, lesson: str, seed: int | list[int], data_files: list[dict], extra: dict | None = None) -> dict:
-    from keraslab.backend import current_backend
-
-    backend = current_backend()
-    manifest = {
-        "keraslab": __version__,
-        "lesson": lesson,
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": sys.argv,
-        "seed": seed,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": {name: _version(name) for name in
-                     ("keras", "numpy", "pandas", "scikit-learn", "imbalanced-learn", "jax", "jaxlib", "torch",
-                      "tensorflow")
-                     if _version(name) is not None},
-        "backend": backend,
-        "device": device_description(),
-        "data_files": data_files,
-        "git_commit": git_commit(),
-    }
-    if extra:
-        manifest.update(extra)
-    return manifest
 
 
 class FolderWriter:
@@ -296,20 +181,3 @@ def unfinished_runs(lesson: str, root: str | os.PathLike = "runs") -> list[Path]
     runs = [r for r in runs if r.has_checkpoints()]
     runs.sort(key=lambda r: r.staging.stat().st_mtime, reverse=True)
     return [r.final for r in runs]
-
-
-def mean_sd(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0.0 for a single value)."""
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-
-
-def aggregate_summaries(summaries: list[dict]) -> dict:
-    """[{name: x}] over seeds -> {name: mean, name_sd: sd}, for the names every seed reported."""
-    keys = [k for k in summaries[0] if all(k in s for s in summaries)]
-    out = {}
-    for key in keys:
-        mean, sd = mean_sd([s[key] for s in summaries])
-        out[key] = mean
-        out[f"{key}_sd"] = sd
-    return out

@@ -1,17 +1,21 @@
-"""Keras layers that compute exactly what Conv2D(3x3, valid) and MaxPooling2D(2) compute, faster on a CPU.
+"""Keras layers of keraslab's own, registered for saving and loading ("keraslab>NAME"). Importing this module
+imports Keras: choose the backend first (keraslab.backend).
 
-XLA's CPU backend (JAX) spends most of a small CNN's training step in MaxPooling2D's gradient (select-and-scatter)
-and runs its convolutions through a generic kernel. Measured here, one epoch of the course's CIFAR CNN over 50,000
-images: Conv2D + MaxPooling2D 58-62 s; Conv2D + ReshapeMaxPooling2D 22.5 s; PatchConv2D + ReshapeMaxPooling2D
-18.7 s; a plain PyTorch eager loop 27.5 s. Both layers keep Keras's weight layout, so weights move freely between
-them and the stock layers, and both are registered for saving and loading.
+PatchConv2D and ReshapeMaxPooling2D compute exactly what Conv2D(3x3, valid) and MaxPooling2D(2) compute, faster on
+a CPU. XLA's CPU backend (JAX) spends most of a small CNN's training step in MaxPooling2D's gradient
+(select-and-scatter) and runs its convolutions through a generic kernel. Measured here, one epoch of the course's
+CIFAR CNN over 50,000 images: Conv2D + MaxPooling2D 58-62 s; Conv2D + ReshapeMaxPooling2D 22.5 s; PatchConv2D +
+ReshapeMaxPooling2D 18.7 s; a plain PyTorch eager loop 27.5 s. Both keep Keras's weight layout, so weights move
+freely between them and the stock layers.
+
+VoteShare turns the probabilities of a balanced ensemble's members into the share of members voting for class 1.
 """
 
 from __future__ import annotations
 
-from keraslab.backend import keras as _keras
+from keraslab.backend import keras as load_keras
 
-keras = _keras()
+keras = load_keras()
 ops = keras.ops
 
 

@@ -1,5 +1,5 @@
 """One training job over several processes (on one machine or several): JAX's distributed runtime, with gloo
-collectives on CPU and NCCL on GPU, driven by keraslab.parallel's data-parallel plan.
+collectives on CPU and NCCL on GPU, driven by keraslab.distributed.plan's data-parallel plan.
 
 A process joins with `join(Job(...))` before Keras computes anything and leaves with `leave()`. While it is in the
 job, a watchdog thread keeps a heartbeat in the coordinator's key-value store and watches everyone else's: a process
@@ -7,7 +7,8 @@ that stops (killed, crashed, its machine gone) is noticed within `timeout` secon
 stops with one line naming it instead of hanging in a collective. JAX's own heartbeat is set to a longer timeout
 so that this message comes first.
 
-`keraslab launch` (keraslab.launch) starts the processes and sets KERASLAB_JOB for each; `keraslab.cli` joins.
+`keraslab launch` (keraslab.distributed.launch) starts the processes and sets KERASLAB_JOB for each; the command
+line (keraslab.cli) joins.
 """
 
 from __future__ import annotations
@@ -123,10 +124,23 @@ def join(job: Job) -> None:
     _watchdog.start()
 
 
-def _client():
-    from jax._src import distributed as jd
+def coordination_client():
+    """The client of JAX's coordination service (its key-value store and barriers), for the heartbeats and the
+    finish barrier.
 
-    return jd.global_state.client
+    JAX has no public handle to it: `jax.distributed` exposes initialize, shutdown and is_initialized only, and
+    jax.experimental.multihost_utils reaches it the same way, through `jax._src.distributed.global_state`. This is
+    keraslab's one use of JAX's private modules; if JAX moves it, this function is the only place to change.
+    """
+    try:
+        from jax._src import distributed as jax_distributed
+    except ImportError as exc:  # pragma: no cover - depends on the installed JAX
+        raise DistributedError(f"this JAX version has no coordination client where keraslab expects it ({exc}); "
+                               f"keraslab launch needs a JAX whose jax._src.distributed has global_state") from None
+    client = jax_distributed.global_state.client
+    if client is None:
+        raise DistributedError("the JAX distributed runtime is not running in this process")
+    return client
 
 
 def leave() -> None:
@@ -138,7 +152,7 @@ def leave() -> None:
 
     import jax
 
-    client = _client()
+    client = coordination_client()
     # Processes finish their reports at different times: wait long here. A process that dies meanwhile is still
     # caught within the timeout by the watchdog, which keeps running until everyone has arrived.
     client.wait_at_barrier("keraslab/finished", FINISH_WAIT_MS)
@@ -228,7 +242,7 @@ class _Watchdog(threading.Thread):
         lost(message)
 
     def run(self) -> None:
-        client = _client()
+        client = coordination_client()
         me, n, timeout = self.job.process_id, self.job.processes, self.job.timeout
         seen = {p: (None, time.monotonic()) for p in range(n) if p != me}
         beat, unreachable_since = 0, None

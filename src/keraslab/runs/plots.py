@@ -1,19 +1,26 @@
-"""Matplotlib figures for reports (Agg backend: files only, never a window)."""
+"""Matplotlib figures for reports.
+
+Each function returns a `matplotlib.figure.Figure` made without pyplot: it never opens a window, needs no backend
+choice and no closing (it is freed with its last reference), and it renders to PNG (keraslab.runs.report) or
+inline in a notebook.
+"""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+def _figure(figsize):
+    from matplotlib.figure import Figure  # imported when a figure is drawn, not with this module
+
+    return Figure(figsize=figsize)
 
 
 def curves(series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss",
            logy: bool = False):
     """One line per named series, x = 1..len."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4))
+    ax = fig.subplots()
     for name, values in series.items():
         ax.plot(np.arange(1, len(values) + 1), values, label=name, linewidth=1.5)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
@@ -28,7 +35,8 @@ def curves(series: dict[str, list[float]], *, title: str, xlabel: str = "epoch",
 def learning_curves(history, *, title: str):
     """Loss and accuracy, training and validation, side by side, from a history DataFrame (epoch, loss,
     val_loss, accuracy, val_accuracy; whichever are present)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = _figure((10, 4))
+    axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy")):
         for prefix, label in (("", "training"), ("val_", "validation")):
             col = prefix + metric
@@ -45,7 +53,8 @@ def learning_curves(history, *, title: str):
 def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
     """A labelled confusion-matrix heatmap (rows: truth, columns: prediction) with counts in the cells."""
     n = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.8 + 0.6 * n) if n > 4 else (4.5, 4))
+    fig = _figure((1.0 + 0.6 * n, 0.8 + 0.6 * n) if n > 4 else (4.5, 4))
+    ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right")
     ax.set_yticks(range(n), labels=class_names)
@@ -65,7 +74,8 @@ def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: 
     n = min(n, len(images))
     cols = min(8, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 2.3 * rows), squeeze=False)
+    fig = _figure((1.6 * cols, 2.3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
@@ -81,7 +91,8 @@ def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: 
 
 
 def bars(names, values, errors=None, *, title: str, ylabel: str):
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(names)), 4))
+    fig = _figure((max(5, 0.9 * len(names)), 4))
+    ax = fig.subplots()
     ax.bar(range(len(names)), values, yerr=errors, capsize=4, color="#4c78a8")
     ax.set_xticks(range(len(names)), labels=names, rotation=30, ha="right")
     ax.set(title=title, ylabel=ylabel)

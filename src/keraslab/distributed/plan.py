@@ -2,7 +2,7 @@
 share each global batch.
 
 The mesh comes from Keras 3's distribution API (`keras.distribution.DataParallel`: a 1-D mesh whose axis is the
-batch); keraslab.fastfit places each global batch on it, split along the batch axis, with the weights and optimizer
+batch); keraslab.training.fastfit places each global batch on it, split along the batch axis, with the weights and optimizer
 state replicated, and XLA's SPMD partitioner inserts the gradient all-reduce (gloo between processes on CPU, NCCL on
 GPU). Every device computes on its part of the same global batch a single device would have used, so the result
 equals single-device training up to the order of floating-point sums.
@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from keraslab.backend import current_backend, keras
+from keraslab.distributed import runtime
 from keraslab.errors import UsageError
 
 _current: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("keraslab_parallel_plan", default=None)
@@ -92,9 +93,7 @@ def make_plan(devices: int | None = None) -> Plan | None:
     if devices is not None and (not isinstance(devices, (int, np.integer)) or isinstance(devices, bool)
                                 or devices < 1):
         raise UsageError(f"Invalid value for `devices`. Expected an integer >= 1. Received: devices={devices!r}")
-    from keraslab import distributed
-
-    if devices in (None, 1) and distributed.current() is None:
+    if devices in (None, 1) and runtime.current() is None:
         return None
     backend = current_backend()
     if backend != "jax":
@@ -140,15 +139,10 @@ def use(plan: Plan | None):
         _current.reset(token)
 
 
-@contextlib.contextmanager
 def data_parallel(devices: int | None = None):
     """Within this block, keraslab.training.fit trains data-parallel over `devices` local devices (and over every
-    process of a JAX distributed job when one is running)."""
-    token = _current.set(make_plan(devices))
-    try:
-        yield _current.get()
-    finally:
-        _current.reset(token)
+    process of a JAX distributed job when one is running): `with data_parallel(2): fit(...)`."""
+    return use(make_plan(devices))
 
 
 def padded(width: int, devices: int) -> int:

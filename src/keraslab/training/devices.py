@@ -9,8 +9,10 @@ import time
 
 import numpy as np
 
-from keraslab.backend import current_backend
-from keraslab.backend import keras as _keras
+from keraslab.backend import current_backend, keras
+from keraslab.distributed.plan import use as use_plan
+from keraslab.training import checkpoints
+from keraslab.training.fitting import compile_model, fit
 
 
 def gpus() -> list[str]:
@@ -42,7 +44,7 @@ def scope(device: str):
 
     if device == "cpu:0" and not gpus():
         return contextlib.nullcontext()
-    return _keras().device(device)
+    return keras().device(device)
 
 
 def available() -> list[str]:
@@ -58,15 +60,13 @@ def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dic
     keraslab.training, trained one warm-up epoch (which compiles everything the epoch needs), then timed. The
     clock stops once the last step's loss has been read back, so asynchronous devices are synchronised.
     """
-    from keraslab import checkpoints, parallel, training
-
     # one device, as asked, and no checkpoints: this measures a device, it is not part of the run's training
-    with scope(device), parallel.use(None), checkpoints.active(None):
+    with scope(device), use_plan(None), checkpoints.active(None):
         model = build()
-        training.compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
-        training.fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)
+        compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
+        fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)
         start = time.perf_counter()
-        history = training.fit(model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1,
-                               input_scale=input_scale)
+        history = fit(model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1,
+                      input_scale=input_scale)
         float(history["loss"].iloc[-1])
         return time.perf_counter() - start

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from keraslab.errors import KeraslabError
-from keraslab.runs import atomic_write_bytes
+from keraslab.files import atomic_write_bytes
 
 _NAME = re.compile(r"^epoch-(\d{4,})\.npz$")
 

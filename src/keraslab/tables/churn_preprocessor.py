@@ -88,20 +88,3 @@ def _check_values(df: pd.DataFrame, col: str, allowed: set) -> None:
     if bad.any():
         raise DataFormatError(f"churn column {col!r} holds {df.loc[bad, col].iloc[0]!r}; expected one of "
                               f"{', '.join(sorted(allowed))}")
-
-
-class ChurnModel:
-    """A fitted preprocessor and Keras model: DataFrame of customers in, churn probabilities out."""
-
-    def __init__(self, preprocessor: ChurnPreprocessor, model, threshold: float = 0.5):
-        self.preprocessor = preprocessor
-        self.model = model
-        self.threshold = threshold
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """P(churn) for each row, shape (n,)."""
-        x = self.preprocessor.transform(frame)
-        return np.asarray(self.model.predict(x, verbose=0, batch_size=1024)).ravel()
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(frame) >= self.threshold).astype(np.int64)

@@ -1,5 +1,4 @@
-"""Preprocessing for any table: infer each column's role, then impute, scale and one-hot with scikit-learn,
-fitted on the training part only.
+"""Column roles for any table: what each column is, inferred from its values, and the columns cleaned to match.
 
 Roles: "numeric" (numbers), "yes_no" (two values such as Yes/No, True/False: one 0/1 column), "categorical"
 (anything else: one-hot, unknown categories at predict time encode as all zeros), "id" (a text column whose values
@@ -89,50 +88,3 @@ def clean_frame(frame: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
     for col in roles.categorical:
         out[col] = frame[col].map(lambda v: str(v).strip() if pd.notna(v) else np.nan).astype(object)
     return pd.DataFrame(out, index=frame.index)
-
-
-def build_transformer(roles: ColumnRoles):
-    """ColumnTransformer: numeric -> median impute + standard scale; yes/no -> most-frequent impute;
-    categorical -> most-frequent impute + one-hot (unknown categories ignored: all zeros)."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    parts = []
-    if roles.numeric:
-        parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), roles.numeric))
-    if roles.yes_no:
-        parts.append(("yes_no", SimpleImputer(strategy="most_frequent"), roles.yes_no))
-    if roles.categorical:
-        parts.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)), roles.categorical))
-    if not parts:
-        raise DataFormatError("no usable feature columns: every column was dropped")
-    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
-
-
-class TablePreprocessor:
-    """infer_roles + clean_frame + build_transformer, fitted on training rows; transform gives float32."""
-
-    def __init__(self, target: str | None = None, roles: ColumnRoles | None = None):
-        self.target = target
-        self.roles = roles
-
-    def fit(self, frame: pd.DataFrame) -> "TablePreprocessor":
-        self.roles_ = self.roles or infer_roles(frame, self.target)
-        self.transformer_ = build_transformer(self.roles_).fit(clean_frame(frame, self.roles_))
-        self.feature_names_ = list(self.transformer_.get_feature_names_out())
-        return self
-
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in self.roles_.numeric + self.roles_.yes_no + self.roles_.categorical
-                   if c not in frame.columns]
-        if missing:
-            raise DataFormatError(f"missing column(s) {', '.join(missing)}")
-        x = self.transformer_.transform(clean_frame(frame, self.roles_))
-        return np.ascontiguousarray(x, dtype=np.float32)
-
-    def fit_transform(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.fit(frame).transform(frame)

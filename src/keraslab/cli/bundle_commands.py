@@ -1,0 +1,87 @@
+"""`keraslab train | predict | serve`: a model bundle from your own table, its predictions, its HTTP service."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from keraslab.backend import use_backend
+from keraslab.cli.common import command, print_summary, split_list
+from keraslab.errors import KeraslabError, UsageError
+from keraslab.imbalance import REGISTRY
+from keraslab.runs.folder import utc_stamp
+
+
+def add_commands(sub) -> None:
+    parser = command(sub, "train", cmd_train, help="train a model bundle on your own table (CSV)")
+    parser.add_argument("csv", metavar="DATA.csv")
+    parser.add_argument("--target", required=True, help="the column to predict")
+    parser.add_argument("--drop", default="", metavar="COLS", help="comma-separated columns to ignore (ids, leaks)")
+    strategies = "; ".join(f"{s.name} ({s.summary})" for s in REGISTRY.values())
+    parser.add_argument("--imbalance", default="class_weight", metavar="STRATEGY",
+                        help=f"how to handle a rare class: {strategies} (default: class_weight)")
+    parser.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default: 0)")
+    parser.add_argument("--test-size", type=float, default=0.2,
+                        help="share of the rows held out for the evaluation (default: 0.2)")
+    parser.add_argument("--no-tune-threshold", action="store_true",
+                        help="keep the 0.5 threshold instead of picking one on a validation slice")
+    parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
+    parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+
+    parser = command(sub, "predict", cmd_predict, help="predict new rows with a bundle")
+    parser.add_argument("bundle", metavar="BUNDLE")
+    parser.add_argument("csv", metavar="NEW.csv")
+    parser.add_argument("--output", required=True, metavar="PREDICTIONS.csv")
+    parser.add_argument("--id-column", help="a column to copy to the output as the row id")
+    parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+
+    parser = command(sub, "serve", cmd_serve, help="serve a bundle over HTTP (needs keraslab[serve])")
+    parser.add_argument("bundle", metavar="BUNDLE")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+
+
+def cmd_train(args) -> int:
+    use_backend(args.backend)
+    from keraslab.serving import TrainOptions, train_table
+
+    options = TrainOptions(target=args.target, drop=tuple(split_list(args.drop)), imbalance=args.imbalance,
+                           epochs=args.epochs, seed=args.seed, test_size=args.test_size,
+                           tune_threshold=not args.no_tune_threshold, quiet=args.quiet)
+    out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")
+    folder, summary = train_table(args.csv, options, out, log=(lambda m: None) if args.quiet else print)
+    print_summary(summary, folder, quiet=args.quiet)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    use_backend(args.backend)
+    from keraslab.datasets import read_csv
+    from keraslab.files import atomic_write_text
+    from keraslab.serving import load
+
+    bundle = load(args.bundle)
+    frame = read_csv(args.csv, required=[args.id_column] if args.id_column else None)
+    try:
+        out, warnings = bundle.predict_frame(frame, id_column=args.id_column)
+    except KeraslabError as exc:
+        raise type(exc)(f"{args.csv}: {exc}") from None
+    for w in warnings:
+        print(f"keraslab: warning: {w}", file=sys.stderr)
+    atomic_write_text(args.output, out.to_csv(index=False))
+    if not args.quiet:
+        print(f"{len(out)} predictions -> {args.output}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
+        raise UsageError("keraslab serve needs FastAPI and uvicorn: pip install 'keraslab[serve]'")
+    use_backend(args.backend)
+    from keraslab.serving.app import serve
+
+    serve(args.bundle, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    return 0

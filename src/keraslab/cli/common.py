@@ -1,0 +1,77 @@
+"""What every command group shares: the parser class (one-line usage errors), the common flags, the console."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors printed as one `keraslab: error:` line and exit code 2."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise SystemExit(fail(f"{self.prog}: {message}", 2))
+
+
+def fail(message: str, code: int) -> int:
+    print(f"keraslab: error: {message}", file=sys.stderr)
+    return code
+
+
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def add_data_home(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR", help="data home (default: $KERASLAB_DATA, else ~/.cache/keraslab)")
+    parser.add_argument("--offline", action="store_true", help="never download; fail if a file is missing")
+
+
+def command(sub, name: str, handler, *, quiet: bool = True, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand whose parsed arguments go to `handler(args) -> exit code`, with --debug (and --quiet)."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(handler=handler)
+    add_debug(parser)
+    if quiet:
+        add_quiet(parser)
+    return parser
+
+
+def split_list(text: str) -> list[str]:
+    """'a, b,,c' -> ['a', 'b', 'c']"""
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def console():
+    """A rich console; off a terminal (logs, CI) at least 120 columns wide, so tables are not squeezed."""
+    from rich.console import Console
+
+    out = Console()
+    if not out.is_terminal and out.width < 120:
+        out = Console(width=120)
+    return out
+
+
+def print_summary(summary: dict, folder: Path, *, quiet: bool) -> None:
+    """A run's summary as a table and its folder (only the folder with --quiet)."""
+    if quiet:
+        print(folder)
+        return
+    from rich.table import Table
+
+    from keraslab.runs.report import summary_frame
+
+    table = Table(title="summary")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for row in summary_frame(summary).itertuples(index=False):
+        table.add_row(str(row.metric), str(row.value))
+    out = console()
+    out.print(table)
+    out.print(f"run folder: {folder}")

@@ -1,0 +1,80 @@
+"""The `keraslab` command: assembles the command groups' parsers, runs the chosen command, turns expected
+failures into one line and an exit code (a traceback only with --debug), and joins a distributed job when
+`keraslab launch` started this process."""
+
+from __future__ import annotations
+
+import sys
+
+from keraslab import __version__
+from keraslab.cli import bundle_commands, data_commands, run_commands, tool_commands
+from keraslab.cli.common import Parser, fail
+from keraslab.distributed import runtime
+from keraslab.errors import KeraslabError
+
+GROUPS = (run_commands, data_commands, bundle_commands, tool_commands)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="keraslab", description="The Keras deep-learning course as reproducible runs.")
+    parser.add_argument("--version", action="version", version=f"keraslab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for group in GROUPS:
+        group.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        argv, command_args = split_launch(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
+        args.command_args = command_args
+        job = runtime.Job.from_env()
+        if job is None or args.command == "launch":
+            return args.handler(args)
+        runtime.join(job)
+        code = args.handler(args)
+        runtime.leave()
+        return code
+    except BaseException as exc:
+        if runtime.current() is not None and not debug:  # in a job: peers may wait on us, so stop now
+            _stop_job(exc)
+        return handle(exc, debug)
+
+
+def split_launch(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`launch ... -- COMMAND...`: the launcher's own arguments, and the command it runs."""
+    if "launch" in argv and "--" in argv and argv.index("launch") < argv.index("--"):
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []
+
+
+def _stop_job(exc: BaseException) -> None:
+    """Leave the distributed job at once with one line and the right exit code (does not return)."""
+    code = getattr(exc, "exit_code", 130 if isinstance(exc, KeyboardInterrupt) else 1)
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 0
+    message = str(exc)
+    if not isinstance(exc, (KeraslabError, KeyboardInterrupt, SystemExit)):
+        message, code = runtime.explain_failure(exc)
+    runtime.stop(message if code else None, code)
+
+
+def handle(exc: BaseException, debug: bool) -> int:
+    """The exit code for `exc`, after printing it as one line (re-raised with --debug)."""
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else 0
+    if debug:
+        raise exc
+    if isinstance(exc, KeraslabError):
+        return fail(str(exc), exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        return fail("interrupted", 130)
+    return fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)

@@ -1,0 +1,80 @@
+"""`keraslab verify | bench | launch`: the from-scratch half checked, the speed measured, a job spread out."""
+
+from __future__ import annotations
+
+from keraslab.backend import use_backend
+from keraslab.bench import MODELS, print_report, run_bench
+from keraslab.cli.common import command, console, fail, split_list
+from keraslab.distributed.launch import launch
+from keraslab.distributed.runtime import DEFAULT_TIMEOUT
+from keraslab.files import atomic_write_json
+from keraslab.runs.report import fmt
+
+
+def add_commands(sub) -> None:
+    parser = command(sub, "verify", cmd_verify,
+                     help="check keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the random test inputs (default: 0)")
+    parser.add_argument("--backend", help="Keras backend for the references (default: $KERAS_BACKEND, else jax)")
+
+    parser = command(sub, "bench", cmd_bench,
+                     help="time the course's models: keraslab vs a plain PyTorch loop, CPU and GPU")
+    parser.add_argument("--model", action="append", choices=MODELS, help="a model to time (repeatable; default: all)")
+    parser.add_argument("--backends", default="jax", help="comma-separated Keras backends (installed among jax, "
+                                                          "torch, tensorflow; default: jax)")
+    parser.add_argument("--devices", default="cpu,gpu",
+                        help="cpu and/or gpu; GPU rows only where one is present (default: cpu,gpu)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per row: median, min, max (default: 3)")
+    parser.add_argument("--samples", type=int, help="train on this many samples instead of the full set")
+    parser.add_argument("--no-reference", action="store_true", help="skip the plain PyTorch eager rows")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+
+    parser = command(sub, "launch", cmd_launch, quiet=False,
+                     help="run a command as a distributed job of several processes (JAX)",
+                     description="Start (or, with --process-id, join) a JAX distributed job and run a keraslab "
+                                 "command in each process: keraslab launch --processes 2 -- run churn. Process 0 "
+                                 "writes the run folder.")
+    parser.add_argument("--processes", type=int, required=True, metavar="N", help="processes in the whole job")
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="process 0's address (default: 127.0.0.1 and a free port, all processes here)")
+    parser.add_argument("--process-id", type=int, metavar="I",
+                        help="start only process I here (one command per machine); needs --coordinator")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"how long to wait for the coordinator, and for a silent process before the others "
+                             f"stop (default: {DEFAULT_TIMEOUT:g})")
+
+
+def cmd_verify(args) -> int:
+    from rich.table import Table
+
+    use_backend(args.backend)
+    from keraslab.verify import all_checks
+
+    checks = all_checks(args.seed)
+    table = Table(title="keraslab.scratch against Keras and scikit-learn")
+    for col in ("check", "ours", "reference", "|difference|", "tolerance", "pass"):
+        table.add_column(col, justify="left" if col == "check" else "right")
+    for c in checks:
+        table.add_row(c.check, fmt(c.ours, 8), fmt(c.reference, 8), fmt(c.difference, 3) if c.kind == "abs" else "-",
+                      fmt(c.tolerance, 1), "[green]pass[/green]" if c.passed else "[red]FAIL[/red]")
+    console().print(table)
+    failed = [c.check for c in checks if not c.passed]
+    if failed:
+        return fail(f"{len(failed)} check(s) failed: {'; '.join(failed)}", 1)
+    print(f"all {len(checks)} checks passed")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    report = run_bench(models=args.model or MODELS, backends=split_list(args.backends),
+                       devices=split_list(args.devices), repeats=args.repeats, samples=args.samples,
+                       reference=not args.no_reference, progress=None if args.quiet else print)
+    print_report(report, console())
+    if args.json:
+        atomic_write_json(args.json, report)
+    return 0
+
+
+def cmd_launch(args) -> int:
+    return launch(args.command_args, processes=args.processes, coordinator=args.coordinator,
+                  process_id=args.process_id, timeout=args.timeout, debug=args.debug)

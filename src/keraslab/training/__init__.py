@@ -1,0 +1,15 @@
+"""keraslab.training: compile and fit Keras models, fast, seeded, resumable.
+
+- fitting: `compile_model`, `fit` (the compiled epoch on JAX, model.fit elsewhere), `Refitter`, `predict`
+- fastfit: the compiled epoch (one `lax.scan` per epoch, the data on the device), one device or a mesh
+- checkpoints: each fit's state after every epoch, and resuming from it
+- devices: the devices Keras can train on here, and one epoch timed on each
+- keras_layers: PatchConv2D and ReshapeMaxPooling2D (fast CPU convolutions), VoteShare (ensembles)
+
+Importing keraslab.training does not import Keras; fastfit, devices and keras_layers do.
+"""
+
+from keraslab.training.fitting import (Refitter, compile_model, count_params, fit, predict, reset_for_refit,
+                                       steps_per_execution)
+
+__all__ = ["Refitter", "compile_model", "count_params", "fit", "predict", "reset_for_refit", "steps_per_execution"]
