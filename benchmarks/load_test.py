@@ -61,8 +61,11 @@ def rows_from(bundle: str, csv: str | None, n: int) -> list[dict]:
 
 def run(bundle: str, requests: int, concurrency: int, csv: str | None = None, timeout: float = 300.0) -> dict:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "keraslab", "serve", bundle, "--port", str(port), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keraslab", "serve", bundle, "--port", str(port), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_healthy(port, proc=proc)
         payloads = [json.dumps([r]).encode() for r in rows_from(bundle, csv, requests)]
@@ -101,11 +104,19 @@ def run(bundle: str, requests: int, concurrency: int, csv: str | None = None, ti
     latencies = sorted(r[0] * 1000 for r in results if r[0] is not None and r[1] is None)
     errors = [r[1] for r in results if r[1] is not None]
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
-    return {"requests": requests, "concurrency": concurrency, "ok": len(latencies), "errors": len(errors),
-            "error_kinds": sorted(set(errors)), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-            "max_ms": latencies[-1] if latencies else float("nan"),
-            "mean_ms": statistics.mean(latencies) if latencies else float("nan"),
-            "requests_per_second": len(latencies) / wall if wall else float("nan")}
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "ok": len(latencies),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "max_ms": latencies[-1] if latencies else float("nan"),
+        "mean_ms": statistics.mean(latencies) if latencies else float("nan"),
+        "requests_per_second": len(latencies) / wall if wall else float("nan"),
+    }
 
 
 def main(argv=None) -> int:

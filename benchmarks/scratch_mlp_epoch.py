@@ -41,7 +41,7 @@ def torch_epoch(x, y, seed):
     t0 = time.perf_counter()
     order = torch.randperm(len(xt), generator=gen)
     for start in range(0, len(xt), 32):
-        idx = order[start:start + 32]
+        idx = order[start : start + 32]
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xt[idx]), yt[idx])
         loss.backward()
@@ -71,10 +71,18 @@ def main(argv=None):
         with torch.no_grad():
             acc["torch-eager"] = float((tm(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean())
     med = {k: statistics.median(v) for k, v in times.items()}
-    result = {"machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-                          "numpy": np.__version__, "torch_threads": torch.get_num_threads()},
-              "epoch_seconds": times, "median": med, "test_accuracy_after_1_epoch": acc,
-              "ratio_numpy_over_torch": med["numpy"] / med["torch-eager"]}
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "epoch_seconds": times,
+        "median": med,
+        "test_accuracy_after_1_epoch": acc,
+        "ratio_numpy_over_torch": med["numpy"] / med["torch-eager"],
+    }
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as fh:

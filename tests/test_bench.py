@@ -15,18 +15,27 @@ def test_flop_counts_by_hand():
     assert flops.MODEL_FLOPS_PER_SAMPLE["ann"] == 6 * (3072 * 3000 + 3000 * 1000 + 1000 * 10)
     # conv1: 6*9*3*32*30*30; conv2 on 13x13: 6*9*32*64*13*13; dense 2304->64->10
     assert flops.MODEL_FLOPS_PER_SAMPLE["cnn"] == 6 * 9 * 3 * 32 * 900 + 6 * 9 * 32 * 64 * 169 + 6 * (
-        2304 * 64 + 64 * 10)
+        2304 * 64 + 64 * 10
+    )
     assert flops.matmul_gflops(n=256, repeats=2) > 0.1
 
 
 def test_tiny_bench_run_through_workers(tmp_path):
-    report = harness.run_bench(models=["mlp", "churn"], devices=("cpu", "gpu"), repeats=2, samples=512,
-                               progress=None)
+    report = harness.run_bench(models=["mlp", "churn"], devices=("cpu", "gpu"), repeats=2, samples=512, progress=None)
     rows = report["rows"]
     assert {(r["model"], r["impl"]) for r in rows} >= {("mlp", "keraslab"), ("churn", "keraslab")}
     for r in rows:
-        for key in ("model", "impl", "backend", "device", "epoch_seconds_median", "epoch_seconds_min",
-                    "epoch_seconds_max", "samples_per_second", "floor_seconds"):
+        for key in (
+            "model",
+            "impl",
+            "backend",
+            "device",
+            "epoch_seconds_median",
+            "epoch_seconds_min",
+            "epoch_seconds_max",
+            "samples_per_second",
+            "floor_seconds",
+        ):
             assert key in r
         assert r["epoch_seconds_min"] <= r["epoch_seconds_median"] <= r["epoch_seconds_max"]
         assert r["device"] == "cpu"
@@ -39,16 +48,27 @@ def test_tiny_bench_run_through_workers(tmp_path):
 
 def test_gpu_rows_are_planned_when_a_gpu_is_present():
     rows = harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": ["gpu:0"], "torch-eager": ["gpu:0"]}, True)
-    assert [(r["impl"], r["device"]) for r in rows] == [("keraslab", "cpu"), ("torch-eager", "cpu"),
-                                                         ("keraslab", "gpu"), ("torch-eager", "gpu")]
+    assert [(r["impl"], r["device"]) for r in rows] == [
+        ("keraslab", "cpu"),
+        ("torch-eager", "cpu"),
+        ("keraslab", "gpu"),
+        ("torch-eager", "gpu"),
+    ]
     assert harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": []}, False) == [
-        {"model": "cnn", "impl": "keraslab", "backend": "jax", "device": "cpu"}]
-    fake = [dict(model="cnn", impl="keraslab", backend="jax", device="cpu", epoch_seconds_median=30.0,
-                 floor_seconds=10.0),
-            dict(model="cnn", impl="keraslab", backend="jax", device="gpu", epoch_seconds_median=2.0,
-                 floor_seconds=None),
-            dict(model="cnn", impl="torch-eager", backend="torch", device="cpu", epoch_seconds_median=40.0,
-                 floor_seconds=10.0)]
+        {"model": "cnn", "impl": "keraslab", "backend": "jax", "device": "cpu"}
+    ]
+    fake = [
+        dict(model="cnn", impl="keraslab", backend="jax", device="cpu", epoch_seconds_median=30.0, floor_seconds=10.0),
+        dict(model="cnn", impl="keraslab", backend="jax", device="gpu", epoch_seconds_median=2.0, floor_seconds=None),
+        dict(
+            model="cnn",
+            impl="torch-eager",
+            backend="torch",
+            device="cpu",
+            epoch_seconds_median=40.0,
+            floor_seconds=10.0,
+        ),
+    ]
     ratios = harness.ratios(fake)
     assert ratios[0] == {"model": "cnn", "backend": "jax", "device": "cpu", "vs_torch_eager": 0.75, "vs_floor": 3.0}
     assert ratios[1]["gpu_speedup"] == 15.0
@@ -60,12 +80,16 @@ def test_bench_bad_arguments():
     with pytest.raises(UsageError, match="Unknown device 'tpu'"):
         harness.run_bench(models=["mlp"], devices=["tpu"])
     if "tensorflow" not in harness.installed_backends():
-        with pytest.raises(UsageError, match=r"Backend 'tensorflow' is not installed .* pip install "
-                                             r"'keraslab\[tensorflow\]'"):
+        with pytest.raises(
+            UsageError,
+            match=r"Backend 'tensorflow' is not installed .* pip install "
+            r"'keraslab\[tensorflow\]'",
+        ):
             harness.run_bench(models=["mlp"], backends=["tensorflow"])
 
 
 # --- the fast CNN layers equal the stock ones ---------------------------------------------------------------------
+
 
 def _grads(layer, x):
     """Gradients of sum(output * fixed weights) with respect to the layer's weights and to its input."""

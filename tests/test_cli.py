@@ -56,8 +56,10 @@ def test_data_verify_mismatch(capsys, tmp_path):
     code, out, err = run_cli(capsys, "data", "verify", "--data-dir", str(tmp_path))
     assert code == 1
     actual = hashlib.sha256(b"0.1,M\n").hexdigest()
-    assert (f"MISMATCH  sonar: {tmp_path / 'sonar_dataset.csv'}: expected sha256 "
-            f"9d5d57092020ff968568705889fc1b6bc917dac6ff53ace87693e2e2010f4d70, got {actual}") in out
+    assert (
+        f"MISMATCH  sonar: {tmp_path / 'sonar_dataset.csv'}: expected sha256 "
+        f"9d5d57092020ff968568705889fc1b6bc917dac6ff53ace87693e2e2010f4d70, got {actual}"
+    ) in out
     assert _one_error_line(err) == "keraslab: error: 1 file(s) failed verification"
 
 
@@ -67,11 +69,19 @@ def test_data_list(capsys, shared_data):
 
 
 def test_data_import(capsys, tmp_path, shared_data):
-    code, out, _ = run_cli(capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"),
-                           "--data-dir", str(tmp_path))
+    code, out, _ = run_cli(
+        capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"), "--data-dir", str(tmp_path)
+    )
     assert code == 0 and (tmp_path / "sonar_dataset.csv").is_file()
-    code, _, err = run_cli(capsys, "data", "import", "sonar", str(shared_data / "insurance_data.csv"),
-                           "--data-dir", str(tmp_path / "other"))
+    code, _, err = run_cli(
+        capsys,
+        "data",
+        "import",
+        "sonar",
+        str(shared_data / "insurance_data.csv"),
+        "--data-dir",
+        str(tmp_path / "other"),
+    )
     assert code == 1 and "is none of dataset 'sonar''s files" in _one_error_line(err)
 
 
@@ -91,6 +101,7 @@ def test_unknown_dataset_and_lesson(capsys):
 
 # --- every bad input: a clear error, a non-zero exit, no traceback -------------------------------------------------
 
+
 def _substitute(tmp_path, monkeypatch, dataset, files: dict[str, bytes]):
     sums = {}
     for name, content in files.items():
@@ -104,11 +115,12 @@ def _substitute(tmp_path, monkeypatch, dataset, files: dict[str, bytes]):
 
 def _fashion_files(images: bytes, labels_n=3):
     labels = gzip.compress(synthetic.idx_bytes(np.zeros(labels_n, np.uint8)))
-    return {"fashion-mnist/train-images-idx3-ubyte.gz": images,
-            "fashion-mnist/train-labels-idx1-ubyte.gz": labels,
-            "fashion-mnist/t10k-images-idx3-ubyte.gz": gzip.compress(synthetic.idx_bytes(np.zeros((3, 28, 28),
-                                                                                                   np.uint8))),
-            "fashion-mnist/t10k-labels-idx1-ubyte.gz": labels}
+    return {
+        "fashion-mnist/train-images-idx3-ubyte.gz": images,
+        "fashion-mnist/train-labels-idx1-ubyte.gz": labels,
+        "fashion-mnist/t10k-images-idx3-ubyte.gz": gzip.compress(synthetic.idx_bytes(np.zeros((3, 28, 28), np.uint8))),
+        "fashion-mnist/t10k-labels-idx1-ubyte.gz": labels,
+    }
 
 
 def _bad_truncated_gz():
@@ -129,8 +141,7 @@ def _bad_idx_size():
 
 def _bad_npz_object(tmp_path):
     path = tmp_path / "obj.npz"
-    np.savez(path, x_train=np.array([None], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1),
-             y_test=np.zeros(1))
+    np.savez(path, x_train=np.array([None], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1), y_test=np.zeros(1))
     return "mnist", {"mnist.npz": path.read_bytes()}, "holds an object (pickled) array"
 
 
@@ -152,8 +163,11 @@ def _bad_cifar_symlink(tmp_path):
 
 
 def _bad_csv_missing_column(tmp_path):
-    return "insurance", {"insurance_data.csv": b"age,bought_insurance\n22,0\n"}, \
-        "missing required column 'affordibility'"
+    return (
+        "insurance",
+        {"insurance_data.csv": b"age,bought_insurance\n22,0\n"},
+        "missing required column 'affordibility'",
+    )
 
 
 def _bad_empty_csv(tmp_path):
@@ -188,8 +202,12 @@ def test_checksum_mismatch_in_a_real_process(tmp_path):
     """The whole command in its own process: one line on stderr, exit 1, no traceback, nothing written."""
     (tmp_path / "sonar_dataset.csv").write_text("not the sonar data\n")
     before = sorted(p.name for p in tmp_path.iterdir())
-    proc = subprocess.run([sys.executable, "-m", "keraslab", "data", "show", "sonar", "--data-dir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keraslab", "data", "show", "sonar", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("keraslab: error: dataset 'sonar': checksum mismatch for ")
@@ -198,6 +216,21 @@ def test_checksum_mismatch_in_a_real_process(tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "keraslab", "data", "show", "sonar", "--offline", "--debug",
-                           "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keraslab",
+            "data",
+            "show",
+            "sonar",
+            "--offline",
+            "--debug",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "DataMissingError" in proc.stderr

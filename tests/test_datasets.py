@@ -11,8 +11,8 @@ from keraslab import datasets
 from keraslab.datasets import cache, download, registry, synthetic
 from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, UsageError
 
-
 # --- the real files ------------------------------------------------------------------------------------------
+
 
 def test_fashion_mnist_real(shared_data):
     (x, y), (xt, yt) = datasets.load_fashion_mnist(data_dir=shared_data, offline=True)
@@ -73,6 +73,7 @@ def test_same_data_twice_is_identical(shared_data):
 
 # --- CSV problems ----------------------------------------------------------------------------------------------
 
+
 def _home_with(tmp_path, monkeypatch, dataset, filename, content: bytes):
     """A data home holding `content` as the dataset's file, vouched for by a substitute checksum list."""
     import hashlib
@@ -88,8 +89,7 @@ def _home_with(tmp_path, monkeypatch, dataset, filename, content: bytes):
 def test_csv_missing_required_column(tmp_path, monkeypatch, shared_data):
     text = (shared_data / "customer_churn.csv").read_text().splitlines()
     header = text[0].replace(",Contract,", ",Kontract,")
-    home = _home_with(tmp_path, monkeypatch, "churn", "customer_churn.csv",
-                      "\n".join([header] + text[1:20]).encode())
+    home = _home_with(tmp_path, monkeypatch, "churn", "customer_churn.csv", "\n".join([header] + text[1:20]).encode())
     with pytest.raises(DataFormatError, match=r"customer_churn.csv: missing required column 'Contract'; found "):
         datasets.load_churn(data_dir=home)
 
@@ -110,6 +110,7 @@ def test_sonar_bad_label(tmp_path, monkeypatch, shared_data):
 
 # --- the data home and the cache -------------------------------------------------------------------------------
 
+
 def test_data_home_precedence(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASLAB_DATA", str(tmp_path / "env"))
     assert cache.data_home(tmp_path / "arg") == tmp_path / "arg"
@@ -120,14 +121,20 @@ def test_data_home_precedence(tmp_path, monkeypatch):
 
 def test_checksum_mismatch(tmp_path):
     (tmp_path / "insurance_data.csv").write_text("age,affordibility,bought_insurance\n22,1,0\n")
-    with pytest.raises(ChecksumError, match=r"dataset 'insurance': checksum mismatch for .*insurance_data.csv: "
-                                            r"expected sha256 b0c76d79.*, got [0-9a-f]{64}"):
+    with pytest.raises(
+        ChecksumError,
+        match=r"dataset 'insurance': checksum mismatch for .*insurance_data.csv: "
+        r"expected sha256 b0c76d79.*, got [0-9a-f]{64}",
+    ):
         datasets.load_insurance(data_dir=tmp_path, offline=True)
 
 
 def test_offline_missing(tmp_path):
-    with pytest.raises(DataMissingError, match=r"dataset 'cifar10': cifar-10-python.tar.gz is not in .* and "
-                                               r"--offline forbids downloading it"):
+    with pytest.raises(
+        DataMissingError,
+        match=r"dataset 'cifar10': cifar-10-python.tar.gz is not in .* and "
+        r"--offline forbids downloading it",
+    ):
         datasets.load_cifar10(data_dir=tmp_path, offline=True)
 
 
@@ -137,6 +144,7 @@ def test_unknown_dataset():
 
 
 # --- downloads through a fake transport --------------------------------------------------------------------------
+
 
 class FakeResponse(io.BytesIO):
     def __init__(self, data, fail_after=None, exc=None):
@@ -186,8 +194,10 @@ def test_download_failing_midway_leaves_nothing(tmp_path):
     data = os.urandom(10_000)
     spec = _spec_for(data)
     transport = fake_transport(data, fail_after=4000, exc=ConnectionResetError("connection reset by peer"))
-    with pytest.raises(DataMissingError, match="Could not download insurance_data.csv from "
-                                               "https://example.invalid/insurance_data.csv: connection reset"):
+    with pytest.raises(
+        DataMissingError,
+        match="Could not download insurance_data.csv from https://example.invalid/insurance_data.csv: connection reset",
+    ):
         cache.ensure_file(spec, data_dir=tmp_path, transport=transport)
     assert list(tmp_path.iterdir()) == []
 
@@ -202,9 +212,12 @@ def test_download_interrupted_leaves_nothing(tmp_path):
 
 def test_download_wrong_hash_leaves_nothing(tmp_path):
     spec = _spec_for(b"the right bytes")
-    with pytest.raises(ChecksumError, match=r"Downloaded insurance_data.csv from .* has the wrong sha256: "
-                                            r"expected [0-9a-f]{64}, got [0-9a-f]{64} \(14 bytes\); the file was "
-                                            r"discarded"):
+    with pytest.raises(
+        ChecksumError,
+        match=r"Downloaded insurance_data.csv from .* has the wrong sha256: "
+        r"expected [0-9a-f]{64}, got [0-9a-f]{64} \(14 bytes\); the file was "
+        r"discarded",
+    ):
         cache.ensure_file(spec, data_dir=tmp_path, transport=fake_transport(b"the WRONG byte"))
     assert list(tmp_path.iterdir()) == []
 
@@ -218,10 +231,12 @@ def test_download_low_level_keeps_other_files(tmp_path):
 
 # --- import -----------------------------------------------------------------------------------------------------
 
+
 def test_import_good_file(tmp_path, shared_data):
     home = tmp_path / "home"
-    dest = datasets.import_file("fashion_mnist", shared_data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz",
-                                data_dir=home)
+    dest = datasets.import_file(
+        "fashion_mnist", shared_data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz", data_dir=home
+    )
     assert dest == home / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
     assert datasets.sha256_of(dest) == registry.REGISTRY["fashion_mnist"].files[3].sha256
 
@@ -230,13 +245,17 @@ def test_import_wrong_file(tmp_path):
     bogus = tmp_path / "cifar-10-python.tar.gz"
     synthetic.write_cifar10_tar(bogus, n_per_batch=2, n_test=2)
     home = tmp_path / "home"
-    with pytest.raises(ChecksumError, match=r"cifar-10-python.tar.gz \(sha256 [0-9a-f]{64}\) is none of dataset "
-                                            r"'cifar10''s files; expected cifar-10-python.tar.gz sha256 6d958be0"):
+    with pytest.raises(
+        ChecksumError,
+        match=r"cifar-10-python.tar.gz \(sha256 [0-9a-f]{64}\) is none of dataset "
+        r"'cifar10''s files; expected cifar-10-python.tar.gz sha256 6d958be0",
+    ):
         datasets.import_file("cifar10", bogus, data_dir=home)
     assert not home.exists() or list(home.iterdir()) == []
 
 
 # --- substitutes: small files in the real formats, through the real loaders ---------------------------------------
+
 
 def test_small_cifar_and_mnist_through_real_loaders(small_data_home, monkeypatch):
     home, checksums = small_data_home

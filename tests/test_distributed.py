@@ -17,9 +17,9 @@ import pytest
 
 from keraslab import cli
 from keraslab.distributed import plan as parallel
-from keraslab.training import checkpoints
-from keraslab.errors import UsageError
 from keraslab.distributed.launch import free_port
+from keraslab.errors import UsageError
+from keraslab.training import checkpoints
 
 TWO_DEVICES = textwrap.dedent("""
     import json, os
@@ -68,8 +68,9 @@ def _env(shared_data, **extra):
 
 
 def test_two_simulated_devices_equal_one(shared_data):
-    proc = subprocess.run([sys.executable, "-c", TWO_DEVICES], env=_env(shared_data), capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", TWO_DEVICES], env=_env(shared_data), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     for name in ("course", "odd_batch", "class_weight", "validation", "dropout"):
@@ -80,8 +81,11 @@ def test_two_simulated_devices_equal_one(shared_data):
 
 
 def test_devices_beyond_those_present_is_a_clear_error(capsys):
-    with pytest.raises(UsageError, match=r"--devices 4: this process has only 1 cpu device\(s\).*"
-                                         r"xla_force_host_platform_device_count"):
+    with pytest.raises(
+        UsageError,
+        match=r"--devices 4: this process has only 1 cpu device\(s\).*"
+        r"xla_force_host_platform_device_count",
+    ):
         parallel.make_plan(4)
     with pytest.raises(UsageError, match="Expected an integer >= 1"):
         parallel.make_plan(0)
@@ -92,8 +96,9 @@ def test_devices_beyond_those_present_is_a_clear_error(capsys):
 
 
 def _launch(args, shared_data, **kw):
-    return subprocess.run([sys.executable, "-m", "keraslab", "launch", *args], env=_env(shared_data),
-                          capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "keraslab", "launch", *args], env=_env(shared_data), capture_output=True, text=True, **kw
+    )
 
 
 def _weights(folder: Path) -> dict:
@@ -106,8 +111,12 @@ def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):
     run = ["run", "churn", "--epochs", "3", "--checkpoints", "always", "--keep-checkpoints", "--quiet", "--offline"]
     assert cli.main([*run, "--out", str(tmp_path / "single"), "--data-dir", str(shared_data)]) == 0
     t0 = time.monotonic()
-    proc = _launch(["--processes", "2", "--timeout", "20", "--", *run, "--out", str(tmp_path / "two")], shared_data,
-                   timeout=300, cwd=tmp_path)
+    proc = _launch(
+        ["--processes", "2", "--timeout", "20", "--", *run, "--out", str(tmp_path / "two")],
+        shared_data,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]  # 0 only if both processes exited 0
     assert "Check failed" not in proc.stderr and "error" not in proc.stderr.lower(), proc.stderr
     single, two = _weights(tmp_path / "single"), _weights(tmp_path / "two")
@@ -140,9 +149,32 @@ def _process_id(pid: int) -> int | None:
 def test_killing_one_process_stops_the_other_within_the_timeout(tmp_path, shared_data):
     timeout = 5
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "keraslab", "launch", "--processes", "2", "--timeout", str(timeout), "--",
-         "run", "churn", "--epochs", "2000", "--checkpoints", "never", "--offline", "--out", str(tmp_path / "run")],
-        env=_env(shared_data), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "keraslab",
+            "launch",
+            "--processes",
+            "2",
+            "--timeout",
+            str(timeout),
+            "--",
+            "run",
+            "churn",
+            "--epochs",
+            "2000",
+            "--checkpoints",
+            "never",
+            "--offline",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        env=_env(shared_data),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     try:
         for line in launcher.stdout:  # process 0's progress
             if line.startswith("Epoch 3/"):
@@ -167,24 +199,70 @@ def test_killing_one_process_stops_the_other_within_the_timeout(tmp_path, shared
 def test_unreachable_coordinator_fails_after_the_timeout(tmp_path, shared_data):
     port = free_port()
     t0 = time.monotonic()
-    proc = _launch(["--processes", "2", "--process-id", "1", "--coordinator", f"127.0.0.1:{port}", "--timeout", "2",
-                    "--", "run", "losses", "--quiet", "--offline"], shared_data, timeout=120, cwd=tmp_path)
+    proc = _launch(
+        [
+            "--processes",
+            "2",
+            "--process-id",
+            "1",
+            "--coordinator",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "2",
+            "--",
+            "run",
+            "losses",
+            "--quiet",
+            "--offline",
+        ],
+        shared_data,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 75
     assert f"cannot reach the coordinator at 127.0.0.1:{port} after 2 s" in proc.stderr
     assert time.monotonic() - t0 < 30
-    proc = _launch(["--processes", "2", "--process-id", "0", "--coordinator", f"127.0.0.1:{port}", "--timeout", "2",
-                    "--", "run", "losses", "--quiet", "--offline"], shared_data, timeout=120, cwd=tmp_path)
+    proc = _launch(
+        [
+            "--processes",
+            "2",
+            "--process-id",
+            "0",
+            "--coordinator",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "2",
+            "--",
+            "run",
+            "losses",
+            "--quiet",
+            "--offline",
+        ],
+        shared_data,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode != 0
     assert "not all 2 processes joined the job within 2 s" in proc.stderr
     assert "Check failure stack trace" not in proc.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--processes", "2", "--", ], "nothing to run"),
-    (["--processes", "2", "--process-id", "1", "--", "run", "losses"], "--process-id needs --coordinator"),
-    (["--processes", "2", "--coordinator", "nohost", "--", "run", "losses"], "Expected HOST:PORT"),
-    (["--processes", "0", "--", "run", "losses"], "Expected an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            [
+                "--processes",
+                "2",
+                "--",
+            ],
+            "nothing to run",
+        ),
+        (["--processes", "2", "--process-id", "1", "--", "run", "losses"], "--process-id needs --coordinator"),
+        (["--processes", "2", "--coordinator", "nohost", "--", "run", "losses"], "Expected HOST:PORT"),
+        (["--processes", "0", "--", "run", "losses"], "Expected an integer >= 1"),
+    ],
+)
 def test_launch_bad_arguments(capsys, args, message):
     assert cli.main(["launch", *args]) == 2
     err = capsys.readouterr().err

@@ -39,8 +39,11 @@ def test_idx_size_disagrees_with_header(tmp_path):
     raw = synthetic.idx_bytes(np.zeros((4, 5), np.uint8))[:-3]
     path = tmp_path / "short.idx"
     path.write_bytes(raw)
-    with pytest.raises(DataFormatError, match=r"short.idx: idx header gives shape \(4, 5\) \(20 bytes of data\) "
-                                              r"but the file holds 17"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"short.idx: idx header gives shape \(4, 5\) \(20 bytes of data\) "
+        r"but the file holds 17",
+    ):
         formats.read_idx(path)
 
 
@@ -89,8 +92,9 @@ def test_mnist_npz_small(tmp_path):
 
 def test_mnist_npz_object_array_refused(tmp_path):
     path = tmp_path / "evil.npz"
-    np.savez(path, x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1),
-             y_test=np.zeros(1))
+    np.savez(
+        path, x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1), y_test=np.zeros(1)
+    )
     with pytest.raises(DataFormatError, match="evil.npz: holds an object \\(pickled\\) array"):
         formats.read_mnist_npz(path)
 
@@ -124,8 +128,11 @@ def test_cifar_member_escaping_folder_refused(tmp_path):
     info = tarfile.TarInfo("cifar-10-batches-py/../../etc/evil")
     info.size = 3
     path = _tar_with(tmp_path, info)
-    with pytest.raises(DataFormatError, match=r"evil.tar.gz: archive member 'cifar-10-batches-py/../../etc/evil' "
-                                              r"would land outside the target folder"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"evil.tar.gz: archive member 'cifar-10-batches-py/../../etc/evil' "
+        r"would land outside the target folder",
+    ):
         formats.read_cifar10_tar(path)
 
 
@@ -164,7 +171,9 @@ def test_cifar_pickle_cannot_run_code(tmp_path):
             info = tarfile.TarInfo(name)
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
-    with pytest.raises(DataFormatError, match=r"not a CIFAR batch \(global (__builtin__|builtins).print is not allowed\)"):
+    with pytest.raises(
+        DataFormatError, match=r"not a CIFAR batch \(global (__builtin__|builtins).print is not allowed\)"
+    ):
         formats.read_cifar10_tar(path)
 
 

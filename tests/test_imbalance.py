@@ -5,8 +5,18 @@ import numpy as np
 import pytest
 
 from keraslab.errors import UsageError
-from keraslab.imbalance import (BalancedEnsemble, LabSettings, balanced_class_weight, best_f1_threshold,
-                                binary_focal_loss, compare, fit_strategy, resample, summarise, summary_keys)
+from keraslab.imbalance import (
+    BalancedEnsemble,
+    LabSettings,
+    balanced_class_weight,
+    best_f1_threshold,
+    binary_focal_loss,
+    compare,
+    fit_strategy,
+    resample,
+    summarise,
+    summary_keys,
+)
 from keraslab.imbalance.strategies import STRATEGIES
 
 
@@ -62,11 +72,26 @@ def test_every_strategy_trains_on_the_training_part_only():
 
 def test_summary_keys():
     X, y = _imbalanced()
-    rows = compare(X, y, strategies=["baseline", "smote"], seeds=[0, 1], trainer=RecordingTrainer(),
-                   settings=LabSettings(tune_threshold=True))
+    rows = compare(
+        X,
+        y,
+        strategies=["baseline", "smote"],
+        seeds=[0, 1],
+        trainer=RecordingTrainer(),
+        settings=LabSettings(tune_threshold=True),
+    )
     keys = summary_keys(summarise(rows))
-    for key in ("baseline_f1", "baseline_f1_sd", "smote_precision", "smote_recall", "smote_pr_auc",
-                "smote_balanced_accuracy", "smote_accuracy", "smote_tuned_f1", "smote_tuned_threshold"):
+    for key in (
+        "baseline_f1",
+        "baseline_f1_sd",
+        "smote_precision",
+        "smote_recall",
+        "smote_pr_auc",
+        "smote_balanced_accuracy",
+        "smote_accuracy",
+        "smote_tuned_f1",
+        "smote_tuned_threshold",
+    ):
         assert key in keys
     assert len(rows) == 8 and set(rows.threshold_kind) == {"0.5", "tuned"}
 
@@ -135,11 +160,15 @@ def test_best_threshold():
 
 # --- bad input --------------------------------------------------------------------------------------------------
 
+
 def test_smote_needs_enough_minority_rows():
     X = np.random.default_rng(0).normal(size=(30, 2))
     y = np.array([0] * 26 + [1] * 4)
-    with pytest.raises(UsageError, match=r"SMOTE with k_neighbors=5 needs at least 6 rows of every class; the class "
-                                         r"counts are \{0: 26, 1: 4\}, so the largest usable k_neighbors is 3"):
+    with pytest.raises(
+        UsageError,
+        match=r"SMOTE with k_neighbors=5 needs at least 6 rows of every class; the class "
+        r"counts are \{0: 26, 1: 4\}, so the largest usable k_neighbors is 3",
+    ):
         resample(X, y, "smote", seed=0)
     Xr, yr = resample(X, y, "smote", seed=0, k_neighbors=3)
     assert np.bincount(yr).tolist() == [26, 26]
@@ -158,13 +187,17 @@ def test_binary_only_strategies_refuse_three_classes(strategy):
 
 
 def test_unknown_strategy_lists_the_valid_ones():
-    with pytest.raises(UsageError, match="Unknown imbalance strategy 'adasyn'. Expected one of: baseline, "
-                                         "class_weight, undersample, oversample, smote, ensemble_vote, ensemble_mean,"
-                                         " focal"):
+    with pytest.raises(
+        UsageError,
+        match="Unknown imbalance strategy 'adasyn'. Expected one of: baseline, "
+        "class_weight, undersample, oversample, smote, ensemble_vote, ensemble_mean,"
+        " focal",
+    ):
         compare(*_imbalanced(), strategies=["adasyn"], trainer=RecordingTrainer())
 
 
 # --- the lesson ----------------------------------------------------------------------------------------------------
+
 
 def _lesson(tmp_path, shared_data, **options):
     from keraslab import lessons

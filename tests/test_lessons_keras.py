@@ -34,10 +34,14 @@ def test_mnist_quick_on_small_mnist_npz(tmp_path, small_home):
     folder, s = _run("mnist", tmp_path, small_home)
     assert set(s) >= {"linear_test_accuracy", "hidden_test_accuracy"}
     files = _files(folder)
-    assert EVERY_LESSON_FILE <= files
+    assert files >= EVERY_LESSON_FILE
     for key in ("linear", "hidden"):
-        assert {f"plots/{key}_learning_curves.png", f"plots/{key}_confusion_matrix.png", f"plots/{key}_samples.png",
-                f"{key}_classification_report.txt"} <= files
+        assert {
+            f"plots/{key}_learning_curves.png",
+            f"plots/{key}_confusion_matrix.png",
+            f"plots/{key}_samples.png",
+            f"{key}_classification_report.txt",
+        } <= files
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["data_files"][0]["file"] == "mnist.npz" and manifest["data_files"][0]["substitute"]
     report = (folder / "hidden_classification_report.txt").read_text()
@@ -65,8 +69,7 @@ def test_cifar10_ann_gpu_path(tmp_path, small_home, monkeypatch):
     from keraslab.training import devices
 
     monkeypatch.setattr(devices, "available", lambda: ["cpu:0", "gpu:0"])
-    monkeypatch.setattr(devices, "time_epoch", lambda build, x, y, *, device, **kw: 8.0 if device == "cpu:0"
-                        else 0.5)
+    monkeypatch.setattr(devices, "time_epoch", lambda build, x, y, *, device, **kw: 8.0 if device == "cpu:0" else 0.5)
     folder, s = _run("cifar10-ann", tmp_path, small_home)
     assert s["cpu_epoch_seconds"] == 8.0 and s["gpu_epoch_seconds"] == 0.5 and s["gpu_speedup"] == 16.0
     assert "the GPU is 16.0x faster" in (folder / "report.md").read_text()
@@ -81,11 +84,18 @@ def test_time_epoch_on_cpu():
     y = np.random.default_rng(1).integers(0, 10, 300)
 
     def build():
-        return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
-                                 keras.layers.Dense(10, activation="softmax")])
+        return keras.Sequential(
+            [keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+        )
 
-    seconds = devices.time_epoch(build, x, y, device="cpu:0", batch_size=32,
-                                 compile_kwargs=dict(optimizer="sgd", loss="sparse_categorical_crossentropy"))
+    seconds = devices.time_epoch(
+        build,
+        x,
+        y,
+        device="cpu:0",
+        batch_size=32,
+        compile_kwargs=dict(optimizer="sgd", loss="sparse_categorical_crossentropy"),
+    )
     assert 0 < seconds < 30
 
 
@@ -104,8 +114,16 @@ def test_churn_same_seed_same_numbers(tmp_path, shared_data):
 
 def test_dropout_quick(tmp_path, shared_data):
     folder, s = _run("dropout", tmp_path, shared_data)
-    for key in ("cv_accuracy_plain", "cv_accuracy_dropout", "cv_accuracy_plain_sd", "cv_accuracy_dropout_sd",
-                "split_accuracy_plain", "split_accuracy_dropout", "dropout_gain", "dropout_gain_sd"):
+    for key in (
+        "cv_accuracy_plain",
+        "cv_accuracy_dropout",
+        "cv_accuracy_plain_sd",
+        "cv_accuracy_dropout_sd",
+        "split_accuracy_plain",
+        "split_accuracy_dropout",
+        "dropout_gain",
+        "dropout_gain_sd",
+    ):
         assert key in s
     folds = pd.read_csv(folder / "tables" / "folds.csv")
     np.testing.assert_allclose(folds["gain"], folds["accuracy_dropout"] - folds["accuracy_plain"])
@@ -117,8 +135,11 @@ def test_dropout_quick(tmp_path, shared_data):
 def test_cnn_quick(tmp_path, small_home):
     folder, s = _run("cnn", tmp_path, small_home)
     assert set(s) >= {"cnn_test_accuracy", "ann_test_accuracy"}
-    assert {"plots/cnn_confusion_matrix.png", "plots/ann_confusion_matrix.png", "tables/demo_feature_map.csv"} <= \
-        _files(folder)
+    assert {
+        "plots/cnn_confusion_matrix.png",
+        "plots/ann_confusion_matrix.png",
+        "tables/demo_feature_map.csv",
+    } <= _files(folder)
 
 
 def test_several_seeds_for_a_keras_lesson(tmp_path, shared_data):
@@ -127,6 +148,7 @@ def test_several_seeds_for_a_keras_lesson(tmp_path, shared_data):
 
 
 # --- building blocks ---------------------------------------------------------------------------------------------
+
 
 def test_churn_preprocessing(shared_data):
     from keraslab import datasets
@@ -148,8 +170,8 @@ def test_churn_preprocessing(shared_data):
 
 def test_churn_preprocessing_bad_rows(shared_data):
     from keraslab import datasets
-    from keraslab.tables import ChurnPreprocessor
     from keraslab.errors import DataFormatError
+    from keraslab.tables import ChurnPreprocessor
 
     frame = datasets.load_churn(data_dir=shared_data).frame.head(50)
     prep = ChurnPreprocessor().fit(frame)

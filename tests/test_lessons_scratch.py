@@ -5,8 +5,8 @@ import json
 import pytest
 
 from keraslab import lessons
-from keraslab.runs import runner
 from keraslab.cli import main
+from keraslab.runs import runner
 
 
 def _run(name, tmp_path, shared_data, **options):
@@ -63,13 +63,27 @@ def test_gd_variants_seeded(tmp_path, shared_data):
 
 def test_cli_run_lesson_options_and_config_replay(tmp_path, shared_data, capsys):
     out = tmp_path / "r1"
-    code = main(["run", "gd-variants", "--epochs", "30", "--learning-rate", "0.02", "--seed", "2", "--quiet",
-                 "--data-dir", str(shared_data), "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "gd-variants",
+            "--epochs",
+            "30",
+            "--learning-rate",
+            "0.02",
+            "--seed",
+            "2",
+            "--quiet",
+            "--data-dir",
+            str(shared_data),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
     assert config["epochs"] == 30 and config["learning_rate"] == 0.02 and config["seed"] == 2
-    code = main(["run", "gd-variants", "--config", str(out / "config.json"), "--quiet", "--out",
-                 str(tmp_path / "r2")])
+    code = main(["run", "gd-variants", "--config", str(out / "config.json"), "--quiet", "--out", str(tmp_path / "r2")])
     assert code == 0
     a = json.loads((out / "metrics.json").read_text())["summary"]
     b = json.loads((tmp_path / "r2" / "metrics.json").read_text())["summary"]
@@ -85,8 +99,9 @@ def test_cli_run_bad_lesson_option(capsys):
 
 
 def test_cli_run_bad_value_reaches_the_library(tmp_path, shared_data, capsys):
-    code = main(["run", "gd-variants", "--learning-rate", "-1", "--data-dir", str(shared_data), "--out",
-                 str(tmp_path / "bad")])
+    code = main(
+        ["run", "gd-variants", "--learning-rate", "-1", "--data-dir", str(shared_data), "--out", str(tmp_path / "bad")]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "Invalid value for `learning_rate`. Expected a positive number" in err
     assert not (tmp_path / "bad").exists()

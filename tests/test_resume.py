@@ -53,8 +53,14 @@ def killed_and_uninterrupted(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("resume")
     env = {**os.environ, "KERASLAB_DATA": str(shared_data.resolve())}
     assert cli.main([*ARGS, "--out", str(root / "whole"), "--data-dir", str(shared_data)]) == 0
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_EPOCH_2, *ARGS, "--out", str(root / "killed")],
-                          env=env, capture_output=True, text=True, timeout=300, cwd=root)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_EPOCH_2, *ARGS, "--out", str(root / "killed")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return root
 
@@ -94,16 +100,31 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous(killed_and_uninter
 def test_resume_refuses_a_different_config_naming_the_fields(killed_and_uninterrupted, shared_data, capsys):
     root = killed_and_uninterrupted
     shutil.copytree(root / ".killed.partial", root / ".other.partial")
-    code = cli.main(["run", "churn", "--epochs", "6", "--seed", "3", "--checkpoints", "always", "--quiet",
-                     "--out", str(root / "other"), "--resume", "--data-dir", str(shared_data)])
+    code = cli.main(
+        [
+            "run",
+            "churn",
+            "--epochs",
+            "6",
+            "--seed",
+            "3",
+            "--checkpoints",
+            "always",
+            "--quiet",
+            "--out",
+            str(root / "other"),
+            "--resume",
+            "--data-dir",
+            str(shared_data),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "was written by a different config" in err and "epochs: 4 there, 6 now" in err
     assert "seed: 0 there, 3 now" in err and "Traceback" not in err
 
 
-def test_resume_without_checkpoints_and_restart_over_an_unfinished_run(killed_and_uninterrupted, shared_data,
-                                                                        capsys):
+def test_resume_without_checkpoints_and_restart_over_an_unfinished_run(killed_and_uninterrupted, shared_data, capsys):
     root = killed_and_uninterrupted
     assert cli.main([*ARGS, "--out", str(root / "never-ran"), "--resume", "--data-dir", str(shared_data)]) == 2
     assert "--resume: no checkpoint to resume in" in capsys.readouterr().err
@@ -116,8 +137,24 @@ def test_resume_without_checkpoints_and_restart_over_an_unfinished_run(killed_an
 
 def test_finished_run_removes_its_checkpoints_unless_kept(tmp_path, shared_data, capsys):
     out = tmp_path / "run"
-    assert cli.main(["run", "churn", "--epochs", "2", "--checkpoints", "always", "--quiet", "--out", str(out),
-                     "--data-dir", str(shared_data)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "churn",
+                "--epochs",
+                "2",
+                "--checkpoints",
+                "always",
+                "--quiet",
+                "--out",
+                str(out),
+                "--data-dir",
+                str(shared_data),
+            ]
+        )
+        == 0
+    )
     assert (out / "metrics.json").is_file() and not (out / "checkpoints").exists()
     assert not list(tmp_path.glob(".*"))  # no staging left behind
 
@@ -159,16 +196,16 @@ def test_fit_resumes_mid_run_bit_identical_with_dropout_state(tmp_path, dropout)
     with checkpoints.active(store), pytest.raises(Stop):
         from keraslab.training import fastfit
 
-        fastfit.fit_epochs(first, x, y, loss=first.loss, epochs=4, batch_size=16, seed=1, quiet=True,
-                           on_epoch_end=stop_after_2)
+        fastfit.fit_epochs(
+            first, x, y, loss=first.loss, epochs=4, batch_size=16, seed=1, quiet=True, on_epoch_end=stop_after_2
+        )
     set_seed(1)
     second = _net(dropout)
     with checkpoints.active(checkpoints.Store(tmp_path / "ck", min_epochs=1)):
         h_resumed = training.fit(second, x, y, epochs=4, batch_size=16, seed=1, quiet=True)
     for a, b in zip(whole.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
-    pd.testing.assert_frame_equal(h_whole.drop(columns="seconds"), h_resumed.drop(columns="seconds"),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(h_whole.drop(columns="seconds"), h_resumed.drop(columns="seconds"), check_exact=True)
     if dropout:  # negative control: the same fit with another seed differs, so equality above means something
         set_seed(1)
         other = _net(dropout)
@@ -221,9 +258,28 @@ def test_two_processes_resume_a_killed_run(killed_and_uninterrupted, shared_data
     root = killed_and_uninterrupted
     shutil.copytree(root / ".killed.partial", root / ".two.partial")
     env = {**os.environ, "KERASLAB_DATA": str(shared_data.resolve())}
-    proc = subprocess.run([sys.executable, "-m", "keraslab", "launch", "--processes", "2", "--timeout", "20", "--",
-                           *ARGS, "--out", str(root / "two"), "--resume"], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=root)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keraslab",
+            "launch",
+            "--processes",
+            "2",
+            "--timeout",
+            "20",
+            "--",
+            *ARGS,
+            "--out",
+            str(root / "two"),
+            "--resume",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     whole, two = _history(root / "whole"), _history(root / "two")
     pd.testing.assert_frame_equal(two.iloc[:2], whole.iloc[:2], check_exact=True)

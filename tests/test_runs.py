@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from keraslab import backend, files, lessons, seeding
+from keraslab.errors import BackendError, UsageError
 from keraslab.runs import folder as runs
 from keraslab.runs import report as reports
 from keraslab.runs import runner
-from keraslab.errors import BackendError, UsageError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +31,11 @@ def toy_run(config: ToyConfig) -> reports.Result:
         raise UsageError("the toy lesson was asked to fail")
     fig = Figure()
     fig.subplots().plot(draws)
-    result = reports.Result(title="Toy", summary={"mean": float(draws.mean()), "first": float(draws[0])},
-                            history=pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]}))
+    result = reports.Result(
+        title="Toy",
+        summary={"mean": float(draws.mean()), "first": float(draws[0])},
+        history=pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]}),
+    )
     result.text("A toy lesson with `code`.").figure("draws", fig, "the draws")
     result.table("numbers", pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]}), "a table")
     result.texts["notes.txt"] = "hello\n"
@@ -50,11 +53,29 @@ def test_run_folder_contents(tmp_path, toy_lesson):
     folder, summary = runner.run_lesson(toy_lesson, ToyConfig(seed=3), out=tmp_path / "r")
     assert folder == tmp_path / "r"
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    assert names == ["config.json", "history.csv", "manifest.json", "metrics.json", "notes.txt", "plots/draws.png",
-                     "report.html", "report.md", "tables/numbers.csv"]
+    assert names == [
+        "config.json",
+        "history.csv",
+        "manifest.json",
+        "metrics.json",
+        "notes.txt",
+        "plots/draws.png",
+        "report.html",
+        "report.md",
+        "tables/numbers.csv",
+    ]
     config = json.loads((folder / "config.json").read_text())
-    assert config == {"lesson": "toy", "seed": 3, "epochs": None, "quick": False, "data_dir": None,
-                      "offline": False, "quiet": False, "scale": 1.0, "fail": False}
+    assert config == {
+        "lesson": "toy",
+        "seed": 3,
+        "epochs": None,
+        "quick": False,
+        "data_dir": None,
+        "offline": False,
+        "quiet": False,
+        "scale": 1.0,
+        "fail": False,
+    }
     manifest = json.loads((folder / "manifest.json").read_text())
     for key in ("keraslab", "backend", "device", "seed", "data_files", "git_commit", "versions"):
         assert key in manifest
@@ -76,8 +97,7 @@ def test_same_seed_same_result(tmp_path, toy_lesson):
 
 def test_several_seeds(tmp_path, toy_lesson):
     folder, summary = runner.run_lesson(toy_lesson, ToyConfig(seed=0), out=tmp_path / "m", seeds=3)
-    per_seed = [runner.run_lesson(toy_lesson, ToyConfig(seed=s), out=tmp_path / f"s{s}")[1]["mean"]
-                for s in range(3)]
+    per_seed = [runner.run_lesson(toy_lesson, ToyConfig(seed=s), out=tmp_path / f"s{s}")[1]["mean"] for s in range(3)]
     assert summary["mean"] == pytest.approx(np.mean(per_seed))
     assert summary["mean_sd"] == pytest.approx(np.std(per_seed, ddof=1))
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["seed0", "seed1", "seed2", "tables"]
@@ -122,8 +142,12 @@ def test_json_has_no_nan(tmp_path):
 
 def test_aggregate_summaries():
     agg = runner.aggregate_summaries([{"f1": 0.5, "acc": 0.8}, {"f1": 0.7, "acc": 0.8}])
-    assert agg == {"f1": pytest.approx(0.6), "f1_sd": pytest.approx(np.sqrt(0.02)), "acc": pytest.approx(0.8),
-                   "acc_sd": 0.0}
+    assert agg == {
+        "f1": pytest.approx(0.6),
+        "f1_sd": pytest.approx(np.sqrt(0.02)),
+        "acc": pytest.approx(0.8),
+        "acc_sd": 0.0,
+    }
 
 
 def test_set_seed_repeats_python_and_numpy():
@@ -163,8 +187,11 @@ def test_backend_resolution(monkeypatch):
 
 def test_backend_not_installed_names_the_extra(monkeypatch):
     monkeypatch.setattr(backend, "is_installed", lambda name: False)
-    with pytest.raises(BackendError, match=r"needs the Python package 'torch', which is not installed. Install "
-                                           r"it with: pip install 'keraslab\[torch\]'"):
+    with pytest.raises(
+        BackendError,
+        match=r"needs the Python package 'torch', which is not installed. Install "
+        r"it with: pip install 'keraslab\[torch\]'",
+    ):
         backend.use_backend("torch")
 
 

@@ -25,8 +25,9 @@ def test_least_squares_matches_sklearn():
 @pytest.mark.parametrize("method", ["batch", "sgd", "minibatch"])
 def test_each_variant_converges_to_least_squares(method):
     X, y = _linear_data()
-    fit = gd.fit_linear(X, y, method=method, epochs=3000 if method == "batch" else 400, learning_rate=0.1,
-                        batch_size=8, seed=0)
+    fit = gd.fit_linear(
+        X, y, method=method, epochs=3000 if method == "batch" else 400, learning_rate=0.1, batch_size=8, seed=0
+    )
     w, b = gd.least_squares(X, y)
     np.testing.assert_allclose(fit.weights, w, atol=0.02)
     assert fit.bias == pytest.approx(b, abs=0.02)
@@ -76,14 +77,19 @@ def test_predictions_in_original_units():
     np.testing.assert_allclose(model.predict([[2500, 3]]), coef.predict([[2500, 3]]), rtol=1e-10)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"batch_size": 0}, "Invalid value for `batch_size`. Expected a positive integer. Received: batch_size=0"),
-    ({"learning_rate": 0}, "Invalid value for `learning_rate`. Expected a positive number. Received: "
-                           "learning_rate=0"),
-    ({"learning_rate": -0.5}, "Received: learning_rate=-0.5"),
-    ({"method": "adam"}, "Expected one of batch, minibatch, sgd. Received: method='adam'"),
-    ({"epochs": 0}, "Invalid value for `epochs`. Expected a positive integer. Received: epochs=0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"batch_size": 0}, "Invalid value for `batch_size`. Expected a positive integer. Received: batch_size=0"),
+        (
+            {"learning_rate": 0},
+            "Invalid value for `learning_rate`. Expected a positive number. Received: learning_rate=0",
+        ),
+        ({"learning_rate": -0.5}, "Received: learning_rate=-0.5"),
+        ({"method": "adam"}, "Expected one of batch, minibatch, sgd. Received: method='adam'"),
+        ({"epochs": 0}, "Invalid value for `epochs`. Expected a positive integer. Received: epochs=0"),
+    ],
+)
 def test_linear_bad_options(kwargs, message):
     X, y = _linear_data()
     with pytest.raises(ValueError, match=message):

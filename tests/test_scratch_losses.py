@@ -24,6 +24,8 @@ def close(ours: float, ref: float) -> bool:
     """Within 1e-6, relative for values above 1: Keras's ops.mean reduces float64 in float32 on JAX (a loss of 35
     comes back off by ~1e-6), so a purely absolute 1e-6 would measure Keras's rounding, not ours."""
     return abs(ours - ref) <= TOL * max(1.0, abs(ref))
+
+
 SETTINGS = settings(max_examples=40, deadline=None)
 
 
@@ -71,6 +73,7 @@ def binary_pair(draw):
 
 # --- values against Keras and scikit-learn ---------------------------------------------------------------------
 
+
 @SETTINGS
 @given(st.data())
 def test_mae_mse(data):
@@ -98,8 +101,14 @@ def test_binary_crossentropy(pair):
 @given(binary_pair(), st.floats(0.0, 5.0), st.one_of(st.none(), st.floats(0.05, 0.95)))
 def test_binary_focal(pair, gamma, alpha):
     y, p = pair
-    ref = k64(keras.losses.binary_focal_crossentropy, y, p, gamma=gamma, alpha=0.25 if alpha is None else alpha,
-              apply_class_balancing=alpha is not None)
+    ref = k64(
+        keras.losses.binary_focal_crossentropy,
+        y,
+        p,
+        gamma=gamma,
+        alpha=0.25 if alpha is None else alpha,
+        apply_class_balancing=alpha is not None,
+    )
     assert close(L.binary_focal(y, p, gamma=gamma, alpha=alpha), ref)
 
 
@@ -142,10 +151,12 @@ def test_the_course_toy_example():
     assert L.mse(t, p) == pytest.approx(0.366, abs=1e-15)
     assert L.tutorial_log_loss(t, p) == pytest.approx(17.2696280766844, abs=1e-12)
     assert L.binary_crossentropy([1, 1, 0, 0, 1], [0.3, 0.7, 1, 0, 0.5], epsilon=1e-15) == pytest.approx(
-        7.3586741842331, abs=1e-12)
+        7.3586741842331, abs=1e-12
+    )
 
 
 # --- gradients: analytic against central differences, with negative controls -----------------------------------
+
 
 def _grad_cases():
     rng = np.random.default_rng(1)
@@ -186,6 +197,7 @@ def test_binary_focal_gamma_zero_is_bce_gradient():
 
 # --- activations -----------------------------------------------------------------------------------------------
 
+
 def test_sigmoid_limits_without_warnings():
     with warnings.catch_warnings(), np.errstate(all="raise"):
         warnings.simplefilter("error")
@@ -209,7 +221,8 @@ def test_activation_values_match_keras(name):
     x = np.random.default_rng(2).normal(scale=3.0, size=(5, 4))
     fn, _ = A.get_activation(name)
     kfn = {"leaky_relu": lambda v: keras.activations.leaky_relu(v, negative_slope=0.01)}.get(
-        name, getattr(keras.activations, name))
+        name, getattr(keras.activations, name)
+    )
     with float64():
         ref = np.asarray(kfn(x))
     np.testing.assert_allclose(fn(x), ref, rtol=0, atol=TOL)  # Keras computes some of these in float32
@@ -225,8 +238,9 @@ def test_activation_derivatives(name):
     fn, d = A.get_activation(name)
     x = np.random.default_rng(3).normal(size=12) + 0.01  # keep away from relu's kink at 0
     x = x[np.abs(x) > 1e-3]
-    result = gradcheck.check(name, lambda v: float(np.sum(fn(v) * np.arange(1, v.size + 1))),
-                             d(x) * np.arange(1, x.size + 1), x.copy())
+    result = gradcheck.check(
+        name, lambda v: float(np.sum(fn(v) * np.arange(1, v.size + 1))), d(x) * np.arange(1, x.size + 1), x.copy()
+    )
     assert result.passed, result
     assert not gradcheck.check(name, lambda v: float(np.sum(fn(v))), d(x) + 0.05, x.copy()).passed
 
@@ -245,6 +259,7 @@ def test_softmax_jacobian_and_backward():
 
 # --- bad input -----------------------------------------------------------------------------------------------
 
+
 def test_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match=r"Received: y_true.shape=\(3,\), y_pred.shape=\(4,\)"):
         L.mse(np.zeros(3), np.zeros(4))
@@ -252,16 +267,20 @@ def test_shape_mismatch_names_both_shapes():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_and_inf_refused(bad):
-    with pytest.raises(ValueError, match="Invalid value for `y_pred`. Expected finite numbers. Received: an array "
-                                         "containing (NaN|inf)"):
+    with pytest.raises(
+        ValueError, match="Invalid value for `y_pred`. Expected finite numbers. Received: an array containing (NaN|inf)"
+    ):
         L.binary_crossentropy([0, 1], [0.5, bad])
     with pytest.raises(ValueError, match="Invalid value for `y_true`. Expected finite numbers"):
         L.mae([bad, 1.0], [0.5, 0.5])
 
 
 def test_sparse_labels_out_of_range():
-    with pytest.raises(ValueError, match=r"Expected labels in \[0, 2\] for y_pred with 3 classes. Received: labels "
-                                         r"in \[0, 3\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected labels in \[0, 2\] for y_pred with 3 classes. Received: labels "
+        r"in \[0, 3\]",
+    ):
         L.sparse_categorical_crossentropy([0, 3], np.full((2, 3), 1 / 3))
     with pytest.raises(ValueError, match="Expected labels in"):
         L.sparse_categorical_focal([-1, 0], np.full((2, 3), 1 / 3))
@@ -280,9 +299,13 @@ def test_categorical_probabilities_outside_unit_interval():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="Expected one of binary_crossentropy, binary_focal, categorical_crossentropy"
-                                         ".*Received: loss='hinge'"):
+    with pytest.raises(
+        ValueError,
+        match="Expected one of binary_crossentropy, binary_focal, categorical_crossentropy.*Received: loss='hinge'",
+    ):
         L.get_loss("hinge")
-    with pytest.raises(ValueError, match="Expected one of leaky_relu, linear, relu, sigmoid, softmax, tanh. "
-                                         "Received: activation='gelu'"):
+    with pytest.raises(
+        ValueError,
+        match="Expected one of leaky_relu, linear, relu, sigmoid, softmax, tanh. Received: activation='gelu'",
+    ):
         A.get_activation("gelu")

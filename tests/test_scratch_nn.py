@@ -171,10 +171,12 @@ def test_mnist_5k_accuracy_against_keras(shared_data):
 
     keras = get_keras()
     set_seed(0)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=25)
+    model = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+    )
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=25
+    )
     model.fit(xtr, ytr, epochs=10, batch_size=32, verbose=0)
     theirs = model.evaluate(xte, yte, verbose=0)[1]
     assert ours >= 0.90
@@ -183,16 +185,23 @@ def test_mnist_5k_accuracy_against_keras(shared_data):
 
 # --- bad input ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("option,value,message", [
-    ("batch_size", 0, "Invalid value for `batch_size`. Expected a positive integer. Received: batch_size=0"),
-    ("batch_size", -4, "Received: batch_size=-4"),
-    ("learning_rate", 0.0, "Invalid value for `learning_rate`. Expected a positive number. Received: "
-                           "learning_rate=0.0"),
-    ("learning_rate", -1e-3, "Received: learning_rate=-0.001"),
-    ("activation", "gelu", "Expected one of leaky_relu, relu, sigmoid, tanh. Received: activation='gelu'"),
-    ("optimizer", "rmsprop", "Expected one of adam, sgd. Received: optimizer='rmsprop'"),
-    ("dropout", 1.0, "Invalid value for `dropout`. Expected a float in \\[0, 1\\). Received: dropout=1.0"),
-])
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("batch_size", 0, "Invalid value for `batch_size`. Expected a positive integer. Received: batch_size=0"),
+        ("batch_size", -4, "Received: batch_size=-4"),
+        (
+            "learning_rate",
+            0.0,
+            "Invalid value for `learning_rate`. Expected a positive number. Received: learning_rate=0.0",
+        ),
+        ("learning_rate", -1e-3, "Received: learning_rate=-0.001"),
+        ("activation", "gelu", "Expected one of leaky_relu, relu, sigmoid, tanh. Received: activation='gelu'"),
+        ("optimizer", "rmsprop", "Expected one of adam, sgd. Received: optimizer='rmsprop'"),
+        ("dropout", 1.0, "Invalid value for `dropout`. Expected a float in \\[0, 1\\). Received: dropout=1.0"),
+    ],
+)
 def test_mlp_bad_options(option, value, message):
     x, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
     with pytest.raises(ValueError, match=message):
@@ -212,6 +221,7 @@ def test_mlp_bad_data():
 
 # --- the scratch package imports only NumPy and the standard library ----------------------------------------------
 
+
 def test_scratch_sources_import_only_numpy_and_stdlib():
     allowed_top = {"numpy", "keraslab", "__future__"} | set(sys.stdlib_module_names)
     for path in SCRATCH.glob("*.py"):
@@ -228,8 +238,10 @@ def test_scratch_sources_import_only_numpy_and_stdlib():
 
 
 def test_importing_scratch_loads_no_framework():
-    code = ("import sys, keraslab.scratch; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'keras', 'jax', 'sklearn', 'pandas', 'torch', 'tensorflow', 'matplotlib'} or (m.startswith('keraslab.') "
-            "and not m.startswith('keraslab.scratch'))); print(bad)")
+    code = (
+        "import sys, keraslab.scratch; bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'keras', 'jax', 'sklearn', 'pandas', 'torch', 'tensorflow', 'matplotlib'} or (m.startswith('keraslab.') "
+        "and not m.startswith('keraslab.scratch'))); print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

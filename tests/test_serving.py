@@ -18,8 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def churn_bundle(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("bundle") / "churn"
-    train_table(shared_data / "customer_churn.csv", TrainOptions(target="Churn", drop=("customerID",), epochs=5,
-                                                                 quiet=True), out, log=lambda m: None)
+    train_table(
+        shared_data / "customer_churn.csv",
+        TrainOptions(target="Churn", drop=("customerID",), epochs=5, quiet=True),
+        out,
+        log=lambda m: None,
+    )
     return out
 
 
@@ -30,8 +34,7 @@ def churn_rows(shared_data):
 
 def test_bundle_files_and_schema(churn_bundle):
     names = sorted(p.name for p in churn_bundle.iterdir())
-    assert names == ["manifest.json", "metrics.json", "model.keras", "preprocessing.json", "report.html",
-                     "schema.json"]
+    assert names == ["manifest.json", "metrics.json", "model.keras", "preprocessing.json", "report.html", "schema.json"]
     schema = json.loads((churn_bundle / "schema.json").read_text())
     roles = {c["name"]: c["role"] for c in schema["columns"]}
     assert roles["TotalCharges"] == "numeric" and roles["Partner"] == "yes_no" and roles["Contract"] == "categorical"
@@ -40,8 +43,7 @@ def test_bundle_files_and_schema(churn_bundle):
     summary = json.loads((churn_bundle / "metrics.json").read_text())["summary"]
     assert set(summary) == {"test_accuracy", "minority_f1", "pr_auc", "balanced_accuracy"}
     manifest = json.loads((churn_bundle / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"model.keras", "preprocessing.json", "schema.json", "metrics.json",
-                                      "report.html"}
+    assert set(manifest["files"]) == {"model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html"}
 
 
 def test_json_preprocessing_equals_scikit_learn(shared_data, churn_rows):
@@ -50,8 +52,9 @@ def test_json_preprocessing_equals_scikit_learn(shared_data, churn_rows):
 
     frame = pd.read_csv(shared_data / "customer_churn.csv").drop(columns=["customerID", "Churn"])
     prep = TablePreprocessor().fit(frame.iloc[:5000])
-    spec = FeatureSpec.from_json(json.loads(json.dumps(FeatureSpec.from_preprocessor(prep, frame.iloc[:5000])
-                                                       .to_json())))
+    spec = FeatureSpec.from_json(
+        json.loads(json.dumps(FeatureSpec.from_preprocessor(prep, frame.iloc[:5000]).to_json()))
+    )
     test = frame.iloc[5000:]
     ours, warnings = spec.transform(test)
     np.testing.assert_allclose(ours, prep.transform(test), atol=1e-5)
@@ -66,8 +69,17 @@ def test_predict_command(churn_bundle, churn_rows, tmp_path, capsys):
     rows["notes"] = "extra column"
     rows.loc[rows.index[0], "Contract"] = "Weekly"
     rows.to_csv(tmp_path / "new.csv", index=False)
-    code = main(["predict", str(churn_bundle), str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"),
-                 "--id-column", "customerID"])
+    code = main(
+        [
+            "predict",
+            str(churn_bundle),
+            str(tmp_path / "new.csv"),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--id-column",
+            "customerID",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "keraslab: warning: ignoring column(s) not in the model's schema: notes" in err
@@ -87,6 +99,7 @@ def test_predict_missing_column_names_it(churn_bundle, churn_rows, tmp_path, cap
 
 
 # --- safe loading ----------------------------------------------------------------------------------------------------
+
 
 def _copy(bundle, tmp_path):
     import shutil
@@ -109,8 +122,11 @@ def test_truncated_file_is_reported(churn_bundle, tmp_path):
     b = _copy(churn_bundle, tmp_path)
     raw = (b / "model.keras").read_bytes()
     (b / "model.keras").write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(BundleError, match=rf"model.keras does not match the bundle's manifest \(changed or truncated: "
-                                          rf"{len(raw) // 2} of {len(raw)} bytes"):
+    with pytest.raises(
+        BundleError,
+        match=rf"model.keras does not match the bundle's manifest \(changed or truncated: "
+        rf"{len(raw) // 2} of {len(raw)} bytes",
+    ):
         load(b)
 
 
@@ -144,6 +160,7 @@ def test_not_a_bundle(tmp_path):
 
 
 # --- the HTTP service ------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def client(churn_bundle):
@@ -180,8 +197,10 @@ def _valid_row(client, churn_rows, churn_bundle):
     return _records(churn_rows.head(1), load(churn_bundle))[0]
 
 
-@pytest.mark.parametrize("case", ["malformed", "wrong_type", "nan", "infinity", "extra_field", "empty", "too_many",
-                                  "not_a_list", "oversized"])
+@pytest.mark.parametrize(
+    "case",
+    ["malformed", "wrong_type", "nan", "infinity", "extra_field", "empty", "too_many", "not_a_list", "oversized"],
+)
 def test_bad_requests_get_a_4xx_json_error(case, client, churn_rows, churn_bundle):
     row = _valid_row(client, churn_rows, churn_bundle)
     headers = {"Content-Type": "application/json"}
@@ -231,11 +250,15 @@ def test_small_load_test(churn_bundle):
 
 # --- training ----------------------------------------------------------------------------------------------------
 
+
 def test_churn_target_f1(shared_data, tmp_path):
     """keraslab train customer_churn.csv --target Churn --drop customerID: churn F1 >= 0.58 (seed 0)."""
-    _, summary = train_table(shared_data / "customer_churn.csv", TrainOptions(target="Churn", drop=("customerID",),
-                                                                              quiet=True), tmp_path / "b",
-                             log=lambda m: None)
+    _, summary = train_table(
+        shared_data / "customer_churn.csv",
+        TrainOptions(target="Churn", drop=("customerID",), quiet=True),
+        tmp_path / "b",
+        log=lambda m: None,
+    )
     assert summary["minority_f1"] >= 0.58, summary
 
 
@@ -245,13 +268,25 @@ def test_multiclass_table(tmp_path):
     x1, x2 = rng.normal(size=n), rng.normal(size=n)
     colour = rng.choice(["red", "green", "blue"], n)
     label = np.where(x1 > 0.5, "high", np.where(x1 < -0.5, "low", "mid"))
-    frame = pd.DataFrame({"id": np.arange(n), "x1": x1, "x2": x2, "colour": colour, "member": rng.choice(
-        ["yes", "no"], n), "label": label})
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "x1": x1,
+            "x2": x2,
+            "colour": colour,
+            "member": rng.choice(["yes", "no"], n),
+            "label": label,
+        }
+    )
     frame.loc[::17, "x2"] = np.nan
     frame.to_csv(tmp_path / "t.csv", index=False)
     logs = []
-    folder, summary = train_table(tmp_path / "t.csv", TrainOptions(target="label", drop=("id",), epochs=20,
-                                                                   quiet=True), tmp_path / "b", log=logs.append)
+    folder, summary = train_table(
+        tmp_path / "t.csv",
+        TrainOptions(target="label", drop=("id",), epochs=20, quiet=True),
+        tmp_path / "b",
+        log=logs.append,
+    )
     assert any("numeric (2): x1, x2" in line for line in logs) and any("yes/no (1): member" in line for line in logs)
     assert summary["test_accuracy"] > 0.8
     bundle = load(folder)
@@ -274,9 +309,12 @@ def test_train_bad_input(tmp_path, shared_data, capsys):
 @pytest.mark.parametrize("strategy", ["ensemble_vote", "ensemble_mean"])
 def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
     """The lab's balanced ensembles train 3 networks and save them as one Keras model that loads in safe mode."""
-    folder, summary = train_table(shared_data / "customer_churn.csv", TrainOptions(
-        target="Churn", drop=("customerID",), imbalance=strategy, epochs=3, quiet=True), tmp_path / "b",
-        log=lambda m: None)
+    folder, summary = train_table(
+        shared_data / "customer_churn.csv",
+        TrainOptions(target="Churn", drop=("customerID",), imbalance=strategy, epochs=3, quiet=True),
+        tmp_path / "b",
+        log=lambda m: None,
+    )
     bundle = load(folder)
     members = [layer for layer in bundle.model.layers if layer.name.startswith("member_")]
     assert len(members) == 3
@@ -288,7 +326,16 @@ def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
 
 def test_ensemble_needs_a_binary_target(tmp_path, capsys):
     pd.DataFrame({"a": range(30), "t": ["x", "y", "z"] * 10}).to_csv(tmp_path / "three.csv", index=False)
-    code = main(["train", str(tmp_path / "three.csv"), "--target", "t", "--imbalance", "ensemble_mean", "--out",
-                 str(tmp_path / "b")])
-    assert code == 2 and "--imbalance ensemble_mean needs a binary target; 't' has 3 classes" in \
-        capsys.readouterr().err
+    code = main(
+        [
+            "train",
+            str(tmp_path / "three.csv"),
+            "--target",
+            "t",
+            "--imbalance",
+            "ensemble_mean",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
+    assert code == 2 and "--imbalance ensemble_mean needs a binary target; 't' has 3 classes" in capsys.readouterr().err

@@ -24,9 +24,16 @@ def dense_classifier(n_in: int, n_classes: int, hidden: tuple[int, ...] = (), *,
 def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
     """Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax: 12,230,010 parameters."""
     k = keras()
-    return _sequential([k.Input(input_shape), k.layers.Flatten(), k.layers.Dense(3000, activation="relu"),
-                        k.layers.Dense(1000, activation="relu"), k.layers.Dense(n_classes, activation="softmax")],
-                       "cifar_ann")
+    return _sequential(
+        [
+            k.Input(input_shape),
+            k.layers.Flatten(),
+            k.layers.Dense(3000, activation="relu"),
+            k.layers.Dense(1000, activation="relu"),
+            k.layers.Dense(n_classes, activation="softmax"),
+        ],
+        "cifar_ann",
+    )
 
 
 def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True):
@@ -45,10 +52,19 @@ def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True
     else:
         conv = lambda f: k.layers.Conv2D(f, (3, 3), activation="relu")  # noqa: E731
         pool = lambda: k.layers.MaxPooling2D((2, 2))  # noqa: E731
-    return _sequential([
-        k.Input(input_shape), conv(32), pool(), conv(64), pool(),
-        k.layers.Flatten(), k.layers.Dense(64, activation="relu"), k.layers.Dense(n_classes, activation="softmax"),
-    ], "cifar_cnn")
+    return _sequential(
+        [
+            k.Input(input_shape),
+            conv(32),
+            pool(),
+            conv(64),
+            pool(),
+            k.layers.Flatten(),
+            k.layers.Dense(64, activation="relu"),
+            k.layers.Dense(n_classes, activation="softmax"),
+        ],
+        "cifar_cnn",
+    )
 
 
 def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name: str = "binary_net"):

@@ -36,8 +36,14 @@ class Check:
         return self.difference <= self.tolerance * max(1.0, abs(self.reference))
 
     def row(self) -> dict:
-        return {"check": self.check, "ours": self.ours, "reference": self.reference,
-                "abs difference": self.difference, "tolerance": self.tolerance, "pass": self.passed}
+        return {
+            "check": self.check,
+            "ours": self.ours,
+            "reference": self.reference,
+            "abs difference": self.difference,
+            "tolerance": self.tolerance,
+            "pass": self.passed,
+        }
 
 
 @contextlib.contextmanager
@@ -68,9 +74,13 @@ def example_inputs(seed: int = 0) -> dict:
     labels = rng.integers(0, 4, 16)
     logits = rng.normal(size=(16, 4))
     return {
-        "y_reg": rng.normal(size=(16, 3)), "p_reg": rng.normal(size=(16, 3)),
-        "y_bin": rng.integers(0, 2, 16).astype(np.float64), "p_bin": rng.uniform(0.0, 1.0, 16),
-        "labels": labels, "onehot": np.eye(4)[labels], "p_cat": A.softmax(logits),
+        "y_reg": rng.normal(size=(16, 3)),
+        "p_reg": rng.normal(size=(16, 3)),
+        "y_bin": rng.integers(0, 2, 16).astype(np.float64),
+        "p_bin": rng.uniform(0.0, 1.0, 16),
+        "labels": labels,
+        "onehot": np.eye(4)[labels],
+        "p_cat": A.softmax(logits),
     }
 
 
@@ -84,27 +94,52 @@ def loss_checks(seed: int = 0, tolerance: float = 1e-6) -> list[Check]:
         pairs = [
             ("mae vs keras", L.mae(d["y_reg"], d["p_reg"]), _kmean(kl.mean_absolute_error, d["y_reg"], d["p_reg"])),
             ("mse vs keras", L.mse(d["y_reg"], d["p_reg"]), _kmean(kl.mean_squared_error, d["y_reg"], d["p_reg"])),
-            ("binary_crossentropy vs keras", L.binary_crossentropy(d["y_bin"], d["p_bin"]),
-             _kmean(kl.binary_crossentropy, d["y_bin"], d["p_bin"])),
-            ("categorical_crossentropy vs keras", L.categorical_crossentropy(d["onehot"], d["p_cat"]),
-             _kmean(kl.categorical_crossentropy, d["onehot"], d["p_cat"])),
-            ("sparse_categorical_crossentropy vs keras", L.sparse_categorical_crossentropy(d["labels"], d["p_cat"]),
-             _kmean(kl.sparse_categorical_crossentropy, d["labels"], d["p_cat"])),
-            ("binary_focal (gamma 2, alpha 0.25) vs keras",
-             L.binary_focal(d["y_bin"], d["p_bin"], gamma=2.0, alpha=0.25),
-             _kmean(kl.binary_focal_crossentropy, d["y_bin"], d["p_bin"], gamma=2.0, alpha=0.25,
-                    apply_class_balancing=True)),
-            ("categorical_focal (gamma 2, alpha 0.25) vs keras", L.categorical_focal(d["onehot"], d["p_cat"]),
-             _kmean(kl.categorical_focal_crossentropy, d["onehot"], d["p_cat"], gamma=2.0, alpha=0.25)),
-            ("sparse_categorical_focal vs keras categorical focal on one-hot",
-             L.sparse_categorical_focal(d["labels"], d["p_cat"]),
-             _kmean(kl.categorical_focal_crossentropy, d["onehot"], d["p_cat"], gamma=2.0, alpha=0.25)),
+            (
+                "binary_crossentropy vs keras",
+                L.binary_crossentropy(d["y_bin"], d["p_bin"]),
+                _kmean(kl.binary_crossentropy, d["y_bin"], d["p_bin"]),
+            ),
+            (
+                "categorical_crossentropy vs keras",
+                L.categorical_crossentropy(d["onehot"], d["p_cat"]),
+                _kmean(kl.categorical_crossentropy, d["onehot"], d["p_cat"]),
+            ),
+            (
+                "sparse_categorical_crossentropy vs keras",
+                L.sparse_categorical_crossentropy(d["labels"], d["p_cat"]),
+                _kmean(kl.sparse_categorical_crossentropy, d["labels"], d["p_cat"]),
+            ),
+            (
+                "binary_focal (gamma 2, alpha 0.25) vs keras",
+                L.binary_focal(d["y_bin"], d["p_bin"], gamma=2.0, alpha=0.25),
+                _kmean(
+                    kl.binary_focal_crossentropy,
+                    d["y_bin"],
+                    d["p_bin"],
+                    gamma=2.0,
+                    alpha=0.25,
+                    apply_class_balancing=True,
+                ),
+            ),
+            (
+                "categorical_focal (gamma 2, alpha 0.25) vs keras",
+                L.categorical_focal(d["onehot"], d["p_cat"]),
+                _kmean(kl.categorical_focal_crossentropy, d["onehot"], d["p_cat"], gamma=2.0, alpha=0.25),
+            ),
+            (
+                "sparse_categorical_focal vs keras categorical focal on one-hot",
+                L.sparse_categorical_focal(d["labels"], d["p_cat"]),
+                _kmean(kl.categorical_focal_crossentropy, d["onehot"], d["p_cat"], gamma=2.0, alpha=0.25),
+            ),
         ]
     pairs += [
         ("mae vs scikit-learn", L.mae(d["y_reg"], d["p_reg"]), metrics.mean_absolute_error(d["y_reg"], d["p_reg"])),
         ("mse vs scikit-learn", L.mse(d["y_reg"], d["p_reg"]), metrics.mean_squared_error(d["y_reg"], d["p_reg"])),
-        ("binary_crossentropy vs scikit-learn log_loss", L.binary_crossentropy(d["y_bin"], d["p_bin"]),
-         metrics.log_loss(d["y_bin"], np.clip(d["p_bin"], 1e-7, 1 - 1e-7))),
+        (
+            "binary_crossentropy vs scikit-learn log_loss",
+            L.binary_crossentropy(d["y_bin"], d["p_bin"]),
+            metrics.log_loss(d["y_bin"], np.clip(d["p_bin"], 1e-7, 1 - 1e-7)),
+        ),
     ]
     return [Check(name, float(o), float(r), tolerance) for name, o, r in pairs]
 
@@ -130,19 +165,28 @@ def gradient_checks(seed: int = 0, tolerance: float = gradcheck.TOLERANCE) -> li
     d = example_inputs(seed)
     d["p_bin"] = rng.uniform(0.05, 0.95, 16)
     cases = {
-        "mae": (d["y_reg"], d["p_reg"]), "mse": (d["y_reg"], d["p_reg"]),
-        "binary_crossentropy": (d["y_bin"], d["p_bin"]), "binary_focal": (d["y_bin"], d["p_bin"]),
+        "mae": (d["y_reg"], d["p_reg"]),
+        "mse": (d["y_reg"], d["p_reg"]),
+        "binary_crossentropy": (d["y_bin"], d["p_bin"]),
+        "binary_focal": (d["y_bin"], d["p_bin"]),
         "categorical_crossentropy": (d["onehot"], d["p_cat"]),
         "sparse_categorical_crossentropy": (d["labels"], d["p_cat"]),
-        "categorical_focal": (d["onehot"], d["p_cat"]), "sparse_categorical_focal": (d["labels"], d["p_cat"]),
+        "categorical_focal": (d["onehot"], d["p_cat"]),
+        "sparse_categorical_focal": (d["labels"], d["p_cat"]),
     }
     rows = []
     for name, (y, p) in cases.items():
         loss, grad = L.get_loss(name)
         r = gradcheck.check(name, lambda q: loss(y, q), grad(y, p), p.copy())
         rows.append(Check(f"gradient of {name} (relative error)", r.relative_error, 0.0, tolerance, "below"))
-    layers = [Dense(6, 5, rng, np.float64), Activation("relu"), Dense(5, 4, rng, np.float64),
-              Activation("tanh"), Dense(4, 3, rng, np.float64), Activation("softmax")]
+    layers = [
+        Dense(6, 5, rng, np.float64),
+        Activation("relu"),
+        Dense(5, 4, rng, np.float64),
+        Activation("tanh"),
+        Dense(4, 3, rng, np.float64),
+        Activation("softmax"),
+    ]
     net = Network(layers, "sparse_categorical_crossentropy")
     x, y = rng.normal(size=(9, 6)), rng.integers(0, 3, 9)
     worst = max(r.relative_error for r in gradcheck.check_network(net, x, y))
@@ -151,8 +195,15 @@ def gradient_checks(seed: int = 0, tolerance: float = gradcheck.TOLERANCE) -> li
     y, p = cases["binary_crossentropy"]
     control = gradcheck.check("control", lambda q: loss(y, q), grad(y, p) * 1.05, p.copy())
     # The negative control passes when the check REJECTS the wrong gradient: reported as 1 - rejected.
-    rows.append(Check("negative control: a 5%-wrong gradient is rejected (0 = rejected)",
-                      0.0 if not control.passed else 1.0, 0.0, 0.5, "below"))
+    rows.append(
+        Check(
+            "negative control: a 5%-wrong gradient is rejected (0 = rejected)",
+            0.0 if not control.passed else 1.0,
+            0.0,
+            0.5,
+            "below",
+        )
+    )
     return rows
 
 

@@ -52,4 +52,4 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
         t0 = time.perf_counter()
         mm()
         best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9

@@ -30,8 +30,9 @@ def _worker(arg: str, env_backend: str | None = None, timeout: float = 3600) -> 
     env = dict(os.environ)
     if env_backend:
         env["KERAS_BACKEND"] = env_backend
-    proc = subprocess.run([sys.executable, "-m", "keraslab.bench.worker", arg], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keraslab.bench.worker", arg], capture_output=True, text=True, env=env, timeout=timeout
+    )
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise KeraslabError(f"benchmark worker failed for {arg}: {tail}")
@@ -46,11 +47,19 @@ def machine_info(rate: float) -> dict:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "date_utc": _dt.datetime.now(_dt.UTC).isoformat(
-                timespec="seconds"), "matmul_gflops": round(rate, 1),
-            "versions": {k: package_version(k) for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow",
-                                                  "numpy") if package_version(k)}}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "matmul_gflops": round(rate, 1),
+        "versions": {
+            k: package_version(k)
+            for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow", "numpy")
+            if package_version(k)
+        },
+    }
 
 
 def plan(models, backends, devices, gpus: dict, reference: bool) -> list[dict]:
@@ -71,17 +80,32 @@ def finish_row(spec: dict, result: dict, rate: float) -> dict:
     median = statistics.median(per_epoch)
     samples = result["samples"]
     floor = MODEL_FLOPS_PER_SAMPLE[spec["model"]] * samples / (rate * 1e9) if spec["device"] == "cpu" else None
-    row = {**spec, "samples": samples, "epoch_seconds_median": median, "epoch_seconds_min": min(per_epoch),
-           "epoch_seconds_max": max(per_epoch), "samples_per_second": samples / median, "floor_seconds": floor,
-           "repeats": len(per_epoch)}
+    row = {
+        **spec,
+        "samples": samples,
+        "epoch_seconds_median": median,
+        "epoch_seconds_min": min(per_epoch),
+        "epoch_seconds_max": max(per_epoch),
+        "samples_per_second": samples / median,
+        "floor_seconds": floor,
+        "repeats": len(per_epoch),
+    }
     if EPOCHS_PER_UNIT[spec["model"]] > 1:
         row["run_epochs"] = EPOCHS_PER_UNIT[spec["model"]]
         row["run_seconds_median"] = statistics.median(result["unit_seconds"])
     return row
 
 
-def run_bench(*, models=MODELS, backends=None, devices=("cpu", "gpu"), repeats: int = 3, samples: int | None = None,
-              reference: bool = True, progress=print) -> dict:
+def run_bench(
+    *,
+    models=MODELS,
+    backends=None,
+    devices=("cpu", "gpu"),
+    repeats: int = 3,
+    samples: int | None = None,
+    reference: bool = True,
+    progress=print,
+) -> dict:
     for m in models:
         if m not in MODELS:
             raise UsageError(f"Unknown benchmark model {m!r}. Expected one of: {', '.join(MODELS)}")
@@ -91,8 +115,10 @@ def run_bench(*, models=MODELS, backends=None, devices=("cpu", "gpu"), repeats: 
         if b not in BACKENDS:
             raise UsageError(f"Unknown backend {b!r}. Expected one of: {', '.join(BACKENDS)}")
         if b not in available:
-            raise UsageError(f"Backend {b!r} is not installed (installed: {', '.join(available)}); install it "
-                             f"with: pip install 'keraslab[{b}]'")
+            raise UsageError(
+                f"Backend {b!r} is not installed (installed: {', '.join(available)}); install it "
+                f"with: pip install 'keraslab[{b}]'"
+            )
     for d in devices:
         if d not in ("cpu", "gpu"):
             raise UsageError(f"Unknown device {d!r}. Expected cpu or gpu")
@@ -148,22 +174,44 @@ def print_report(report: dict, console=None) -> None:
     m = report["machine"]
     console.print(f"{m['cpu']}, {m['cores']} cores; float32 matmul {m['matmul_gflops']} GFLOP/s; {m['date_utc']}")
     table = Table(title="keraslab bench (seconds per epoch)")
-    for col in ("model", "impl", "backend", "device", "samples", "median", "min", "max", "samples/s", "floor",
-                "x floor"):
-        table.add_column(col, justify="left" if col in ("model", "impl", "backend", "device") else "right",
-                         no_wrap=True)
+    for col in (
+        "model",
+        "impl",
+        "backend",
+        "device",
+        "samples",
+        "median",
+        "min",
+        "max",
+        "samples/s",
+        "floor",
+        "x floor",
+    ):
+        table.add_column(
+            col, justify="left" if col in ("model", "impl", "backend", "device") else "right", no_wrap=True
+        )
     for r in report["rows"]:
         floor = r["floor_seconds"]
-        table.add_row(r["model"], r["impl"], r["backend"], r["device"], str(r["samples"]),
-                      f"{r['epoch_seconds_median']:.3f}", f"{r['epoch_seconds_min']:.3f}",
-                      f"{r['epoch_seconds_max']:.3f}", f"{r['samples_per_second']:,.0f}",
-                      f"{floor:.3f}" if floor else "-",
-                      f"{r['epoch_seconds_median'] / floor:.2f}" if floor else "-")
+        table.add_row(
+            r["model"],
+            r["impl"],
+            r["backend"],
+            r["device"],
+            str(r["samples"]),
+            f"{r['epoch_seconds_median']:.3f}",
+            f"{r['epoch_seconds_min']:.3f}",
+            f"{r['epoch_seconds_max']:.3f}",
+            f"{r['samples_per_second']:,.0f}",
+            f"{floor:.3f}" if floor else "-",
+            f"{r['epoch_seconds_median'] / floor:.2f}" if floor else "-",
+        )
     console.print(table)
     for r in report["rows"]:
         if "run_seconds_median" in r:
-            console.print(f"{r['model']} / {r['impl']} / {r['device']}: {r['run_epochs']} epochs in "
-                          f"{r['run_seconds_median']:.2f} s (median)")
+            console.print(
+                f"{r['model']} / {r['impl']} / {r['device']}: {r['run_epochs']} epochs in "
+                f"{r['run_seconds_median']:.2f} s (median)"
+            )
     for e in report["ratios"]:
         parts = [f"{k.replace('_', ' ')} {v:.2f}x" for k, v in e.items() if isinstance(v, float)]
         if parts:

@@ -20,12 +20,23 @@ def build(model: str):
         net = nn.Sequential(nn.Linear(26, 20), nn.ReLU(), nn.Linear(20, 12), nn.ReLU(), nn.Linear(12, 1))
         return net, torch.optim.Adam(net.parameters(), lr=1e-3), nn.BCEWithLogitsLoss()
     if model == "ann":
-        net = nn.Sequential(nn.Flatten(), nn.Linear(3072, 3000), nn.ReLU(), nn.Linear(3000, 1000), nn.ReLU(),
-                            nn.Linear(1000, 10))
+        net = nn.Sequential(
+            nn.Flatten(), nn.Linear(3072, 3000), nn.ReLU(), nn.Linear(3000, 1000), nn.ReLU(), nn.Linear(1000, 10)
+        )
         return net, torch.optim.SGD(net.parameters(), lr=0.01), nn.CrossEntropyLoss()
     if model == "cnn":
-        net = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 6 * 6, 64), nn.ReLU(), nn.Linear(64, 10))
+        net = nn.Sequential(
+            nn.Conv2d(3, 32, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 6 * 6, 64),
+            nn.ReLU(),
+            nn.Linear(64, 10),
+        )
         return net, torch.optim.Adam(net.parameters(), lr=1e-3), nn.CrossEntropyLoss()
     raise ValueError(f"Unknown benchmark model {model!r}")
 
@@ -48,7 +59,7 @@ def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) ->
     def epoch():
         order = torch.randperm(len(xt), generator=gen).to(dev)
         for start in range(0, len(xt), BATCH):
-            idx = order[start:start + BATCH]
+            idx = order[start : start + BATCH]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(xt[idx]), yt[idx])
             loss.backward()
@@ -62,7 +73,7 @@ def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) ->
     # warm-up: a few hundred steps
     order = torch.randperm(len(xt), generator=gen)[: 64 * BATCH].to(dev)
     for start in range(0, len(order), BATCH):
-        idx = order[start:start + BATCH]
+        idx = order[start : start + BATCH]
         opt.zero_grad(set_to_none=True)
         loss_fn(net(xt[idx]), yt[idx]).backward()
         opt.step()

@@ -27,8 +27,9 @@ def probe() -> dict:
     if out["torch_installed"]:
         import torch
 
-        out["gpus"]["torch-eager"] = [f"gpu:{i}" for i in range(torch.cuda.device_count())] \
-            if torch.cuda.is_available() else []
+        out["gpus"]["torch-eager"] = (
+            [f"gpu:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+        )
     return out
 
 

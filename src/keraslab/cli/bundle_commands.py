@@ -19,14 +19,22 @@ def add_commands(sub) -> None:
     parser.add_argument("--target", required=True, help="the column to predict")
     parser.add_argument("--drop", default="", metavar="COLS", help="comma-separated columns to ignore (ids, leaks)")
     strategies = "; ".join(f"{s.name} ({s.summary})" for s in REGISTRY.values())
-    parser.add_argument("--imbalance", default="class_weight", metavar="STRATEGY",
-                        help=f"how to handle a rare class: {strategies} (default: class_weight)")
+    parser.add_argument(
+        "--imbalance",
+        default="class_weight",
+        metavar="STRATEGY",
+        help=f"how to handle a rare class: {strategies} (default: class_weight)",
+    )
     parser.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default: 0)")
-    parser.add_argument("--test-size", type=float, default=0.2,
-                        help="share of the rows held out for the evaluation (default: 0.2)")
-    parser.add_argument("--no-tune-threshold", action="store_true",
-                        help="keep the 0.5 threshold instead of picking one on a validation slice")
+    parser.add_argument(
+        "--test-size", type=float, default=0.2, help="share of the rows held out for the evaluation (default: 0.2)"
+    )
+    parser.add_argument(
+        "--no-tune-threshold",
+        action="store_true",
+        help="keep the 0.5 threshold instead of picking one on a validation slice",
+    )
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
 
@@ -48,9 +56,16 @@ def cmd_train(args) -> int:
     use_backend(args.backend)
     from keraslab.serving import TrainOptions, train_table
 
-    options = TrainOptions(target=args.target, drop=tuple(split_list(args.drop)), imbalance=args.imbalance,
-                           epochs=args.epochs, seed=args.seed, test_size=args.test_size,
-                           tune_threshold=not args.no_tune_threshold, quiet=args.quiet)
+    options = TrainOptions(
+        target=args.target,
+        drop=tuple(split_list(args.drop)),
+        imbalance=args.imbalance,
+        epochs=args.epochs,
+        seed=args.seed,
+        test_size=args.test_size,
+        tune_threshold=not args.no_tune_threshold,
+        quiet=args.quiet,
+    )
     out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")
     folder, summary = train_table(args.csv, options, out, log=(lambda m: None) if args.quiet else print)
     print_summary(summary, folder, quiet=args.quiet)

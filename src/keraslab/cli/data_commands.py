@@ -9,10 +9,12 @@ from keraslab.cli.common import Parser, add_data_home, command, console, fail
 def add_commands(sub) -> None:
     data = sub.add_parser("data", help="list, verify, fetch and import datasets")
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
-    add_data_home(command(actions, "list", cmd_list,
-                          help="datasets, their files, and whether they are present and verified"))
-    parser = command(actions, "verify", cmd_verify,
-                     help="check the sha256 of every present file (exit 1 on any mismatch)")
+    add_data_home(
+        command(actions, "list", cmd_list, help="datasets, their files, and whether they are present and verified")
+    )
+    parser = command(
+        actions, "verify", cmd_verify, help="check the sha256 of every present file (exit 1 on any mismatch)"
+    )
     add_data_home(parser)
     parser.add_argument("name", nargs="?", help="one dataset (default: all)")
     parser = command(actions, "fetch", cmd_fetch, help="download a dataset into the data home")
@@ -21,8 +23,9 @@ def add_commands(sub) -> None:
     parser = command(actions, "show", cmd_show, help="load a dataset through its parser and describe what it holds")
     add_data_home(parser)
     parser.add_argument("name")
-    parser = command(actions, "import", cmd_import,
-                     help="copy a file you downloaded by hand into the data home, after checking it")
+    parser = command(
+        actions, "import", cmd_import, help="copy a file you downloaded by hand into the data home, after checking it"
+    )
     add_data_home(parser)
     parser.add_argument("name")
     parser.add_argument("path")
@@ -39,8 +42,14 @@ def cmd_list(args) -> int:
         present = sum(s.present for s in found)
         verified = sum(s.verified for s in found)
         size = sum(s.size or 0 for s in found)
-        table.add_row(name, str(len(found)), f"{present}/{len(found)}", f"{verified}/{len(found)}",
-                      f"{size / 1e6:.1f} MB" if present else "-", spec.description)
+        table.add_row(
+            name,
+            str(len(found)),
+            f"{present}/{len(found)}",
+            f"{verified}/{len(found)}",
+            f"{size / 1e6:.1f} MB" if present else "-",
+            spec.description,
+        )
     console().print(table)
     return 0
 

@@ -22,43 +22,65 @@ from keraslab.runs.runner import CHECKPOINT_POLICIES, run_all, run_lesson
 
 def add_commands(sub) -> None:
     command(sub, "lessons", cmd_lessons, quiet=False, help="list the lessons")
-    run = sub.add_parser("run", help="run a lesson (or `all`) and write its run folder",
-                         description="Run a lesson and write metrics, plots and a report into its run folder. "
-                                     "`keraslab run LESSON --help` lists the lesson's own options.")
+    run = sub.add_parser(
+        "run",
+        help="run a lesson (or `all`) and write its run folder",
+        description="Run a lesson and write metrics, plots and a report into its run folder. "
+        "`keraslab run LESSON --help` lists the lesson's own options.",
+    )
     names = run.add_subparsers(dest="lesson", metavar="LESSON", parser_class=Parser, required=True)
     for lesson in lessons.all_lessons().values():
         summary = lesson.summary.replace("%", "%%")
         parser = command(names, lesson.name, cmd_run, quiet=False, help=summary, description=f"{summary}.")
         _add_run_options(parser, one_lesson=True)
         _add_config_options(parser, lesson.config_cls, f"options of lesson {lesson.name!r}")
-    parser = command(names, "all", cmd_run_all, quiet=False, help="every lesson in order, into one folder each",
-                     description="Run every lesson in the course's order; a lesson whose data is missing is listed "
-                                 "as skipped.")
+    parser = command(
+        names,
+        "all",
+        cmd_run_all,
+        quiet=False,
+        help="every lesson in order, into one folder each",
+        description="Run every lesson in the course's order; a lesson whose data is missing is listed as skipped.",
+    )
     _add_run_options(parser, one_lesson=False)
     _add_config_options(parser, BaseConfig, "options of every lesson")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> None:
-    parser.add_argument("--seeds", type=int, metavar="N",
-                        help="run N consecutive seeds from --seed; report mean ± sd (default: 1)")
-    parser.add_argument("--out", metavar="DIR", help="write the run folder exactly here (default: "
-                                                     "runs/<lesson>/<UTC time>-seed<N>)")
-    parser.add_argument("--backend", help=f"Keras backend: {', '.join(BACKENDS)} (default: $KERAS_BACKEND, else "
-                                          f"jax)")
+    parser.add_argument(
+        "--seeds", type=int, metavar="N", help="run N consecutive seeds from --seed; report mean ± sd (default: 1)"
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="write the run folder exactly here (default: runs/<lesson>/<UTC time>-seed<N>)"
+    )
+    parser.add_argument("--backend", help=f"Keras backend: {', '.join(BACKENDS)} (default: $KERAS_BACKEND, else jax)")
     if one_lesson:
-        parser.add_argument("--config", metavar="FILE",
-                            help="a run's config.json to repeat it (options given here override it)")
-        parser.add_argument("--resume", action="store_true",
-                            help="continue a killed run from its checkpoints (the --out folder, else the lesson's "
-                                 "newest unfinished run); the options must match the first run's")
-    parser.add_argument("--devices", type=int, metavar="N",
-                        help="train data-parallel over N devices of this process (jax backend; default 1, or all "
-                             "under `keraslab launch`)")
-    parser.add_argument("--keep-checkpoints", action="store_true",
-                        help="keep the per-epoch checkpoints in the run folder")
-    parser.add_argument("--checkpoints", choices=tuple(CHECKPOINT_POLICIES), default="auto",
-                        help="save each fit's state after every epoch: auto (fits of 5 or more epochs), always "
-                             "(every fit), never (default: auto)")
+        parser.add_argument(
+            "--config", metavar="FILE", help="a run's config.json to repeat it (options given here override it)"
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue a killed run from its checkpoints (the --out folder, else the lesson's "
+            "newest unfinished run); the options must match the first run's",
+        )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="train data-parallel over N devices of this process (jax backend; default 1, or all "
+        "under `keraslab launch`)",
+    )
+    parser.add_argument(
+        "--keep-checkpoints", action="store_true", help="keep the per-epoch checkpoints in the run folder"
+    )
+    parser.add_argument(
+        "--checkpoints",
+        choices=tuple(CHECKPOINT_POLICIES),
+        default="auto",
+        help="save each fit's state after every epoch: auto (fits of 5 or more epochs), always "
+        "(every fit), never (default: auto)",
+    )
 
 
 def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, title: str) -> None:
@@ -72,15 +94,22 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, title
         if option.type is bool:
             group.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction, help=help_)
         else:
-            group.add_argument(flag, dest=option.name, type=option.type, choices=option.choices, help=help_,
-                               metavar=None if option.choices else option.name.upper())
+            group.add_argument(
+                flag,
+                dest=option.name,
+                type=option.type,
+                choices=option.choices,
+                help=help_,
+                metavar=None if option.choices else option.name.upper(),
+            )
 
 
 def _given(args: argparse.Namespace, config_cls: type) -> dict:
     """The config options given on the command line (an option not given is None)."""
     given = vars(args)
-    return {o.name: given[o.name] for o in config_options(config_cls) if o.name != "seeds"
-            and given[o.name] is not None}
+    return {
+        o.name: given[o.name] for o in config_options(config_cls) if o.name != "seeds" and given[o.name] is not None
+    }
 
 
 def cmd_lessons(args) -> int:
@@ -95,9 +124,16 @@ def cmd_run(args) -> int:
     use_backend(args.backend)
     lesson = lessons.get_lesson(args.lesson)
     config, seeds = _config(args, lesson)
-    folder, summary = run_lesson(lesson, config, out=args.out, seeds=seeds, devices=args.devices,
-                                 resume=args.resume, checkpoints=args.checkpoints,
-                                 keep_checkpoints=args.keep_checkpoints)
+    folder, summary = run_lesson(
+        lesson,
+        config,
+        out=args.out,
+        seeds=seeds,
+        devices=args.devices,
+        resume=args.resume,
+        checkpoints=args.checkpoints,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     if runtime.is_primary():
         print_summary(summary, folder, quiet=config.quiet)
     return 0
@@ -119,9 +155,15 @@ def cmd_run_all(args) -> int:
     use_backend(args.backend)
     given = _given(args, BaseConfig)
     root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0))
-    outcomes = run_all(lessons.all_lessons().values(), lambda lesson: make_config(lesson, **given), root=root,
-                       seeds=args.seeds, devices=args.devices, checkpoints=args.checkpoints,
-                       keep_checkpoints=args.keep_checkpoints)
+    outcomes = run_all(
+        lessons.all_lessons().values(),
+        lambda lesson: make_config(lesson, **given),
+        root=root,
+        seeds=args.seeds,
+        devices=args.devices,
+        checkpoints=args.checkpoints,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     table = Table(title=f"keraslab run all{' --quick' if given.get('quick') else ''}")
     for col in ("lesson", "headline metric", "course", "ours", "run folder"):
         table.add_column(col)

@@ -12,36 +12,59 @@ from keraslab.runs.report import fmt
 
 
 def add_commands(sub) -> None:
-    parser = command(sub, "verify", cmd_verify,
-                     help="check keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)")
+    parser = command(
+        sub, "verify", cmd_verify, help="check keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for the random test inputs (default: 0)")
     parser.add_argument("--backend", help="Keras backend for the references (default: $KERAS_BACKEND, else jax)")
 
-    parser = command(sub, "bench", cmd_bench,
-                     help="time the course's models: keraslab vs a plain PyTorch loop, CPU and GPU")
+    parser = command(
+        sub, "bench", cmd_bench, help="time the course's models: keraslab vs a plain PyTorch loop, CPU and GPU"
+    )
     parser.add_argument("--model", action="append", choices=MODELS, help="a model to time (repeatable; default: all)")
-    parser.add_argument("--backends", default="jax", help="comma-separated Keras backends (installed among jax, "
-                                                          "torch, tensorflow; default: jax)")
-    parser.add_argument("--devices", default="cpu,gpu",
-                        help="cpu and/or gpu; GPU rows only where one is present (default: cpu,gpu)")
+    parser.add_argument(
+        "--backends",
+        default="jax",
+        help="comma-separated Keras backends (installed among jax, torch, tensorflow; default: jax)",
+    )
+    parser.add_argument(
+        "--devices", default="cpu,gpu", help="cpu and/or gpu; GPU rows only where one is present (default: cpu,gpu)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per row: median, min, max (default: 3)")
     parser.add_argument("--samples", type=int, help="train on this many samples instead of the full set")
     parser.add_argument("--no-reference", action="store_true", help="skip the plain PyTorch eager rows")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
 
-    parser = command(sub, "launch", cmd_launch, quiet=False,
-                     help="run a command as a distributed job of several processes (JAX)",
-                     description="Start (or, with --process-id, join) a JAX distributed job and run a keraslab "
-                                 "command in each process: keraslab launch --processes 2 -- run churn. Process 0 "
-                                 "writes the run folder.")
+    parser = command(
+        sub,
+        "launch",
+        cmd_launch,
+        quiet=False,
+        help="run a command as a distributed job of several processes (JAX)",
+        description="Start (or, with --process-id, join) a JAX distributed job and run a keraslab "
+        "command in each process: keraslab launch --processes 2 -- run churn. Process 0 "
+        "writes the run folder.",
+    )
     parser.add_argument("--processes", type=int, required=True, metavar="N", help="processes in the whole job")
-    parser.add_argument("--coordinator", metavar="HOST:PORT",
-                        help="process 0's address (default: 127.0.0.1 and a free port, all processes here)")
-    parser.add_argument("--process-id", type=int, metavar="I",
-                        help="start only process I here (one command per machine); needs --coordinator")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help=f"how long to wait for the coordinator, and for a silent process before the others "
-                             f"stop (default: {DEFAULT_TIMEOUT:g})")
+    parser.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        help="process 0's address (default: 127.0.0.1 and a free port, all processes here)",
+    )
+    parser.add_argument(
+        "--process-id",
+        type=int,
+        metavar="I",
+        help="start only process I here (one command per machine); needs --coordinator",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for the coordinator, and for a silent process before the others "
+        f"stop (default: {DEFAULT_TIMEOUT:g})",
+    )
 
 
 def cmd_verify(args) -> int:
@@ -55,8 +78,14 @@ def cmd_verify(args) -> int:
     for col in ("check", "ours", "reference", "|difference|", "tolerance", "pass"):
         table.add_column(col, justify="left" if col == "check" else "right")
     for c in checks:
-        table.add_row(c.check, fmt(c.ours, 8), fmt(c.reference, 8), fmt(c.difference, 3) if c.kind == "abs" else "-",
-                      fmt(c.tolerance, 1), "[green]pass[/green]" if c.passed else "[red]FAIL[/red]")
+        table.add_row(
+            c.check,
+            fmt(c.ours, 8),
+            fmt(c.reference, 8),
+            fmt(c.difference, 3) if c.kind == "abs" else "-",
+            fmt(c.tolerance, 1),
+            "[green]pass[/green]" if c.passed else "[red]FAIL[/red]",
+        )
     console().print(table)
     failed = [c.check for c in checks if not c.passed]
     if failed:
@@ -66,9 +95,15 @@ def cmd_verify(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    report = run_bench(models=args.model or MODELS, backends=split_list(args.backends),
-                       devices=split_list(args.devices), repeats=args.repeats, samples=args.samples,
-                       reference=not args.no_reference, progress=None if args.quiet else print)
+    report = run_bench(
+        models=args.model or MODELS,
+        backends=split_list(args.backends),
+        devices=split_list(args.devices),
+        repeats=args.repeats,
+        samples=args.samples,
+        reference=not args.no_reference,
+        progress=None if args.quiet else print,
+    )
     print_report(report, console())
     if args.json:
         atomic_write_json(args.json, report)
@@ -76,5 +111,11 @@ def cmd_bench(args) -> int:
 
 
 def cmd_launch(args) -> int:
-    return launch(args.command_args, processes=args.processes, coordinator=args.coordinator,
-                  process_id=args.process_id, timeout=args.timeout, debug=args.debug)
+    return launch(
+        args.command_args,
+        processes=args.processes,
+        coordinator=args.coordinator,
+        process_id=args.process_id,
+        timeout=args.timeout,
+        debug=args.debug,
+    )

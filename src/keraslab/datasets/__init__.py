@@ -18,18 +18,52 @@ load_homeprices   Table (area, bedrooms, price)                               20
 ================  ==========================================================  ====================================
 """
 
-from keraslab.datasets.cache import (data_home, dataset_paths, ensure_file, import_file, sha256_of, status,
-                                     track_files)
+from keraslab.datasets.cache import data_home, dataset_paths, ensure_file, import_file, sha256_of, status, track_files
 from keraslab.datasets.csv_tables import Table, read_csv
-from keraslab.datasets.loaders import (CIFAR10_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES, class_names, describe,
-                                       load, load_churn, load_cifar10, load_fashion_mnist, load_homeprices,
-                                       load_insurance, load_mnist, load_mnist_5k, load_sonar)
+from keraslab.datasets.loaders import (
+    CIFAR10_CLASSES,
+    FASHION_MNIST_CLASSES,
+    MNIST_CLASSES,
+    class_names,
+    describe,
+    load,
+    load_churn,
+    load_cifar10,
+    load_fashion_mnist,
+    load_homeprices,
+    load_insurance,
+    load_mnist,
+    load_mnist_5k,
+    load_sonar,
+)
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
 
 __all__ = [
-    "REGISTRY", "DatasetSpec", "FileSpec", "Table", "get_spec", "data_home", "dataset_paths", "ensure_file",
-    "import_file", "read_csv", "sha256_of", "status", "track_files", "load", "load_mnist", "load_fashion_mnist",
-    "load_mnist_5k", "load_cifar10", "load_churn", "load_sonar", "load_insurance", "load_homeprices",
-    "CIFAR10_CLASSES", "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "class_names", "describe",
+    "CIFAR10_CLASSES",
+    "FASHION_MNIST_CLASSES",
+    "MNIST_CLASSES",
+    "REGISTRY",
+    "DatasetSpec",
+    "FileSpec",
+    "Table",
+    "class_names",
+    "data_home",
+    "dataset_paths",
+    "describe",
+    "ensure_file",
+    "get_spec",
+    "import_file",
+    "load",
+    "load_churn",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "load_homeprices",
+    "load_insurance",
+    "load_mnist",
+    "load_mnist_5k",
+    "load_sonar",
+    "read_csv",
+    "sha256_of",
+    "status",
+    "track_files",
 ]
-

@@ -93,8 +93,15 @@ def expected_sha256(dataset: str, spec_file: FileSpec) -> tuple[str, bool]:
     return (sub, True) if sub else (spec_file.sha256, False)
 
 
-def ensure_file(spec_file: FileSpec, *, data_dir=None, offline: bool = False, transport: Transport | None = None,
-                quiet: bool = True, dataset: str = "") -> Path:
+def ensure_file(
+    spec_file: FileSpec,
+    *,
+    data_dir=None,
+    offline: bool = False,
+    transport: Transport | None = None,
+    quiet: bool = True,
+    dataset: str = "",
+) -> Path:
     """Return the path of a verified copy of `spec_file`, downloading it if it is missing and we are online."""
     home = data_home(data_dir)
     path = home / spec_file.name
@@ -125,18 +132,20 @@ def ensure_file(spec_file: FileSpec, *, data_dir=None, offline: bool = False, tr
             def hook(done, total, _task=task):
                 bar.update(_task, completed=done, total=total)
 
-        download(spec_file.url, path, expected, transport=transport, progress=hook,
-                 expected_size=spec_file.size)
+        download(spec_file.url, path, expected, transport=transport, progress=hook, expected_size=spec_file.size)
     _record(spec_file, path, expected, substitute)
     return path
 
 
-def dataset_paths(name: str, *, data_dir=None, offline: bool = False, transport: Transport | None = None,
-                  quiet: bool = True) -> dict[str, Path]:
+def dataset_paths(
+    name: str, *, data_dir=None, offline: bool = False, transport: Transport | None = None, quiet: bool = True
+) -> dict[str, Path]:
     """Ensure every file of dataset `name`; return {file name: verified path}."""
     spec = get_spec(name)
-    return {f.name: ensure_file(f, data_dir=data_dir, offline=offline, transport=transport, quiet=quiet,
-                                dataset=name) for f in spec.files}
+    return {
+        f.name: ensure_file(f, data_dir=data_dir, offline=offline, transport=transport, quiet=quiet, dataset=name)
+        for f in spec.files
+    }
 
 
 @dataclass(frozen=True)
@@ -157,8 +166,7 @@ def file_status(spec: DatasetSpec, spec_file: FileSpec, data_dir=None) -> FileSt
         return FileStatus(spec.name, spec_file.name, path, False, False, None, spec_file.sha256, None)
     actual = sha256_of(path)
     expected, _ = expected_sha256(spec.name, spec_file)
-    return FileStatus(spec.name, spec_file.name, path, True, actual == expected, path.stat().st_size,
-                      expected, actual)
+    return FileStatus(spec.name, spec_file.name, path, True, actual == expected, path.stat().st_size, expected, actual)
 
 
 def status(names=None, data_dir=None) -> list[FileStatus]:
@@ -184,9 +192,8 @@ def import_file(name: str, source: str | os.PathLike, *, data_dir=None) -> Path:
     match = next((f for f in spec.files if f.sha256 == actual), None)
     if match is None:
         expected = "; ".join(f"{f.name} sha256 {f.sha256}" for f in spec.files)
-        raise ChecksumError(
-            f"{source} (sha256 {actual}) is none of dataset {name!r}'s files; expected {expected}"
-        )
+        raise ChecksumError(f"{source} (sha256 {actual}) is none of dataset {name!r}'s files; expected {expected}")
     # The same atomic, hash-checked copy as a download, with the file as the transport.
-    return download(str(source), data_home(data_dir) / match.name, match.sha256,
-                    transport=lambda _url: open(source, "rb"))
+    return download(
+        str(source), data_home(data_dir) / match.name, match.sha256, transport=lambda _url: open(source, "rb")
+    )

@@ -22,7 +22,7 @@ class Table:
     changes: list[str] = field(default_factory=list)
 
     @property
-    def X(self) -> pd.DataFrame:  # noqa: N802 (the usual name)
+    def X(self) -> pd.DataFrame:
         return self.frame.drop(columns=[self.target])
 
     @property
@@ -46,14 +46,33 @@ def read_csv(path: str | Path, *, required: list[str] | None = None, **kwargs) -
     for col in required or []:
         if col not in df.columns:
             raise DataFormatError(
-                f"{path}: missing required column {col!r}; found columns {', '.join(map(str, df.columns))}")
+                f"{path}: missing required column {col!r}; found columns {', '.join(map(str, df.columns))}"
+            )
     return df
 
 
 CHURN_COLUMNS = [
-    "customerID", "gender", "SeniorCitizen", "Partner", "Dependents", "tenure", "PhoneService", "MultipleLines",
-    "InternetService", "OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport", "StreamingTV",
-    "StreamingMovies", "Contract", "PaperlessBilling", "PaymentMethod", "MonthlyCharges", "TotalCharges", "Churn",
+    "customerID",
+    "gender",
+    "SeniorCitizen",
+    "Partner",
+    "Dependents",
+    "tenure",
+    "PhoneService",
+    "MultipleLines",
+    "InternetService",
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+    "Contract",
+    "PaperlessBilling",
+    "PaymentMethod",
+    "MonthlyCharges",
+    "TotalCharges",
+    "Churn",
 ]
 BLANK_TOTAL_CHARGES = ("drop", "zero")
 
@@ -67,7 +86,8 @@ def clean_churn(df: pd.DataFrame, source: str, blank_total_charges: str = "drop"
     if blank_total_charges not in BLANK_TOTAL_CHARGES:
         raise UsageError(
             "Invalid value for `blank_total_charges`. Expected one of 'drop', 'zero'. "
-            f"Received: blank_total_charges={blank_total_charges!r}")
+            f"Received: blank_total_charges={blank_total_charges!r}"
+        )
     changes = []
     df = df.copy()
     if "customerID" in df.columns:
@@ -80,7 +100,8 @@ def clean_churn(df: pd.DataFrame, source: str, blank_total_charges: str = "drop"
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataFormatError(
-            f"{source}: column 'TotalCharges' must be numeric or blank; row {i + 2} holds {raw.iloc[i]!r}")
+            f"{source}: column 'TotalCharges' must be numeric or blank; row {i + 2} holds {raw.iloc[i]!r}"
+        )
     n_blank = int(blank.sum())
     if blank_total_charges == "drop":
         df = df.loc[~blank].copy()

@@ -10,8 +10,9 @@ import hashlib
 import os
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable, ContextManager
+from typing import BinaryIO, ContextManager
 
 from keraslab.errors import ChecksumError, DataMissingError
 
@@ -21,11 +22,18 @@ CHUNK = 1 << 20
 
 def urllib_transport(url: str, timeout: float = 60.0):
     request = urllib.request.Request(url, headers={"User-Agent": "keraslab"})
-    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (https URLs from the registry)
+    return urllib.request.urlopen(request, timeout=timeout)
 
 
-def download(url: str, dest: Path, sha256: str, *, transport: Transport | None = None,
-             progress: Callable[[int, int | None], None] | None = None, expected_size: int | None = None) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    sha256: str,
+    *,
+    transport: Transport | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    expected_size: int | None = None,
+) -> Path:
     """Download `url` to `dest`, checking its sha256.
 
     The bytes go to a temporary file in dest's folder, which is renamed to `dest` only once the hash matches.
@@ -44,8 +52,9 @@ def download(url: str, dest: Path, sha256: str, *, transport: Transport | None =
             try:
                 with transport(url) as response:
                     total = expected_size
-                    length = getattr(response, "headers", {}).get("Content-Length") if hasattr(
-                        response, "headers") else None
+                    length = (
+                        getattr(response, "headers", {}).get("Content-Length") if hasattr(response, "headers") else None
+                    )
                     if length and str(length).isdigit():
                         total = int(length)
                     while True:

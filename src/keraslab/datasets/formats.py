@@ -53,7 +53,7 @@ def parse_idx(data: bytes, source: str = "<bytes>", expected_ndim: int | None = 
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataFormatError(f"{source}: idx header says {ndim} dimensions but the file ends inside the header")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape, dtype=np.int64))
     found = len(data) - header
     if found != expected:
@@ -111,8 +111,11 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Builds NumPy arrays, dtypes and plain containers; refuses every other global (no code can run)."""
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "scalar"),
         ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2; it only encodes a string
     }
@@ -179,7 +182,8 @@ def read_cifar10_tar(path: str | Path) -> dict[str, np.ndarray]:
             if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
                 raise DataFormatError(
                     f"{source}: member {name} should hold uint8 data (N, 3072) and N labels; "
-                    f"found {data.dtype} {data.shape} and {len(labels)} labels")
+                    f"found {data.dtype} {data.shape} and {len(labels)} labels"
+                )
             if labels.size and (labels.min() < 0 or labels.max() > 9):
                 raise DataFormatError(f"{source}: member {name} has labels outside 0-9")
             # (N, 3072) rows are channel-major: (N, 3, 32, 32) -> (N, 32, 32, 3)

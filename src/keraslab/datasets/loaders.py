@@ -16,9 +16,18 @@ from keraslab.errors import DataFormatError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
-
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def _images(x: np.ndarray, scale: bool) -> np.ndarray:
@@ -37,12 +46,15 @@ def load_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, tra
     """MNIST: ((x_train (60000, 28, 28), y_train (60000,)), (x_test (10000, 28, 28), y_test (10000,)))."""
     paths = _paths("mnist", data_dir, offline, transport, quiet)
     d = formats.read_mnist_npz(paths["mnist.npz"])
-    return ((_images(d["x_train"], scale), d["y_train"].astype(np.int64)),
-            (_images(d["x_test"], scale), d["y_test"].astype(np.int64)))
+    return (
+        (_images(d["x_train"], scale), d["y_train"].astype(np.int64)),
+        (_images(d["x_test"], scale), d["y_test"].astype(np.int64)),
+    )
 
 
-def load_fashion_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None,
-                       quiet: bool = True):
+def load_fashion_mnist(
+    *, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True
+):
     """Fashion-MNIST, same shapes as :func:`load_mnist`."""
     paths = _paths("fashion_mnist", data_dir, offline, transport, quiet)
     out = []
@@ -50,8 +62,7 @@ def load_fashion_mnist(*, scale: bool = False, data_dir=None, offline: bool = Fa
         x = formats.read_idx(paths[f"fashion-mnist/{split}-images-idx3-ubyte.gz"], expected_ndim=3)
         y = formats.read_idx(paths[f"fashion-mnist/{split}-labels-idx1-ubyte.gz"], expected_ndim=1)
         if len(x) != len(y):
-            raise DataFormatError(
-                f"fashion_mnist: {split} has {len(x)} images but {len(y)} labels")
+            raise DataFormatError(f"fashion_mnist: {split} has {len(x)} images but {len(y)} labels")
         out.append((_images(x, scale), y.astype(np.int64)))
     return tuple(out)
 
@@ -73,8 +84,9 @@ def load_cifar10(*, scale: bool = False, data_dir=None, offline: bool = False, t
     return (_images(d["x_train"], scale), d["y_train"]), (_images(d["x_test"], scale), d["y_test"])
 
 
-def load_churn(*, blank_total_charges: str = "drop", data_dir=None, offline: bool = False, transport=None,
-               quiet: bool = True) -> Table:
+def load_churn(
+    *, blank_total_charges: str = "drop", data_dir=None, offline: bool = False, transport=None, quiet: bool = True
+) -> Table:
     """The telco churn table, customerID dropped, TotalCharges numeric (blank rows dropped or set to 0)."""
     paths = _paths("churn", data_dir, offline, transport, quiet)
     return csv_tables.load_churn_csv(paths["customer_churn.csv"], blank_total_charges)
@@ -95,8 +107,19 @@ def load_homeprices(*, data_dir=None, offline: bool = False, transport=None, qui
     return csv_tables.load_homeprices_csv(paths["homeprices_banglore.csv"])
 
 
-LOADERS = {f.__name__: f for f in (load_mnist, load_fashion_mnist, load_mnist_5k, load_cifar10, load_churn,
-                                    load_sonar, load_insurance, load_homeprices)}
+LOADERS = {
+    f.__name__: f
+    for f in (
+        load_mnist,
+        load_fashion_mnist,
+        load_mnist_5k,
+        load_cifar10,
+        load_churn,
+        load_sonar,
+        load_insurance,
+        load_homeprices,
+    )
+}
 
 
 def load(name: str, **kwargs):
@@ -119,11 +142,17 @@ def describe(name: str, **kwargs) -> list[str]:
     pairs = data if isinstance(data[0], tuple) else ((data[0], data[1]),)
     for split, (x, y) in zip(("train", "test") if len(pairs) == 2 else ("all",), pairs):
         counts = np.bincount(y, minlength=10)
-        lines.append(f"{split}: images {x.dtype} {x.shape}, labels {y.dtype} {y.shape}; per class "
-                     + " ".join(str(c) for c in counts))
+        lines.append(
+            f"{split}: images {x.dtype} {x.shape}, labels {y.dtype} {y.shape}; per class "
+            + " ".join(str(c) for c in counts)
+        )
     return lines
 
 
 def class_names(name: str) -> tuple[str, ...]:
-    return {"mnist": MNIST_CLASSES, "mnist_5k": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES,
-            "cifar10": CIFAR10_CLASSES}[name]
+    return {
+        "mnist": MNIST_CLASSES,
+        "mnist_5k": MNIST_CLASSES,
+        "fashion_mnist": FASHION_MNIST_CLASSES,
+        "cifar10": CIFAR10_CLASSES,
+    }[name]

@@ -55,21 +55,31 @@ def write_mnist_npz(path, n_train: int = 600, n_test: int = 200, seed: int = 0) 
     x, y = class_images(n_train + n_test, (28, 28), seed=seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, x_train=x[:n_train], y_train=y[:n_train].astype(np.uint8),
-                        x_test=x[n_train:], y_test=y[n_train:].astype(np.uint8))
+    np.savez_compressed(
+        path,
+        x_train=x[:n_train],
+        y_train=y[:n_train].astype(np.uint8),
+        x_test=x[n_train:],
+        y_test=y[n_train:].astype(np.uint8),
+    )
     return path
 
 
 def cifar_batch_bytes(images: np.ndarray, labels: np.ndarray, name: str) -> bytes:
     """One CIFAR-10 python batch: a pickled dict with b'data' uint8 (N, 3072) channel-major, b'labels' list."""
     data = np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(len(images), 3072), dtype=np.uint8)
-    batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in labels], b"data": data,
-             b"filenames": [f"{i}.png".encode() for i in range(len(images))]}
+    batch = {
+        b"batch_label": name.encode(),
+        b"labels": [int(v) for v in labels],
+        b"data": data,
+        b"filenames": [f"{i}.png".encode() for i in range(len(images))],
+    }
     return pickle.dumps(batch, protocol=2)
 
 
-def write_cifar10_tar(path, n_per_batch: int = 100, n_test: int = 200, seed: int = 0,
-                      extra_members: list[tarfile.TarInfo] | None = None) -> Path:
+def write_cifar10_tar(
+    path, n_per_batch: int = 100, n_test: int = 200, seed: int = 0, extra_members: list[tarfile.TarInfo] | None = None
+) -> Path:
     """A CIFAR-10 python tarball with 5 training batches of n_per_batch images and a test batch."""
     x, y = class_images(5 * n_per_batch + n_test, (32, 32, 3), seed=seed)
     path = Path(path)
@@ -115,8 +125,11 @@ def make_small_data_home(dest, real: str | os.PathLike | None = None, seed: int 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m keraslab.datasets.synthetic", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m keraslab.datasets.synthetic",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dest")
     parser.add_argument("--from", dest="real", default=None, help="a data home whose real files to link")
     parser.add_argument("--seed", type=int, default=0)

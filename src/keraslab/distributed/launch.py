@@ -25,9 +25,11 @@ from keraslab.distributed.runtime import DEFAULT_TIMEOUT, ENV, LOST_EXIT, Job, p
 from keraslab.errors import UsageError
 
 # The XLA / coordination-service log lines and stack dumps a dying process prints: hidden unless --debug.
-_RUNTIME_NOISE = re.compile(r"^([FEWI]\d{4} \d\d:\d\d:\d\d|\s+@\s|\*\*\* |RPC: |Barrier result|This suggests|"
-                            r"The tasks have crashed|\d+\s*$|\s*$|\[Gloo\]|INTERNAL: |UNAVAILABLE: |"
-                            r"To debug|Disable Python buffering|Additional GRPC error|:UNKNOWN:)")
+_RUNTIME_NOISE = re.compile(
+    r"^([FEWI]\d{4} \d\d:\d\d:\d\d|\s+@\s|\*\*\* |RPC: |Barrier result|This suggests|"
+    r"The tasks have crashed|\d+\s*$|\s*$|\[Gloo\]|INTERNAL: |UNAVAILABLE: |"
+    r"To debug|Disable Python buffering|Additional GRPC error|:UNKNOWN:)"
+)
 
 
 def free_port() -> int:
@@ -61,10 +63,15 @@ class _Worker:
         self.job, self.debug = job, debug
         self.errors: list[str] = []
         self.hidden: list[str] = []  # the runtime's own log lines (shown with --debug)
-        self.proc = subprocess.Popen([sys.executable, "-m", "keraslab", *command], env=env,
-                                     stdout=subprocess.DEVNULL if quiet_stdout else subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, errors="replace",
-                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "keraslab", *command],
+            env=env,
+            stdout=subprocess.DEVNULL if quiet_stdout else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self._out_reader = None
@@ -87,7 +94,7 @@ class _Worker:
                 del self.hidden[:-200]
                 continue
             if line.startswith("keraslab: error: "):
-                self.errors.append(line[len("keraslab: error: "):])
+                self.errors.append(line[len("keraslab: error: ") :])
             print(tag + line, file=sys.stderr, flush=True)
 
     def finish_output(self) -> None:
@@ -102,10 +109,13 @@ class _Worker:
         log = "\n".join(self.hidden)
         job = self.job
         if "RegisterTask" in log or ("Deadline" in log and "connect" in log.lower()):
-            return (f"not all {job.processes} processes joined the job within {job.timeout:g} s (start each one with "
-                    f"the same --processes and --coordinator {job.coordinator})")
-        if job.process_id != 0 and ("Socket closed" in log or "failed to connect" in log.lower()
-                                    or "PollForError" in log):
+            return (
+                f"not all {job.processes} processes joined the job within {job.timeout:g} s (start each one with "
+                f"the same --processes and --coordinator {job.coordinator})"
+            )
+        if job.process_id != 0 and (
+            "Socket closed" in log or "failed to connect" in log.lower() or "PollForError" in log
+        ):
             return f"lost process 0 (the coordinator at {job.coordinator}), so process {job.process_id} stopped"
         beats = re.search(r"stopped sending heartbeats\):\s*\n(\d+)", log) or re.search(r"Task (\d+) heartbeat", log)
         if beats:
@@ -115,13 +125,22 @@ class _Worker:
         return f"{_describe_exit(code)}{detail}"
 
 
-def launch(command: list[str], *, processes: int, coordinator: str | None = None, process_id: int | None = None,
-           timeout: float = DEFAULT_TIMEOUT, debug: bool = False) -> int:
+def launch(
+    command: list[str],
+    *,
+    processes: int,
+    coordinator: str | None = None,
+    process_id: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    debug: bool = False,
+) -> int:
     """Run `command` (keraslab arguments, say ["run", "churn"]) as a job of `processes` processes. Returns the exit
     code: 0 when every process here exited 0."""
     if not command:
-        raise UsageError("launch: nothing to run; give the keraslab command after --, e.g. "
-                         "keraslab launch --processes 2 -- run churn")
+        raise UsageError(
+            "launch: nothing to run; give the keraslab command after --, e.g. "
+            "keraslab launch --processes 2 -- run churn"
+        )
     if command[0] == "launch":
         raise UsageError("launch: the command to run cannot itself be `launch`")
     if not isinstance(processes, int) or processes < 1:
@@ -134,8 +153,9 @@ def launch(command: list[str], *, processes: int, coordinator: str | None = None
     ids = range(processes) if process_id is None else [process_id]
     if debug:
         command = [*command, "--debug"]
-    workers = [_Worker(Job(coordinator, processes, i, float(timeout)), command, debug=debug,
-                       quiet_stdout=i != 0) for i in ids]
+    workers = [
+        _Worker(Job(coordinator, processes, i, float(timeout)), command, debug=debug, quiet_stdout=i != 0) for i in ids
+    ]
     first_failure: tuple[_Worker, int] | None = None
     deadline = None
     try:
@@ -170,8 +190,13 @@ def launch(command: list[str], *, processes: int, coordinator: str | None = None
         first_failure = (next(w for w in workers if w.job.process_id == pid), codes[pid])
     w, code = first_failure
     reason = w.reason(code)
-    others = ", ".join(f"process {i}: {_describe_exit(c) if c else 'exit 0'}" for i, c in codes.items()
-                       if i != w.job.process_id)
-    print(f"keraslab: error: launch: process {w.job.process_id} of {processes} stopped first ({reason})"
-          + (f"; {others}" if others else ""), file=sys.stderr, flush=True)
+    others = ", ".join(
+        f"process {i}: {_describe_exit(c) if c else 'exit 0'}" for i, c in codes.items() if i != w.job.process_id
+    )
+    print(
+        f"keraslab: error: launch: process {w.job.process_id} of {processes} stopped first ({reason})"
+        + (f"; {others}" if others else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     return LOST_EXIT if code in (LOST_EXIT, -9, 134) or code < 0 else (code or 1)

@@ -62,8 +62,9 @@ class Plan:
         from jax.sharding import NamedSharding, PartitionSpec
 
         host = np.asarray(value)
-        return jax.make_array_from_callback(host.shape, NamedSharding(self.mesh, PartitionSpec()),
-                                            lambda index: host[index])
+        return jax.make_array_from_callback(
+            host.shape, NamedSharding(self.mesh, PartitionSpec()), lambda index: host[index]
+        )
 
     def local_slice(self, width: int) -> slice:
         """This process's columns of a batch axis of `width` (a multiple of `devices`)."""
@@ -74,8 +75,9 @@ class Plan:
         """A global array from this process's part of it (its columns along `batch_axis`)."""
         import jax
 
-        return jax.make_array_from_process_local_data(self.sharding(len(global_shape), batch_axis),
-                                                      np.ascontiguousarray(local), tuple(global_shape))
+        return jax.make_array_from_process_local_data(
+            self.sharding(len(global_shape), batch_axis), np.ascontiguousarray(local), tuple(global_shape)
+        )
 
 
 def local_copy(array) -> np.ndarray:
@@ -90,8 +92,7 @@ def make_plan(devices: int | None = None) -> Plan | None:
     """The plan for `devices` devices of this process (None: one device, one process: nothing to distribute).
 
     Raises UsageError when more devices are asked for than this process has, naming how many there are."""
-    if devices is not None and (not isinstance(devices, (int, np.integer)) or isinstance(devices, bool)
-                                or devices < 1):
+    if devices is not None and (not isinstance(devices, (int, np.integer)) or isinstance(devices, bool) or devices < 1):
         raise UsageError(f"Invalid value for `devices`. Expected an integer >= 1. Received: devices={devices!r}")
     if devices in (None, 1) and runtime.current() is None:
         return None
@@ -99,8 +100,10 @@ def make_plan(devices: int | None = None) -> Plan | None:
     if backend != "jax":
         if devices in (None, 1):
             return None
-        raise UsageError(f"--devices {devices} needs the jax backend (data-parallel training runs on JAX's "
-                         f"distributed runtime); this run uses the {backend!r} backend")
+        raise UsageError(
+            f"--devices {devices} needs the jax backend (data-parallel training runs on JAX's "
+            f"distributed runtime); this run uses the {backend!r} backend"
+        )
     import jax
 
     local = jax.local_devices()
@@ -108,18 +111,24 @@ def make_plan(devices: int | None = None) -> Plan | None:
     wanted = len(local) if devices is None and processes > 1 else (devices or 1)
     if wanted > len(local):
         kinds = sorted({d.platform for d in local})
-        hint = ("; on a CPU, simulate more with XLA_FLAGS=--xla_force_host_platform_device_count=N"
-                if kinds == ["cpu"] else "")
-        raise UsageError(f"--devices {wanted}: this process has only {len(local)} "
-                         f"{'/'.join(kinds)} device(s) ({', '.join(str(d) for d in local)}){hint}")
+        hint = (
+            "; on a CPU, simulate more with XLA_FLAGS=--xla_force_host_platform_device_count=N"
+            if kinds == ["cpu"]
+            else ""
+        )
+        raise UsageError(
+            f"--devices {wanted}: this process has only {len(local)} "
+            f"{'/'.join(kinds)} device(s) ({', '.join(str(d) for d in local)}){hint}"
+        )
     if wanted == 1 and processes == 1:
         return None
     chosen = []
     for p in range(processes):
         mine = sorted((d for d in jax.devices() if d.process_index == p), key=lambda d: d.id)
         chosen += mine[:wanted]
-    distribution = keras().distribution.DataParallel(devices=[f"{d.platform}:{d.id}" for d in chosen],
-                                                   auto_shard_dataset=False)
+    distribution = keras().distribution.DataParallel(
+        devices=[f"{d.platform}:{d.id}" for d in chosen], auto_shard_dataset=False
+    )
     mesh = distribution.device_mesh.backend_mesh
     return Plan(distribution, mesh, distribution.batch_dim_name, wanted, processes, jax.process_index())
 

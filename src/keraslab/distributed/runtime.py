@@ -51,8 +51,10 @@ class Job:
         if not isinstance(self.processes, int) or self.processes < 1:
             raise UsageError(f"Invalid value for `processes`. Expected an integer >= 1. Received: {self.processes!r}")
         if not isinstance(self.process_id, int) or not 0 <= self.process_id < self.processes:
-            raise UsageError(f"Invalid value for `process_id`. Expected an integer in [0, {self.processes}). "
-                             f"Received: {self.process_id!r}")
+            raise UsageError(
+                f"Invalid value for `process_id`. Expected an integer in [0, {self.processes}). "
+                f"Received: {self.process_id!r}"
+            )
         if not self.timeout > 0:
             raise UsageError(f"Invalid value for `timeout`. Expected seconds > 0. Received: {self.timeout!r}")
 
@@ -73,8 +75,9 @@ class Job:
 def parse_address(address: str) -> tuple[str, int]:
     host, sep, port = str(address).rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"Invalid value for `coordinator`. Expected HOST:PORT (say 10.0.0.1:7777). "
-                         f"Received: {address!r}")
+        raise UsageError(
+            f"Invalid value for `coordinator`. Expected HOST:PORT (say 10.0.0.1:7777). Received: {address!r}"
+        )
     return host.strip("[]"), int(port)
 
 
@@ -100,8 +103,10 @@ def wait_for_coordinator(address: str, timeout: float) -> None:
         except OSError as exc:
             last = exc
             time.sleep(0.25)
-    raise DistributedError(f"cannot reach the coordinator at {address} after {timeout:g} s ({last}); start process 0 "
-                           f"there first, and check the host, the port and any firewall")
+    raise DistributedError(
+        f"cannot reach the coordinator at {address} after {timeout:g} s ({last}); start process 0 "
+        f"there first, and check the host, the port and any firewall"
+    )
 
 
 def join(job: Job) -> None:
@@ -114,11 +119,15 @@ def join(job: Job) -> None:
         wait_for_coordinator(job.coordinator, job.timeout)
     host, port = parse_address(job.coordinator)
     bind = f"0.0.0.0:{port}" if job.process_id == 0 and host not in ("127.0.0.1", "localhost") else None
-    jax.distributed.initialize(coordinator_address=job.coordinator, num_processes=job.processes,
-                               process_id=job.process_id, initialization_timeout=int(max(1, job.timeout)),
-                               heartbeat_timeout_seconds=int(3 * job.timeout + 10),
-                               shutdown_timeout_seconds=int(max(10, job.timeout)),
-                               coordinator_bind_address=bind)
+    jax.distributed.initialize(
+        coordinator_address=job.coordinator,
+        num_processes=job.processes,
+        process_id=job.process_id,
+        initialization_timeout=int(max(1, job.timeout)),
+        heartbeat_timeout_seconds=int(3 * job.timeout + 10),
+        shutdown_timeout_seconds=int(max(10, job.timeout)),
+        coordinator_bind_address=bind,
+    )
     _job = job
     _watchdog = _Watchdog(job)
     _watchdog.start()
@@ -135,8 +144,10 @@ def coordination_client():
     try:
         from jax._src import distributed as jax_distributed
     except ImportError as exc:  # pragma: no cover - depends on the installed JAX
-        raise DistributedError(f"this JAX version has no coordination client where keraslab expects it ({exc}); "
-                               f"keraslab launch needs a JAX whose jax._src.distributed has global_state") from None
+        raise DistributedError(
+            f"this JAX version has no coordination client where keraslab expects it ({exc}); "
+            f"keraslab launch needs a JAX whose jax._src.distributed has global_state"
+        ) from None
     client = jax_distributed.global_state.client
     if client is None:
         raise DistributedError("the JAX distributed runtime is not running in this process")
@@ -174,10 +185,10 @@ def stop(message: str | None, code: int) -> None:
     if message:
         print(f"keraslab: error: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
-    for fn in list(_on_lost):
+    for fn in _on_lost:
         try:
             fn()
-        except Exception:  # noqa: BLE001 - cleanup must not mask the message above
+        except Exception:
             pass
     os._exit(code)
 
@@ -254,16 +265,18 @@ class _Watchdog(threading.Thread):
                 for p in seen:
                     try:
                         values[p] = client.key_value_try_get(f"keraslab/alive/{p}")
-                    except Exception:  # noqa: BLE001 - not written yet
+                    except Exception:
                         values[p] = None
                 unreachable_since = None
-            except Exception as exc:  # noqa: BLE001 - the coordinator itself is gone or unreachable
+            except Exception as exc:
                 if self._stop_event.is_set():
                     return
                 unreachable_since = unreachable_since or time.monotonic()
                 if time.monotonic() - unreachable_since > min(timeout, 10.0):
-                    self._report(f"lost process 0 (the coordinator at {self.job.coordinator}): "
-                                 f"{str(exc).splitlines()[0][:160]}; stopping process {me} of {n}")
+                    self._report(
+                        f"lost process 0 (the coordinator at {self.job.coordinator}): "
+                        f"{str(exc).splitlines()[0][:160]}; stopping process {me} of {n}"
+                    )
                     return
                 continue
             now = time.monotonic()
@@ -272,6 +285,8 @@ class _Watchdog(threading.Thread):
                 if value != last_value:
                     seen[p] = (value, now)
                 elif now - since > timeout and not self._stop_event.is_set():
-                    self._report(f"lost process {p} of {n}: no heartbeat for {timeout:g} s (it was killed, crashed "
-                                 f"or lost its network); stopping process {me}")
+                    self._report(
+                        f"lost process {p} of {n}: no heartbeat for {timeout:g} s (it was killed, crashed "
+                        f"or lost its network); stopping process {me}"
+                    )
                     return

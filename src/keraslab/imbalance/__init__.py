@@ -7,16 +7,62 @@
 - compare: `compare(X, y, strategies, seeds, ...)`, `summarise`, the lab's network trainer
 """
 
-from keraslab.imbalance.compare import (METRICS, KerasTrainer, LabSettings, best_f1_threshold, compare,
-                                        ensemble_combine, fit_strategy, summarise, summary_keys)
+from keraslab.imbalance.compare import (
+    METRICS,
+    KerasTrainer,
+    LabSettings,
+    best_f1_threshold,
+    compare,
+    ensemble_combine,
+    fit_strategy,
+    summarise,
+    summary_keys,
+)
 from keraslab.imbalance.ensemble import BalancedEnsemble
 from keraslab.imbalance.focal import binary_focal_loss
-from keraslab.imbalance.strategies import (BINARY_ONLY, ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS,
-                                           REGISTRY, RESAMPLING, STRATEGIES, Strategy, balanced_class_weight,
-                                           check_strategy, check_target, make_sampler, parse_strategies, resample)
+from keraslab.imbalance.strategies import (
+    BINARY_ONLY,
+    ENSEMBLE_MEMBERS,
+    FOCAL_ALPHA,
+    FOCAL_GAMMA,
+    K_NEIGHBORS,
+    REGISTRY,
+    RESAMPLING,
+    STRATEGIES,
+    Strategy,
+    balanced_class_weight,
+    check_strategy,
+    check_target,
+    make_sampler,
+    parse_strategies,
+    resample,
+)
 
-__all__ = ["BINARY_ONLY", "ENSEMBLE_MEMBERS", "FOCAL_ALPHA", "FOCAL_GAMMA", "K_NEIGHBORS", "METRICS", "REGISTRY",
-           "RESAMPLING", "STRATEGIES", "BalancedEnsemble", "KerasTrainer", "LabSettings", "Strategy",
-           "balanced_class_weight", "best_f1_threshold", "binary_focal_loss", "check_strategy", "check_target",
-           "compare", "ensemble_combine", "fit_strategy", "make_sampler", "parse_strategies", "resample",
-           "summarise", "summary_keys"]
+__all__ = [
+    "BINARY_ONLY",
+    "ENSEMBLE_MEMBERS",
+    "FOCAL_ALPHA",
+    "FOCAL_GAMMA",
+    "K_NEIGHBORS",
+    "METRICS",
+    "REGISTRY",
+    "RESAMPLING",
+    "STRATEGIES",
+    "BalancedEnsemble",
+    "KerasTrainer",
+    "LabSettings",
+    "Strategy",
+    "balanced_class_weight",
+    "best_f1_threshold",
+    "binary_focal_loss",
+    "check_strategy",
+    "check_target",
+    "compare",
+    "ensemble_combine",
+    "fit_strategy",
+    "make_sampler",
+    "parse_strategies",
+    "resample",
+    "summarise",
+    "summary_keys",
+]

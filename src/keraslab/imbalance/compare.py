@@ -16,9 +16,20 @@ from keraslab import models
 from keraslab.errors import UsageError
 from keraslab.imbalance.ensemble import BalancedEnsemble
 from keraslab.imbalance.focal import binary_focal_loss
-from keraslab.imbalance.strategies import (BINARY_ONLY, ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS,
-                                           REGISTRY, RESAMPLING, STRATEGIES, balanced_class_weight, check_strategy,
-                                           check_target, resample)
+from keraslab.imbalance.strategies import (
+    BINARY_ONLY,
+    ENSEMBLE_MEMBERS,
+    FOCAL_ALPHA,
+    FOCAL_GAMMA,
+    K_NEIGHBORS,
+    REGISTRY,
+    RESAMPLING,
+    STRATEGIES,
+    balanced_class_weight,
+    check_strategy,
+    check_target,
+    resample,
+)
 from keraslab.runs.evaluation import binary_scores
 from keraslab.training import Refitter
 
@@ -51,17 +62,27 @@ class KerasTrainer:
     def _refitter(self, n_features: int, loss: str) -> Refitter:
         key = (n_features, loss)
         if key not in self._models:
-            loss_obj = (binary_focal_loss(self.settings.gamma, self.settings.alpha) if loss == "focal"
-                        else "binary_crossentropy")
-            self._models[key] = Refitter(lambda: models.binary_net(n_features, self.settings.hidden), loss=loss_obj,
-                                         steps_per_epoch=100)
+            loss_obj = (
+                binary_focal_loss(self.settings.gamma, self.settings.alpha)
+                if loss == "focal"
+                else "binary_crossentropy"
+            )
+            self._models[key] = Refitter(
+                lambda: models.binary_net(n_features, self.settings.hidden), loss=loss_obj, steps_per_epoch=100
+            )
         return self._models[key]
 
-    def fit(self, X, y, seed: int, *, loss: str = "bce", class_weight: dict | None = None) -> "FittedNet":
+    def fit(self, X, y, seed: int, *, loss: str = "bce", class_weight: dict | None = None) -> FittedNet:
         net = self._refitter(X.shape[1], loss)
-        net.fit(np.ascontiguousarray(X, np.float32), np.asarray(y, np.float32), seed=seed,
-                epochs=self.settings.epochs, batch_size=self.settings.batch_size, class_weight=class_weight,
-                quiet=self.settings.quiet)
+        net.fit(
+            np.ascontiguousarray(X, np.float32),
+            np.asarray(y, np.float32),
+            seed=seed,
+            epochs=self.settings.epochs,
+            batch_size=self.settings.batch_size,
+            class_weight=class_weight,
+            quiet=self.settings.quiet,
+        )
         return FittedNet(net.model, net.model.get_weights())
 
 
@@ -73,8 +94,7 @@ class FittedNet:
 
     def predict_proba(self, X) -> np.ndarray:
         self.model.set_weights(self.weights)
-        return np.asarray(self.model.predict(np.ascontiguousarray(X, np.float32), batch_size=2048,
-                                             verbose=0)).ravel()
+        return np.asarray(self.model.predict(np.ascontiguousarray(X, np.float32), batch_size=2048, verbose=0)).ravel()
 
 
 def fit_strategy(strategy: str, X_train, y_train, seed: int, trainer: KerasTrainer, settings: LabSettings):
@@ -90,12 +110,13 @@ def fit_strategy(strategy: str, X_train, y_train, seed: int, trainer: KerasTrain
         return trainer.fit(X_res, y_res, seed)
     if kind == "loss":
         return trainer.fit(X_train, y_train, seed, loss="focal")
-    return BalancedEnsemble(lambda X, y, s: trainer.fit(X, y, s), k=settings.k, combine=ensemble_combine(strategy),
-                            seed=seed).fit(X_train, y_train)
+    return BalancedEnsemble(
+        lambda X, y, s: trainer.fit(X, y, s), k=settings.k, combine=ensemble_combine(strategy), seed=seed
+    ).fit(X_train, y_train)
 
 
 def ensemble_combine(strategy: str) -> str:
-    """"vote" or "mean": how an ensemble strategy combines its members."""
+    """ "vote" or "mean": how an ensemble strategy combines its members."""
     return "vote" if strategy == "ensemble_vote" else "mean"
 
 
@@ -108,9 +129,18 @@ def best_f1_threshold(y, proba) -> float:
     return float(grid[int(np.argmax(scores))])
 
 
-def compare(X, y, *, strategies=STRATEGIES, seeds=(0, 1, 2, 3, 4), settings: LabSettings | None = None,
-            preprocessor: Callable | None = None, protocol: str = "honest", trainer: KerasTrainer | None = None,
-            progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+def compare(
+    X,
+    y,
+    *,
+    strategies=STRATEGIES,
+    seeds=(0, 1, 2, 3, 4),
+    settings: LabSettings | None = None,
+    preprocessor: Callable | None = None,
+    protocol: str = "honest",
+    trainer: KerasTrainer | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Evaluate `strategies` over `seeds` on (X, y); y binary with 1 the class of interest.
 
     X: an array or DataFrame; `preprocessor()` returns a fresh object with fit/transform (default: scikit-learn's
@@ -124,8 +154,9 @@ def compare(X, y, *, strategies=STRATEGIES, seeds=(0, 1, 2, 3, 4), settings: Lab
     for s in strategies:
         check_strategy(s)
     if protocol not in ("honest", "tutorial"):
-        raise UsageError(f"Invalid value for `protocol`. Expected one of honest, tutorial. Received: "
-                         f"protocol={protocol!r}")
+        raise UsageError(
+            f"Invalid value for `protocol`. Expected one of honest, tutorial. Received: protocol={protocol!r}"
+        )
     y = check_target(y, next((s for s in strategies if s in BINARY_ONLY), None)).astype(np.int64)
     preprocessor = preprocessor or StandardScaler
     trainer = trainer or KerasTrainer(settings)
@@ -134,8 +165,9 @@ def compare(X, y, *, strategies=STRATEGIES, seeds=(0, 1, 2, 3, 4), settings: Lab
         split = HonestSplit.make(X, y, seed, settings, preprocessor)
         rows += _honest_rows(split, seed, strategies, trainer, settings, progress)
         if protocol == "tutorial":
-            rows += _tutorial_rows(X, y, seed, [s for s in strategies if s in RESAMPLING], preprocessor, trainer,
-                                   settings, progress)
+            rows += _tutorial_rows(
+                X, y, seed, [s for s in strategies if s in RESAMPLING], preprocessor, trainer, settings, progress
+            )
     return pd.DataFrame(rows)
 
 
@@ -155,17 +187,25 @@ class HonestSplit:
     def make(cls, X, y, seed: int, settings: LabSettings, preprocessor) -> HonestSplit:
         from sklearn.model_selection import train_test_split
 
-        idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=settings.test_size, stratify=y,
-                                               random_state=seed)
+        idx_train, idx_test = train_test_split(
+            np.arange(len(y)), test_size=settings.test_size, stratify=y, random_state=seed
+        )
         X_train, y_train = _take(X, idx_train), y[idx_train]
         i_fit, i_val = np.arange(len(y_train)), None
         if settings.tune_threshold:
-            i_fit, i_val = train_test_split(i_fit, test_size=settings.validation_fraction, stratify=y_train,
-                                            random_state=seed)
+            i_fit, i_val = train_test_split(
+                i_fit, test_size=settings.validation_fraction, stratify=y_train, random_state=seed
+            )
         prep = preprocessor().fit(_take(X_train, i_fit))
         X_val = None if i_val is None else prep.transform(_take(X_train, i_val))
-        return cls(prep.transform(_take(X_train, i_fit)), y_train[i_fit], prep.transform(_take(X, idx_test)),
-                   y[idx_test], X_val, None if i_val is None else y_train[i_val])
+        return cls(
+            prep.transform(_take(X_train, i_fit)),
+            y_train[i_fit],
+            prep.transform(_take(X, idx_test)),
+            y[idx_test],
+            X_val,
+            None if i_val is None else y_train[i_val],
+        )
 
 
 def _honest_rows(split: HonestSplit, seed, strategies, trainer, settings, progress) -> list[dict]:
@@ -183,8 +223,14 @@ def _honest_rows(split: HonestSplit, seed, strategies, trainer, settings, progre
                 ensemble = model
         proba = model.predict_proba(split.X_test)
         seconds = time.perf_counter() - t0
-        base = {"protocol": "honest", "seed": seed, "strategy": strategy, "train_rows": len(split.y_fit),
-                "test_rows": len(split.y_test), "seconds": seconds}
+        base = {
+            "protocol": "honest",
+            "seed": seed,
+            "strategy": strategy,
+            "train_rows": len(split.y_fit),
+            "test_rows": len(split.y_test),
+            "seconds": seconds,
+        }
         rows.append({**base, "threshold_kind": "0.5", "threshold": 0.5, **binary_scores(split.y_test, proba, 0.5)})
         if settings.tune_threshold:
             t = best_f1_threshold(split.y_val, model.predict_proba(split.X_val))
@@ -203,13 +249,24 @@ def _tutorial_rows(X, y, seed, strategies, preprocessor, trainer, settings, prog
     X_all = preprocessor().fit(X).transform(X)
     for strategy in strategies:
         X_res, y_res = resample(X_all, y, strategy, seed, settings.k_neighbors)
-        X_tr, X_te, y_tr, y_te = train_test_split(X_res, y_res, test_size=settings.test_size, stratify=y_res,
-                                                  random_state=seed)
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X_res, y_res, test_size=settings.test_size, stratify=y_res, random_state=seed
+        )
         model = trainer.fit(X_tr, y_tr, seed)
         proba = model.predict_proba(X_te)
-        rows.append({"protocol": "tutorial (leaky: resampled before the split)", "seed": seed, "strategy": strategy,
-                     "train_rows": len(y_tr), "test_rows": len(y_te), "seconds": float("nan"),
-                     "threshold_kind": "0.5", "threshold": 0.5, **binary_scores(y_te, proba, 0.5)})
+        rows.append(
+            {
+                "protocol": "tutorial (leaky: resampled before the split)",
+                "seed": seed,
+                "strategy": strategy,
+                "train_rows": len(y_tr),
+                "test_rows": len(y_te),
+                "seconds": float("nan"),
+                "threshold_kind": "0.5",
+                "threshold": 0.5,
+                **binary_scores(y_te, proba, 0.5),
+            }
+        )
         if progress:
             progress(f"seed {seed} {strategy} (tutorial protocol): F1 {rows[-1]['f1']:.3f}")
     return rows

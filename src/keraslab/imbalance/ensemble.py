@@ -3,7 +3,7 @@ combined by majority vote or by mean probability. Works with any model-building 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,8 +17,9 @@ class BalancedEnsemble:
     combine: "vote" (class 1 when more than half the models say so) or "mean" (mean probability >= threshold).
     """
 
-    def __init__(self, fit_model: Callable, *, k: int = 3, combine: str = "mean", seed: int = 0,
-                 threshold: float = 0.5):
+    def __init__(
+        self, fit_model: Callable, *, k: int = 3, combine: str = "mean", seed: int = 0, threshold: float = 0.5
+    ):
         self.fit_model = fit_model
         self.k = k
         self.combine = combine
@@ -38,13 +39,13 @@ class BalancedEnsemble:
         majority_idx = np.random.default_rng(self.seed).permutation(np.flatnonzero(y == majority))
         return [np.concatenate([minority_idx, part]) for part in np.array_split(majority_idx, self.k)]
 
-    def fit(self, X, y) -> "BalancedEnsemble":
+    def fit(self, X, y) -> BalancedEnsemble:
         if self.combine not in ("vote", "mean"):
-            raise UsageError(f"Invalid value for `combine`. Expected one of vote, mean. Received: "
-                             f"combine={self.combine!r}")
+            raise UsageError(
+                f"Invalid value for `combine`. Expected one of vote, mean. Received: combine={self.combine!r}"
+            )
         y = np.asarray(y)
-        self.models_ = [self.fit_model(X[idx], y[idx], self.seed * 100 + i)
-                        for i, idx in enumerate(self.slices(y))]
+        self.models_ = [self.fit_model(X[idx], y[idx], self.seed * 100 + i) for i, idx in enumerate(self.slices(y))]
         return self
 
     def member_probabilities(self, X) -> np.ndarray:

@@ -23,17 +23,24 @@ class Strategy:
     summary: str  # one line, for help texts and reports
 
 
-REGISTRY: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("baseline", "plain", False, "the network as it is"),
-    Strategy("class_weight", "class_weight", False, "balanced class weights: n / (classes x class count)"),
-    Strategy("undersample", "resample", False, "random under-sampling of the majority class"),
-    Strategy("oversample", "resample", False, "random over-sampling of the minority class"),
-    Strategy("smote", "resample", False, "SMOTE: new minority rows between minority neighbours"),
-    Strategy("ensemble_vote", "ensemble", True, "k networks on every minority row and a disjoint slice of the "
-                                                "majority each, majority vote"),
-    Strategy("ensemble_mean", "ensemble", True, "the same k networks, mean probability"),
-    Strategy("focal", "loss", True, "binary focal loss instead of cross-entropy"),
-)}
+REGISTRY: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy("baseline", "plain", False, "the network as it is"),
+        Strategy("class_weight", "class_weight", False, "balanced class weights: n / (classes x class count)"),
+        Strategy("undersample", "resample", False, "random under-sampling of the majority class"),
+        Strategy("oversample", "resample", False, "random over-sampling of the minority class"),
+        Strategy("smote", "resample", False, "SMOTE: new minority rows between minority neighbours"),
+        Strategy(
+            "ensemble_vote",
+            "ensemble",
+            True,
+            "k networks on every minority row and a disjoint slice of the majority each, majority vote",
+        ),
+        Strategy("ensemble_mean", "ensemble", True, "the same k networks, mean probability"),
+        Strategy("focal", "loss", True, "binary focal loss instead of cross-entropy"),
+    )
+}
 
 STRATEGIES: tuple[str, ...] = tuple(REGISTRY)
 RESAMPLING: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.kind == "resample")
@@ -75,8 +82,10 @@ def check_target(y, strategy: str | None = None) -> np.ndarray:
         only = classes[0].item() if hasattr(classes[0], "item") else classes[0]
         raise UsageError(f"The target has one class only ({only!r} x {counts[0]}); a classifier needs at least two")
     if strategy in BINARY_ONLY and len(classes) != 2:
-        raise UsageError(f"Strategy {strategy!r} needs a binary target; found {len(classes)} classes "
-                         f"({', '.join(map(str, classes))})")
+        raise UsageError(
+            f"Strategy {strategy!r} needs a binary target; found {len(classes)} classes "
+            f"({', '.join(map(str, classes))})"
+        )
     return y
 
 
@@ -110,7 +119,8 @@ def resample(X, y, strategy: str, seed: int, k_neighbors: int = K_NEIGHBORS):
             raise UsageError(
                 f"SMOTE with k_neighbors={k_neighbors} needs at least {k_neighbors + 1} rows of every class; the "
                 f"class counts are {counts}, so the largest usable k_neighbors is {max(smallest - 1, 0)}"
-                + (" (too few to use SMOTE at all)" if smallest < 2 else ""))
+                + (" (too few to use SMOTE at all)" if smallest < 2 else "")
+            )
     sampler = make_sampler(strategy, seed, k_neighbors)
     return sampler.fit_resample(X, y)
 

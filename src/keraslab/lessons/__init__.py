@@ -10,12 +10,30 @@ from __future__ import annotations
 import importlib
 
 from keraslab.errors import UsageError
-from keraslab.lessons.lesson import (BASE_FIELDS, REGISTERED, BaseConfig, Lesson, Option, config_options,
-                                     make_config, read_config, register)
+from keraslab.lessons.lesson import (
+    BASE_FIELDS,
+    REGISTERED,
+    BaseConfig,
+    Lesson,
+    Option,
+    config_options,
+    make_config,
+    read_config,
+    register,
+)
 
 # Lesson modules, in the order `keraslab run all` runs them. Importing one registers its lesson.
-MODULES: tuple[str, ...] = ("losses", "gradient_descent", "gd_variants", "mnist", "cifar10_ann", "churn", "dropout",
-                            "imbalance", "cnn")
+MODULES: tuple[str, ...] = (
+    "losses",
+    "gradient_descent",
+    "gd_variants",
+    "mnist",
+    "cifar10_ann",
+    "churn",
+    "dropout",
+    "imbalance",
+    "cnn",
+)
 
 
 def all_lessons() -> dict[str, Lesson]:
@@ -33,5 +51,17 @@ def get_lesson(name: str) -> Lesson:
     return lessons[name]
 
 
-__all__ = ["BASE_FIELDS", "MODULES", "REGISTERED", "BaseConfig", "Lesson", "Option", "all_lessons", "config_options",
-           "get_lesson", "make_config", "read_config", "register"]
+__all__ = [
+    "BASE_FIELDS",
+    "MODULES",
+    "REGISTERED",
+    "BaseConfig",
+    "Lesson",
+    "Option",
+    "all_lessons",
+    "config_options",
+    "get_lesson",
+    "make_config",
+    "read_config",
+    "register",
+]

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keraslab import datasets
 from keraslab import datasets, models, training
-from keraslab import training
 from keraslab.backend import keras as get_keras
 from keraslab.lessons.lesson import BaseConfig, register
 from keraslab.runs import evaluation, plots
@@ -40,7 +38,8 @@ def load_cifar(config, *, quick_train: int = 500, quick_test: int = 200):
     """
 
     (x_train, y_train), (x_test, y_test) = datasets.load_cifar10(
-        data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=False)
+        data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=False
+    )
     if config.quick:
         x_train, y_train = x_train[:quick_train], y_train[:quick_train]
         x_test, y_test = x_test[:quick_test], y_test[:quick_test]
@@ -51,14 +50,21 @@ def add_image_classifier(result, key, title, model, x_test, y_test, history, nam
     proba = training.predict(model, x_test.astype(np.float32) * np.float32(SCALE), batch_size=512)
     y_pred = proba.argmax(axis=1)
     cls = evaluation.add_classifier_report(result, key, title, y_test, y_pred, names, history)
-    result.figure(f"{key}_samples", plots.image_grid(x_test[:16], y_test[:16], y_pred[:16], names,
-                                                     title=f"{title}: predicted (true)"),
-                  "the first 16 test images; wrong predictions in red")
+    result.figure(
+        f"{key}_samples",
+        plots.image_grid(x_test[:16], y_test[:16], y_pred[:16], names, title=f"{title}: predicted (true)"),
+        "the first 16 test images; wrong predictions in red",
+    )
     return cls
 
 
-@register("cifar10-ann", "CIFAR-10 with a 3072-3000-1000-10 dense network, and its epoch time on CPU vs GPU",
-          Cifar10AnnConfig, headline="test_accuracy", course_figure="0.5054 (10 epochs)")
+@register(
+    "cifar10-ann",
+    "CIFAR-10 with a 3072-3000-1000-10 dense network, and its epoch time on CPU vs GPU",
+    Cifar10AnnConfig,
+    headline="test_accuracy",
+    course_figure="0.5054 (10 epochs)",
+)
 def run(config: Cifar10AnnConfig) -> Result:
     keras = get_keras()
     epochs = config.epochs or (1 if config.quick else 5)
@@ -69,15 +75,30 @@ def run(config: Cifar10AnnConfig) -> Result:
     set_seed(config.seed)
     model = models.cifar_ann()
     steps = int(np.ceil(len(x_train) / config.batch_size))
-    training.compile_model(model, optimizer=keras.optimizers.SGD(config.learning_rate),
-                           loss="categorical_crossentropy", steps_per_epoch=steps)
-    history = training.fit(model, x_train, onehot, epochs=epochs, batch_size=config.batch_size,
-                           validation_split=0.1, quiet=config.quiet, seed=config.seed, input_scale=SCALE)
+    training.compile_model(
+        model,
+        optimizer=keras.optimizers.SGD(config.learning_rate),
+        loss="categorical_crossentropy",
+        steps_per_epoch=steps,
+    )
+    history = training.fit(
+        model,
+        x_train,
+        onehot,
+        epochs=epochs,
+        batch_size=config.batch_size,
+        validation_split=0.1,
+        quiet=config.quiet,
+        seed=config.seed,
+        input_scale=SCALE,
+    )
     result = Result(title="CIFAR-10 with a dense network", summary={}, history=history)
-    result.text(f"{len(x_train)} training and {len(x_test)} test images, 32x32x3 scaled to [0, 1]; labels one-hot. "
-                f"Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax ({training.count_params(model):,} parameters), "
-                f"SGD (learning rate {config.learning_rate}), {epochs} epochs, batch {config.batch_size}; 10% of "
-                f"the training part held out for the validation curves.")
+    result.text(
+        f"{len(x_train)} training and {len(x_test)} test images, 32x32x3 scaled to [0, 1]; labels one-hot. "
+        f"Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax ({training.count_params(model):,} parameters), "
+        f"SGD (learning rate {config.learning_rate}), {epochs} epochs, batch {config.batch_size}; 10% of "
+        f"the training part held out for the validation curves."
+    )
     cls = add_image_classifier(result, "ann", "Dense network", model, x_test, y_test, history, names)
     result.summary["test_accuracy"] = cls["accuracy"]
 
@@ -92,21 +113,33 @@ def run(config: Cifar10AnnConfig) -> Result:
         seconds = {}
         for dev in present:
             seconds[dev] = devices.time_epoch(
-                build, x_train, onehot, device=dev, batch_size=config.batch_size, seed=config.seed, input_scale=SCALE,
-                compile_kwargs=dict(optimizer=keras.optimizers.SGD(config.learning_rate),
-                                    loss="categorical_crossentropy"))
+                build,
+                x_train,
+                onehot,
+                device=dev,
+                batch_size=config.batch_size,
+                seed=config.seed,
+                input_scale=SCALE,
+                compile_kwargs=dict(
+                    optimizer=keras.optimizers.SGD(config.learning_rate), loss="categorical_crossentropy"
+                ),
+            )
         result.summary["cpu_epoch_seconds"] = seconds["cpu:0"]
         gpu = [d for d in present if d.startswith("gpu")]
         if gpu:
             result.summary["gpu_epoch_seconds"] = seconds[gpu[0]]
             result.summary["gpu_speedup"] = seconds["cpu:0"] / seconds[gpu[0]]
-            result.text(f"One epoch over {len(x_train)} images: CPU {seconds['cpu:0']:.2f} s, {gpu[0]} "
-                        f"{seconds[gpu[0]]:.2f} s: the GPU is {result.summary['gpu_speedup']:.1f}x faster (the "
-                        f"course reported about 15x).")
+            result.text(
+                f"One epoch over {len(x_train)} images: CPU {seconds['cpu:0']:.2f} s, {gpu[0]} "
+                f"{seconds[gpu[0]]:.2f} s: the GPU is {result.summary['gpu_speedup']:.1f}x faster (the "
+                f"course reported about 15x)."
+            )
         else:
             result.text(f"no GPU found. One epoch over {len(x_train)} images on the CPU: {seconds['cpu:0']:.2f} s.")
-        result.text("Each device trains a fresh copy of the model, with the settings the lesson trains with; the "
-                    "first epoch (which includes compilation) is a warm-up, the second is timed.")
+        result.text(
+            "Each device trains a fresh copy of the model, with the settings the lesson trains with; the "
+            "first epoch (which includes compilation) is a warm-up, the second is timed."
+        )
     else:
         result.text("Device timing was switched off (--no-time-devices).")
     return result

@@ -22,15 +22,17 @@ from keraslab.scratch.conv import conv2d, max_pool2d
 from keraslab.seeding import set_seed
 
 # The course's worked example: a loopy "9"-like pattern of +1 / -1 pixels and a filter that detects its loop.
-DEMO_IMAGE = np.array([
-    [-1, -1, -1, -1, -1, -1, -1],
-    [-1, 1, 1, 1, 1, 1, -1],
-    [-1, 1, -1, -1, -1, 1, -1],
-    [-1, 1, 1, 1, 1, 1, -1],
-    [-1, -1, -1, -1, -1, 1, -1],
-    [-1, -1, -1, -1, -1, 1, -1],
-    [-1, 1, 1, 1, 1, 1, -1],
-])
+DEMO_IMAGE = np.array(
+    [
+        [-1, -1, -1, -1, -1, -1, -1],
+        [-1, 1, 1, 1, 1, 1, -1],
+        [-1, 1, -1, -1, -1, 1, -1],
+        [-1, 1, 1, 1, 1, 1, -1],
+        [-1, -1, -1, -1, -1, 1, -1],
+        [-1, -1, -1, -1, -1, 1, -1],
+        [-1, 1, 1, 1, 1, 1, -1],
+    ]
+)
 DEMO_FILTER = np.array([[1, 1, 1], [1, -1, 1], [1, 1, 1]])  # a loop: a ring of 1s around a -1 hole
 
 
@@ -47,8 +49,13 @@ def demo_tables():
     return fmap, pooled, as_frame
 
 
-@register("cnn", "CIFAR-10: a small CNN against the dense network, and a 3x3 convolution worked by hand",
-          CnnConfig, headline="cnn_test_accuracy", course_figure="0.7028 (O, 10 epochs)")
+@register(
+    "cnn",
+    "CIFAR-10: a small CNN against the dense network, and a 3x3 convolution worked by hand",
+    CnnConfig,
+    headline="cnn_test_accuracy",
+    course_figure="0.7028 (O, 10 epochs)",
+)
 def run(config: CnnConfig) -> Result:
     keras = get_keras()
     epochs = config.epochs or (1 if config.quick else 10)
@@ -59,13 +66,15 @@ def run(config: CnnConfig) -> Result:
     result.heading("A 3x3 filter and a 2x2 max-pool, by hand")
     best = np.unravel_index(np.argmax(fmap), fmap.shape)
     tl = DEMO_IMAGE[:3, :3] * DEMO_FILTER
-    result.text("The image (7x7, +1 ink / -1 background) and a 3x3 'loop' filter (a ring of 1s around a -1). Each "
-                "feature-map value is the sum of a 3x3 window times the filter, divided by 9. The top-left window "
-                f"gives ({' + '.join(str(int(v)) for v in tl.ravel())}) / 9 = {tl.sum():.0f}/9 = {tl.sum() / 9:.2f}; "
-                f"where the loop is, the window matches the filter and the value peaks at {fmap.max():.2f} (row "
-                f"{best[0]}, column {best[1]}); a window that half-matches gives -1/9 = -0.11, the course's example. "
-                "Max-pooling then keeps the strongest response of each 2x2 block: the loop is still found, in a "
-                "map a quarter the size.")
+    result.text(
+        "The image (7x7, +1 ink / -1 background) and a 3x3 'loop' filter (a ring of 1s around a -1). Each "
+        "feature-map value is the sum of a 3x3 window times the filter, divided by 9. The top-left window "
+        f"gives ({' + '.join(str(int(v)) for v in tl.ravel())}) / 9 = {tl.sum():.0f}/9 = {tl.sum() / 9:.2f}; "
+        f"where the loop is, the window matches the filter and the value peaks at {fmap.max():.2f} (row "
+        f"{best[0]}, column {best[1]}); a window that half-matches gives -1/9 = -0.11, the course's example. "
+        "Max-pooling then keeps the strongest response of each 2x2 block: the loop is still found, in a "
+        "map a quarter the size."
+    )
     result.table("demo_image", as_frame(DEMO_IMAGE), "input image")
     result.table("demo_filter", as_frame(DEMO_FILTER), "filter")
     result.table("demo_feature_map", as_frame(fmap), "feature map (valid convolution, stride 1, divided by 9)")
@@ -79,28 +88,59 @@ def run(config: CnnConfig) -> Result:
     set_seed(config.seed)
     cnn = models.cifar_cnn()
     training.compile_model(cnn, loss="sparse_categorical_crossentropy", steps_per_epoch=steps)
-    cnn_hist = training.fit(cnn, x_train, y_train, epochs=epochs, batch_size=config.batch_size,
-                            validation_split=0.1, quiet=config.quiet, seed=config.seed, input_scale=SCALE)
+    cnn_hist = training.fit(
+        cnn,
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=config.batch_size,
+        validation_split=0.1,
+        quiet=config.quiet,
+        seed=config.seed,
+        input_scale=SCALE,
+    )
     set_seed(config.seed)
     ann = models.cifar_ann()
-    training.compile_model(ann, optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
-                           steps_per_epoch=steps)
-    ann_hist = training.fit(ann, x_train, y_train, epochs=ann_epochs, batch_size=config.batch_size,
-                            validation_split=0.1, quiet=config.quiet, seed=config.seed, input_scale=SCALE)
+    training.compile_model(
+        ann, optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", steps_per_epoch=steps
+    )
+    ann_hist = training.fit(
+        ann,
+        x_train,
+        y_train,
+        epochs=ann_epochs,
+        batch_size=config.batch_size,
+        validation_split=0.1,
+        quiet=config.quiet,
+        seed=config.seed,
+        input_scale=SCALE,
+    )
 
     result.heading("CNN against the dense network")
-    result.text(f"{len(x_train)} training and {len(x_test)} test images. CNN: {training.count_params(cnn):,} "
-                f"parameters, Adam, {epochs} epochs. Dense network: {training.count_params(ann):,} parameters, "
-                f"SGD, {ann_epochs} epochs. 10% of the training part held out for the validation curves.")
+    result.text(
+        f"{len(x_train)} training and {len(x_test)} test images. CNN: {training.count_params(cnn):,} "
+        f"parameters, Adam, {epochs} epochs. Dense network: {training.count_params(ann):,} parameters, "
+        f"SGD, {ann_epochs} epochs. 10% of the training part held out for the validation curves."
+    )
     c = add_image_classifier(result, "cnn", "CNN", cnn, x_test, y_test, cnn_hist, names)
     a = add_image_classifier(result, "ann", "Dense network", ann, x_test, y_test, ann_hist, names)
-    result.summary.update({"cnn_test_accuracy": c["accuracy"], "ann_test_accuracy": a["accuracy"],
-                           "cnn_minus_ann": c["accuracy"] - a["accuracy"]})
-    result.text(f"The CNN has {training.count_params(ann) / training.count_params(cnn):.0f}x fewer parameters than "
-                f"the dense network and scores {c['accuracy']:.4f} against {a['accuracy']:.4f}: its filters are "
-                f"shared across the image (parameter sharing) and look at small neighbourhoods (sparse "
-                f"connectivity), which is what images need.")
-    hist = cnn_hist.add_prefix("cnn_").rename(columns={"cnn_epoch": "epoch"}).merge(
-        ann_hist.add_prefix("ann_").rename(columns={"ann_epoch": "epoch"}), on="epoch", how="outer")
+    result.summary.update(
+        {
+            "cnn_test_accuracy": c["accuracy"],
+            "ann_test_accuracy": a["accuracy"],
+            "cnn_minus_ann": c["accuracy"] - a["accuracy"],
+        }
+    )
+    result.text(
+        f"The CNN has {training.count_params(ann) / training.count_params(cnn):.0f}x fewer parameters than "
+        f"the dense network and scores {c['accuracy']:.4f} against {a['accuracy']:.4f}: its filters are "
+        f"shared across the image (parameter sharing) and look at small neighbourhoods (sparse "
+        f"connectivity), which is what images need."
+    )
+    hist = (
+        cnn_hist.add_prefix("cnn_")
+        .rename(columns={"cnn_epoch": "epoch"})
+        .merge(ann_hist.add_prefix("ann_").rename(columns={"ann_epoch": "epoch"}), on="epoch", how="outer")
+    )
     result.history = hist
     return result

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from keraslab import datasets
-from keraslab import models, training
-from keraslab import training
+from keraslab import datasets, models, training
 from keraslab.lessons.lesson import BaseConfig, register
 from keraslab.runs import evaluation, plots
 from keraslab.runs.report import Result
@@ -37,16 +35,27 @@ class DropoutConfig(BaseConfig):
 
 class _Sonar:
     """One compiled sonar network, re-initialised for each fit so that it is traced and compiled only once."""
+
     def __init__(self, rate: float, batch_size: int, n_train: int):
 
         # the same seed gives both networks the same initial weights on a fold (dropout adds no weights)
-        self.net = training.Refitter(lambda: models.binary_net(60, HIDDEN, dropout=rate),
-                                     loss="binary_crossentropy", steps_per_epoch=int(np.ceil(n_train / batch_size)))
+        self.net = training.Refitter(
+            lambda: models.binary_net(60, HIDDEN, dropout=rate),
+            loss="binary_crossentropy",
+            steps_per_epoch=int(np.ceil(n_train / batch_size)),
+        )
 
     def fit_score(self, x_tr, y_tr, x_te, y_te, *, seed, epochs, batch_size, threshold, monitor=False, quiet=True):
 
-        history = self.net.fit(x_tr, y_tr, seed=seed, epochs=epochs, batch_size=batch_size,
-                               validation_data=(x_te, y_te) if monitor else None, quiet=quiet)
+        history = self.net.fit(
+            x_tr,
+            y_tr,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=(x_te, y_te) if monitor else None,
+            quiet=quiet,
+        )
         proba = training.predict(self.net.model, x_te).ravel()
         return float(np.mean((proba >= threshold) == y_te)), history, proba
 
@@ -66,8 +75,13 @@ def corrected_paired_t(diffs: np.ndarray, n_train: int, n_test: int):
     return mean, se, float(t), float(2 * stats.t.sf(abs(t), df=j - 1))
 
 
-@register("dropout", "sonar: the same network without and with Dropout(0.5), compared over repeated k-fold CV",
-          DropoutConfig, headline="cv_accuracy_dropout", course_figure="0.8077 (one 52-row split)")
+@register(
+    "dropout",
+    "sonar: the same network without and with Dropout(0.5), compared over repeated k-fold CV",
+    DropoutConfig,
+    headline="cv_accuracy_dropout",
+    course_figure="0.8077 (one 52-row split)",
+)
 def run(config: DropoutConfig) -> Result:
     from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
@@ -81,65 +95,99 @@ def run(config: DropoutConfig) -> Result:
 
     cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=config.seed)
     splits = list(cv.split(x, y))
-    nets = {"plain": _Sonar(0.0, config.batch_size, len(splits[0][0])),
-            "dropout": _Sonar(config.rate, config.batch_size, len(splits[0][0]))}
+    nets = {
+        "plain": _Sonar(0.0, config.batch_size, len(splits[0][0])),
+        "dropout": _Sonar(config.rate, config.batch_size, len(splits[0][0])),
+    }
     rows = []
     for i, (tr, te) in enumerate(splits):
         fold_seed = config.seed * 1000 + i
         plain, _, _ = nets["plain"].fit_score(x[tr], y[tr], x[te], y[te], seed=fold_seed, **kw)
         drop, _, _ = nets["dropout"].fit_score(x[tr], y[tr], x[te], y[te], seed=fold_seed, **kw)
-        rows.append({"fold": i, "repeat": i // folds, "accuracy_plain": plain, "accuracy_dropout": drop,
-                     "gain": drop - plain})
+        rows.append(
+            {"fold": i, "repeat": i // folds, "accuracy_plain": plain, "accuracy_dropout": drop, "gain": drop - plain}
+        )
     folds_frame = pd.DataFrame(rows)
     diffs = folds_frame["gain"].to_numpy()
     n_test = len(y) // folds
     gain, se, t, p = corrected_paired_t(diffs, len(y) - n_test, n_test)
 
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=config.split_test_size, random_state=config.split_seed)
-    split_plain, hist_plain, proba_plain = nets["plain"].fit_score(x_tr, y_tr, x_te, y_te, seed=config.seed,
-                                                                   monitor=True, **kw)
-    split_drop, hist_drop, proba_drop = nets["dropout"].fit_score(x_tr, y_tr, x_te, y_te, seed=config.seed,
-                                                                  monitor=True, **kw)
+    split_plain, hist_plain, proba_plain = nets["plain"].fit_score(
+        x_tr, y_tr, x_te, y_te, seed=config.seed, monitor=True, **kw
+    )
+    split_drop, hist_drop, proba_drop = nets["dropout"].fit_score(
+        x_tr, y_tr, x_te, y_te, seed=config.seed, monitor=True, **kw
+    )
     summary = {
         "cv_accuracy_plain": float(folds_frame["accuracy_plain"].mean()),
         "cv_accuracy_plain_sd": float(folds_frame["accuracy_plain"].std(ddof=1)),
         "cv_accuracy_dropout": float(folds_frame["accuracy_dropout"].mean()),
         "cv_accuracy_dropout_sd": float(folds_frame["accuracy_dropout"].std(ddof=1)),
-        "split_accuracy_plain": split_plain, "split_accuracy_dropout": split_drop,
-        "dropout_gain": gain, "dropout_gain_sd": float(np.std(diffs, ddof=1)),
+        "split_accuracy_plain": split_plain,
+        "split_accuracy_dropout": split_drop,
+        "dropout_gain": gain,
+        "dropout_gain_sd": float(np.std(diffs, ddof=1)),
         "dropout_gain_p_value": p,
     }
-    history = hist_plain.add_prefix("plain_").rename(columns={"plain_epoch": "epoch"}).merge(
-        hist_drop.add_prefix("dropout_").rename(columns={"dropout_epoch": "epoch"}), on="epoch")
+    history = (
+        hist_plain.add_prefix("plain_")
+        .rename(columns={"plain_epoch": "epoch"})
+        .merge(hist_drop.add_prefix("dropout_").rename(columns={"dropout_epoch": "epoch"}), on="epoch")
+    )
     result = Result(title="Dropout regularisation on the sonar data", summary=summary, history=history)
-    result.text(f"{len(y)} sonar returns (111 mines, 97 rocks), 60 features. Network 60 -> 60 -> 30 -> 15 -> 1, "
-                f"Adam, batch {config.batch_size}, {epochs} epochs; the dropout model adds Dropout({config.rate}) "
-                f"after each hidden layer. Both models train on the same {folds * repeats} folds ({repeats} x "
-                f"{folds}-fold stratified CV, seed {config.seed}) with the same initial seed per fold.")
+    result.text(
+        f"{len(y)} sonar returns (111 mines, 97 rocks), 60 features. Network 60 -> 60 -> 30 -> 15 -> 1, "
+        f"Adam, batch {config.batch_size}, {epochs} epochs; the dropout model adds Dropout({config.rate}) "
+        f"after each hidden layer. Both models train on the same {folds * repeats} folds ({repeats} x "
+        f"{folds}-fold stratified CV, seed {config.seed}) with the same initial seed per fold."
+    )
     if p < 0.05:
         verdict = "helped" if gain > 0 else "hurt"
-        words = (f"Dropout {verdict}: the paired gain of {gain:+.3f} is larger than the noise (corrected paired "
-                 f"t-test, p = {p:.3f}" + (", a weak result: close to the 0.05 line" if p > 0.01 else "") + ").")
+        words = (
+            f"Dropout {verdict}: the paired gain of {gain:+.3f} is larger than the noise (corrected paired "
+            f"t-test, p = {p:.3f}" + (", a weak result: close to the 0.05 line" if p > 0.01 else "") + ")."
+        )
     else:
-        words = (f"Dropout did not help beyond the noise: the paired gain is {gain:+.3f} (sd {np.std(diffs, ddof=1):.3f}"
-                 f" over {len(diffs)} folds; corrected paired t-test p = {p:.2f}). The course's single 52-row split "
-                 f"(0.77 -> 0.81) moves by one or two rows, which one split cannot tell from chance.")
+        words = (
+            f"Dropout did not help beyond the noise: the paired gain is {gain:+.3f} (sd {np.std(diffs, ddof=1):.3f}"
+            f" over {len(diffs)} folds; corrected paired t-test p = {p:.2f}). The course's single 52-row split "
+            f"(0.77 -> 0.81) moves by one or two rows, which one split cannot tell from chance."
+        )
     result.heading("Did dropout help?")
     result.text(words)
     result.metrics["verdict"] = words
-    result.figure("cv_accuracy", plots.bars(["without dropout", f"with Dropout({config.rate})"],
-                                            [summary["cv_accuracy_plain"], summary["cv_accuracy_dropout"]],
-                                            [summary["cv_accuracy_plain_sd"], summary["cv_accuracy_dropout_sd"]],
-                                            title="cross-validated accuracy (mean ± sd over folds)",
-                                            ylabel="accuracy"))
+    result.figure(
+        "cv_accuracy",
+        plots.bars(
+            ["without dropout", f"with Dropout({config.rate})"],
+            [summary["cv_accuracy_plain"], summary["cv_accuracy_dropout"]],
+            [summary["cv_accuracy_plain_sd"], summary["cv_accuracy_dropout_sd"]],
+            title="cross-validated accuracy (mean ± sd over folds)",
+            ylabel="accuracy",
+        ),
+    )
     result.table("folds", folds_frame, "accuracy per fold, both models on the same fold")
     result.heading("The course's single split")
-    result.text(f"test_size {config.split_test_size}, random_state {config.split_seed}: {len(y_tr)} training and "
-                f"{len(y_te)} test rows. Without dropout {split_plain:.4f}, with dropout {split_drop:.4f}.")
-    for key, title, proba, hist in (("plain", "Without dropout", proba_plain, hist_plain),
-                                    ("dropout", f"With Dropout({config.rate})", proba_drop, hist_drop)):
-        evaluation.add_classifier_report(result, key, f"{title} (single split)", y_te.astype(int),
-                                         (proba >= config.threshold).astype(int), names, hist)
-    result.text("Fixed from the course: real Dropout layers (not Dense(0.5)), an explicit threshold (np.round(0.5) "
-                "is 0, so its constant 0.5 predictions all became 'mine'), and seeds for every fit.")
+    result.text(
+        f"test_size {config.split_test_size}, random_state {config.split_seed}: {len(y_tr)} training and "
+        f"{len(y_te)} test rows. Without dropout {split_plain:.4f}, with dropout {split_drop:.4f}."
+    )
+    for key, title, proba, hist in (
+        ("plain", "Without dropout", proba_plain, hist_plain),
+        ("dropout", f"With Dropout({config.rate})", proba_drop, hist_drop),
+    ):
+        evaluation.add_classifier_report(
+            result,
+            key,
+            f"{title} (single split)",
+            y_te.astype(int),
+            (proba >= config.threshold).astype(int),
+            names,
+            hist,
+        )
+    result.text(
+        "Fixed from the course: real Dropout layers (not Dense(0.5)), an explicit threshold (np.round(0.5) "
+        "is 0, so its constant 0.5 predictions all became 'mine'), and seeds for every fit."
+    )
     return result

@@ -29,8 +29,9 @@ class BaseConfig:
     seed: int = dataclasses.field(default=0, metadata={"help": "random seed"})
     epochs: int | None = dataclasses.field(default=None, metadata={"help": "override the lesson's epochs"})
     quick: bool = dataclasses.field(default=False, metadata={"help": "a small, fast smoke run"})
-    data_dir: str | None = dataclasses.field(default=None, metadata={
-        "help": "data home (default: $KERASLAB_DATA, else ~/.cache/keraslab)"})
+    data_dir: str | None = dataclasses.field(
+        default=None, metadata={"help": "data home (default: $KERASLAB_DATA, else ~/.cache/keraslab)"}
+    )
     offline: bool = dataclasses.field(default=False, metadata={"help": "never download; fail if a file is missing"})
     quiet: bool = dataclasses.field(default=False, metadata={"help": "no progress output"})
 
@@ -52,8 +53,15 @@ class Lesson:
 REGISTERED: dict[str, Lesson] = {}
 
 
-def register(name: str, summary: str, config_cls: type, *, headline: str | None = None,
-             course_figure: str | None = None, own_seeds: bool = False):
+def register(
+    name: str,
+    summary: str,
+    config_cls: type,
+    *,
+    headline: str | None = None,
+    course_figure: str | None = None,
+    own_seeds: bool = False,
+):
     """Decorator: register `run` as lesson `name`."""
     if not (dataclasses.is_dataclass(config_cls) and issubclass(config_cls, BaseConfig)):
         raise TypeError(f"lesson {name!r}: config must be a dataclass subclassing BaseConfig")
@@ -72,8 +80,9 @@ def make_config(lesson: Lesson, **values):
     names = {f.name for f in dataclasses.fields(lesson.config_cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise UsageError(f"Lesson {lesson.name!r} has no option(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(sorted(names))}")
+        raise UsageError(
+            f"Lesson {lesson.name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+        )
     try:
         return lesson.config_cls(**values)
     except (TypeError, ValueError) as exc:

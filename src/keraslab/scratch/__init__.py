@@ -14,5 +14,15 @@ from keraslab.scratch.activations import get_activation
 from keraslab.scratch.losses import get_loss
 from keraslab.scratch.mlp import MLPClassifier
 
-__all__ = ["activations", "gradcheck", "gradient_descent", "layers", "losses", "mlp", "optimizers",
-           "get_activation", "get_loss", "MLPClassifier"]
+__all__ = [
+    "MLPClassifier",
+    "activations",
+    "get_activation",
+    "get_loss",
+    "gradcheck",
+    "gradient_descent",
+    "layers",
+    "losses",
+    "mlp",
+    "optimizers",
+]

@@ -21,14 +21,16 @@ def same_shape(y_true: np.ndarray, y_pred: np.ndarray) -> None:
     if y_true.shape != y_pred.shape:
         raise ValueError(
             f"`y_true` and `y_pred` must have the same shape. Received: y_true.shape={y_true.shape}, "
-            f"y_pred.shape={y_pred.shape}")
+            f"y_pred.shape={y_pred.shape}"
+        )
 
 
 def probabilities(p: np.ndarray, name: str = "y_pred") -> None:
     if p.size and (p.min() < 0.0 or p.max() > 1.0):
         raise ValueError(
             f"Invalid value for `{name}`. Expected probabilities in [0, 1]. Received: values in "
-            f"[{p.min():.6g}, {p.max():.6g}]")
+            f"[{p.min():.6g}, {p.max():.6g}]"
+        )
 
 
 def positive(value, name: str, integer: bool = False):
@@ -48,5 +50,6 @@ def rate(value, name: str = "rate") -> float:
 def choice(value, name: str, valid) -> str:
     if value not in valid:
         raise ValueError(
-            f"Invalid value for `{name}`. Expected one of {', '.join(sorted(valid))}. Received: {name}={value!r}")
+            f"Invalid value for `{name}`. Expected one of {', '.join(sorted(valid))}. Received: {name}={value!r}"
+        )
     return value

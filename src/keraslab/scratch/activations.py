@@ -95,6 +95,19 @@ def get_activation(name: str):
     return ACTIVATIONS[name]
 
 
-__all__ = ["sigmoid", "sigmoid_derivative", "tanh", "tanh_derivative", "relu", "relu_derivative", "leaky_relu",
-           "leaky_relu_derivative", "softmax", "softmax_jacobian", "softmax_backward", "ACTIVATIONS",
-           "get_activation", "as_float_array"]
+__all__ = [
+    "ACTIVATIONS",
+    "as_float_array",
+    "get_activation",
+    "leaky_relu",
+    "leaky_relu_derivative",
+    "relu",
+    "relu_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "softmax_backward",
+    "softmax_jacobian",
+    "tanh",
+    "tanh_derivative",
+]

@@ -14,17 +14,19 @@ import numpy as np
 def conv2d(image, kernel, scale: float = 1.0) -> np.ndarray:
     image, kernel = np.asarray(image, np.float64), np.asarray(kernel, np.float64)
     if image.ndim != 2 or kernel.ndim != 2 or kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:
-        raise ValueError(f"conv2d needs a 2-D image at least as large as a 2-D kernel. Received: image.shape="
-                         f"{image.shape}, kernel.shape={kernel.shape}")
+        raise ValueError(
+            f"conv2d needs a 2-D image at least as large as a 2-D kernel. Received: image.shape="
+            f"{image.shape}, kernel.shape={kernel.shape}"
+        )
     kh, kw = kernel.shape
     out = np.empty((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel) / scale
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel) / scale
     return out
 
 
 def max_pool2d(x, size: int = 2) -> np.ndarray:
     x = np.asarray(x, np.float64)
     h, w = x.shape[0] // size, x.shape[1] // size
-    return x[:h * size, :w * size].reshape(h, size, w, size).max(axis=(1, 3))
+    return x[: h * size, : w * size].reshape(h, size, w, size).max(axis=(1, 3))

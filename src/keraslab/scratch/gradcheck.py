@@ -8,8 +8,8 @@ more. Every check in the tests is paired with a negative control: a deliberately
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -48,13 +48,20 @@ class GradCheck:
         return self.relative_error < self.tolerance
 
 
-def check(name: str, f: Callable[[np.ndarray], float], analytic: np.ndarray, x: np.ndarray, h: float = 1e-6,
-          tolerance: float = TOLERANCE) -> GradCheck:
+def check(
+    name: str,
+    f: Callable[[np.ndarray], float],
+    analytic: np.ndarray,
+    x: np.ndarray,
+    h: float = 1e-6,
+    tolerance: float = TOLERANCE,
+) -> GradCheck:
     return GradCheck(name, relative_error(analytic, numerical_gradient(f, x, h)), tolerance)
 
 
-def check_network(network, x: np.ndarray, y: np.ndarray, h: float = 1e-6, tolerance: float = TOLERANCE,
-                  training: bool = False) -> list[GradCheck]:
+def check_network(
+    network, x: np.ndarray, y: np.ndarray, h: float = 1e-6, tolerance: float = TOLERANCE, training: bool = False
+) -> list[GradCheck]:
     """Check every parameter's backprop gradient (Network.loss_and_grads) against central differences.
 
     Dropout must be off (training=False) or its mask fixed, since the numerical loss is evaluated many times.
@@ -62,13 +69,17 @@ def check_network(network, x: np.ndarray, y: np.ndarray, h: float = 1e-6, tolera
     network.loss_and_grads(x, y, training)
     analytic = [g.copy() for g in network.grads]
     results = []
-    names = [f"{type(layer).__name__}[{i}].{'Wb'[j]}" for i, layer in enumerate(network.layers)
-             for j in range(len(layer.params))]
+    names = [
+        f"{type(layer).__name__}[{i}].{'Wb'[j]}"
+        for i, layer in enumerate(network.layers)
+        for j in range(len(layer.params))
+    ]
 
     def loss_at(_):
         out = network.forward(x, training)
-        target = y.reshape(out.shape) if network.loss_name in ("binary_crossentropy", "binary_focal", "mse",
-                                                               "mae") else y
+        target = (
+            y.reshape(out.shape) if network.loss_name in ("binary_crossentropy", "binary_focal", "mse", "mae") else y
+        )
         return network.loss_fn(target, out)
 
     for name, p, g in zip(names, network.params, analytic):

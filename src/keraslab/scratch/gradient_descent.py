@@ -19,7 +19,9 @@ def _xy(X, y):
     X = as_float_array(X, "X")
     y = as_float_array(y, "y")
     if X.ndim != 2:
-        raise ValueError(f"Invalid value for `X`. Expected a 2-D array (samples, features). Received: X.shape={X.shape}")
+        raise ValueError(
+            f"Invalid value for `X`. Expected a 2-D array (samples, features). Received: X.shape={X.shape}"
+        )
     if y.shape != (X.shape[0],):
         raise ValueError(f"`y` must hold one target per row of `X`. Received: X.shape={X.shape}, y.shape={y.shape}")
     if X.shape[0] == 0:
@@ -42,8 +44,9 @@ class NeuronFit:
         return (self.predict_proba(X) >= threshold).astype(np.int64)
 
 
-def fit_neuron(X, y, epochs: int, learning_rate: float, loss_threshold: float | None = None,
-               epsilon: float = 1e-7) -> NeuronFit:
+def fit_neuron(
+    X, y, epochs: int, learning_rate: float, loss_threshold: float | None = None, epsilon: float = 1e-7
+) -> NeuronFit:
     """Train y_hat = sigmoid(X w + b) by full-batch gradient descent on the log loss, from w = 1, b = 0.
 
     Each epoch: y_hat = sigmoid(X w + b); loss = log loss; dw = X^T (y_hat - y) / n; db = mean(y_hat - y);
@@ -88,8 +91,9 @@ class LinearFit:
         return as_float_array(X, "X") @ self.weights + self.bias
 
 
-def fit_linear(X, y, *, method: str = "batch", epochs: int = 500, learning_rate: float = 0.01,
-               batch_size: int = 5, seed: int = 0) -> LinearFit:
+def fit_linear(
+    X, y, *, method: str = "batch", epochs: int = 500, learning_rate: float = 0.01, batch_size: int = 5, seed: int = 0
+) -> LinearFit:
     """Linear regression y_hat = X w + b by gradient descent on the MSE, from w = 1, b = 0.
 
     - "batch": one step per epoch on all n rows.
@@ -112,7 +116,7 @@ def fit_linear(X, y, *, method: str = "batch", epochs: int = 500, learning_rate:
         history.append(float(np.mean((y - (X @ w + b)) ** 2)))
         order = np.arange(n) if method == "batch" else rng.permutation(n)
         for start in range(0, n, size):
-            idx = order[start:start + size]
+            idx = order[start : start + size]
             residual = y[idx] - (X[idx] @ w + b)
             w = w + learning_rate * (2.0 / len(idx)) * (X[idx].T @ residual)
             b = b + learning_rate * (2.0 / len(idx)) * float(residual.sum())
@@ -135,7 +139,7 @@ class MinMaxScaler:
     min_: np.ndarray | None = None
     scale_: np.ndarray | None = None
 
-    def fit(self, X) -> "MinMaxScaler":
+    def fit(self, X) -> MinMaxScaler:
         X = as_float_array(X, "X")
         lo, hi = X.min(axis=0), X.max(axis=0)
         span = np.where(hi > lo, hi - lo, 1.0)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from keraslab.scratch import activations as act
-from keraslab.scratch._checks import choice, rate as check_rate
+from keraslab.scratch._checks import choice
+from keraslab.scratch._checks import rate as check_rate
 
 
 class Layer:

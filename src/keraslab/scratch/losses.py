@@ -29,10 +29,6 @@ def _pair(y_true, y_pred, probs: bool = False):
     return y_true, y_pred
 
 
-def _n_samples(y: np.ndarray) -> int:
-    return y.shape[0] if y.ndim > 1 else 1
-
-
 def _per_sample_mean(values: np.ndarray) -> float:
     """Mean over the last axis (per sample), then over samples; equal to the overall mean for equal rows."""
     return float(np.mean(values))
@@ -44,6 +40,7 @@ def _unit_mean_grad(y: np.ndarray) -> float:
 
 
 # --- regression ---------------------------------------------------------------------------------------------------
+
 
 def mae(y_true, y_pred) -> float:
     """mean |y_true - y_pred|"""
@@ -68,6 +65,7 @@ def mse_grad(y_true, y_pred):
 
 
 # --- binary -------------------------------------------------------------------------------------------------------
+
 
 def _clip(p, epsilon):
     return np.clip(p, epsilon, 1.0 - epsilon)
@@ -122,6 +120,7 @@ def binary_focal_grad(y_true, y_pred, gamma: float = 2.0, alpha: float | None = 
 
 # --- categorical --------------------------------------------------------------------------------------------------
 
+
 def _normalise_rows(p):
     s = p.sum(axis=-1, keepdims=True)
     return p / s, s
@@ -135,11 +134,14 @@ def _row_backward(q, s, g):
 def _categorical_pair(y_true, y_pred):
     y_true, y_pred = _pair(y_true, y_pred, probs=True)
     if y_pred.ndim != 2:
-        raise ValueError(f"Invalid value for `y_pred`. Expected a 2-D array (samples, classes). Received: "
-                         f"y_pred.shape={y_pred.shape}")
+        raise ValueError(
+            f"Invalid value for `y_pred`. Expected a 2-D array (samples, classes). Received: "
+            f"y_pred.shape={y_pred.shape}"
+        )
     if np.any(y_pred.sum(axis=-1) <= 0):
-        raise ValueError("Invalid value for `y_pred`. Expected every row to have a positive sum. Received: a row "
-                         "of zeros")
+        raise ValueError(
+            "Invalid value for `y_pred`. Expected every row to have a positive sum. Received: a row of zeros"
+        )
     return y_true, y_pred
 
 
@@ -165,7 +167,8 @@ def _one_hot(labels, n_classes: int, dtype) -> np.ndarray:
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"Invalid value for `y_true`. Expected labels in [0, {n_classes - 1}] for y_pred with {n_classes} "
-            f"classes. Received: labels in [{labels.min()}, {labels.max()}]")
+            f"classes. Received: labels in [{labels.min()}, {labels.max()}]"
+        )
     out = np.zeros((labels.size, n_classes), dtype=dtype)
     out[np.arange(labels.size), labels] = 1.0
     return out
@@ -174,12 +177,16 @@ def _one_hot(labels, n_classes: int, dtype) -> np.ndarray:
 def _sparse(y_true, y_pred):
     y_pred = as_float_array(y_pred, "y_pred")
     if y_pred.ndim != 2:
-        raise ValueError(f"Invalid value for `y_pred`. Expected a 2-D array (samples, classes). Received: "
-                         f"y_pred.shape={y_pred.shape}")
+        raise ValueError(
+            f"Invalid value for `y_pred`. Expected a 2-D array (samples, classes). Received: "
+            f"y_pred.shape={y_pred.shape}"
+        )
     labels = np.asarray(y_true)
     if labels.shape not in ((y_pred.shape[0],), (y_pred.shape[0], 1)):
-        raise ValueError(f"`y_true` must hold one label per row of `y_pred`. Received: y_true.shape={labels.shape}, "
-                         f"y_pred.shape={y_pred.shape}")
+        raise ValueError(
+            f"`y_true` must hold one label per row of `y_pred`. Received: y_true.shape={labels.shape}, "
+            f"y_pred.shape={y_pred.shape}"
+        )
     as_float_array(labels, "y_true")
     return _one_hot(labels, y_pred.shape[1], y_pred.dtype), y_pred
 
@@ -210,7 +217,7 @@ def categorical_focal_grad(y_true, y_pred, gamma: float = 2.0, alpha=0.25, epsil
     one_minus = 1.0 - qc
     # d/dq [(1 - q)^g * (-y log q)] = g (1 - q)^(g-1) y log q - (1 - q)^g y / q, zero where q is clipped
     d_mod = gamma * one_minus ** (gamma - 1.0) * y_true * np.log(qc) if gamma else 0.0
-    g = np.asarray(alpha) * (d_mod - one_minus ** gamma * y_true / qc) * _inside(q, epsilon)
+    g = np.asarray(alpha) * (d_mod - one_minus**gamma * y_true / qc) * _inside(q, epsilon)
     return _row_backward(q, s, g) / y_pred.shape[0]
 
 

@@ -13,7 +13,8 @@ import json
 import numpy as np
 
 from keraslab.scratch import losses as L
-from keraslab.scratch._checks import as_float_array, choice, positive, rate as check_rate
+from keraslab.scratch._checks import as_float_array, choice, positive
+from keraslab.scratch._checks import rate as check_rate
 from keraslab.scratch.layers import Activation, Dense, Dropout, Layer
 from keraslab.scratch.optimizers import make_optimizer
 from keraslab.scratch.safetensors_io import load_file, save_file
@@ -48,8 +49,7 @@ class Network:
     def loss_and_grads(self, x, y, training: bool = True) -> float:
         """Forward, the loss, then backward through the loss's own gradient and every layer (no shortcuts)."""
         out = self.forward(x, training)
-        target = y.reshape(out.shape) if self.loss_name in ("binary_crossentropy", "binary_focal", "mse",
-                                                            "mae") else y
+        target = y.reshape(out.shape) if self.loss_name in ("binary_crossentropy", "binary_focal", "mse", "mae") else y
         loss = self.loss_fn(target, out)
         self.backward(self.loss_grad(target, out).astype(out.dtype, copy=False))
         return loss
@@ -90,9 +90,21 @@ class MLPClassifier:
     Two classes get one sigmoid output and binary cross-entropy; more get softmax and categorical cross-entropy.
     """
 
-    def __init__(self, hidden=(128,), *, activation: str = "relu", dropout: float = 0.0, optimizer: str = "adam",
-                 learning_rate: float = 0.001, batch_size: int = 32, epochs: int = 10, seed: int = 0,
-                 shuffle: bool = True, dtype: str = "float32", verbose: bool = False):
+    def __init__(
+        self,
+        hidden=(128,),
+        *,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        optimizer: str = "adam",
+        learning_rate: float = 0.001,
+        batch_size: int = 32,
+        epochs: int = 10,
+        seed: int = 0,
+        shuffle: bool = True,
+        dtype: str = "float32",
+        verbose: bool = False,
+    ):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -123,11 +135,14 @@ class MLPClassifier:
         X = as_float_array(X, "X", dtype=np.dtype(self.dtype))
         X = np.ascontiguousarray(X, dtype=np.dtype(self.dtype))
         if X.ndim != 2:
-            raise ValueError(f"Invalid value for `X`. Expected a 2-D array (samples, features). Received: "
-                             f"X.shape={X.shape}")
+            raise ValueError(
+                f"Invalid value for `X`. Expected a 2-D array (samples, features). Received: X.shape={X.shape}"
+            )
         if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"Invalid value for `X`. Expected {self.n_features_in_} features, as in fit. Received: "
-                             f"X.shape={X.shape}")
+            raise ValueError(
+                f"Invalid value for `X`. Expected {self.n_features_in_} features, as in fit. Received: "
+                f"X.shape={X.shape}"
+            )
         return X
 
     # -- building ------------------------------------------------------------------------------------------------
@@ -146,17 +161,17 @@ class MLPClassifier:
         return Network(layers, "sparse_categorical_crossentropy")
 
     # -- learning ------------------------------------------------------------------------------------------------
-    def fit(self, X, y) -> "MLPClassifier":
+    def fit(self, X, y) -> MLPClassifier:
         hidden = self._check_options()
         X = self._check_X(X)
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
-            raise ValueError(f"`y` must hold one label per row of `X`. Received: X.shape={X.shape}, "
-                             f"y.shape={y.shape}")
+            raise ValueError(f"`y` must hold one label per row of `X`. Received: X.shape={X.shape}, y.shape={y.shape}")
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"Invalid value for `y`. Expected at least 2 classes. Received: 1 class "
-                             f"({self.classes_[0]!r})")
+            raise ValueError(
+                f"Invalid value for `y`. Expected at least 2 classes. Received: 1 class ({self.classes_[0]!r})"
+            )
         self.n_features_in_ = X.shape[1]
         rng = np.random.default_rng(self.seed)
         self.network_ = self._build(X.shape[1], len(self.classes_), hidden, rng)
@@ -168,7 +183,7 @@ class MLPClassifier:
             order = rng.permutation(n) if self.shuffle else np.arange(n)
             total = 0.0
             for start in range(0, n, bs):
-                idx = order[start:start + bs]
+                idx = order[start : start + bs]
                 total += self.network_.fused_step_grads(X[idx], y_index[idx]) * len(idx)
                 opt.step(params, grads)
             self.loss_curve_.append(total / n)
@@ -185,8 +200,13 @@ class MLPClassifier:
         """(n, n_classes) class probabilities; dropout is off."""
         self._check_fitted()
         X = self._check_X(X)
-        out = np.concatenate([self.network_.forward(X[i:i + batch_size], training=False)
-                              for i in range(0, X.shape[0], batch_size)]) if len(X) else np.zeros((0, 1))
+        out = (
+            np.concatenate(
+                [self.network_.forward(X[i : i + batch_size], training=False) for i in range(0, X.shape[0], batch_size)]
+            )
+            if len(X)
+            else np.zeros((0, 1))
+        )
         if len(self.classes_) == 2:
             out = np.hstack([1 - out, out])
         return out
@@ -200,21 +220,37 @@ class MLPClassifier:
 
     # -- weights on disk (safetensors: no pickle) -----------------------------------------------------------------
     def get_params(self) -> dict:
-        return {k: getattr(self, k) for k in ("hidden", "activation", "dropout", "optimizer", "learning_rate",
-                                              "batch_size", "epochs", "seed", "shuffle", "dtype")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "hidden",
+                "activation",
+                "dropout",
+                "optimizer",
+                "learning_rate",
+                "batch_size",
+                "epochs",
+                "seed",
+                "shuffle",
+                "dtype",
+            )
+        }
 
     def save(self, path) -> None:
         self._check_fitted()
         dense = [layer for layer in self.network_.layers if isinstance(layer, Dense)]
         tensors = {f"dense_{i}.kernel": d.W for i, d in enumerate(dense)}
         tensors.update({f"dense_{i}.bias": d.b for i, d in enumerate(dense)})
-        meta = {"format": "keraslab.scratch.MLPClassifier/1", "params": json.dumps(
-            {**self.get_params(), "hidden": list(self.hidden)}), "classes": json.dumps(self.classes_.tolist()),
-            "n_features_in": str(self.n_features_in_)}
+        meta = {
+            "format": "keraslab.scratch.MLPClassifier/1",
+            "params": json.dumps({**self.get_params(), "hidden": list(self.hidden)}),
+            "classes": json.dumps(self.classes_.tolist()),
+            "n_features_in": str(self.n_features_in_),
+        }
         save_file(tensors, path, meta)
 
     @classmethod
-    def load(cls, path) -> "MLPClassifier":
+    def load(cls, path) -> MLPClassifier:
         tensors, meta = load_file(path)
         if meta.get("format") != "keraslab.scratch.MLPClassifier/1":
             raise ValueError(f"{path}: not a keraslab MLPClassifier weights file (format {meta.get('format')!r})")
@@ -223,8 +259,7 @@ class MLPClassifier:
         model = cls(**params)
         model.classes_ = np.asarray(json.loads(meta["classes"]))
         model.n_features_in_ = int(meta["n_features_in"])
-        model.network_ = model._build(model.n_features_in_, len(model.classes_), model.hidden,
-                                      np.random.default_rng(0))
+        model.network_ = model._build(model.n_features_in_, len(model.classes_), model.hidden, np.random.default_rng(0))
         dense = [layer for layer in model.network_.layers if isinstance(layer, Dense)]
         for i, d in enumerate(dense):
             W, b = tensors[f"dense_{i}.kernel"], tensors[f"dense_{i}.bias"]

@@ -22,8 +22,7 @@ class Adam:
     """Kingma & Ba, as Keras writes it: m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
     p <- p - lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)."""
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7):
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
         self.learning_rate = positive(learning_rate, "learning_rate")
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.t = 0
@@ -35,7 +34,7 @@ class Adam:
             self._v = [np.zeros_like(p) for p in params]
             self._tmp = [np.empty_like(p) for p in params]
         self.t += 1
-        lr_t = self.learning_rate * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
+        lr_t = self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
         for p, g, m, v, tmp in zip(params, grads, self._m, self._v, self._tmp):
             dt = p.dtype.type
             m *= dt(self.beta_1)

@@ -13,8 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-           "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+_DTYPES = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
+}
 _CODES = {np.dtype(v).str: k for k, v in _DTYPES.items()}
 MAX_HEADER = 100_000_000
 
@@ -30,8 +39,9 @@ def save_file(tensors: dict[str, np.ndarray], path, metadata: dict[str, str] | N
         arr = np.ascontiguousarray(tensors[name])
         code = _CODES.get(arr.dtype.newbyteorder("<").str if arr.dtype.byteorder == ">" else arr.dtype.str)
         if code is None:
-            raise ValueError(f"Invalid value for `tensors[{name!r}]`. Expected a numeric array. Received: "
-                             f"dtype={arr.dtype}")
+            raise ValueError(
+                f"Invalid value for `tensors[{name!r}]`. Expected a numeric array. Received: dtype={arr.dtype}"
+            )
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
         header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
@@ -56,14 +66,13 @@ def load_file(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         raise ValueError(f"{path}: not a safetensors file (only {len(raw)} bytes)")
     n = int.from_bytes(raw[:8], "little")
     if n > MAX_HEADER or 8 + n > len(raw):
-        raise ValueError(f"{path}: not a safetensors file, or truncated (header of {n} bytes in a file of "
-                         f"{len(raw)})")
+        raise ValueError(f"{path}: not a safetensors file, or truncated (header of {n} bytes in a file of {len(raw)})")
     try:
-        header = json.loads(raw[8:8 + n])
+        header = json.loads(raw[8 : 8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: the safetensors header is not valid JSON ({exc})") from None
     metadata = header.pop("__metadata__", {}) or {}
-    data = raw[8 + n:]
+    data = raw[8 + n :]
     tensors = {}
     for name, info in header.items():
         try:
@@ -73,8 +82,13 @@ def load_file(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{path}: tensor {name!r} has a malformed entry {info!r}") from None
         if not 0 <= begin <= end <= len(data) or (end - begin) != int(np.prod(shape)) * dtype.itemsize:
-            raise ValueError(f"{path}: tensor {name!r} does not fit the file (offsets {begin}-{end}, shape {shape},"
-                             f" {len(data)} data bytes): truncated or corrupt")
-        tensors[name] = np.frombuffer(data, dtype=dtype, count=int(np.prod(shape)), offset=begin).reshape(
-            shape).astype(dtype.newbyteorder("="))
+            raise ValueError(
+                f"{path}: tensor {name!r} does not fit the file (offsets {begin}-{end}, shape {shape},"
+                f" {len(data)} data bytes): truncated or corrupt"
+            )
+        tensors[name] = (
+            np.frombuffer(data, dtype=dtype, count=int(np.prod(shape)), offset=begin)
+            .reshape(shape)
+            .astype(dtype.newbyteorder("="))
+        )
     return tensors, metadata

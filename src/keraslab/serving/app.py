@@ -4,14 +4,14 @@ POST /predict takes a JSON list of 1 to 1000 rows, each validated by a model gen
 (extra fields forbidden, numbers finite); GET /health; GET /model (schema and metrics). Every bad request gets a
 4xx with a JSON error, never a 5xx: malformed JSON, wrong types, NaN or Infinity, extra fields, an empty list, too
 many rows, a body over the size limit. The endpoints are plain `def` (CPU-bound work runs in the thread pool).
+
+(No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time, and the row
+model they name is made inside create_app.)
 """
-
-
 
 import json
 import math
 from typing import Annotated, Any, Optional
-
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -27,7 +27,7 @@ def _row_model(schema: dict):
     fields: dict[str, Any] = {}
     for col in schema["columns"]:
         if col["role"] == "numeric":  # numbers, numeric strings; blank strings and null are missing values
-            tp = Annotated[Optional[Annotated[float, Field(allow_inf_nan=False)]], BeforeValidator(_blank_to_none)]
+            tp = Annotated[Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_to_none)]
         elif col["role"] == "yes_no":
             tp = Optional[bool | str]
         else:
@@ -47,18 +47,17 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                return await _send_json(send, 413, {"error": f"request body of {int(value)} bytes is over the "
-                                                             f"limit of {self.limit} bytes"})
+                return await _send_json(
+                    send, 413, {"error": f"request body of {int(value)} bytes is over the limit of {self.limit} bytes"}
+                )
         received = 0
-        too_big = False
 
         async def limited_receive():
-            nonlocal received, too_big
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    too_big = True
                     raise _TooLarge()
             return message
 
@@ -74,8 +73,13 @@ class _TooLarge(Exception):
 
 async def _send_json(send, status: int, payload: dict):
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -102,8 +106,15 @@ def create_app(bundle):
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError):
-        errors = [{"loc": list(map(str, e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", ""),
-                   "input": _clean(e.get("input"))} for e in exc.errors()]
+        errors = [
+            {
+                "loc": list(map(str, e.get("loc", ()))),
+                "msg": e.get("msg", ""),
+                "type": e.get("type", ""),
+                "input": _clean(e.get("input")),
+            }
+            for e in exc.errors()
+        ]
         return JSONResponse(status_code=422, content={"error": "invalid request", "details": _clean(errors)})
 
     @app.get("/health")

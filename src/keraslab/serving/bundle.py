@@ -27,8 +27,9 @@ class BundleError(KeraslabError):
 
 
 def write_manifest(folder: Path, extra: dict | None = None) -> dict:
-    files = {name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
-             for name in BUNDLE_FILES}
+    files = {
+        name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in BUNDLE_FILES
+    }
     manifest = {"format": "keraslab.bundle/1", "files": files, **(extra or {})}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -57,10 +58,15 @@ def verify(folder: str | Path) -> dict:
         size = path.stat().st_size
         actual = sha256_file(path)
         if actual != expected["sha256"]:
-            how = (f"changed or truncated: {size} of {expected['bytes']} bytes" if size < expected["bytes"]
-                   else "changed since the bundle was written")
-            raise BundleError(f"{path} does not match the bundle's manifest ({how}; sha256 expected "
-                              f"{expected['sha256']}, found {actual}); refusing to load it")
+            how = (
+                f"changed or truncated: {size} of {expected['bytes']} bytes"
+                if size < expected["bytes"]
+                else "changed since the bundle was written"
+            )
+            raise BundleError(
+                f"{path} does not match the bundle's manifest ({how}; sha256 expected "
+                f"{expected['sha256']}, found {actual}); refusing to load it"
+            )
     return manifest
 
 
@@ -96,8 +102,9 @@ class Bundle:
         proba = self.predict_proba(X)
         labels = self.label_of(proba)
         names = [f"proba_{label}" for label in self.labels]
-        return [{**{n: float(p) for n, p in zip(names, row)}, "label": lab} for row, lab in zip(proba, labels)], \
-            warnings
+        return [
+            {**{n: float(p) for n, p in zip(names, row)}, "label": lab} for row, lab in zip(proba, labels)
+        ], warnings
 
     def predict_frame(self, frame: pd.DataFrame, id_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
         """Check columns against the schema (missing: error; extra: warning), transform, predict.
@@ -106,8 +113,11 @@ class Bundle:
         class (`proba_<label>`), and the predicted label.
         """
         warnings = []
-        extra = [c for c in frame.columns if c not in self.features.columns and c != id_column
-                 and c != self.schema["target"]["name"]]
+        extra = [
+            c
+            for c in frame.columns
+            if c not in self.features.columns and c != id_column and c != self.schema["target"]["name"]
+        ]
         if extra:
             warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(map(str, extra))}")
         X, more = self.features.transform(frame)
@@ -146,8 +156,10 @@ def load(folder: str | Path) -> Bundle:
         model = k.saving.load_model(folder / "model.keras", safe_mode=True, compile=False)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise BundleError(f"{folder / 'model.keras'} contains code (a Lambda layer); keraslab loads models in "
-                              f"safe mode and refuses it") from None
+            raise BundleError(
+                f"{folder / 'model.keras'} contains code (a Lambda layer); keraslab loads models in "
+                f"safe mode and refuses it"
+            ) from None
         raise BundleError(f"{folder / 'model.keras'} is corrupt ({str(exc).splitlines()[0]})") from None
     except (zipfile.BadZipFile, OSError, KeyError, EOFError) as exc:
         raise BundleError(f"{folder / 'model.keras'} is truncated or corrupt ({exc})") from None

@@ -16,8 +16,20 @@ import pandas as pd
 
 from keraslab.errors import DataFormatError
 
-TRUE_WORDS = {"yes": 1.0, "true": 1.0, "y": 1.0, "t": 1.0, "1": 1.0, "1.0": 1.0,
-              "no": 0.0, "false": 0.0, "n": 0.0, "f": 0.0, "0": 0.0, "0.0": 0.0}
+TRUE_WORDS = {
+    "yes": 1.0,
+    "true": 1.0,
+    "y": 1.0,
+    "t": 1.0,
+    "1": 1.0,
+    "1.0": 1.0,
+    "no": 0.0,
+    "false": 0.0,
+    "n": 0.0,
+    "f": 0.0,
+    "0": 0.0,
+    "0.0": 0.0,
+}
 
 
 @dataclass
@@ -27,14 +39,20 @@ class FeatureSpec:
     categorical: list[dict] = field(default_factory=list)  # {"name", "fill", "categories"}
 
     @classmethod
-    def from_preprocessor(cls, prep, frame: pd.DataFrame) -> "FeatureSpec":
+    def from_preprocessor(cls, prep, frame: pd.DataFrame) -> FeatureSpec:
         t = prep.transformer_.named_transformers_
         spec = cls()
         if "numeric" in t:
             imputer, scaler = t["numeric"].steps[0][1], t["numeric"].steps[1][1]
             for i, name in enumerate(prep.roles_.numeric):
-                spec.numeric.append({"name": name, "median": float(imputer.statistics_[i]),
-                                     "mean": float(scaler.mean_[i]), "scale": float(scaler.scale_[i])})
+                spec.numeric.append(
+                    {
+                        "name": name,
+                        "median": float(imputer.statistics_[i]),
+                        "mean": float(scaler.mean_[i]),
+                        "scale": float(scaler.scale_[i]),
+                    }
+                )
         if "yes_no" in t:
             for i, name in enumerate(prep.roles_.yes_no):
                 values = sorted({str(v).strip() for v in frame[name].dropna().unique()})
@@ -42,17 +60,26 @@ class FeatureSpec:
         if "categorical" in t:
             imputer, encoder = t["categorical"].steps[0][1], t["categorical"].steps[1][1]
             for i, name in enumerate(prep.roles_.categorical):
-                spec.categorical.append({"name": name, "fill": str(imputer.statistics_[i]),
-                                         "categories": [str(c) for c in encoder.categories_[i]]})
+                spec.categorical.append(
+                    {
+                        "name": name,
+                        "fill": str(imputer.statistics_[i]),
+                        "categories": [str(c) for c in encoder.categories_[i]],
+                    }
+                )
         return spec
 
     def to_json(self) -> dict:
         strip = lambda cols: [{k: v for k, v in c.items() if not k.startswith("_")} for c in cols]  # noqa: E731
-        return {"format": "keraslab.features/1", "numeric": strip(self.numeric), "yes_no": strip(self.yes_no),
-                "categorical": strip(self.categorical)}
+        return {
+            "format": "keraslab.features/1",
+            "numeric": strip(self.numeric),
+            "yes_no": strip(self.yes_no),
+            "categorical": strip(self.categorical),
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "FeatureSpec":
+    def from_json(cls, data: dict) -> FeatureSpec:
         if not isinstance(data, dict) or data.get("format") != "keraslab.features/1":
             raise DataFormatError("preprocessing.json is not a keraslab feature specification")
         try:
@@ -96,8 +123,7 @@ class FeatureSpec:
                     index = col["_index"] = {c: k for k, c in enumerate(cats)}
                 k = index.get(v)
                 if k is None:
-                    warnings.append(f"column {col['name']!r}: unseen category {v!r} in row {i}, encoded as all "
-                                    f"zeros")
+                    warnings.append(f"column {col['name']!r}: unseen category {v!r} in row {i}, encoded as all zeros")
                 else:
                     out[i, j + k] = 1.0
                 j += len(cats)
@@ -122,8 +148,7 @@ class FeatureSpec:
                 values = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(np.float64)
                 bad = np.isnan(values) & ~blank.to_numpy()
                 if bad.any():
-                    raise DataFormatError(f"column {col['name']!r} should be numeric; found "
-                                          f"{s[bad].iloc[0]!r}")
+                    raise DataFormatError(f"column {col['name']!r} should be numeric; found {s[bad].iloc[0]!r}")
             if np.isinf(values).any():
                 raise DataFormatError(f"column {col['name']!r} holds an infinite value")
             values = np.where(np.isnan(values), col["median"], values)
@@ -143,12 +168,14 @@ class FeatureSpec:
             unseen = s[codes.isna()]
             if len(unseen):
                 shown = ", ".join(repr(v) for v in sorted(set(unseen))[:5])
-                warnings.append(f"column {col['name']!r}: unseen categor{'y' if unseen.nunique() == 1 else 'ies'} "
-                                f"{shown} in {len(unseen)} row(s), encoded as all zeros")
+                warnings.append(
+                    f"column {col['name']!r}: unseen categor{'y' if unseen.nunique() == 1 else 'ies'} "
+                    f"{shown} in {len(unseen)} row(s), encoded as all zeros"
+                )
             block = np.zeros((n, len(cats)), dtype=np.float32)
             ok = codes.notna().to_numpy()
             block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
-            out[:, j:j + len(cats)] = block
+            out[:, j : j + len(cats)] = block
             j += len(cats)
         return out, warnings
 

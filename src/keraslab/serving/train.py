@@ -21,8 +21,17 @@ from keraslab import models, training
 from keraslab.datasets import read_csv
 from keraslab.errors import DataFormatError, UsageError
 from keraslab.files import sha256_file
-from keraslab.imbalance import (ENSEMBLE_MEMBERS, REGISTRY, BalancedEnsemble, balanced_class_weight,
-                                best_f1_threshold, binary_focal_loss, check_strategy, ensemble_combine, resample)
+from keraslab.imbalance import (
+    ENSEMBLE_MEMBERS,
+    REGISTRY,
+    BalancedEnsemble,
+    balanced_class_weight,
+    best_f1_threshold,
+    binary_focal_loss,
+    check_strategy,
+    ensemble_combine,
+    resample,
+)
 from keraslab.runs import evaluation, plots
 from keraslab.runs.folder import RunDir
 from keraslab.runs.manifest import build_manifest
@@ -53,8 +62,9 @@ class TrainOptions:
     def check(self) -> None:
         check_strategy(self.imbalance)
         if not 0 < self.test_size < 1:
-            raise UsageError(f"Invalid value for `--test-size`. Expected a number between 0 and 1. Received: "
-                             f"{self.test_size}")
+            raise UsageError(
+                f"Invalid value for `--test-size`. Expected a number between 0 and 1. Received: {self.test_size}"
+            )
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise UsageError(f"Invalid value for `--epochs`. Expected a positive integer. Received: {self.epochs}")
 
@@ -64,15 +74,26 @@ class TrainOptions:
         args = ["keraslab", "train", str(csv), "--target", self.target]
         if self.drop:
             args += ["--drop", ",".join(self.drop)]
-        args += ["--imbalance", self.imbalance, "--epochs", str(self.epochs), "--seed", str(self.seed),
-                 "--test-size", str(self.test_size)]
+        args += [
+            "--imbalance",
+            self.imbalance,
+            "--epochs",
+            str(self.epochs),
+            "--seed",
+            str(self.seed),
+            "--test-size",
+            str(self.test_size),
+        ]
         if not self.tune_threshold:
             args.append("--no-tune-threshold")
         args += ["--out", str(out)]
         line = shlex.join(args)
         defaults = TrainOptions(target=self.target)
-        library = [f"{f}={getattr(self, f)!r}" for f in ("validation_size", "hidden", "batch_size")
-                   if getattr(self, f) != getattr(defaults, f)]
+        library = [
+            f"{f}={getattr(self, f)!r}"
+            for f in ("validation_size", "hidden", "batch_size")
+            if getattr(self, f) != getattr(defaults, f)
+        ]
         return line + (f"  # through the library, with {', '.join(library)}" if library else "")
 
 
@@ -101,8 +122,7 @@ class Split:
         return len(self.fit) + (0 if self.validation is None else len(self.validation))
 
 
-def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.PathLike,
-                log=print) -> tuple[Path, dict]:
+def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.PathLike, log=print) -> tuple[Path, dict]:
     """Train on the CSV and write the bundle to `out` (atomically). Returns (folder, summary)."""
     options.check()
     csv = Path(csv)
@@ -111,8 +131,9 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
     for line in roles.describe():
         log(f"inferred {line}")
     split = split_rows(table, options)
-    features = FeatureSpec.from_preprocessor(TablePreprocessor(roles=roles).fit(table.X.iloc[split.fit]),
-                                             table.X.iloc[split.fit])
+    features = FeatureSpec.from_preprocessor(
+        TablePreprocessor(roles=roles).fit(table.X.iloc[split.fit]), table.X.iloc[split.fit]
+    )
     model, history = train_model(features.transform(table.X.iloc[split.fit])[0], table.y[split.fit], table, options)
 
     def proba(rows) -> np.ndarray:
@@ -121,8 +142,11 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
 
     threshold = None
     if table.binary:
-        threshold = 0.5 if split.validation is None else best_f1_threshold(table.y[split.validation],
-                                                                            proba(split.validation)[:, 1])
+        threshold = (
+            0.5
+            if split.validation is None
+            else best_f1_threshold(table.y[split.validation], proba(split.validation)[:, 1])
+        )
     p_test, y_test = proba(split.test), table.y[split.test]
     y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
     summary = scores(y_test, y_pred, p_test, table)
@@ -145,11 +169,14 @@ def read_labelled_table(csv: Path, options: TrainOptions, log) -> LabelledTable:
     y_text = frame[options.target].astype(str).str.strip()
     labels = sorted(y_text.unique())
     if len(labels) < 2:
-        raise DataFormatError(f"{csv}: column {options.target!r} has one value only ({labels[0]!r}); a classifier "
-                              f"needs at least two")
+        raise DataFormatError(
+            f"{csv}: column {options.target!r} has one value only ({labels[0]!r}); a classifier needs at least two"
+        )
     if len(labels) > MAX_CLASSES:
-        raise DataFormatError(f"{csv}: column {options.target!r} has {len(labels)} values; keraslab train is for "
-                              f"classification (at most {MAX_CLASSES} classes)")
+        raise DataFormatError(
+            f"{csv}: column {options.target!r} has {len(labels)} values; keraslab train is for "
+            f"classification (at most {MAX_CLASSES} classes)"
+        )
     counts = y_text.value_counts()
     if len(labels) == 2:  # the class of interest (label 1) is the minority class
         positive = counts.idxmin()
@@ -163,12 +190,14 @@ def split_rows(table: LabelledTable, options: TrainOptions) -> Split:
     training part too."""
     from sklearn.model_selection import train_test_split
 
-    idx_train, idx_test = train_test_split(np.arange(len(table.y)), test_size=options.test_size, stratify=table.y,
-                                           random_state=options.seed)
+    idx_train, idx_test = train_test_split(
+        np.arange(len(table.y)), test_size=options.test_size, stratify=table.y, random_state=options.seed
+    )
     if not (options.tune_threshold and table.binary):
         return Split(idx_train, None, idx_test)
-    idx_fit, idx_val = train_test_split(idx_train, test_size=options.validation_size, stratify=table.y[idx_train],
-                                        random_state=options.seed)
+    idx_fit, idx_val = train_test_split(
+        idx_train, test_size=options.validation_size, stratify=table.y[idx_train], random_state=options.seed
+    )
     return Split(idx_fit, idx_val, idx_test)
 
 
@@ -176,8 +205,9 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
     """(Keras model, history) for the chosen imbalance strategy: one network, or an ensemble joined into one."""
     strategy = REGISTRY[options.imbalance]
     if strategy.binary_only and not table.binary:
-        raise UsageError(f"--imbalance {options.imbalance} needs a binary target; {options.target!r} has "
-                         f"{len(table.labels)} classes")
+        raise UsageError(
+            f"--imbalance {options.imbalance} needs a binary target; {options.target!r} has {len(table.labels)} classes"
+        )
     loss = "binary_crossentropy" if table.binary else "sparse_categorical_crossentropy"
     class_weight = None
     if strategy.kind == "class_weight":
@@ -190,20 +220,35 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
 
     def train_net(x_part, y_part, seed, name="table_model"):
         set_seed(seed)
-        net = (models.binary_net(x_part.shape[1], options.hidden, name=name) if table.binary else
-               models.dense_classifier(x_part.shape[1], len(table.labels), options.hidden, name=name))
+        net = (
+            models.binary_net(x_part.shape[1], options.hidden, name=name)
+            if table.binary
+            else models.dense_classifier(x_part.shape[1], len(table.labels), options.hidden, name=name)
+        )
         training.compile_model(net, loss=loss, steps_per_epoch=int(np.ceil(len(x_part) / options.batch_size)))
-        histories.append(training.fit(net, x_part, y_part.astype(np.float32) if table.binary else y_part,
-                                      epochs=options.epochs, batch_size=options.batch_size,
-                                      class_weight=class_weight, quiet=options.quiet, seed=seed))
+        histories.append(
+            training.fit(
+                net,
+                x_part,
+                y_part.astype(np.float32) if table.binary else y_part,
+                epochs=options.epochs,
+                batch_size=options.batch_size,
+                class_weight=class_weight,
+                quiet=options.quiet,
+                seed=seed,
+            )
+        )
         return net
 
     if strategy.kind != "ensemble":
         return train_net(x, y, options.seed), histories[0]
     # k networks on every minority row plus disjoint slices of the majority, joined into one Keras model
-    ensemble = BalancedEnsemble(lambda x_, y_, s: train_net(x_, y_, s, name=f"member_{s % 100}"),
-                                k=ENSEMBLE_MEMBERS, combine=ensemble_combine(options.imbalance),
-                                seed=options.seed).fit(x, y)
+    ensemble = BalancedEnsemble(
+        lambda x_, y_, s: train_net(x_, y_, s, name=f"member_{s % 100}"),
+        k=ENSEMBLE_MEMBERS,
+        combine=ensemble_combine(options.imbalance),
+        seed=options.seed,
+    ).fit(x, y)
     return models.ensemble_model(ensemble.models_, ensemble.combine), sum(histories) / len(histories)
 
 
@@ -227,52 +272,100 @@ def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
     }
 
 
-def bundle_schema(features: FeatureSpec, roles: ColumnRoles, table: LabelledTable, options: TrainOptions,
-                  threshold: float | None) -> dict:
+def bundle_schema(
+    features: FeatureSpec, roles: ColumnRoles, table: LabelledTable, options: TrainOptions, threshold: float | None
+) -> dict:
     """schema.json: every input column with its role and values, what was dropped, and the target."""
-    columns = ([{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
-               + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]}
-                  for c in features.yes_no]
-               + [{"name": c["name"], "role": "categorical", "dtype": "str", "categories": c["categories"]}
-                  for c in features.categorical])
-    return {"format": "keraslab.schema/1", "columns": columns,
-            "dropped": {**{c: "dropped with --drop" for c in options.drop}, **roles.dropped},
-            "target": {"name": options.target, "labels": table.labels,
-                       "positive": table.labels[1] if table.binary else None, "threshold": threshold}}
+    columns = (
+        [{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
+        + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]} for c in features.yes_no]
+        + [
+            {"name": c["name"], "role": "categorical", "dtype": "str", "categories": c["categories"]}
+            for c in features.categorical
+        ]
+    )
+    return {
+        "format": "keraslab.schema/1",
+        "columns": columns,
+        "dropped": {**dict.fromkeys(options.drop, "dropped with --drop"), **roles.dropped},
+        "target": {
+            "name": options.target,
+            "labels": table.labels,
+            "positive": table.labels[1] if table.binary else None,
+            "threshold": threshold,
+        },
+    }
 
 
-def _report(csv: Path, table: LabelledTable, split: Split, roles: ColumnRoles, options: TrainOptions,
-            threshold, summary: dict, cls: dict, history: pd.DataFrame) -> Result:
+def _report(
+    csv: Path,
+    table: LabelledTable,
+    split: Split,
+    roles: ColumnRoles,
+    options: TrainOptions,
+    threshold,
+    summary: dict,
+    cls: dict,
+    history: pd.DataFrame,
+) -> Result:
     result = Result(title=f"keraslab train: {csv.name} -> {options.target}", summary=summary, history=history)
     classes = ", ".join(f"{lab} ({table.counts[lab]})" for lab in table.labels)
-    held = "" if split.validation is None else (f"; {len(split.validation)} of the training rows held out to pick "
-                                                 f"the threshold")
-    result.text(f"{len(table.y)} rows; classes {classes}. Stratified split (seed {options.seed}): "
-                f"{split.train_rows} training, {len(split.test)} test rows{held}. Imbalance strategy: "
-                f"{options.imbalance}; {options.epochs} epochs.")
+    held = (
+        ""
+        if split.validation is None
+        else (f"; {len(split.validation)} of the training rows held out to pick the threshold")
+    )
+    result.text(
+        f"{len(table.y)} rows; classes {classes}. Stratified split (seed {options.seed}): "
+        f"{split.train_rows} training, {len(split.test)} test rows{held}. Imbalance strategy: "
+        f"{options.imbalance}; {options.epochs} epochs."
+    )
     if table.binary:
-        result.text(f"Decision threshold for {table.labels[1]!r}: {threshold:.2f}"
-                    + ("" if split.validation is None else " (maximum F1 on the validation slice)"))
+        result.text(
+            f"Decision threshold for {table.labels[1]!r}: {threshold:.2f}"
+            + ("" if split.validation is None else " (maximum F1 on the validation slice)")
+        )
     result.text("Inferred columns: " + "; ".join(roles.describe()))
     result.figure("learning_curves", plots.learning_curves(history, title="training"))
-    result.figure("confusion_matrix", plots.confusion_matrix(cls["confusion_matrix"], table.labels,
-                                                             title="test part: confusion matrix"))
+    result.figure(
+        "confusion_matrix",
+        plots.confusion_matrix(cls["confusion_matrix"], table.labels, title="test part: confusion matrix"),
+    )
     result.table("classification_report", cls["report_frame"], "test part")
     return result
 
 
-def _write_bundle(out, model, features: FeatureSpec, schema: dict, summary: dict, cls: dict, result: Result,
-                  command: str, options: TrainOptions, csv: Path) -> None:
-    manifest = build_manifest(lesson="train", seed=options.seed, data_files=[
-        {"file": csv.name, "path": str(csv), "sha256": sha256_file(csv)}])
+def _write_bundle(
+    out,
+    model,
+    features: FeatureSpec,
+    schema: dict,
+    summary: dict,
+    cls: dict,
+    result: Result,
+    command: str,
+    options: TrainOptions,
+    csv: Path,
+) -> None:
+    manifest = build_manifest(
+        lesson="train", seed=options.seed, data_files=[{"file": csv.name, "path": str(csv), "sha256": sha256_file(csv)}]
+    )
     with RunDir(out) as run:
         model.save(run.staging / "model.keras")
         run.write_json("preprocessing.json", features.to_json())
         run.write_json("schema.json", schema)
-        run.write_json("metrics.json", {"summary": summary, "classification_report": cls["report_frame"].to_dict(
-            orient="records"), "options": {**dataclasses.asdict(options), "csv": str(csv)}, "command": command})
+        run.write_json(
+            "metrics.json",
+            {
+                "summary": summary,
+                "classification_report": cls["report_frame"].to_dict(orient="records"),
+                "options": {**dataclasses.asdict(options), "csv": str(csv)},
+                "command": command,
+            },
+        )
         pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
         run.write_text("report.html", render_html(result, manifest, command, pngs))
-        write_manifest(run.staging, {"created_by": {k: manifest[k] for k in ("keraslab", "versions", "backend",
-                                                                             "created_utc", "git_commit")}})
-
+        write_manifest(
+            run.staging,
+            {"created_by": {k: manifest[k] for k in ("keraslab", "versions", "backend", "created_utc", "git_commit")}},
+        )

@@ -10,5 +10,13 @@ from keraslab.tables.churn_preprocessor import ChurnPreprocessor, encode_target
 from keraslab.tables.preprocessor import TablePreprocessor, build_transformer
 from keraslab.tables.roles import ColumnRoles, clean_frame, infer_roles
 
-__all__ = ["CHURN_FEATURES", "ChurnPreprocessor", "ColumnRoles", "TablePreprocessor", "build_transformer",
-           "clean_frame", "encode_target", "infer_roles"]
+__all__ = [
+    "CHURN_FEATURES",
+    "ChurnPreprocessor",
+    "ColumnRoles",
+    "TablePreprocessor",
+    "build_transformer",
+    "clean_frame",
+    "encode_target",
+    "infer_roles",
+]

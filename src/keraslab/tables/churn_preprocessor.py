@@ -15,20 +15,53 @@ import pandas as pd
 
 from keraslab.errors import DataFormatError
 
-YES_NO = ["Partner", "Dependents", "PhoneService", "MultipleLines", "OnlineSecurity", "OnlineBackup",
-          "DeviceProtection", "TechSupport", "StreamingTV", "StreamingMovies", "PaperlessBilling"]
+YES_NO = [
+    "Partner",
+    "Dependents",
+    "PhoneService",
+    "MultipleLines",
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+    "PaperlessBilling",
+]
 CATEGORIES = {
     "InternetService": ["DSL", "Fiber optic", "No"],
     "Contract": ["Month-to-month", "One year", "Two year"],
     "PaymentMethod": ["Bank transfer (automatic)", "Credit card (automatic)", "Electronic check", "Mailed check"],
 }
 SCALED = ["tenure", "MonthlyCharges", "TotalCharges"]
-INPUT_COLUMNS = ["gender", "SeniorCitizen", *YES_NO[:3], "tenure", *YES_NO[3:], *CATEGORIES, "MonthlyCharges",
-                 "TotalCharges"]
-FEATURES = (["gender", "SeniorCitizen", "Partner", "Dependents", "tenure", "PhoneService", "MultipleLines",
-             "OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport", "StreamingTV", "StreamingMovies",
-             "PaperlessBilling", "MonthlyCharges", "TotalCharges"]
-            + [f"{col}_{cat}" for col, cats in CATEGORIES.items() for cat in cats])
+INPUT_COLUMNS = [
+    "gender",
+    "SeniorCitizen",
+    *YES_NO[:3],
+    "tenure",
+    *YES_NO[3:],
+    *CATEGORIES,
+    "MonthlyCharges",
+    "TotalCharges",
+]
+FEATURES = [
+    "gender",
+    "SeniorCitizen",
+    "Partner",
+    "Dependents",
+    "tenure",
+    "PhoneService",
+    "MultipleLines",
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+    "PaperlessBilling",
+    "MonthlyCharges",
+    "TotalCharges",
+] + [f"{col}_{cat}" for col, cats in CATEGORIES.items() for cat in cats]
 
 
 def encode_target(series: pd.Series) -> np.ndarray:
@@ -42,7 +75,7 @@ def encode_target(series: pd.Series) -> np.ndarray:
 class ChurnPreprocessor:
     """Fit on the training part only; transform any frame with the course's 19 input columns."""
 
-    def fit(self, frame: pd.DataFrame) -> "ChurnPreprocessor":
+    def fit(self, frame: pd.DataFrame) -> ChurnPreprocessor:
         encoded = self._encode(frame)
         self.min_ = encoded[SCALED].min().to_numpy(np.float64)
         span = encoded[SCALED].max().to_numpy(np.float64) - self.min_
@@ -78,13 +111,15 @@ class ChurnPreprocessor:
         for col in ("SeniorCitizen", *SCALED):
             df[col] = pd.to_numeric(df[col], errors="coerce")
             if df[col].isna().any():
-                raise DataFormatError(f"churn column {col!r} must be numeric; row {int(df[col].isna().idxmax())} "
-                                      f"is not")
+                raise DataFormatError(
+                    f"churn column {col!r} must be numeric; row {int(df[col].isna().idxmax())} is not"
+                )
         return df
 
 
 def _check_values(df: pd.DataFrame, col: str, allowed: set) -> None:
     bad = ~df[col].isin(allowed)
     if bad.any():
-        raise DataFormatError(f"churn column {col!r} holds {df.loc[bad, col].iloc[0]!r}; expected one of "
-                              f"{', '.join(sorted(allowed))}")
+        raise DataFormatError(
+            f"churn column {col!r} holds {df.loc[bad, col].iloc[0]!r}; expected one of {', '.join(sorted(allowed))}"
+        )

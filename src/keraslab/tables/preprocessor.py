@@ -24,9 +24,16 @@ def build_transformer(roles: ColumnRoles):
     if roles.yes_no:
         parts.append(("yes_no", SimpleImputer(strategy="most_frequent"), roles.yes_no))
     if roles.categorical:
-        parts.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64)), roles.categorical))
+        parts.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
+                ),
+                roles.categorical,
+            )
+        )
     if not parts:
         raise DataFormatError("no usable feature columns: every column was dropped")
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
@@ -39,15 +46,16 @@ class TablePreprocessor:
         self.target = target
         self.roles = roles
 
-    def fit(self, frame: pd.DataFrame) -> "TablePreprocessor":
+    def fit(self, frame: pd.DataFrame) -> TablePreprocessor:
         self.roles_ = self.roles or infer_roles(frame, self.target)
         self.transformer_ = build_transformer(self.roles_).fit(clean_frame(frame, self.roles_))
         self.feature_names_ = list(self.transformer_.get_feature_names_out())
         return self
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in self.roles_.numeric + self.roles_.yes_no + self.roles_.categorical
-                   if c not in frame.columns]
+        missing = [
+            c for c in self.roles_.numeric + self.roles_.yes_no + self.roles_.categorical if c not in frame.columns
+        ]
         if missing:
             raise DataFormatError(f"missing column(s) {', '.join(missing)}")
         x = self.transformer_.transform(clean_frame(frame, self.roles_))

@@ -25,9 +25,11 @@ class ColumnRoles:
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why
 
     def describe(self) -> list[str]:
-        lines = [f"numeric ({len(self.numeric)}): {', '.join(self.numeric) or '-'}",
-                 f"yes/no ({len(self.yes_no)}): {', '.join(self.yes_no) or '-'}",
-                 f"categorical ({len(self.categorical)}): {', '.join(self.categorical) or '-'}"]
+        lines = [
+            f"numeric ({len(self.numeric)}): {', '.join(self.numeric) or '-'}",
+            f"yes/no ({len(self.yes_no)}): {', '.join(self.yes_no) or '-'}",
+            f"categorical ({len(self.categorical)}): {', '.join(self.categorical) or '-'}",
+        ]
         lines += [f"dropped {col}: {why}" for col, why in self.dropped.items()]
         return lines
 
@@ -57,7 +59,7 @@ def infer_roles(frame: pd.DataFrame, target: str | None = None) -> ColumnRoles:
             roles.dropped[col] = "a single value"
             continue
         lowered = {str(v).strip().lower() for v in values.unique()}
-        if len(lowered) == 2 and any(lowered == pair for pair in YES_NO_PAIRS) or pd.api.types.is_bool_dtype(s):
+        if (len(lowered) == 2 and any(lowered == pair for pair in YES_NO_PAIRS)) or pd.api.types.is_bool_dtype(s):
             roles.yes_no.append(col)
             continue
         if _as_numeric(s) is not None:
@@ -76,15 +78,16 @@ def clean_frame(frame: pd.DataFrame, roles: ColumnRoles) -> pd.DataFrame:
     for col in roles.numeric:
         num = _as_numeric(frame[col])
         if num is None:
-            bad = frame[col][pd.to_numeric(frame[col].astype("string").str.strip().replace("", pd.NA),
-                                           errors="coerce").isna() & frame[col].notna()]
+            bad = frame[col][
+                pd.to_numeric(frame[col].astype("string").str.strip().replace("", pd.NA), errors="coerce").isna()
+                & frame[col].notna()
+            ]
             raise DataFormatError(f"column {col!r} should be numeric; found {bad.iloc[0]!r}")
         out[col] = num
     for col in roles.yes_no:
         s = frame[col]
         low = s.map(lambda v: str(v).strip().lower() if pd.notna(v) else np.nan)
-        out[col] = low.map({"yes": 1.0, "true": 1.0, "y": 1.0, "t": 1.0, "no": 0.0, "false": 0.0, "n": 0.0,
-                            "f": 0.0})
+        out[col] = low.map({"yes": 1.0, "true": 1.0, "y": 1.0, "t": 1.0, "no": 0.0, "false": 0.0, "n": 0.0, "f": 0.0})
     for col in roles.categorical:
         out[col] = frame[col].map(lambda v: str(v).strip() if pd.notna(v) else np.nan).astype(object)
     return pd.DataFrame(out, index=frame.index)

@@ -9,7 +9,14 @@
 Importing keraslab.training does not import Keras; fastfit, devices and keras_layers do.
 """
 
-from keraslab.training.fitting import (Refitter, compile_model, count_params, fit, predict, reset_for_refit,
-                                       steps_per_execution)
+from keraslab.training.fitting import (
+    Refitter,
+    compile_model,
+    count_params,
+    fit,
+    predict,
+    reset_for_refit,
+    steps_per_execution,
+)
 
 __all__ = ["Refitter", "compile_model", "count_params", "fit", "predict", "reset_for_refit", "steps_per_execution"]

@@ -88,8 +88,10 @@ def history_table(rows: list[dict]) -> np.ndarray:
 
 
 def history_rows(table: np.ndarray) -> list[dict]:
-    return [{c: (int(v) if c == "epoch" else float(v)) for c, v in zip(HISTORY_COLUMNS, line) if not np.isnan(v)}
-            for line in np.asarray(table, dtype=np.float64)]
+    return [
+        {c: (int(v) if c == "epoch" else float(v)) for c, v in zip(HISTORY_COLUMNS, line) if not np.isnan(v)}
+        for line in np.asarray(table, dtype=np.float64)
+    ]
 
 
 def _encode(epoch: int, state, rows: list[dict], signature: dict) -> bytes:
@@ -103,11 +105,15 @@ def _encode(epoch: int, state, rows: list[dict], signature: dict) -> bytes:
         offset += v.nbytes
     blob = np.empty(offset, dtype=np.uint8)
     for v, (_, _, start) in zip(values, index):
-        blob[start:start + v.nbytes] = np.ascontiguousarray(v).reshape(-1).view(np.uint8)
+        blob[start : start + v.nbytes] = np.ascontiguousarray(v).reshape(-1).view(np.uint8)
     meta = {"epoch": int(epoch), "signature": signature, "counts": [len(group) for group in state], "index": index}
     buf = io.BytesIO()
-    np.savez(buf, state=blob, history=history_table(rows),
-             meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8))
+    np.savez(
+        buf,
+        state=blob,
+        history=history_table(rows),
+        meta=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+    )
     return buf.getvalue()
 
 
@@ -120,10 +126,10 @@ def read(path: str | Path):
     for dtype, shape, start in meta["index"]:
         dt = np.dtype(dtype)
         size = dt.itemsize * int(np.prod(shape, dtype=np.int64))
-        values.append(blob[start:start + size].view(dt).reshape(shape).copy())
+        values.append(blob[start : start + size].view(dt).reshape(shape).copy())
     state, at = [], 0
     for n in meta["counts"]:
-        state.append(values[at:at + n])
+        state.append(values[at : at + n])
         at += n
     return int(meta["epoch"]), rows, meta["signature"], state
 
@@ -145,7 +151,7 @@ class FitCheckpoints:
         if not self.writer:
             return None
         path = atomic_write_bytes(self.folder / f"epoch-{epoch:04d}.npz", _encode(epoch, state, rows, signature))
-        for _, old in self._files()[self.keep:]:
+        for _, old in self._files()[self.keep :]:
             old.unlink(missing_ok=True)
         return path
 
@@ -165,8 +171,11 @@ class FitCheckpoints:
             try:
                 got_epoch, rows, sig, state = read(path)
             except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-                fallback = (f"falling back to {files[n + 1][1].name}" if n + 1 < len(files)
-                            else "no earlier checkpoint: this fit starts again from its first epoch")
+                fallback = (
+                    f"falling back to {files[n + 1][1].name}"
+                    if n + 1 < len(files)
+                    else "no earlier checkpoint: this fit starts again from its first epoch"
+                )
                 warn(f"checkpoint {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); {fallback}")
                 continue
             _check(path, sig, signature, state, template)
@@ -177,13 +186,17 @@ class FitCheckpoints:
 
 
 def _check(path: Path, saved: dict, now: dict, state, template) -> None:
-    diffs = [f"{k}={saved.get(k)!r} there, {now.get(k)!r} now" for k in sorted(set(saved) | set(now))
-             if saved.get(k) != now.get(k)]
+    diffs = [
+        f"{k}={saved.get(k)!r} there, {now.get(k)!r} now"
+        for k in sorted(set(saved) | set(now))
+        if saved.get(k) != now.get(k)
+    ]
     if diffs:
         raise CheckpointError(f"checkpoint {path} was written by a different training run: {'; '.join(diffs)}")
     for kind, got, want in zip(("trainable", "non-trainable", "optimizer"), state, template):
         shapes_got = [tuple(a.shape) for a in got]
         shapes_want = [tuple(np.shape(a)) for a in want]
         if shapes_got != shapes_want:
-            raise CheckpointError(f"checkpoint {path}: its {kind} variables have shapes {shapes_got}, the model's "
-                                  f"are {shapes_want}")
+            raise CheckpointError(
+                f"checkpoint {path}: its {kind} variables have shapes {shapes_got}, the model's are {shapes_want}"
+            )

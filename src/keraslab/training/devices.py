@@ -22,8 +22,7 @@ def gpus() -> list[str]:
         if backend == "jax":
             import jax
 
-            return [f"gpu:{i}" for i, d in enumerate(d for d in jax.devices() if d.platform in ("gpu", "cuda",
-                                                                                                "rocm"))]
+            return [f"gpu:{i}" for i, d in enumerate(d for d in jax.devices() if d.platform in ("gpu", "cuda", "rocm"))]
         if backend == "torch":
             import torch
 
@@ -52,8 +51,18 @@ def available() -> list[str]:
     return ["cpu:0", *gpus()]
 
 
-def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dict, seed: int = 0,
-               epochs: int = 1, input_scale: float | None = None) -> float:
+def time_epoch(
+    build,
+    x,
+    y,
+    *,
+    device: str,
+    batch_size: int,
+    compile_kwargs: dict,
+    seed: int = 0,
+    epochs: int = 1,
+    input_scale: float | None = None,
+) -> float:
     """Seconds for `epochs` training epochs of a freshly built model on `device`, compilation excluded.
 
     `build()` returns an uncompiled model; it is compiled with `compile_kwargs` (optimizer, loss) through
@@ -66,7 +75,8 @@ def time_epoch(build, x, y, *, device: str, batch_size: int, compile_kwargs: dic
         compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
         fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)
         start = time.perf_counter()
-        history = fit(model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1,
-                      input_scale=input_scale)
+        history = fit(
+            model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1, input_scale=input_scale
+        )
         float(history["loss"].iloc[-1])
         return time.perf_counter() - start

@@ -150,15 +150,21 @@ class EpochTrainer:
     # --- moving the state in and out of the Keras model ---------------------------------------------------------
     def state(self):
         m = self.model
-        return ([v.value for v in m.trainable_variables], [v.value for v in m.non_trainable_variables],
-                [v.value for v in self.optimizer.variables])
+        return (
+            [v.value for v in m.trainable_variables],
+            [v.value for v in m.non_trainable_variables],
+            [v.value for v in self.optimizer.variables],
+        )
 
     def write_back(self, state) -> None:
         """The trained values (host arrays) into the Keras model's own variables: predict, evaluate and save then
         work as usual in every process."""
         tv, ntv, ov = (_host(group) for group in state)
-        for variables, values in ((self.model.trainable_variables, tv), (self.model.non_trainable_variables, ntv),
-                                  (self.optimizer.variables, ov)):
+        for variables, values in (
+            (self.model.trainable_variables, tv),
+            (self.model.non_trainable_variables, ntv),
+            (self.optimizer.variables, ov),
+        ):
             for v, value in zip(variables, values, strict=True):
                 v.assign(value)
 
@@ -220,11 +226,17 @@ class FitData:
 
 def _signature(data: FitData, *, epochs, batch_size, seed, class_weight, input_scale) -> dict:
     """What a checkpoint must agree with to be resumed (the devices may differ: the global batch does not)."""
-    return {"epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed), "samples": len(data.x),
-            "x_shape": list(np.shape(data.x)[1:]), "y_shape": list(np.shape(data.y)[1:]),
-            "class_weight": None if class_weight is None else {str(k): float(v) for k, v in class_weight.items()},
-            "validation_samples": None if data.validation is None else len(data.validation[0]),
-            "input_scale": None if input_scale is None else float(input_scale)}
+    return {
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "seed": int(seed),
+        "samples": len(data.x),
+        "x_shape": list(np.shape(data.x)[1:]),
+        "y_shape": list(np.shape(data.y)[1:]),
+        "class_weight": None if class_weight is None else {str(k): float(v) for k, v in class_weight.items()},
+        "validation_samples": None if data.validation is None else len(data.validation[0]),
+        "input_scale": None if input_scale is None else float(input_scale),
+    }
 
 
 # --- running epochs on one device, or on a mesh ---------------------------------------------------------------
@@ -242,8 +254,9 @@ class OneDevice:
     put = staticmethod(jnp.asarray)
 
     def train(self, state, epoch: int):
-        state, loss, acc = self.trainer.epoch(state, self.x, self.y, self.seed, epoch, self.table, self.scale,
-                                              self.kind)
+        state, loss, acc = self.trainer.epoch(
+            state, self.x, self.y, self.seed, epoch, self.table, self.scale, self.kind
+        )
         return state, float(loss), float(acc)  # float(): waits for the epoch to finish
 
 
@@ -299,18 +312,35 @@ def _place_group(plan, data: FitData, idx):
             labels = ys.reshape(steps, ys.shape[1], -1)[..., 0].astype(np.int64)  # (n,) or (n, 1) labels
             ws = ws * data.weight_table[labels]
     counts = np.full((steps,), width, dtype=np.float32)
-    on_mesh = [None if a is None else plan.from_local(a, (steps, wide, *a.shape[2:]), batch_axis=1)
-               for a in (xs, ys, ws, ms)]
+    on_mesh = [
+        None if a is None else plan.from_local(a, (steps, wide, *a.shape[2:]), batch_axis=1) for a in (xs, ys, ws, ms)
+    ]
     return (*on_mesh, plan.replicate(counts))
 
 
 # --- one fit ------------------------------------------------------------------------------------------------------
 
 
-def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: int = 0, validation_data=None,
-               validation_split: float = 0.0, class_weight: dict | None = None, initial_epoch: int = 0,
-               quiet: bool = False, on_epoch_end=None, input_scale: float | None = None, plan=None,
-               checkpoints=None, accuracy: bool = True) -> pd.DataFrame:
+def fit_epochs(
+    model,
+    x,
+    y,
+    *,
+    loss,
+    epochs: int,
+    batch_size: int = 32,
+    seed: int = 0,
+    validation_data=None,
+    validation_split: float = 0.0,
+    class_weight: dict | None = None,
+    initial_epoch: int = 0,
+    quiet: bool = False,
+    on_epoch_end=None,
+    input_scale: float | None = None,
+    plan=None,
+    checkpoints=None,
+    accuracy: bool = True,
+) -> pd.DataFrame:
     """Train a compiled Keras model on the JAX backend, one compiled call per epoch. Returns the history (epoch,
     loss, accuracy, val_loss, val_accuracy, seconds: the epoch's training time) like training.fit; without
     `accuracy` (a model compiled with no metrics) the accuracy columns are left out.
@@ -325,11 +355,18 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
     """
     plan = current_plan() if plan is None else plan
     trainer = trainer_for(model, loss, batch_size)
-    data = FitData.prepare(x, y, n_out=trainer.n_out, validation_data=validation_data,
-                           validation_split=validation_split, class_weight=class_weight)
+    data = FitData.prepare(
+        x,
+        y,
+        n_out=trainer.n_out,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        class_weight=class_weight,
+    )
     kind = _accuracy_kind(data.y, trainer.n_out)
-    signature = _signature(data, epochs=epochs, batch_size=batch_size, seed=seed, class_weight=class_weight,
-                           input_scale=input_scale)
+    signature = _signature(
+        data, epochs=epochs, batch_size=batch_size, seed=seed, class_weight=class_weight, input_scale=input_scale
+    )
     if checkpoints is None and ckpt.current() is not None:
         checkpoints = ckpt.current().next_fit(epochs)
     state, rows = trainer.state(), []
@@ -339,8 +376,11 @@ def fit_epochs(model, x, y, *, loss, epochs: int, batch_size: int = 32, seed: in
         if not quiet:
             print(f"Resuming at epoch {initial_epoch + 1}/{epochs} from {checkpoints.folder}", flush=True)
 
-    runner = (OneDevice(trainer, data, seed=seed, scale=input_scale, kind=kind) if plan is None
-              else OnMesh(trainer, data, plan, seed=seed, scale=input_scale, kind=kind))
+    runner = (
+        OneDevice(trainer, data, seed=seed, scale=input_scale, kind=kind)
+        if plan is None
+        else OnMesh(trainer, data, plan, seed=seed, scale=input_scale, kind=kind)
+    )
     state = tuple([runner.put(v) for v in group] for group in state)
     validation = _validation_chunks(data, runner.put)
     for epoch in range(initial_epoch, epochs):
@@ -367,8 +407,10 @@ def _validation_chunks(data: FitData, put) -> list:
     if data.validation is None:
         return []
     xv, yv = data.validation
-    return [(put(xv[i : i + VALIDATION_CHUNK]), put(yv[i : i + VALIDATION_CHUNK]), len(xv[i : i + VALIDATION_CHUNK]))
-            for i in range(0, len(xv), VALIDATION_CHUNK)]
+    return [
+        (put(xv[i : i + VALIDATION_CHUNK]), put(yv[i : i + VALIDATION_CHUNK]), len(xv[i : i + VALIDATION_CHUNK]))
+        for i in range(0, len(xv), VALIDATION_CHUNK)
+    ]
 
 
 def _evaluate(trainer: EpochTrainer, state, chunks, kind, scale) -> tuple[float, float]:

@@ -31,14 +31,29 @@ def steps_per_execution(steps_per_epoch: int | None = None) -> int:
 
 def compile_model(model, *, optimizer="adam", loss, metrics=("accuracy",), steps_per_epoch: int | None = None):
     """model.compile with the fastest settings for this backend (steps_per_execution); returns the model."""
-    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics),
-                  steps_per_execution=steps_per_execution(steps_per_epoch))
+    model.compile(
+        optimizer=optimizer, loss=loss, metrics=list(metrics), steps_per_execution=steps_per_execution(steps_per_epoch)
+    )
     return model
 
 
-def fit(model, x, y, *, epochs: int, batch_size: int = 32, validation_data=None, validation_split: float = 0.0,
-        class_weight=None, quiet: bool = False, shuffle: bool = True, callbacks=None, seed: int = 0,
-        fast: bool = True, input_scale: float | None = None) -> pd.DataFrame:
+def fit(
+    model,
+    x,
+    y,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    validation_data=None,
+    validation_split: float = 0.0,
+    class_weight=None,
+    quiet: bool = False,
+    shuffle: bool = True,
+    callbacks=None,
+    seed: int = 0,
+    fast: bool = True,
+    input_scale: float | None = None,
+) -> pd.DataFrame:
     """Train a compiled model and return the history as a DataFrame: epoch, loss, the compiled metrics, their
     validation twins, and `seconds` (each epoch's wall time).
 
@@ -51,21 +66,43 @@ def fit(model, x, y, *, epochs: int, batch_size: int = 32, validation_data=None,
     if fast and uses_fast_path(model, callbacks=callbacks, shuffle=shuffle):
         from keraslab.training import fastfit
 
-        return fastfit.fit_epochs(model, x, y, loss=model.loss, accuracy=reports_accuracy(model), epochs=epochs,
-                                  batch_size=batch_size, seed=seed, validation_data=validation_data,
-                                  validation_split=validation_split, class_weight=class_weight, quiet=quiet,
-                                  input_scale=input_scale)
+        return fastfit.fit_epochs(
+            model,
+            x,
+            y,
+            loss=model.loss,
+            accuracy=reports_accuracy(model),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            class_weight=class_weight,
+            quiet=quiet,
+            input_scale=input_scale,
+        )
     if current_plan() is not None:
-        raise UsageError("data-parallel training goes through keraslab's compiled epoch: the jax backend, a compiled "
-                         "model, shuffling on and no callbacks")
+        raise UsageError(
+            "data-parallel training goes through keraslab's compiled epoch: the jax backend, a compiled "
+            "model, shuffling on and no callbacks"
+        )
     if input_scale is not None:
         x = _scaled(x, input_scale)
         if validation_data is not None:
             validation_data = (_scaled(validation_data[0], input_scale), validation_data[1])
     timer = _epoch_timer()
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                        validation_split=validation_split, class_weight=class_weight, shuffle=shuffle,
-                        verbose=0 if quiet else (1 if epochs <= 10 else 2), callbacks=[*(callbacks or []), timer])
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        class_weight=class_weight,
+        shuffle=shuffle,
+        verbose=0 if quiet else (1 if epochs <= 10 else 2),
+        callbacks=[*(callbacks or []), timer],
+    )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
     frame["seconds"] = timer.seconds[: len(frame)]
@@ -86,9 +123,11 @@ def reports_accuracy(model) -> bool:
     other = [m for m in metrics if m not in FAST_METRICS]
     if other or model.get_compile_config().get("weighted_metrics"):
         names = [m if isinstance(m, str) else m.get("class_name", str(m)) for m in other] or ["weighted_metrics"]
-        raise UsageError(f"keraslab's compiled epoch computes the loss and accuracy only; the model was compiled with "
-                         f"metrics {names}. Compile with metrics=['accuracy'] (or none), or pass fast=False to "
-                         f"train through model.fit")
+        raise UsageError(
+            f"keraslab's compiled epoch computes the loss and accuracy only; the model was compiled with "
+            f"metrics {names}. Compile with metrics=['accuracy'] (or none), or pass fast=False to "
+            f"train through model.fit"
+        )
     return bool(metrics)
 
 

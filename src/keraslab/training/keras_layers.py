@@ -61,7 +61,7 @@ class PatchConv2D(keras.layers.Layer):
         k = self.kernel_size
         h, w = x.shape[1] - k + 1, x.shape[2] - k + 1
         # patch (i, j) channels ordered (di, dj, c), matching kernel.reshape(k * k * c, filters)
-        patches = ops.concatenate([x[:, di:di + h, dj:dj + w, :] for di in range(k) for dj in range(k)], axis=-1)
+        patches = ops.concatenate([x[:, di : di + h, dj : dj + w, :] for di in range(k) for dj in range(k)], axis=-1)
         out = ops.matmul(patches, ops.reshape(self.kernel, (-1, self.filters))) + self.bias
         return self.activation(out)
 
@@ -71,8 +71,12 @@ class PatchConv2D(keras.layers.Layer):
         return (n, h - k + 1, w - k + 1, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "activation": keras.activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "activation": keras.activations.serialize(self.activation),
+        }
 
 
 @keras.saving.register_keras_serializable(package="keraslab")
