@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -19,6 +18,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ def wait_healthy(port: int, timeout: float = 120.0, proc=None) -> None:
 def rows_from(bundle: str, csv: str | None, n: int) -> list[dict]:
     import pandas as pd
 
-    schema = json.load(open(os.path.join(bundle, "schema.json")))
+    schema = json.loads(Path(bundle, "schema.json").read_text())
     names = [c["name"] for c in schema["columns"]]
     if csv:
         frame = pd.read_csv(csv)
@@ -103,7 +103,10 @@ def run(bundle: str, requests: int, concurrency: int, csv: str | None = None, ti
             proc.kill()
     latencies = sorted(r[0] * 1000 for r in results if r[0] is not None and r[1] is None)
     errors = [r[1] for r in results if r[1] is not None]
-    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
+    def pct(q):
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
     return {
         "requests": requests,
         "concurrency": concurrency,

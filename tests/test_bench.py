@@ -58,16 +58,30 @@ def test_gpu_rows_are_planned_when_a_gpu_is_present():
         {"model": "cnn", "impl": "keraslab", "backend": "jax", "device": "cpu"}
     ]
     fake = [
-        dict(model="cnn", impl="keraslab", backend="jax", device="cpu", epoch_seconds_median=30.0, floor_seconds=10.0),
-        dict(model="cnn", impl="keraslab", backend="jax", device="gpu", epoch_seconds_median=2.0, floor_seconds=None),
-        dict(
-            model="cnn",
-            impl="torch-eager",
-            backend="torch",
-            device="cpu",
-            epoch_seconds_median=40.0,
-            floor_seconds=10.0,
-        ),
+        {
+            "model": "cnn",
+            "impl": "keraslab",
+            "backend": "jax",
+            "device": "cpu",
+            "epoch_seconds_median": 30.0,
+            "floor_seconds": 10.0,
+        },
+        {
+            "model": "cnn",
+            "impl": "keraslab",
+            "backend": "jax",
+            "device": "gpu",
+            "epoch_seconds_median": 2.0,
+            "floor_seconds": None,
+        },
+        {
+            "model": "cnn",
+            "impl": "torch-eager",
+            "backend": "torch",
+            "device": "cpu",
+            "epoch_seconds_median": 40.0,
+            "floor_seconds": 10.0,
+        },
     ]
     ratios = harness.ratios(fake)
     assert ratios[0] == {"model": "cnn", "backend": "jax", "device": "cpu", "vs_torch_eager": 0.75, "vs_floor": 3.0}
@@ -122,7 +136,7 @@ def test_patch_conv_and_reshape_pool_equal_the_stock_layers():
     np.testing.assert_allclose(np.asarray(patch(x)), np.asarray(conv(x)), atol=1e-5)
     (gw_patch, gx_patch), (gw_conv, gx_conv) = _grads(patch, x), _grads(conv, x)
     np.testing.assert_allclose(gx_patch, gx_conv, atol=1e-4)
-    for a, b in zip(gw_patch, gw_conv):
+    for a, b in zip(gw_patch, gw_conv, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     pool, fast = keras.layers.MaxPooling2D((2, 2)), ReshapeMaxPooling2D()
     np.testing.assert_array_equal(np.asarray(fast(x)), np.asarray(pool(x)))

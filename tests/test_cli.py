@@ -47,7 +47,7 @@ def test_data_verify_shared(capsys, shared_data):
 
 
 def test_data_verify_one_missing_dataset_fails(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "data", "verify", "sonar", "--data-dir", str(tmp_path))
+    code, out, _err = run_cli(capsys, "data", "verify", "sonar", "--data-dir", str(tmp_path))
     assert code == 1 and "MISSING   sonar: sonar_dataset.csv" in out
 
 
@@ -69,7 +69,7 @@ def test_data_list(capsys, shared_data):
 
 
 def test_data_import(capsys, tmp_path, shared_data):
-    code, out, _ = run_cli(
+    code, _out, _ = run_cli(
         capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"), "--data-dir", str(tmp_path)
     )
     assert code == 0 and (tmp_path / "sonar_dataset.csv").is_file()

@@ -15,7 +15,7 @@ from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, Us
 
 
 def test_fashion_mnist_real(shared_data):
-    (x, y), (xt, yt) = datasets.load_fashion_mnist(data_dir=shared_data, offline=True)
+    (x, y), (xt, _yt) = datasets.load_fashion_mnist(data_dir=shared_data, offline=True)
     assert x.shape == (60000, 28, 28) and x.dtype == np.uint8
     assert xt.shape == (10000, 28, 28)
     assert y.dtype == np.int64 and set(np.unique(y)) == set(range(10))
@@ -48,7 +48,7 @@ def test_churn_real(shared_data):
 
 
 def test_churn_bad_option(shared_data):
-    with pytest.raises(UsageError, match="Expected one of 'drop', 'zero'. Received: blank_total_charges='mean'"):
+    with pytest.raises(UsageError, match=r"Expected one of 'drop', 'zero'. Received: blank_total_charges='mean'"):
         datasets.load_churn(data_dir=shared_data, blank_total_charges="mean")
 
 
@@ -89,14 +89,14 @@ def _home_with(tmp_path, monkeypatch, dataset, filename, content: bytes):
 def test_csv_missing_required_column(tmp_path, monkeypatch, shared_data):
     text = (shared_data / "customer_churn.csv").read_text().splitlines()
     header = text[0].replace(",Contract,", ",Kontract,")
-    home = _home_with(tmp_path, monkeypatch, "churn", "customer_churn.csv", "\n".join([header] + text[1:20]).encode())
+    home = _home_with(tmp_path, monkeypatch, "churn", "customer_churn.csv", "\n".join([header, *text[1:20]]).encode())
     with pytest.raises(DataFormatError, match=r"customer_churn.csv: missing required column 'Contract'; found "):
         datasets.load_churn(data_dir=home)
 
 
 def test_csv_empty_file(tmp_path, monkeypatch):
     home = _home_with(tmp_path, monkeypatch, "insurance", "insurance_data.csv", b"")
-    with pytest.raises(DataFormatError, match="insurance_data.csv: the file is empty"):
+    with pytest.raises(DataFormatError, match=r"insurance_data.csv: the file is empty"):
         datasets.load_insurance(data_dir=home)
 
 
@@ -139,7 +139,7 @@ def test_offline_missing(tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(UsageError, match="Unknown dataset 'cifar100'. Expected one of: mnist, fashion_mnist"):
+    with pytest.raises(UsageError, match=r"Unknown dataset 'cifar100'. Expected one of: mnist, fashion_mnist"):
         datasets.load("cifar100")
 
 
@@ -196,7 +196,8 @@ def test_download_failing_midway_leaves_nothing(tmp_path):
     transport = fake_transport(data, fail_after=4000, exc=ConnectionResetError("connection reset by peer"))
     with pytest.raises(
         DataMissingError,
-        match="Could not download insurance_data.csv from https://example.invalid/insurance_data.csv: connection reset",
+        match=r"Could not download insurance_data.csv from https://example.invalid/insurance_data.csv: "
+        r"connection reset",
     ):
         cache.ensure_file(spec, data_dir=tmp_path, transport=transport)
     assert list(tmp_path.iterdir()) == []
@@ -261,7 +262,7 @@ def test_small_cifar_and_mnist_through_real_loaders(small_data_home, monkeypatch
     home, checksums = small_data_home
     monkeypatch.setenv("KERASLAB_CHECKSUMS", str(checksums))
     with datasets.track_files() as used:
-        (x, y), (xt, yt) = datasets.load_cifar10(data_dir=home, offline=True, scale=True)
+        (x, _y), (xt, _yt) = datasets.load_cifar10(data_dir=home, offline=True, scale=True)
         (mx, my), _ = datasets.load_mnist(data_dir=home, offline=True)
     assert x.shape == (500, 32, 32, 3) and x.dtype == np.float32 and xt.shape == (200, 32, 32, 3)
     assert mx.shape == (600, 28, 28) and my.dtype == np.int64

@@ -104,7 +104,7 @@ def _launch(args, shared_data, **kw):
 def _weights(folder: Path) -> dict:
     (path,) = (folder / "checkpoints/fit-000").glob("epoch-*.npz")
     _, _, _, state = checkpoints.read(path)  # trainable, non-trainable and optimizer variables
-    return {f"{kind}{i}": value for kind, group in zip("tno", state) for i, value in enumerate(group)}
+    return {f"{kind}{i}": value for kind, group in zip("tno", state, strict=True) for i, value in enumerate(group)}
 
 
 def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):
@@ -248,7 +248,7 @@ def test_unreachable_coordinator_fails_after_the_timeout(tmp_path, shared_data):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (
             [

@@ -64,22 +64,22 @@ def test_truncated_gz(tmp_path):
 def test_not_gzip(tmp_path):
     path = tmp_path / "plain.gz"
     path.write_bytes(b"this is not gzip at all")
-    with pytest.raises(DataFormatError, match="plain.gz: not a valid gzip file"):
+    with pytest.raises(DataFormatError, match=r"plain.gz: not a valid gzip file"):
         formats.read_idx(path)
 
 
 def test_empty_files(tmp_path):
     for name in ("e.idx", "e.npz", "e.tar.gz"):
         (tmp_path / name).write_bytes(b"")
-    with pytest.raises(DataFormatError, match="e.idx: the file is empty"):
+    with pytest.raises(DataFormatError, match=r"e.idx: the file is empty"):
         formats.read_idx(tmp_path / "e.idx")
-    with pytest.raises(DataFormatError, match="e.npz: the file is empty"):
+    with pytest.raises(DataFormatError, match=r"e.npz: the file is empty"):
         formats.read_mnist_npz(tmp_path / "e.npz")
-    with pytest.raises(DataFormatError, match="e.tar.gz: the file is empty"):
+    with pytest.raises(DataFormatError, match=r"e.tar.gz: the file is empty"):
         formats.read_cifar10_tar(tmp_path / "e.tar.gz")
     empty_gz = tmp_path / "e.csv.gz"
     empty_gz.write_bytes(gzip.compress(b""))
-    with pytest.raises(DataFormatError, match="e.csv.gz: the file is empty"):
+    with pytest.raises(DataFormatError, match=r"e.csv.gz: the file is empty"):
         formats.read_mnist_5k(empty_gz)
 
 
@@ -95,14 +95,14 @@ def test_mnist_npz_object_array_refused(tmp_path):
     np.savez(
         path, x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1), x_test=np.zeros(1), y_test=np.zeros(1)
     )
-    with pytest.raises(DataFormatError, match="evil.npz: holds an object \\(pickled\\) array"):
+    with pytest.raises(DataFormatError, match=r"evil.npz: holds an object \(pickled\) array"):
         formats.read_mnist_npz(path)
 
 
 def test_mnist_npz_missing_key(tmp_path):
     path = tmp_path / "partial.npz"
     np.savez(path, x_train=np.zeros((1, 28, 28), np.uint8))
-    with pytest.raises(DataFormatError, match="partial.npz: missing array\\(s\\) y_train, x_test, y_test"):
+    with pytest.raises(DataFormatError, match=r"partial.npz: missing array\(s\) y_train, x_test, y_test"):
         formats.read_mnist_npz(path)
 
 
@@ -155,7 +155,7 @@ def test_cifar_truncated(tmp_path):
     full = synthetic.write_cifar10_tar(tmp_path / "full.tar.gz", n_per_batch=50).read_bytes()
     path = tmp_path / "cut.tar.gz"
     path.write_bytes(full[: len(full) // 2])
-    with pytest.raises(DataFormatError, match="cut.tar.gz: (the archive is truncated|not a valid .tar.gz)"):
+    with pytest.raises(DataFormatError, match=r"cut.tar.gz: (the archive is truncated|not a valid .tar.gz)"):
         formats.read_cifar10_tar(path)
 
 
@@ -180,5 +180,5 @@ def test_cifar_pickle_cannot_run_code(tmp_path):
 def test_mnist_5k_wrong_columns(tmp_path):
     path = tmp_path / "m.csv.gz"
     path.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
-    with pytest.raises(DataFormatError, match="m.csv.gz: expected 785 columns"):
+    with pytest.raises(DataFormatError, match=r"m.csv.gz: expected 785 columns"):
         formats.read_mnist_5k(path)

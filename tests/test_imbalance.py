@@ -106,7 +106,7 @@ def test_resample_balances_and_is_seeded():
 
 
 def test_balanced_ensemble_slices():
-    X, y = _imbalanced(n=100, minority=0.25)
+    _X, y = _imbalanced(n=100, minority=0.25)
     ens = BalancedEnsemble(lambda X, y, s: None, k=3, seed=0)
     slices = ens.slices(y)
     minority = set(np.flatnonzero(y == 1))
@@ -170,7 +170,7 @@ def test_smote_needs_enough_minority_rows():
         r"counts are \{0: 26, 1: 4\}, so the largest usable k_neighbors is 3",
     ):
         resample(X, y, "smote", seed=0)
-    Xr, yr = resample(X, y, "smote", seed=0, k_neighbors=3)
+    _Xr, yr = resample(X, y, "smote", seed=0, k_neighbors=3)
     assert np.bincount(yr).tolist() == [26, 26]
 
 
@@ -189,9 +189,9 @@ def test_binary_only_strategies_refuse_three_classes(strategy):
 def test_unknown_strategy_lists_the_valid_ones():
     with pytest.raises(
         UsageError,
-        match="Unknown imbalance strategy 'adasyn'. Expected one of: baseline, "
-        "class_weight, undersample, oversample, smote, ensemble_vote, ensemble_mean,"
-        " focal",
+        match=r"Unknown imbalance strategy 'adasyn'. Expected one of: baseline, "
+        r"class_weight, undersample, oversample, smote, ensemble_vote, ensemble_mean,"
+        r" focal",
     ):
         compare(*_imbalanced(), strategies=["adasyn"], trainer=RecordingTrainer())
 
@@ -217,7 +217,7 @@ def test_lesson_quick_on_churn_with_tutorial_protocol(tmp_path, shared_data):
 
 
 def test_lesson_on_another_binary_table(tmp_path, shared_data):
-    folder, s = _lesson(tmp_path, shared_data, dataset="sonar", strategies="baseline,class_weight")
+    _folder, s = _lesson(tmp_path, shared_data, dataset="sonar", strategies="baseline,class_weight")
     assert "class_weight_f1" in s
 
 

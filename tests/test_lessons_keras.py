@@ -49,7 +49,7 @@ def test_mnist_quick_on_small_mnist_npz(tmp_path, small_home):
 
 
 def test_mnist_5k_each_model_has_its_own_confusion_matrix(tmp_path, shared_data):
-    folder, s = _run("mnist", tmp_path, shared_data, dataset="mnist_5k", epochs=2)
+    folder, _s = _run("mnist", tmp_path, shared_data, dataset="mnist_5k", epochs=2)
     a = pd.read_csv(folder / "tables" / "linear_classification_report.csv")
     b = pd.read_csv(folder / "tables" / "hidden_classification_report.csv")
     assert not a.equals(b)  # the course printed model (a)'s matrix for model (b)
@@ -94,7 +94,7 @@ def test_time_epoch_on_cpu():
         y,
         device="cpu:0",
         batch_size=32,
-        compile_kwargs=dict(optimizer="sgd", loss="sparse_categorical_crossentropy"),
+        compile_kwargs={"optimizer": "sgd", "loss": "sparse_categorical_crossentropy"},
     )
     assert 0 < seconds < 30
 
@@ -199,7 +199,7 @@ def test_corrected_paired_t():
     from keraslab.lessons.dropout import corrected_paired_t
 
     diffs = np.array([0.02, -0.01, 0.03, 0.0, 0.01])
-    mean, se, t, p = corrected_paired_t(diffs, n_train=160, n_test=40)
+    mean, se, _t, p = corrected_paired_t(diffs, n_train=160, n_test=40)
     # se = sqrt((1/5 + 40/160) * var) with var = 0.00023 (sample variance of the diffs)
     assert mean == pytest.approx(0.01) and se == pytest.approx(np.sqrt(0.45 * 0.00025))
     assert 0 < p < 1

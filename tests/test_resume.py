@@ -41,7 +41,7 @@ ARGS = ["run", "churn", "--epochs", "4", "--checkpoints", "always", "--keep-chec
 
 def _arrays(path: Path) -> dict:
     _, _, _, state = checkpoints.read(path)  # trainable, non-trainable and optimizer variables
-    return {f"{kind}{i}": value for kind, group in zip("tno", state) for i, value in enumerate(group)}
+    return {f"{kind}{i}": value for kind, group in zip("tno", state, strict=True) for i, value in enumerate(group)}
 
 
 def _history(folder: Path) -> pd.DataFrame:
@@ -193,9 +193,9 @@ def test_fit_resumes_mid_run_bit_identical_with_dropout_state(tmp_path, dropout)
     set_seed(1)
     first = _net(dropout)
     store = checkpoints.Store(tmp_path / "ck", min_epochs=1)
-    with checkpoints.active(store), pytest.raises(Stop):
-        from keraslab.training import fastfit
+    from keraslab.training import fastfit
 
+    with checkpoints.active(store), pytest.raises(Stop):
         fastfit.fit_epochs(
             first, x, y, loss=first.loss, epochs=4, batch_size=16, seed=1, quiet=True, on_epoch_end=stop_after_2
         )
@@ -203,14 +203,14 @@ def test_fit_resumes_mid_run_bit_identical_with_dropout_state(tmp_path, dropout)
     second = _net(dropout)
     with checkpoints.active(checkpoints.Store(tmp_path / "ck", min_epochs=1)):
         h_resumed = training.fit(second, x, y, epochs=4, batch_size=16, seed=1, quiet=True)
-    for a, b in zip(whole.get_weights(), second.get_weights()):
+    for a, b in zip(whole.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(h_whole.drop(columns="seconds"), h_resumed.drop(columns="seconds"), check_exact=True)
     if dropout:  # negative control: the same fit with another seed differs, so equality above means something
         set_seed(1)
         other = _net(dropout)
         training.fit(other, x, y, epochs=4, batch_size=16, seed=2, quiet=True)
-        assert not all(np.array_equal(a, b) for a, b in zip(whole.get_weights(), other.get_weights()))
+        assert not all(np.array_equal(a, b) for a, b in zip(whole.get_weights(), other.get_weights(), strict=True))
 
 
 def test_checkpoint_store_fallbacks_and_mismatches(tmp_path, capsys):

@@ -171,7 +171,7 @@ def test_set_seed_repeats_keras():
 
 @pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "3", True])
 def test_bad_seed(bad):
-    with pytest.raises(ValueError, match="Invalid value for `seed`. Expected an integer in \\[0, 2\\*\\*32\\)"):
+    with pytest.raises(ValueError, match=r"Invalid value for `seed`. Expected an integer in \[0, 2\*\*32\)"):
         seeding.set_seed(bad)
 
 
@@ -181,7 +181,7 @@ def test_backend_resolution(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "torch")
     assert backend.resolve_backend() == "torch"
     assert backend.resolve_backend("TensorFlow") == "tensorflow"
-    with pytest.raises(BackendError, match="Expected one of jax, torch, tensorflow. Received: backend='mxnet'"):
+    with pytest.raises(BackendError, match=r"Expected one of jax, torch, tensorflow. Received: backend='mxnet'"):
         backend.resolve_backend("mxnet")
 
 

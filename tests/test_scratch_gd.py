@@ -78,7 +78,7 @@ def test_predictions_in_original_units():
 
 
 @pytest.mark.parametrize(
-    "kwargs,message",
+    ("kwargs", "message"),
     [
         ({"batch_size": 0}, "Invalid value for `batch_size`. Expected a positive integer. Received: batch_size=0"),
         (
@@ -101,5 +101,5 @@ def test_neuron_bad_input():
         gd.fit_neuron([[1.0]], [1.0], epochs=1, learning_rate=-1)
     with pytest.raises(ValueError, match=r"Received: X.shape=\(2, 1\), y.shape=\(3,\)"):
         gd.fit_neuron([[1.0], [2.0]], [1.0, 0.0, 1.0], epochs=1, learning_rate=0.1)
-    with pytest.raises(ValueError, match="Expected finite numbers. Received: an array containing inf"):
+    with pytest.raises(ValueError, match=r"Expected finite numbers. Received: an array containing inf"):
         gd.fit_neuron([[np.inf]], [1.0], epochs=1, learning_rate=0.1)

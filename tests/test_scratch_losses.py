@@ -268,10 +268,11 @@ def test_shape_mismatch_names_both_shapes():
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_and_inf_refused(bad):
     with pytest.raises(
-        ValueError, match="Invalid value for `y_pred`. Expected finite numbers. Received: an array containing (NaN|inf)"
+        ValueError,
+        match=r"Invalid value for `y_pred`. Expected finite numbers. Received: an array containing (NaN|inf)",
     ):
         L.binary_crossentropy([0, 1], [0.5, bad])
-    with pytest.raises(ValueError, match="Invalid value for `y_true`. Expected finite numbers"):
+    with pytest.raises(ValueError, match=r"Invalid value for `y_true`. Expected finite numbers"):
         L.mae([bad, 1.0], [0.5, 0.5])
 
 
@@ -301,11 +302,11 @@ def test_categorical_probabilities_outside_unit_interval():
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(
         ValueError,
-        match="Expected one of binary_crossentropy, binary_focal, categorical_crossentropy.*Received: loss='hinge'",
+        match=r"Expected one of binary_crossentropy, binary_focal, categorical_crossentropy.*Received: loss='hinge'",
     ):
         L.get_loss("hinge")
     with pytest.raises(
         ValueError,
-        match="Expected one of leaky_relu, linear, relu, sigmoid, softmax, tanh. Received: activation='gelu'",
+        match=r"Expected one of leaky_relu, linear, relu, sigmoid, softmax, tanh. Received: activation='gelu'",
     ):
         A.get_activation("gelu")

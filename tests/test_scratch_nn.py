@@ -62,10 +62,10 @@ def test_dropout_gradient_with_a_fixed_mask():
     layer = Dropout(0.4, rng)
     x = rng.normal(size=(6, 5))
     layer.forward(x, training=True)
-    mask = layer._mask.copy()
+    mask = layer.mask.copy()
     w = rng.normal(size=x.shape)
     layer.forward(x, training=True)
-    layer._mask = mask
+    layer.mask = mask
     g = layer.backward(w)
     r = gradcheck.check("dropout", lambda v: float(np.sum(v * mask * w)), g, x.copy())
     assert r.passed
@@ -90,7 +90,7 @@ def test_fused_head_gradient_equals_the_long_way():
         net.loss_and_grads(x, y, training=False)
         slow = [g.copy() for g in net.grads]
         net.fused_step_grads(x, y.astype(np.int64), training=False)
-        for a, b in zip(slow, net.grads):
+        for a, b in zip(slow, net.grads, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-12)
 
 
@@ -131,7 +131,7 @@ def test_safetensors_round_trip_and_library_compatibility(tmp_path):
         np.testing.assert_array_equal(back[k], tensors[k])
     raw = (tmp_path / "ours.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(raw[:-5])
-    with pytest.raises(ValueError, match="cut.safetensors: tensor 'b' does not fit the file .* truncated or corrupt"):
+    with pytest.raises(ValueError, match=r"cut.safetensors: tensor 'b' does not fit the file .* truncated or corrupt"):
         load_file(tmp_path / "cut.safetensors")
 
 
@@ -187,7 +187,7 @@ def test_mnist_5k_accuracy_against_keras(shared_data):
 
 
 @pytest.mark.parametrize(
-    "option,value,message",
+    ("option", "value", "message"),
     [
         ("batch_size", 0, "Invalid value for `batch_size`. Expected a positive integer. Received: batch_size=0"),
         ("batch_size", -4, "Received: batch_size=-4"),
@@ -209,11 +209,11 @@ def test_mlp_bad_options(option, value, message):
 
 
 def test_mlp_bad_data():
-    with pytest.raises(ValueError, match="Expected finite numbers. Received: an array containing NaN"):
+    with pytest.raises(ValueError, match=r"Expected finite numbers. Received: an array containing NaN"):
         MLPClassifier().fit(np.array([[np.nan, 1.0], [0.0, 1.0]]), np.array([0, 1]))
     with pytest.raises(ValueError, match=r"Received: X.shape=\(3, 2\), y.shape=\(2,\)"):
         MLPClassifier().fit(np.zeros((3, 2)), np.array([0, 1]))
-    with pytest.raises(ValueError, match="Expected at least 2 classes. Received: 1 class"):
+    with pytest.raises(ValueError, match=r"Expected at least 2 classes. Received: 1 class"):
         MLPClassifier().fit(np.zeros((3, 2)), np.array([1, 1, 1]))
     with pytest.raises(ValueError, match="not fitted yet"):
         MLPClassifier().predict(np.zeros((1, 2)))

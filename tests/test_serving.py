@@ -136,7 +136,7 @@ def test_corrupt_model_with_a_matching_manifest(churn_bundle, tmp_path):
     b = _copy(churn_bundle, tmp_path)
     (b / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras zip")
     write_manifest(b)
-    with pytest.raises(BundleError, match="model.keras is (truncated or corrupt|corrupt)"):
+    with pytest.raises(BundleError, match=r"model.keras is (truncated or corrupt|corrupt)"):
         load(b)
 
 
@@ -155,7 +155,7 @@ def test_lambda_layer_is_refused(churn_bundle, tmp_path):
 
 
 def test_not_a_bundle(tmp_path):
-    with pytest.raises(BundleError, match="manifest.json is missing"):
+    with pytest.raises(BundleError, match=r"manifest.json is missing"):
         load(tmp_path)
 
 

@@ -39,9 +39,9 @@ def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
 def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True):
     """Conv32(3x3) -> MaxPool(2) -> Conv64(3x3) -> MaxPool(2) -> Flatten -> Dense64 -> Dense10 softmax.
 
-    fast=True builds the same network from keraslab.training.keras_layers (PatchConv2D, ReshapeMaxPooling2D): identical outputs
-    and weight shapes, about 3x faster to train on a CPU with JAX (see keraslab.training.keras_layers). fast=False uses the stock
-    Conv2D and MaxPooling2D.
+    fast=True builds the same network from keraslab.training.keras_layers (PatchConv2D, ReshapeMaxPooling2D):
+    identical outputs and weight shapes, about 3x faster to train on a CPU with JAX (see that module). fast=False uses
+    the stock Conv2D and MaxPooling2D.
     """
     k = keras()
     if fast:

@@ -7,6 +7,7 @@ the weights), so a dense layer of `in x out` weights costs 6 * in * out FLOPs pe
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 
 def dense_flops(sizes) -> int:
     """Training FLOPs per sample of a dense stack with layer sizes [in, h1, ..., out]."""
-    return int(sum(6 * a * b for a, b in zip(sizes[:-1], sizes[1:])))
+    return int(sum(6 * a * b for a, b in itertools.pairwise(sizes)))
 
 
 def cnn_flops(h: int = 32, w: int = 32, c: int = 3) -> int:

@@ -96,21 +96,12 @@ def finish_row(spec: dict, result: dict, rate: float) -> dict:
     return row
 
 
-def run_bench(
-    *,
-    models=MODELS,
-    backends=None,
-    devices=("cpu", "gpu"),
-    repeats: int = 3,
-    samples: int | None = None,
-    reference: bool = True,
-    progress=print,
-) -> dict:
+def check_request(models, backends, devices, repeats: int) -> None:
+    """UsageError for an unknown model, backend or device, a backend that is not installed, or repeats < 1."""
     for m in models:
         if m not in MODELS:
             raise UsageError(f"Unknown benchmark model {m!r}. Expected one of: {', '.join(MODELS)}")
     available = installed_backends()
-    backends = list(backends or ["jax"])
     for b in backends:
         if b not in BACKENDS:
             raise UsageError(f"Unknown backend {b!r}. Expected one of: {', '.join(BACKENDS)}")
@@ -124,14 +115,25 @@ def run_bench(
             raise UsageError(f"Unknown device {d!r}. Expected cpu or gpu")
     if repeats < 1:
         raise UsageError(f"Invalid value for `repeats`. Expected an integer >= 1. Received: repeats={repeats}")
+
+
+def run_bench(
+    *,
+    models=MODELS,
+    backends=None,
+    devices=("cpu", "gpu"),
+    repeats: int = 3,
+    samples: int | None = None,
+    reference: bool = True,
+    progress=print,
+) -> dict:
+    backends = list(backends or ["jax"])
+    check_request(models, backends, devices, repeats)
     reference = reference and importlib.util.find_spec("torch") is not None
     gpus: dict = {}
     for b in backends:
         gpus.update(_worker("probe", b)["gpus"])
-    any_gpu = any(gpus.values())
-    notes = []
-    if "gpu" in devices and not any_gpu:
-        notes.append("no GPU found: CPU rows only")
+    notes = ["no GPU found: CPU rows only"] if "gpu" in devices and not any(gpus.values()) else []
     rate = matmul_gflops()
     rows = []
     for spec in plan(models, backends, devices, gpus, reference):

@@ -11,12 +11,13 @@ import os
 import tempfile
 import urllib.request
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import BinaryIO, ContextManager
+from typing import BinaryIO
 
 from keraslab.errors import ChecksumError, DataMissingError
 
-Transport = Callable[[str], ContextManager[BinaryIO]]
+Transport = Callable[[str], AbstractContextManager[BinaryIO]]
 CHUNK = 1 << 20
 
 

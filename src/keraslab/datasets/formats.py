@@ -18,6 +18,7 @@ import posixpath
 import tarfile
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -75,14 +76,24 @@ def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if path.stat().st_size == 0:
         raise DataFormatError(f"{path}: the file is empty")
-    out = {}
+    out = _npz_arrays(path, _NPZ_KEYS)
+    for split in ("train", "test"):
+        x, y = out[f"x_{split}"], out[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+            raise DataFormatError(f"{path}: x_{split} should be uint8 (N, 28, 28); found {x.dtype} {x.shape}")
+        if y.shape != (x.shape[0],):
+            raise DataFormatError(f"{path}: y_{split} should have shape ({x.shape[0]},); found {y.shape}")
+    return out
+
+
+def _npz_arrays(path: Path, keys) -> dict[str, np.ndarray]:
+    """The named arrays of an .npz file, read with allow_pickle=False; any failure is a DataFormatError."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in _NPZ_KEYS if k not in npz.files]
+            missing = [k for k in keys if k not in npz.files]
             if missing:
                 raise DataFormatError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(npz.files)}")
-            for key in _NPZ_KEYS:
-                out[key] = npz[key]
+            return {key: npz[key] for key in keys}
     except DataFormatError:
         raise
     except ValueError as exc:
@@ -93,32 +104,27 @@ def read_mnist_npz(path: str | Path) -> dict[str, np.ndarray]:
         raise DataFormatError(f"{path}: not a valid .npz file ({exc})") from None
     except Exception as exc:  # zipfile.BadZipFile and friends
         raise DataFormatError(f"{path}: not a valid .npz file ({type(exc).__name__}: {exc})") from None
-    for split in ("train", "test"):
-        x, y = out[f"x_{split}"], out[f"y_{split}"]
-        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
-            raise DataFormatError(f"{path}: x_{split} should be uint8 (N, 28, 28); found {x.dtype} {x.shape}")
-        if y.shape != (x.shape[0],):
-            raise DataFormatError(f"{path}: y_{split} should have shape ({x.shape[0]},); found {y.shape}")
-    return out
 
 
 # --- CIFAR-10 --------------------------------------------------------------------------------------------------
 
-CIFAR_MEMBERS = tuple(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)) + ("cifar-10-batches-py/test_batch",)
+CIFAR_MEMBERS = (*(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)), "cifar-10-batches-py/test_batch")
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Builds NumPy arrays, dtypes and plain containers; refuses every other global (no code can run)."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2; it only encodes a string
-    }
+    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2; it only encodes a string
+        }
+    )
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -144,10 +150,17 @@ def read_cifar10_tar(path: str | Path) -> dict[str, np.ndarray]:
     for the real file; smaller test files in the same format give proportionally smaller arrays.
     """
     path = Path(path)
-    source = str(path)
     if path.stat().st_size == 0:
         raise DataFormatError(f"{path}: the file is empty")
-    batches: dict[str, dict] = {}
+    batches = _cifar_batches(path)
+    x_train, y_train = _stack([_batch_arrays(str(path), name, batches[name]) for name in CIFAR_MEMBERS[:5]])
+    x_test, y_test = _stack([_batch_arrays(str(path), name, batches[name]) for name in CIFAR_MEMBERS[5:]])
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _cifar_batches(path: Path) -> dict[str, object]:
+    """Every CIFAR batch of the archive, unpickled with _ArraysOnlyUnpickler after all members were checked."""
+    source = str(path)
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = tar.getmembers()
@@ -157,13 +170,9 @@ def read_cifar10_tar(path: str | Path) -> dict[str, np.ndarray]:
             missing = [m for m in CIFAR_MEMBERS if m not in by_name]
             if missing:
                 raise DataFormatError(f"{source}: not a CIFAR-10 python archive; missing {', '.join(missing)}")
-            for name in CIFAR_MEMBERS:
-                raw = tar.extractfile(by_name[name]).read()
-                try:
-                    batch = _ArraysOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
-                except Exception as exc:
-                    raise DataFormatError(f"{source}: member {name} is not a CIFAR batch ({exc})") from None
-                batches[name] = batch
+            return {
+                name: _unpickle_batch(source, name, tar.extractfile(by_name[name]).read()) for name in CIFAR_MEMBERS
+            }
     except DataFormatError:
         raise
     except EOFError:
@@ -171,29 +180,33 @@ def read_cifar10_tar(path: str | Path) -> dict[str, np.ndarray]:
     except (tarfile.TarError, OSError, zlib.error) as exc:
         raise DataFormatError(f"{source}: not a valid .tar.gz archive ({exc})") from None
 
-    def arrays(names):
-        xs, ys = [], []
-        for name in names:
-            batch = batches[name]
-            if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-                raise DataFormatError(f"{source}: member {name} lacks b'data' / b'labels'")
-            data = np.asarray(batch[b"data"])
-            labels = np.asarray(batch[b"labels"], dtype=np.int64)
-            if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-                raise DataFormatError(
-                    f"{source}: member {name} should hold uint8 data (N, 3072) and N labels; "
-                    f"found {data.dtype} {data.shape} and {len(labels)} labels"
-                )
-            if labels.size and (labels.min() < 0 or labels.max() > 9):
-                raise DataFormatError(f"{source}: member {name} has labels outside 0-9")
-            # (N, 3072) rows are channel-major: (N, 3, 32, 32) -> (N, 32, 32, 3)
-            xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-            ys.append(labels)
-        return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
 
-    x_train, y_train = arrays(CIFAR_MEMBERS[:5])
-    x_test, y_test = arrays(CIFAR_MEMBERS[5:])
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+def _unpickle_batch(source: str, name: str, raw: bytes):
+    try:
+        return _ArraysOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as exc:
+        raise DataFormatError(f"{source}: member {name} is not a CIFAR batch ({exc})") from None
+
+
+def _batch_arrays(source: str, name: str, batch) -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 32, 32, 3) uint8, labels (N,) int64) of one CIFAR batch, checked."""
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DataFormatError(f"{source}: member {name} lacks b'data' / b'labels'")
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DataFormatError(
+            f"{source}: member {name} should hold uint8 data (N, 3072) and N labels; "
+            f"found {data.dtype} {data.shape} and {len(labels)} labels"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise DataFormatError(f"{source}: member {name} has labels outside 0-9")
+    # (N, 3072) rows are channel-major: (N, 3, 32, 32) -> (N, 32, 32, 3)
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+
+def _stack(parts) -> tuple[np.ndarray, np.ndarray]:
+    return np.ascontiguousarray(np.concatenate([x for x, _ in parts])), np.concatenate([y for _, y in parts])
 
 
 def read_mnist_5k(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -140,7 +140,7 @@ def describe(name: str, **kwargs) -> list[str]:
         lines += [f"cleaning: {change}" for change in data.changes]
         return lines
     pairs = data if isinstance(data[0], tuple) else ((data[0], data[1]),)
-    for split, (x, y) in zip(("train", "test") if len(pairs) == 2 else ("all",), pairs):
+    for split, (x, y) in zip(("train", "test") if len(pairs) == 2 else ("all",), pairs, strict=True):
         counts = np.bincount(y, minlength=10)
         lines.append(
             f"{split}: images {x.dtype} {x.shape}, labels {y.dtype} {y.shape}; per class "

@@ -136,6 +136,27 @@ def launch(
 ) -> int:
     """Run `command` (keraslab arguments, say ["run", "churn"]) as a job of `processes` processes. Returns the exit
     code: 0 when every process here exited 0."""
+    _check_request(command, processes, coordinator, process_id)
+    if coordinator is None:
+        coordinator = f"127.0.0.1:{free_port()}"
+    parse_address(coordinator)
+    ids = range(processes) if process_id is None else [process_id]
+    if debug:
+        command = [*command, "--debug"]
+    workers = [
+        _Worker(Job(coordinator, processes, i, float(timeout)), command, debug=debug, quiet_stdout=i != 0) for i in ids
+    ]
+    try:
+        first_failure = _supervise(workers, timeout)
+    except KeyboardInterrupt:
+        _interrupt(workers)
+        raise
+    for w in workers:
+        w.finish_output()
+    return _report(workers, first_failure, processes)
+
+
+def _check_request(command: list[str], processes: int, coordinator: str | None, process_id: int | None) -> None:
     if not command:
         raise UsageError(
             "launch: nothing to run; give the keraslab command after --, e.g. "
@@ -147,41 +168,40 @@ def launch(
         raise UsageError(f"Invalid value for `--processes`. Expected an integer >= 1. Received: {processes!r}")
     if process_id is not None and coordinator is None:
         raise UsageError("--process-id needs --coordinator HOST:PORT (the address of process 0's machine)")
-    if coordinator is None:
-        coordinator = f"127.0.0.1:{free_port()}"
-    parse_address(coordinator)
-    ids = range(processes) if process_id is None else [process_id]
-    if debug:
-        command = [*command, "--debug"]
-    workers = [
-        _Worker(Job(coordinator, processes, i, float(timeout)), command, debug=debug, quiet_stdout=i != 0) for i in ids
-    ]
-    first_failure: tuple[_Worker, int] | None = None
-    deadline = None
-    try:
-        while any(w.proc.poll() is None for w in workers):
+
+
+def _supervise(workers: list[_Worker], timeout: float) -> tuple[_Worker, int] | None:
+    """Wait for every process; the first to fail, with its exit code (None if none failed). Once one has failed,
+    the others get `timeout` (their watchdogs' limit) and 15 s more to stop on their own, then are killed."""
+    first_failure, deadline = None, None
+    while any(w.proc.poll() is None for w in workers):
+        for w in workers:
+            code = w.proc.poll()
+            if code not in (None, 0) and first_failure is None:
+                first_failure = (w, code)
+                deadline = time.monotonic() + timeout + 15
+        if deadline is not None and time.monotonic() > deadline:
             for w in workers:
-                code = w.proc.poll()
-                if code not in (None, 0) and first_failure is None:
-                    first_failure = (w, code)
-                    deadline = time.monotonic() + timeout + 15  # the others' watchdogs need up to `timeout`
-            if deadline is not None and time.monotonic() > deadline:
-                for w in workers:
-                    if w.proc.poll() is None:
-                        w.proc.kill()
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        for w in workers:
-            if w.proc.poll() is None:
-                w.proc.send_signal(signal.SIGINT)
-        for w in workers:
-            try:
-                w.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-        raise
+                if w.proc.poll() is None:
+                    w.proc.kill()
+        time.sleep(0.1)
+    return first_failure
+
+
+def _interrupt(workers: list[_Worker]) -> None:
+    """Ctrl-C: pass SIGINT on, give each process 10 s to stop, then kill it."""
     for w in workers:
-        w.finish_output()
+        if w.proc.poll() is None:
+            w.proc.send_signal(signal.SIGINT)
+    for w in workers:
+        try:
+            w.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+
+
+def _report(workers: list[_Worker], first_failure: tuple[_Worker, int] | None, processes: int) -> int:
+    """The job's exit code; when a process failed, one line naming the first to stop and why."""
     codes = {w.job.process_id: w.proc.returncode for w in workers}
     if all(c == 0 for c in codes.values()):
         return 0
@@ -189,12 +209,11 @@ def launch(
         pid = min(i for i, c in codes.items() if c != 0)
         first_failure = (next(w for w in workers if w.job.process_id == pid), codes[pid])
     w, code = first_failure
-    reason = w.reason(code)
     others = ", ".join(
         f"process {i}: {_describe_exit(c) if c else 'exit 0'}" for i, c in codes.items() if i != w.job.process_id
     )
     print(
-        f"keraslab: error: launch: process {w.job.process_id} of {processes} stopped first ({reason})"
+        f"keraslab: error: launch: process {w.job.process_id} of {processes} stopped first ({w.reason(code)})"
         + (f"; {others}" if others else ""),
         file=sys.stderr,
         flush=True,

@@ -2,9 +2,9 @@
 share each global batch.
 
 The mesh comes from Keras 3's distribution API (`keras.distribution.DataParallel`: a 1-D mesh whose axis is the
-batch); keraslab.training.fastfit places each global batch on it, split along the batch axis, with the weights and optimizer
-state replicated, and XLA's SPMD partitioner inserts the gradient all-reduce (gloo between processes on CPU, NCCL on
-GPU). Every device computes on its part of the same global batch a single device would have used, so the result
+batch); keraslab.training.fastfit places each global batch on it, split along the batch axis, with the weights and
+optimizer state replicated, and XLA's SPMD partitioner inserts the gradient all-reduce (gloo between processes on CPU,
+NCCL on GPU). Every device computes on its part of the same global batch a single device would have used, so the result
 equals single-device training up to the order of floating-point sums.
 
 `--devices N` uses N devices of this process; under `keraslab launch` every process uses the same number of its

@@ -142,7 +142,7 @@ def coordination_client():
     keraslab's one use of JAX's private modules; if JAX moves it, this function is the only place to change.
     """
     try:
-        from jax._src import distributed as jax_distributed
+        from jax._src import distributed as jax_distributed  # noqa: TID251 - the sanctioned use (above)
     except ImportError as exc:  # pragma: no cover - depends on the installed JAX
         raise DistributedError(
             f"this JAX version has no coordination client where keraslab expects it ({exc}); "
@@ -186,10 +186,8 @@ def stop(message: str | None, code: int) -> None:
         print(f"keraslab: error: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     for fn in _on_lost:
-        try:
+        with contextlib.suppress(Exception):
             fn()
-        except Exception:
-            pass
     os._exit(code)
 
 

@@ -278,7 +278,7 @@ def _take(X, idx):
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean and sd over seeds per (protocol, strategy, threshold kind)."""
-    agg = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False)[list(METRICS) + ["threshold"]]
+    agg = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False)[[*list(METRICS), "threshold"]]
     mean, sd = agg.mean(), agg.std(ddof=1).fillna(0.0)
     out = mean.join(sd.add_suffix("_sd")).reset_index()
     out["seeds"] = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False).size().to_numpy()

@@ -98,7 +98,7 @@ def train_churn_model(
 def run(config: ChurnConfig) -> Result:
     epochs = config.epochs or (5 if config.quick else 100)
     table = datasets.load_churn(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)
-    churn_model, history, (x_test, y_test, f_test) = train_churn_model(
+    churn_model, history, (_x_test, y_test, f_test) = train_churn_model(
         table.frame,
         seed=config.seed,
         epochs=epochs,

@@ -120,9 +120,10 @@ def run(config: Cifar10AnnConfig) -> Result:
                 batch_size=config.batch_size,
                 seed=config.seed,
                 input_scale=SCALE,
-                compile_kwargs=dict(
-                    optimizer=keras.optimizers.SGD(config.learning_rate), loss="categorical_crossentropy"
-                ),
+                compile_kwargs={
+                    "optimizer": keras.optimizers.SGD(config.learning_rate),
+                    "loss": "categorical_crossentropy",
+                },
             )
         result.summary["cpu_epoch_seconds"] = seconds["cpu:0"]
         gpu = [d for d in present if d.startswith("gpu")]

@@ -45,7 +45,10 @@ class CnnConfig(BaseConfig):
 def demo_tables():
     fmap = conv2d(DEMO_IMAGE, DEMO_FILTER, scale=9)
     pooled = max_pool2d(fmap, 2)
-    as_frame = lambda a: pd.DataFrame(np.round(a, 2), columns=[f"c{j}" for j in range(a.shape[1])])
+
+    def as_frame(a):
+        return pd.DataFrame(np.round(a, 2), columns=[f"c{j}" for j in range(a.shape[1])])
+
     return fmap, pooled, as_frame
 
 

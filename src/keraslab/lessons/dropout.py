@@ -91,7 +91,7 @@ def run(config: DropoutConfig) -> Result:
     x = table.X.to_numpy(np.float32)
     y = (table.y == "R").to_numpy(np.float32)  # the course's encoding: rock = 1, mine = 0
     names = ["M (mine)", "R (rock)"]
-    kw = dict(epochs=epochs, batch_size=config.batch_size, threshold=config.threshold)
+    kw = {"epochs": epochs, "batch_size": config.batch_size, "threshold": config.threshold}
 
     cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=config.seed)
     splits = list(cv.split(x, y))
@@ -110,7 +110,7 @@ def run(config: DropoutConfig) -> Result:
     folds_frame = pd.DataFrame(rows)
     diffs = folds_frame["gain"].to_numpy()
     n_test = len(y) // folds
-    gain, se, t, p = corrected_paired_t(diffs, len(y) - n_test, n_test)
+    gain, _se, _t, p = corrected_paired_t(diffs, len(y) - n_test, n_test)
 
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=config.split_test_size, random_state=config.split_seed)
     split_plain, hist_plain, proba_plain = nets["plain"].fit_score(

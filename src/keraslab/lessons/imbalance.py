@@ -143,7 +143,7 @@ def run(config: ImbalanceConfig) -> Result:
     )
     shown = table_summary.copy()
     for metric in ("f1", "precision", "recall", "pr_auc", "balanced_accuracy", "accuracy"):
-        shown[metric] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(shown[metric], shown[f"{metric}_sd"])]
+        shown[metric] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(shown[metric], shown[f"{metric}_sd"], strict=True)]
     shown = shown[
         [
             "protocol",
@@ -182,12 +182,12 @@ def run(config: ImbalanceConfig) -> Result:
         words += f", {summary['best_minus_baseline_f1']:+.3f} against the baseline's {summary['baseline_f1']:.3f}"
     result.text(words + ".")
     if config.protocol == "tutorial":
-        leaks = []
-        for s in [s for s in strategies if f"tutorial_{s}_f1" in summary]:
-            leaks.append(
-                f"{s}: honest {summary[f'{s}_f1']:.3f}, tutorial (leaky) {summary[f'tutorial_{s}_f1']:.3f} "
-                f"({summary[f'tutorial_{s}_f1'] - summary[f'{s}_f1']:+.3f})"
-            )
+        leaks = [
+            f"{s}: honest {summary[f'{s}_f1']:.3f}, tutorial (leaky) {summary[f'tutorial_{s}_f1']:.3f} "
+            f"({summary[f'tutorial_{s}_f1'] - summary[f'{s}_f1']:+.3f})"
+            for s in strategies
+            if f"tutorial_{s}_f1" in summary
+        ]
         result.heading("The course's leaky protocol (TUTORIAL)")
         result.text(
             "Rows labelled 'tutorial (leaky: resampled before the split)' scale and resample every row and "

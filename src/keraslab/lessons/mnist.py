@@ -35,7 +35,7 @@ def load_split(config: MnistConfig):
     """(x_train, y_train), (x_test, y_test) as float32 (n, 784) in [0, 1] and int64 labels; quick: a small slice."""
     from sklearn.model_selection import train_test_split
 
-    kw = dict(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=True)
+    kw = {"data_dir": config.data_dir, "offline": config.offline, "quiet": config.quiet, "scale": True}
     if config.dataset == "mnist_5k":
         x, y = datasets.load_mnist_5k(**kw)
         x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=config.seed)
@@ -44,7 +44,10 @@ def load_split(config: MnistConfig):
     if config.quick:
         x_train, y_train = _stratified_head(x_train, y_train, 3000, config.seed)
         x_test, y_test = _stratified_head(x_test, y_test, 1000, config.seed)
-    flat = lambda a: np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)  # (n, 28, 28) -> (n, 784)
+
+    def flat(a):
+        return np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)  # (n, 28, 28) -> (n, 784)
+
     return (flat(x_train), y_train), (flat(x_test), y_test), x_test  # x_test (n, 28, 28) for the sample grid
 
 

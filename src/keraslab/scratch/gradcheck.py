@@ -82,6 +82,6 @@ def check_network(
         )
         return network.loss_fn(target, out)
 
-    for name, p, g in zip(names, network.params, analytic):
+    for name, p, g in zip(names, network.params, analytic, strict=True):
         results.append(check(name, loss_at, g, p, h, tolerance))
     return results

@@ -15,8 +15,10 @@ from keraslab.scratch._checks import rate as check_rate
 
 
 class Layer:
-    params: list[np.ndarray] = []
-    grads: list[np.ndarray] = []
+    """A layer's parameters and their gradients (empty for a layer without weights), forward and backward."""
+
+    params: list[np.ndarray]  # set by each layer's __init__ ([] for a layer without weights)
+    grads: list[np.ndarray]  # the gradient of the loss for each parameter, filled by backward
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -91,21 +93,24 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Inverted dropout: in training, zero each unit with probability `rate` and scale the rest by 1 / (1 - rate),
-    so nothing needs rescaling at predict time, when the layer passes its input through."""
+    so nothing needs rescaling at predict time, when the layer passes its input through.
+
+    `mask` is the last training pass's mask, already scaled (None after an inference pass): backward multiplies the
+    gradient by it."""
 
     def __init__(self, rate: float, rng: np.random.Generator):
         self.rate = check_rate(rate)
         self.rng = rng
         self.params, self.grads = [], []
-        self._mask = None
+        self.mask = None
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
-            self._mask = None
+            self.mask = None
             return x
         keep = self.rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64) >= self.rate
-        self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.rate)
-        return x * self._mask
+        self.mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.rate)
+        return x * self.mask
 
     def backward(self, grad):
-        return grad if self._mask is None else grad * self._mask
+        return grad if self.mask is None else grad * self.mask

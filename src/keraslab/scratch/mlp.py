@@ -8,6 +8,7 @@ fit, learned attributes end in `_`.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -150,7 +151,7 @@ class MLPClassifier:
         dt = np.dtype(self.dtype)
         layers: list[Layer] = []
         sizes = [n_in, *hidden]
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             layers += [Dense(a, b, rng, dt), Activation(self.activation)]
             if self.dropout:
                 layers.append(Dropout(self.dropout, rng))

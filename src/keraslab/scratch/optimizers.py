@@ -14,7 +14,7 @@ class SGD:
         self.learning_rate = positive(learning_rate, "learning_rate")
 
     def step(self, params, grads) -> None:
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             p -= p.dtype.type(self.learning_rate) * g
 
 
@@ -35,7 +35,7 @@ class Adam:
             self._tmp = [np.empty_like(p) for p in params]
         self.t += 1
         lr_t = self.learning_rate * np.sqrt(1 - self.beta_2**self.t) / (1 - self.beta_1**self.t)
-        for p, g, m, v, tmp in zip(params, grads, self._m, self._v, self._tmp):
+        for p, g, m, v, tmp in zip(params, grads, self._m, self._v, self._tmp, strict=True):
             dt = p.dtype.type
             m *= dt(self.beta_1)
             m += dt(1 - self.beta_1) * g  # one temporary the size of g

@@ -11,7 +11,7 @@ model they name is made inside create_app.)
 
 import json
 import math
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -29,9 +29,9 @@ def _row_model(schema: dict):
         if col["role"] == "numeric":  # numbers, numeric strings; blank strings and null are missing values
             tp = Annotated[Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_to_none)]
         elif col["role"] == "yes_no":
-            tp = Optional[bool | str]
+            tp = bool | str | None
         else:
-            tp = Optional[str | int | float]
+            tp = str | int | float | None
         fields[col["name"]] = (tp, Field(default=None))
     return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
 

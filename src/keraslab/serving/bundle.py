@@ -103,7 +103,8 @@ class Bundle:
         labels = self.label_of(proba)
         names = [f"proba_{label}" for label in self.labels]
         return [
-            {**{n: float(p) for n, p in zip(names, row)}, "label": lab} for row, lab in zip(proba, labels)
+            {**{n: float(p) for n, p in zip(names, row, strict=True)}, "label": lab}
+            for row, lab in zip(proba, labels, strict=True)
         ], warnings
 
     def predict_frame(self, frame: pd.DataFrame, id_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:

@@ -8,6 +8,7 @@ never seen, which encode as all zeros.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -156,7 +157,7 @@ class FeatureSpec:
             j += 1
         for col in self.yes_no:
             s = frame[col["name"]]
-            mapped = s.map(lambda v: _yes_no(v, col["name"]))
+            mapped = s.map(functools.partial(_yes_no, name=col["name"]))
             out[:, j] = mapped.fillna(col["fill"]).to_numpy(np.float64)
             j += 1
         for col in self.categorical:

@@ -89,7 +89,11 @@ def history_table(rows: list[dict]) -> np.ndarray:
 
 def history_rows(table: np.ndarray) -> list[dict]:
     return [
-        {c: (int(v) if c == "epoch" else float(v)) for c, v in zip(HISTORY_COLUMNS, line) if not np.isnan(v)}
+        {
+            c: (int(v) if c == "epoch" else float(v))
+            for c, v in zip(HISTORY_COLUMNS, line, strict=True)
+            if not np.isnan(v)
+        }
         for line in np.asarray(table, dtype=np.float64)
     ]
 
@@ -104,7 +108,7 @@ def _encode(epoch: int, state, rows: list[dict], signature: dict) -> bytes:
         index.append([v.dtype.str, list(v.shape), offset])
         offset += v.nbytes
     blob = np.empty(offset, dtype=np.uint8)
-    for v, (_, _, start) in zip(values, index):
+    for v, (_, _, start) in zip(values, index, strict=True):
         blob[start : start + v.nbytes] = np.ascontiguousarray(v).reshape(-1).view(np.uint8)
     meta = {"epoch": int(epoch), "signature": signature, "counts": [len(group) for group in state], "index": index}
     buf = io.BytesIO()
@@ -193,7 +197,7 @@ def _check(path: Path, saved: dict, now: dict, state, template) -> None:
     ]
     if diffs:
         raise CheckpointError(f"checkpoint {path} was written by a different training run: {'; '.join(diffs)}")
-    for kind, got, want in zip(("trainable", "non-trainable", "optimizer"), state, template):
+    for kind, got, want in zip(("trainable", "non-trainable", "optimizer"), state, template, strict=True):
         shapes_got = [tuple(a.shape) for a in got]
         shapes_want = [tuple(np.shape(a)) for a in want]
         if shapes_got != shapes_want:
