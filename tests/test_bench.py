@@ -20,6 +20,7 @@ def test_flop_counts_by_hand():
     assert flops.matmul_gflops(n=256, repeats=2) > 0.1
 
 
+@pytest.mark.slow
 def test_tiny_bench_run_through_workers(tmp_path):
     report = harness.run_bench(models=["mlp", "churn"], devices=("cpu", "gpu"), repeats=2, samples=512, progress=None)
     rows = report["rows"]

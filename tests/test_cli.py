@@ -10,7 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from keraslab.cli import main
+from keraslab.cli.main import main
 from keraslab.datasets import synthetic
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keraslab import cli
+from keraslab.cli import main as cli
 from keraslab.distributed import plan as parallel
-from keraslab.distributed.launch import free_port
+from keraslab.distributed.launcher import free_port
 from keraslab.errors import UsageError
 from keraslab.training import checkpoints
 
@@ -67,6 +67,7 @@ def _env(shared_data, **extra):
     return {**os.environ, "KERASLAB_DATA": str(shared_data.resolve()), **extra}
 
 
+@pytest.mark.slow
 def test_two_simulated_devices_equal_one(shared_data):
     proc = subprocess.run(
         [sys.executable, "-c", TWO_DEVICES], env=_env(shared_data), capture_output=True, text=True, timeout=600
@@ -107,6 +108,7 @@ def _weights(folder: Path) -> dict:
     return {f"{kind}{i}": value for kind, group in zip("tno", state, strict=True) for i, value in enumerate(group)}
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):
     run = ["run", "churn", "--epochs", "3", "--checkpoints", "always", "--keep-checkpoints", "--quiet", "--offline"]
     assert cli.main([*run, "--out", str(tmp_path / "single"), "--data-dir", str(shared_data)]) == 0
@@ -145,6 +147,7 @@ def _process_id(pid: int) -> int | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="finds the worker processes through /proc")
 def test_killing_one_process_stops_the_other_within_the_timeout(tmp_path, shared_data):
     timeout = 5
@@ -196,6 +199,7 @@ def test_killing_one_process_stops_the_other_within_the_timeout(tmp_path, shared
     assert not any(tmp_path.iterdir())  # no run folder, no staging (no checkpoints were asked for)
 
 
+@pytest.mark.slow
 def test_unreachable_coordinator_fails_after_the_timeout(tmp_path, shared_data):
     port = free_port()
     t0 = time.monotonic()

@@ -1,5 +1,9 @@
 """The imbalance lab: strategies, the balanced ensemble, focal loss against the scratch one, leakage, bad input."""
 
+import json
+import zipfile
+from pathlib import Path
+
 import jax
 import numpy as np
 import pytest
@@ -17,7 +21,9 @@ from keraslab.imbalance import (
     summarise,
     summary_keys,
 )
-from keraslab.imbalance.strategies import STRATEGIES
+from keraslab.imbalance.strategies import FOCAL_ALPHA, FOCAL_GAMMA, STRATEGIES
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _imbalanced(n=300, minority=0.2, seed=0, d=4):
@@ -226,3 +232,71 @@ def test_lesson_refuses_a_non_binary_table(tmp_path, shared_data):
         _lesson(tmp_path, shared_data, dataset="homeprices")
     with pytest.raises(UsageError, match="Dataset 'mnist_5k' is not a table"):
         _lesson(tmp_path, shared_data, dataset="mnist_5k")
+
+
+# --- one registry: every user of the strategies resolves the same defaults --------------------------------------
+
+
+@pytest.fixture
+def focal_alphas(monkeypatch):
+    """Every alpha a focal loss is built with, in compare() (the lab and the lesson) and in keraslab train."""
+    import keraslab.imbalance.comparison
+    import keraslab.serving.train
+
+    seen = []
+
+    def spy(gamma=FOCAL_GAMMA, alpha=FOCAL_ALPHA):
+        seen.append(alpha)
+        return binary_focal_loss(gamma, alpha)
+
+    monkeypatch.setattr(keraslab.imbalance.comparison, "binary_focal_loss", spy)
+    monkeypatch.setattr(keraslab.serving.train, "binary_focal_loss", spy)
+    return seen
+
+
+@pytest.mark.slow
+def test_lesson_compare_and_train_resolve_the_same_focal_alpha(focal_alphas, tmp_path, shared_data):
+    from keraslab.cli.main import main
+    from keraslab.lessons.imbalance import ImbalanceConfig
+
+    X, y = _imbalanced()
+    compare(X, y, strategies=["focal"], seeds=[0], settings=LabSettings(epochs=1))
+    _lesson(tmp_path / "lesson", shared_data, strategies="focal")
+    code = main(
+        [
+            "train",
+            str(shared_data / "customer_churn.csv"),
+            "--target",
+            "Churn",
+            "--drop",
+            "customerID",
+            "--imbalance",
+            "focal",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            str(tmp_path / "bundle"),
+        ]
+    )
+    assert code == 0
+    assert focal_alphas == [FOCAL_ALPHA] * 3 and ImbalanceConfig().alpha == LabSettings().alpha == FOCAL_ALPHA == 0.75
+    # the bundle's saved model carries it too
+    config = json.loads(zipfile.ZipFile(tmp_path / "bundle" / "model.keras").read("config.json"))
+    assert config["compile_config"]["loss"]["config"]["alpha"] == FOCAL_ALPHA
+    # negative control: the spy sees a different alpha when one is asked for
+    _lesson(tmp_path / "other", shared_data, strategies="focal", alpha=0.5)
+    assert focal_alphas[-1] == 0.5
+
+
+def test_every_strategy_is_listed_in_the_help_and_the_readme(capsys):
+    from keraslab.cli.main import main
+    from keraslab.lessons.imbalance import ImbalanceConfig
+
+    assert main(["train", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    readme = (REPO / "README.md").read_text()
+    for name in STRATEGIES:
+        assert f"{name} (" in help_text, name
+        assert f"`{name}`" in readme, name
+    assert ImbalanceConfig().strategies.split(",") == list(STRATEGIES)

@@ -10,6 +10,7 @@ import pytest
 from keraslab import lessons
 from keraslab.runs import runner
 
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 EVERY_LESSON_FILE = {"config.json", "manifest.json", "metrics.json", "history.csv", "report.md", "report.html"}
 
 
@@ -30,6 +31,7 @@ def _files(folder):
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.slow
 def test_mnist_quick_on_small_mnist_npz(tmp_path, small_home):
     folder, s = _run("mnist", tmp_path, small_home)
     assert set(s) >= {"linear_test_accuracy", "hidden_test_accuracy"}
@@ -48,6 +50,7 @@ def test_mnist_quick_on_small_mnist_npz(tmp_path, small_home):
     assert "precision" in report and "support" in report
 
 
+@pytest.mark.slow
 def test_mnist_5k_each_model_has_its_own_confusion_matrix(tmp_path, shared_data):
     folder, _s = _run("mnist", tmp_path, shared_data, dataset="mnist_5k", epochs=2)
     a = pd.read_csv(folder / "tables" / "linear_classification_report.csv")
@@ -57,6 +60,7 @@ def test_mnist_5k_each_model_has_its_own_confusion_matrix(tmp_path, shared_data)
     assert {"epoch", "linear_loss", "linear_val_loss", "hidden_accuracy", "hidden_val_accuracy"} <= set(history)
 
 
+@pytest.mark.slow
 def test_cifar10_ann_quick_reports_cpu_time_and_no_gpu(tmp_path, small_home):
     folder, s = _run("cifar10-ann", tmp_path, small_home)
     assert s["cpu_epoch_seconds"] > 0 and "gpu_epoch_seconds" not in s
@@ -112,34 +116,46 @@ def test_churn_same_seed_same_numbers(tmp_path, shared_data):
     assert a == b
 
 
+@pytest.mark.slow
 def test_dropout_quick(tmp_path, shared_data):
+    from keraslab.lessons.dropout import corrected_paired_t
+
     folder, s = _run("dropout", tmp_path, shared_data)
-    for key in (
-        "cv_accuracy_plain",
-        "cv_accuracy_dropout",
-        "cv_accuracy_plain_sd",
-        "cv_accuracy_dropout_sd",
-        "split_accuracy_plain",
-        "split_accuracy_dropout",
-        "dropout_gain",
-        "dropout_gain_sd",
-    ):
-        assert key in s
     folds = pd.read_csv(folder / "tables" / "folds.csv")
+    assert len(folds) == 3  # quick: one repeat of 3-fold CV
     np.testing.assert_allclose(folds["gain"], folds["accuracy_dropout"] - folds["accuracy_plain"])
-    assert s["dropout_gain"] == pytest.approx(folds["gain"].mean())
+    assert s["cv_accuracy_plain"] == pytest.approx(folds["accuracy_plain"].mean())
+    assert s["cv_accuracy_dropout_sd"] == pytest.approx(folds["accuracy_dropout"].std(ddof=1))
+    # the reported test is the corrected paired t-test of these folds (208 rows, 69 in each test fold)
+    gain, _, _, p = corrected_paired_t(folds["gain"].to_numpy(), 208 - 69, 69)
+    assert s["dropout_gain"] == pytest.approx(gain) and s["dropout_gain_p_value"] == pytest.approx(p)
+    # and the words follow from the numbers
     verdict = json.loads((folder / "metrics.json").read_text())["verdict"]
-    assert verdict.startswith("Dropout")
+    if p < 0.05:
+        assert verdict.startswith("Dropout helped" if gain > 0 else "Dropout hurt")
+    else:
+        assert verdict.startswith("Dropout did not help beyond the noise") and f"p = {p:.2f}" in verdict
 
 
+@pytest.mark.slow
 def test_cnn_quick(tmp_path, small_home):
     folder, s = _run("cnn", tmp_path, small_home)
-    assert set(s) >= {"cnn_test_accuracy", "ann_test_accuracy"}
-    assert {
-        "plots/cnn_confusion_matrix.png",
-        "plots/ann_confusion_matrix.png",
-        "tables/demo_feature_map.csv",
-    } <= _files(folder)
+    assert {"plots/cnn_confusion_matrix.png", "plots/ann_confusion_matrix.png"} <= _files(folder)
+    for key in ("cnn", "ann"):
+        # each model's accuracy is the one its own confusion matrix gives, on the 200 quick test images
+        report = pd.read_csv(folder / "tables" / f"{key}_classification_report.csv")
+        supports = report.loc[report["class"].isin(CIFAR_CLASSES), "support"]
+        assert supports.sum() == 200
+        recall = report.loc[report["class"].isin(CIFAR_CLASSES), "recall"]
+        assert s[f"{key}_test_accuracy"] == pytest.approx((recall * supports).sum() / 200)
+    assert s["cnn_minus_ann"] == pytest.approx(s["cnn_test_accuracy"] - s["ann_test_accuracy"])
+    # the small CIFAR-format images have a brightness pattern per class: one epoch already beats chance (0.1)
+    assert s["cnn_test_accuracy"] > 0.25
+    history = pd.read_csv(folder / "history.csv")
+    assert list(history["epoch"]) == [1] and {"cnn_loss", "cnn_val_accuracy", "ann_loss"} <= set(history)
+    # the worked example as the report shows it (rounded to 2 places): 7/9 at the loop, the course's -1/9 beside it
+    fmap = pd.read_csv(folder / "tables" / "demo_feature_map.csv").to_numpy()
+    assert fmap.shape == (5, 5) and fmap.max() == pytest.approx(0.78) and fmap[1, 0] == pytest.approx(-0.11)
 
 
 def test_several_seeds_for_a_keras_lesson(tmp_path, shared_data):
@@ -196,13 +212,20 @@ def test_churn_model_predicts_new_rows(shared_data):
 
 
 def test_corrected_paired_t():
+    from scipy import stats
+
     from keraslab.lessons.dropout import corrected_paired_t
 
     diffs = np.array([0.02, -0.01, 0.03, 0.0, 0.01])
-    mean, se, _t, p = corrected_paired_t(diffs, n_train=160, n_test=40)
-    # se = sqrt((1/5 + 40/160) * var) with var = 0.00023 (sample variance of the diffs)
+    mean, se, t, p = corrected_paired_t(diffs, n_train=160, n_test=40)
+    # mean 0.01; sample variance (0.0001 + 0.0004 + 0.0004 + 0.0001 + 0) / 4 = 0.00025;
+    # se = sqrt((1/5 + 40/160) * 0.00025) = 0.010607; t = 0.01 / se = 0.9428; p = 2 * t_4.sf(0.9428) = 0.3992
     assert mean == pytest.approx(0.01) and se == pytest.approx(np.sqrt(0.45 * 0.00025))
-    assert 0 < p < 1
+    assert t == pytest.approx(0.9428090) and p == pytest.approx(0.3991616, abs=1e-6)
+    # with no overlap correction (n_test = 0) it is the ordinary one-sample t-test (p = 0.2302): the correction
+    # widens the interval, it never narrows it
+    plain = stats.ttest_1samp(diffs, 0.0)
+    assert corrected_paired_t(diffs, 160, 0)[3] == pytest.approx(plain.pvalue) and plain.pvalue < p
     assert corrected_paired_t(np.zeros(4), 10, 2)[3] == 1.0
 
 
@@ -224,7 +247,7 @@ def test_convolution_demo_matches_keras():
 
 
 def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
-    from keraslab.cli import main
+    from keraslab.cli.main import main
 
     # Only the fast lessons: the point is the closing table and one folder per lesson.
     fast = {k: v for k, v in lessons.all_lessons().items() if k in ("losses", "gd-variants")}
@@ -236,7 +259,7 @@ def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
 
 
 def test_run_all_skips_lessons_whose_data_is_missing(tmp_path, shared_data, capsys, monkeypatch):
-    from keraslab.cli import main
+    from keraslab.cli.main import main
 
     fast = {k: v for k, v in lessons.all_lessons().items() if k in ("losses", "cnn")}
     monkeypatch.setattr(lessons, "all_lessons", lambda: fast)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from keraslab import lessons
-from keraslab.cli import main
+from keraslab.cli.main import main
 from keraslab.runs import runner
 
 

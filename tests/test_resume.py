@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keraslab import cli
+from keraslab.cli import main as cli
 from keraslab.training import checkpoints
 
 # The CLI in a subprocess that SIGKILLs itself right after the checkpoint of epoch 2 is on disk: a crash at a
 # known point (a test harness, not keraslab code).
 KILL_AFTER_EPOCH_2 = textwrap.dedent("""
     import os, signal, sys
-    from keraslab import cli
+    from keraslab.cli import main as cli
     from keraslab.training import checkpoints
     _save = checkpoints.FitCheckpoints.save
     def save(self, epoch, *args, **kwargs):
@@ -65,6 +65,7 @@ def killed_and_uninterrupted(tmp_path_factory, shared_data):
     return root
 
 
+@pytest.mark.slow
 def test_sigkill_after_epoch_2_then_resume_is_bit_identical(killed_and_uninterrupted, shared_data, capsys):
     root = killed_and_uninterrupted
     staging = root / ".killed.partial"
@@ -243,7 +244,7 @@ def test_checkpoint_store_fallbacks_and_mismatches(tmp_path, capsys):
 def test_every_seed_in_range_trains(capsys):
     """Seeds reach 2**32 - 1 (check_seed's range): the epoch order takes them as uint32."""
     from keraslab import training
-    from keraslab.training.fastfit import epoch_order
+    from keraslab.training.compiled_epoch import epoch_order
 
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 8), dtype=np.float32), (rng.random(40) < 0.4).astype(np.float32)
@@ -252,6 +253,7 @@ def test_every_seed_in_range_trains(capsys):
     assert not np.array_equal(epoch_order(2**32 - 1, 0, 40), epoch_order(2**31 - 1, 0, 40))
 
 
+@pytest.mark.slow
 def test_two_processes_resume_a_killed_run(killed_and_uninterrupted, shared_data):
     """The distributed path: process 0 reads the checkpoint and sends it to process 1 (which may be on a machine
     that cannot see it); the history up to the checkpoint arrives exactly, the rest within 1e-5."""

@@ -2,6 +2,7 @@
 test, and the churn target."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keraslab.cli import main
+from keraslab.cli.main import main
 from keraslab.serving import BundleError, TrainOptions, load, train_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -238,6 +239,7 @@ def test_blank_number_is_a_missing_value(client, churn_rows, churn_bundle):
     assert r.status_code == 200 and r.json()["warnings"] == []
 
 
+@pytest.mark.slow
 def test_small_load_test(churn_bundle):
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
@@ -306,9 +308,11 @@ def test_train_bad_input(tmp_path, shared_data, capsys):
     assert not any((tmp_path / n).exists() for n in "acd")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["ensemble_vote", "ensemble_mean"])
 def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
-    """The lab's balanced ensembles train 3 networks and save them as one Keras model that loads in safe mode."""
+    """The lab's balanced ensembles train 3 networks and save them as one Keras model that loads in safe mode, in
+    this process and in a fresh one (where nothing has registered keraslab's layers yet)."""
     folder, summary = train_table(
         shared_data / "customer_churn.csv",
         TrainOptions(target="Churn", drop=("customerID",), imbalance=strategy, epochs=3, quiet=True),
@@ -318,10 +322,34 @@ def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
     bundle = load(folder)
     members = [layer for layer in bundle.model.layers if layer.name.startswith("member_")]
     assert len(members) == 3
-    out, _ = bundle.predict_frame(churn_rows.drop(columns=["Churn"]))
-    if strategy == "ensemble_vote":  # shares of 3 votes
-        assert set(np.round(out.proba_Yes * 3, 5)) <= {0.0, 1.0, 2.0, 3.0}
+    new = churn_rows.drop(columns=["Churn"])
+    out, _ = bundle.predict_frame(new)
+    # the bundle's P(Yes) is the members' mean, or the share of members voting Yes (probability >= 0.5)
+    x, _ = bundle.features.transform(new)
+    each = np.stack([np.asarray(m(x)).ravel() for m in members])
+    expected = (each >= 0.5).mean(axis=0) if strategy == "ensemble_vote" else each.mean(axis=0)
+    np.testing.assert_allclose(out.proba_Yes, expected, atol=1e-6)
     assert 0 < summary["minority_f1"] <= 1
+    # a fresh process loads and predicts the same
+    new.to_csv(tmp_path / "new.csv", index=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keraslab",
+            "predict",
+            str(folder),
+            str(tmp_path / "new.csv"),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "p.csv").proba_Yes, out.proba_Yes, atol=1e-6)
 
 
 def test_ensemble_needs_a_binary_target(tmp_path, capsys):
@@ -339,3 +367,31 @@ def test_ensemble_needs_a_binary_target(tmp_path, capsys):
         ]
     )
     assert code == 2 and "--imbalance ensemble_mean needs a binary target; 't' has 3 classes" in capsys.readouterr().err
+
+
+def test_the_bundle_report_gives_the_command_that_trains_it_again(churn_bundle):
+    import html
+    import shlex
+
+    from keraslab.cli.main import build_parser
+
+    metrics = json.loads((churn_bundle / "metrics.json").read_text())
+    command = metrics["command"]
+    assert command.startswith("keraslab train ") and "keraslab run" not in command
+    assert f"<pre>{html.escape(command)}</pre>" in (churn_bundle / "report.html").read_text()
+    # parsed back by the command line, it asks for exactly this bundle's options
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    options = metrics["options"]
+    assert (args.csv, args.target, args.drop.split(","), args.imbalance) == (
+        options["csv"],
+        options["target"],
+        options["drop"],
+        options["imbalance"],
+    )
+    assert (args.epochs, args.seed, args.test_size, not args.no_tune_threshold) == (
+        options["epochs"],
+        options["seed"],
+        options["test_size"],
+        options["tune_threshold"],
+    )
+    assert Path(args.out) == churn_bundle

@@ -1,3 +1,3 @@
-from keraslab.cli import main
+from keraslab.cli.main import main
 
 raise SystemExit(main())

@@ -1,14 +1,11 @@
 """The `keraslab` command line. Thin: every command parses its arguments, calls one library function, prints and
 sets the exit code.
 
-- main: assembles the parser, runs the command, turns expected failures into one line and an exit code
+- main: `main(argv)`, the entry point: assembles the parser, runs the command, turns expected failures into one
+  line and an exit code
 - common: the parser class, the shared flags, the console
 - run_commands: `lessons`, `run LESSON | all` (each lesson's options built from its config dataclass)
 - data_commands: `data list | verify | fetch | show | import`
 - bundle_commands: `train`, `predict`, `serve`
 - tool_commands: `verify`, `bench`, `launch`
 """
-
-from keraslab.cli.main import main
-
-__all__ = ["main"]

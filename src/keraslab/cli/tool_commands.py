@@ -5,7 +5,7 @@ from __future__ import annotations
 from keraslab.backend import use_backend
 from keraslab.bench import MODELS, print_report, run_bench
 from keraslab.cli.common import command, console, fail, split_list
-from keraslab.distributed.launch import launch
+from keraslab.distributed.launcher import launch
 from keraslab.distributed.runtime import DEFAULT_TIMEOUT
 from keraslab.files import atomic_write_json
 from keraslab.runs.report import fmt

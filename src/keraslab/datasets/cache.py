@@ -63,7 +63,7 @@ def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = Fal
         used.append(entry)
 
 
-def _progress_bar(name: str, quiet: bool):
+def _progress_bar(quiet: bool):
     if quiet:
         return contextlib.nullcontext(None)
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
@@ -124,7 +124,7 @@ def ensure_file(
             f"{spec_file.url} and run `keraslab data import {dataset or 'NAME'} PATH`, or point --data-dir / "
             f"{ENV_VAR} at a folder that has it"
         )
-    with _progress_bar(spec_file.name, quiet) as bar:
+    with _progress_bar(quiet) as bar:
         hook = None
         if bar is not None:
             task = bar.add_task(f"downloading {spec_file.name}", total=spec_file.size)

@@ -2,13 +2,13 @@
 
 - plan: which devices share each global batch (`data_parallel(N)`, `make_plan`), on Keras's DataParallel mesh
 - runtime: joining and leaving a JAX distributed job, the heartbeat watchdog, stopping cleanly when a peer is lost
-- launch: `keraslab launch`, starting (or joining) a job's processes and supervising them
+- launcher: `keraslab launch`, starting (or joining) a job's processes and supervising them
 
     with keraslab.distributed.data_parallel(2):
         keraslab.training.fit(model, x, y, epochs=5)
 """
 
-from keraslab.distributed.launch import launch
+from keraslab.distributed.launcher import launch
 from keraslab.distributed.plan import Plan, data_parallel, make_plan
 from keraslab.distributed.runtime import DistributedError, Job
 

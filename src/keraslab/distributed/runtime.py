@@ -7,7 +7,7 @@ that stops (killed, crashed, its machine gone) is noticed within `timeout` secon
 stops with one line naming it instead of hanging in a collective. JAX's own heartbeat is set to a longer timeout
 so that this message comes first.
 
-`keraslab launch` (keraslab.distributed.launch) starts the processes and sets KERASLAB_JOB for each; the command
+`keraslab launch` (keraslab.distributed.launcher) starts the processes and sets KERASLAB_JOB for each; the command
 line (keraslab.cli) joins.
 """
 

@@ -4,10 +4,10 @@
   alpha, ensemble members, SMOTE neighbours), checks, `resample(X, y, strategy, seed)`, balanced class weights
 - ensemble: `BalancedEnsemble`, k models on all minority rows + disjoint majority slices, vote or mean
 - focal: `binary_focal_loss(gamma, alpha)` for Keras
-- compare: `compare(X, y, strategies, seeds, ...)`, `summarise`, the lab's network trainer
+- comparison: `compare(X, y, strategies, seeds, ...)`, `summarise`, the lab's network trainer
 """
 
-from keraslab.imbalance.compare import (
+from keraslab.imbalance.comparison import (
     METRICS,
     KerasTrainer,
     LabSettings,

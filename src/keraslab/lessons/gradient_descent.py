@@ -30,7 +30,7 @@ class GradientDescentConfig(BaseConfig):
     loss_threshold: float | None = None
 
 
-def keras_neuron(keras, X, y, *, epochs: int, learning_rate: float, quiet: bool = True):
+def keras_neuron(keras, X, y, *, epochs: int, learning_rate: float):
     """The same neuron in Keras: Dense(1, sigmoid), ones/zeros init, SGD, binary cross-entropy, full batch."""
     model = keras.Sequential(
         [

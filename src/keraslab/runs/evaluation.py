@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from keraslab.runs import plots
 
 
@@ -14,15 +15,29 @@ def classification(y_true, y_pred, class_names) -> dict:
 
     labels = list(range(len(class_names)))
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    report = metrics.classification_report(y_true, y_pred, labels=labels, target_names=list(map(str, class_names)),
-                                           digits=4, zero_division=0, output_dict=True)
-    text = metrics.classification_report(y_true, y_pred, labels=labels, target_names=list(map(str, class_names)),
-                                         digits=4, zero_division=0)
-    rows = [{"class": name, **{k: (int(v) if k == "support" else v) for k, v in vals.items()}}
-            for name, vals in report.items() if isinstance(vals, dict)]
-    return {"accuracy": float(metrics.accuracy_score(y_true, y_pred)),
-            "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels),
-            "report_text": text, "report_frame": pd.DataFrame(rows)}
+    report = metrics.classification_report(
+        y_true,
+        y_pred,
+        labels=labels,
+        target_names=list(map(str, class_names)),
+        digits=4,
+        zero_division=0,
+        output_dict=True,
+    )
+    text = metrics.classification_report(
+        y_true, y_pred, labels=labels, target_names=list(map(str, class_names)), digits=4, zero_division=0
+    )
+    rows = [
+        {"class": name, **{k: (int(v) if k == "support" else v) for k, v in vals.items()}}
+        for name, vals in report.items()
+        if isinstance(vals, dict)
+    ]
+    return {
+        "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+        "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=labels),
+        "report_text": text,
+        "report_frame": pd.DataFrame(rows),
+    }
 
 
 def binary_scores(y_true, proba, threshold: float = 0.5) -> dict:
@@ -51,11 +66,16 @@ def add_classifier_report(result, key: str, title: str, y_true, y_pred, class_na
     cls = classification(y_true, y_pred, class_names)
     result.heading(title)
     if history is not None:
-        result.figure(f"{key}_learning_curves", plots.learning_curves(history, title=title),
-                      f"{title}: loss and accuracy per epoch")
-    result.figure(f"{key}_confusion_matrix",
-                  plots.confusion_matrix(cls["confusion_matrix"], class_names, title=f"{title}: confusion matrix"),
-                  f"{title}: confusion matrix (rows: truth, columns: prediction)")
+        result.figure(
+            f"{key}_learning_curves",
+            plots.learning_curves(history, title=title),
+            f"{title}: loss and accuracy per epoch",
+        )
+    result.figure(
+        f"{key}_confusion_matrix",
+        plots.confusion_matrix(cls["confusion_matrix"], class_names, title=f"{title}: confusion matrix"),
+        f"{title}: confusion matrix (rows: truth, columns: prediction)",
+    )
     result.texts[f"{key}_classification_report.txt"] = cls["report_text"]
     result.table(f"{key}_classification_report", cls["report_frame"], f"{title}: classification report")
     return cls

@@ -33,7 +33,7 @@ class FolderWriter:
     def __init__(self, root: str | os.PathLike):
         self.staging = Path(root)
 
-    def subfolder(self, rel: str) -> "FolderWriter":
+    def subfolder(self, rel: str) -> FolderWriter:
         return FolderWriter(self.staging / rel)
 
     def path(self, rel: str) -> Path:
@@ -87,12 +87,20 @@ class RunDir(FolderWriter):
     checkpoints are removed unless `keep_checkpoints`.
     """
 
-    def __init__(self, final: str | os.PathLike, *, config: dict | None = None, resume: bool = False,
-                 keep_checkpoints: bool = False, resume_hint: str | None = None):
+    def __init__(
+        self,
+        final: str | os.PathLike,
+        *,
+        config: dict | None = None,
+        resume: bool = False,
+        keep_checkpoints: bool = False,
+        resume_hint: str | None = None,
+    ):
         self.final = Path(final)
         super().__init__(self.final.parent / f".{self.final.name}.partial")
         self.config, self.resume, self.keep_checkpoints = config, resume, keep_checkpoints
         self.resume_hint = resume_hint
+        self._abandoned = False
 
     @property
     def checkpoints(self) -> Path:
@@ -111,22 +119,25 @@ class RunDir(FolderWriter):
             raise UsageError(f"{self.final}: another keraslab process (pid {pid}) is writing this run right now")
         lock.write_text(str(os.getpid()))
 
-    def __enter__(self) -> "RunDir":
+    def __enter__(self) -> RunDir:
         if self.final.exists() and (not self.final.is_dir() or any(self.final.iterdir())):
-            raise UsageError(
-                f"--out {self.final} already exists and is not empty; choose a new folder or remove it")
+            raise UsageError(f"--out {self.final} already exists and is not empty; choose a new folder or remove it")
         if self.resume:
             if not self.has_checkpoints():
-                raise UsageError(f"--resume: no checkpoint to resume in {self.staging} (nothing was saved there; "
-                                 f"run without --resume to start afresh)")
+                raise UsageError(
+                    f"--resume: no checkpoint to resume in {self.staging} (nothing was saved there; "
+                    f"run without --resume to start afresh)"
+                )
             self._check_config()
             self._lock()
             return self
         if self.staging.exists():
             if self.has_checkpoints():
                 self._lock()  # refuses if that run is still going
-                raise UsageError(f"{self.final}: an unfinished run's checkpoints are in {self.staging}; continue it "
-                                 f"with --resume, or remove that folder to start afresh")
+                raise UsageError(
+                    f"{self.final}: an unfinished run's checkpoints are in {self.staging}; continue it "
+                    f"with --resume, or remove that folder to start afresh"
+                )
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
         self._lock()
@@ -148,14 +159,17 @@ class RunDir(FolderWriter):
 
     def abandon(self) -> None:
         """The run failed: keep its checkpoints (saying how to resume), else remove everything. Once."""
-        if getattr(self, "_abandoned", False):
+        if self._abandoned:
             return
         self._abandoned = True
         (self.staging / ".lock").unlink(missing_ok=True)
         if self.has_checkpoints():
             hint = f"; continue with: {self.resume_hint}" if self.resume_hint else ""
-            print(f"keraslab: the unfinished run's checkpoints are kept in {self.staging}{hint}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"keraslab: the unfinished run's checkpoints are kept in {self.staging}{hint}",
+                file=sys.stderr,
+                flush=True,
+            )
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
 
@@ -177,7 +191,7 @@ def unfinished_runs(lesson: str, root: str | os.PathLike = "runs") -> list[Path]
     folder = Path(root) / lesson
     if not folder.is_dir():
         return []
-    runs = [RunDir(folder / p.name[1:-len(".partial")]) for p in folder.glob(".*.partial")]
+    runs = [RunDir(folder / p.name[1 : -len(".partial")]) for p in folder.glob(".*.partial")]
     runs = [r for r in runs if r.has_checkpoints()]
     runs.sort(key=lambda r: r.staging.stat().st_mtime, reverse=True)
     return [r.final for r in runs]

@@ -16,8 +16,9 @@ def _figure(figsize):
     return Figure(figsize=figsize)
 
 
-def curves(series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss",
-           logy: bool = False):
+def curves(
+    series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False
+):
     """One line per named series, x = 1..len."""
     fig = _figure((7, 4))
     ax = fig.subplots()
@@ -37,7 +38,7 @@ def learning_curves(history, *, title: str):
     val_loss, accuracy, val_accuracy; whichever are present)."""
     fig = _figure((10, 4))
     axes = fig.subplots(1, 2)
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for prefix, label in (("", "training"), ("val_", "validation")):
             col = prefix + metric
             if col in history:
@@ -62,8 +63,15 @@ def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
     limit = cm.max() / 2 if cm.size else 0
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if cm[i, j] > limit else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if cm[i, j] > limit else "black",
+            )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     return fig
@@ -83,8 +91,11 @@ def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: 
         img = images[k]
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
         ok = true_labels[k] == pred_labels[k]
-        ax.set_title(f"{class_names[pred_labels[k]]}\n({class_names[true_labels[k]]})", fontsize=7,
-                     color="black" if ok else "red")
+        ax.set_title(
+            f"{class_names[pred_labels[k]]}\n({class_names[true_labels[k]]})",
+            fontsize=7,
+            color="black" if ok else "red",
+        )
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -37,20 +37,20 @@ class Result:
     blocks: list[Block] = field(default_factory=list)
 
     # -- building the report, notebook style --
-    def heading(self, text: str) -> "Result":
+    def heading(self, text: str) -> Result:
         self.blocks.append(Block("heading", text))
         return self
 
-    def text(self, text: str) -> "Result":
+    def text(self, text: str) -> Result:
         self.blocks.append(Block("text", text))
         return self
 
-    def table(self, name: str, frame: pd.DataFrame, caption: str = "") -> "Result":
+    def table(self, name: str, frame: pd.DataFrame, caption: str = "") -> Result:
         self.tables[name] = frame
         self.blocks.append(Block("table", name, caption))
         return self
 
-    def figure(self, name: str, fig, caption: str = "") -> "Result":
+    def figure(self, name: str, fig, caption: str = "") -> Result:
         self.figures[name] = fig
         self.blocks.append(Block("figure", name, caption))
         return self
@@ -67,7 +67,7 @@ def fmt(value, digits: int = 4) -> str:
         return str(value)
     if math.isnan(v):
         return "nan"
-    if v != 0 and (abs(v) >= 1e6 or abs(v) < 10 ** -digits):
+    if v != 0 and (abs(v) >= 1e6 or abs(v) < 10**-digits):
         return f"{v:.{digits}g}"
     return f"{v:.{digits}f}"
 
@@ -85,10 +85,9 @@ def summary_frame(summary: dict[str, float]) -> pd.DataFrame:
 
 def markdown_table(frame: pd.DataFrame) -> str:
     cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |")
-    return "\n".join(lines)
+    head = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    rows = ["| " + " | ".join(fmt(v).replace("|", "\\|") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(head + rows)
 
 
 def figure_png(fig) -> bytes:
@@ -111,9 +110,19 @@ def render_markdown(result: Result, manifest: dict, reproduce: str) -> str:
             out += [markdown_table(result.tables[block.content]), ""]
         elif block.kind == "figure":
             out += [f"![{block.caption or block.content}](plots/{block.content}.png)", ""]
-    out += ["## Reproduce", "", "```", reproduce, "```", "",
+    out += [
+        "## Reproduce",
+        "",
+        "```",
+        reproduce,
+        "```",
+        "",
+        (
             f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, "
-            f"keras {manifest.get('versions', {}).get('keras')}, seed {manifest.get('seed')}.", ""]
+            f"keras {manifest.get('versions', {}).get('keras')}, seed {manifest.get('seed')}."
+        ),
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -130,8 +139,10 @@ img{max-width:100%;height:auto;border:1px solid #eaeef2}pre{background:#f6f8fa;p
 
 def _html_table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -148,10 +159,15 @@ def _html_text(text: str) -> str:
 
 def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, bytes]) -> str:
     """A self-contained report.html (figures embedded as PNG data) with the same blocks as report.md."""
-    out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
-           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-           f"<title>{html.escape(result.title)}</title><style>{_CSS}</style></head><body>",
-           f"<h1>{html.escape(result.title)}</h1>", "<h2>Summary</h2>", _html_table(summary_frame(result.summary))]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(result.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(result.title)}</h1>",
+        "<h2>Summary</h2>",
+        _html_table(summary_frame(result.summary)),
+    ]
     for block in result.blocks:
         if block.kind == "heading":
             out.append(f"<h2>{html.escape(block.content)}</h2>")
@@ -159,19 +175,23 @@ def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, 
             out.append(_html_text(block.content))
         elif block.kind == "table":
             if block.caption:
-                out.append(f"<p class=\"caption\">{html.escape(block.caption)}</p>")
+                out.append(f'<p class="caption">{html.escape(block.caption)}</p>')
             out.append(_html_table(result.tables[block.content]))
         elif block.kind == "figure":
             data = base64.b64encode(pngs[block.content]).decode("ascii")
             alt = html.escape(block.caption or block.content)
-            out.append(f"<figure><img alt=\"{alt}\" src=\"data:image/png;base64,{data}\">"
-                       + (f"<figcaption class=\"caption\">{alt}</figcaption>" if block.caption else "")
-                       + "</figure>")
+            out.append(
+                f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+                + (f'<figcaption class="caption">{alt}</figcaption>' if block.caption else "")
+                + "</figure>"
+            )
     out.append("<h2>Reproduce</h2>")
     out.append(f"<pre>{html.escape(reproduce)}</pre>")
-    out.append(f"<footer>keraslab {html.escape(str(manifest.get('keraslab')))}, backend "
-               f"{html.escape(str(manifest.get('backend')))}, keras "
-               f"{html.escape(str(manifest.get('versions', {}).get('keras')))}, seed "
-               f"{html.escape(str(manifest.get('seed')))}, created {html.escape(str(manifest.get('created_utc')))}"
-               "</footer></body></html>")
+    out.append(
+        f"<footer>keraslab {html.escape(str(manifest.get('keraslab')))}, backend "
+        f"{html.escape(str(manifest.get('backend')))}, keras "
+        f"{html.escape(str(manifest.get('versions', {}).get('keras')))}, seed "
+        f"{html.escape(str(manifest.get('seed')))}, created {html.escape(str(manifest.get('created_utc')))}"
+        "</footer></body></html>"
+    )
     return "\n".join(out)

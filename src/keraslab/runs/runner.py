@@ -78,9 +78,18 @@ def execute(lesson: RunnableLesson, config) -> tuple[Result, list[dict]]:
     return result, list(used)
 
 
-def run_lesson(lesson: RunnableLesson, config, *, out: str | os.PathLike | None = None, seeds: int | None = None,
-               runs_root: str | os.PathLike = "runs", devices: int | None = None, resume: bool = False,
-               checkpoints: str = "auto", keep_checkpoints: bool = False) -> tuple[Path, dict]:
+def run_lesson(
+    lesson: RunnableLesson,
+    config,
+    *,
+    out: str | os.PathLike | None = None,
+    seeds: int | None = None,
+    runs_root: str | os.PathLike = "runs",
+    devices: int | None = None,
+    resume: bool = False,
+    checkpoints: str = "auto",
+    keep_checkpoints: bool = False,
+) -> tuple[Path, dict]:
     """Run `lesson` with `config` (for `seeds` consecutive seeds from config.seed) and write the run folder.
 
     Returns (run folder, summary). With several seeds, each seed's full output goes to seed<N>/ inside the folder
@@ -94,8 +103,10 @@ def run_lesson(lesson: RunnableLesson, config, *, out: str | os.PathLike | None 
     the other processes write nothing.
     """
     if checkpoints not in CHECKPOINT_POLICIES:
-        raise UsageError(f"Invalid value for `checkpoints`. Expected one of {', '.join(CHECKPOINT_POLICIES)}. "
-                         f"Received: checkpoints={checkpoints!r}")
+        raise UsageError(
+            f"Invalid value for `checkpoints`. Expected one of {', '.join(CHECKPOINT_POLICIES)}. "
+            f"Received: checkpoints={checkpoints!r}"
+        )
     config, seeds = _seeds_for(lesson, config, seeds)
     plan = make_plan(devices)
     primary = runtime.is_primary()
@@ -113,13 +124,17 @@ def run_lesson(lesson: RunnableLesson, config, *, out: str | os.PathLike | None 
     min_epochs = CHECKPOINT_POLICIES[checkpoints]
     hint = f"keraslab run {lesson.name} --out {final} --resume (with the same options)"
     try:
-        with runtime.on_lost(drop_scratch), \
-                run_folder.RunDir(final, config=run_config, resume=resume, keep_checkpoints=keep_checkpoints,
-                                  resume_hint=hint) as run, \
-                runtime.on_lost(run.abandon), \
-                use_plan(plan), \
-                ckpt.active(None if min_epochs is None
-                            else ckpt.Store(run.checkpoints, min_epochs=min_epochs, writer=primary)):
+        with (
+            runtime.on_lost(drop_scratch),
+            run_folder.RunDir(
+                final, config=run_config, resume=resume, keep_checkpoints=keep_checkpoints, resume_hint=hint
+            ) as run,
+            runtime.on_lost(run.abandon),
+            use_plan(plan),
+            ckpt.active(
+                None if min_epochs is None else ckpt.Store(run.checkpoints, min_epochs=min_epochs, writer=primary)
+            ),
+        ):
             if resume and not config.quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
             summary = _execute_into(run, lesson, config, seeds, resumed=resume)
@@ -143,8 +158,10 @@ def _resolve_folder(lesson: RunnableLesson, config, out, resume: bool, runs_root
     if resume:
         found = run_folder.unfinished_runs(lesson.name, runs_root)
         if not found:
-            raise UsageError(f"--resume: no unfinished {lesson.name} run with checkpoints under "
-                             f"{Path(runs_root) / lesson.name} (name the run with --out DIR)")
+            raise UsageError(
+                f"--resume: no unfinished {lesson.name} run with checkpoints under "
+                f"{Path(runs_root) / lesson.name} (name the run with --out DIR)"
+            )
         return found[0]
     return run_folder.default_run_dir(lesson.name, config.seed, runs_root)
 
@@ -176,10 +193,15 @@ def seeds_result(title: str, seed_list: list[int], summaries: list[dict]) -> Res
     """The top-level result of a several-seed run: mean and sd of every summary value, and each seed's row."""
     summary = aggregate_summaries(summaries)
     per_seed = {str(s): summ for s, summ in zip(seed_list, summaries, strict=True)}
-    result = Result(title=f"{title}: {len(seed_list)} seeds ({seed_list[0]}-{seed_list[-1]})", summary=summary,
-                    metrics={"seeds": seed_list, "per_seed": per_seed})
-    result.text(f"Each seed's full run (plots, history, report) is in the folder seed<N>/. The summary above is "
-                f"the mean ± sample standard deviation over the {len(seed_list)} seeds.")
+    result = Result(
+        title=f"{title}: {len(seed_list)} seeds ({seed_list[0]}-{seed_list[-1]})",
+        summary=summary,
+        metrics={"seeds": seed_list, "per_seed": per_seed},
+    )
+    result.text(
+        f"Each seed's full run (plots, history, report) is in the folder seed<N>/. The summary above is "
+        f"the mean ± sample standard deviation over the {len(seed_list)} seeds."
+    )
     frame = pd.DataFrame([{"seed": s, **summ} for s, summ in zip(seed_list, summaries, strict=True)])
     result.table("per_seed", frame, "Every seed's summary")
     return result
@@ -224,12 +246,22 @@ class LessonOutcome:
 
     def row(self) -> tuple[str, str, str, str, str]:
         ours = "skipped: data missing" if self.skipped else ("-" if self.value is None else fmt(self.value))
-        return (self.lesson, self.headline or "-", self.course_figure or "-", ours,
-                str(self.folder) if self.folder else "-")
+        return (
+            self.lesson,
+            self.headline or "-",
+            self.course_figure or "-",
+            ours,
+            str(self.folder) if self.folder else "-",
+        )
 
 
-def run_all(lessons: Iterable[RunnableLesson], make_config: Callable[[RunnableLesson], object], *,
-            root: str | os.PathLike, **run_options) -> list[LessonOutcome]:
+def run_all(
+    lessons: Iterable[RunnableLesson],
+    make_config: Callable[[RunnableLesson], object],
+    *,
+    root: str | os.PathLike,
+    **run_options,
+) -> list[LessonOutcome]:
     """Every lesson in order into root/<lesson>/; a lesson whose data is missing is reported and skipped, not fatal.
 
     `make_config(lesson)` gives each lesson's config; `run_options` go to run_lesson (seeds, devices, ...)."""

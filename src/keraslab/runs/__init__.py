@@ -1,0 +1,15 @@
+"""keraslab.runs: what a run leaves behind, and running lessons into it.
+
+- folder: the run folder, staged and renamed into place when finished (`RunDir`), its config and locking
+- manifest: versions, backend, devices, seed and data files with their sha256
+- report: `Result` (what a lesson returns) rendered as report.md and a self-contained report.html
+- plots, evaluation: the figures and classifier metrics reports are made of
+- runner: `run_lesson` (seeds, resume, devices) and `run_all`
+"""
+
+from keraslab.runs.folder import RunDir, default_run_dir
+from keraslab.runs.manifest import build_manifest
+from keraslab.runs.report import Result
+from keraslab.runs.runner import run_all, run_lesson
+
+__all__ = ["Result", "RunDir", "build_manifest", "default_run_dir", "run_all", "run_lesson"]

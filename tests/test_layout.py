@@ -1,0 +1,154 @@
+"""The package's shape, read from its source: imports run one way only (down the layers, no cycles), scratch/
+imports nothing else of keraslab, module names say where a module lives, the command line stays thin, and importing
+it loads no heavy library."""
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "keraslab"
+
+# Lowest first. A module may import its own room and the rooms of lower layers; nothing sideways, nothing upward.
+# The ground floor (rank 0) is the one layer whose rooms may import each other (backend -> errors, seeding).
+LAYERS = [
+    {"__init__", "errors", "backend", "seeding", "files"},
+    {"scratch"},
+    {"datasets"},
+    {"tables"},
+    {"distributed"},
+    {"training"},
+    {"models"},
+    {"runs"},
+    {"verify"},
+    {"imbalance"},
+    {"lessons", "serving", "bench"},
+    {"cli"},  # with keraslab/__main__.py, `python -m keraslab`
+]
+RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
+
+
+def _module_name(path: Path) -> str:
+    parts = ["keraslab", *path.relative_to(SRC).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in SRC.rglob("*.py")}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "__init__"
+    return "cli" if parts[1] == "__main__" else parts[1]
+
+
+def _imports(module: str) -> set[str]:
+    """Every keraslab module `module` imports, at any depth of its code (function-level imports too)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "keraslab"}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against this module's package
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])]
+                )
+            if base.split(".")[0] != "keraslab":
+                continue
+            for alias in node.names:  # `from pkg import sub` imports the submodule, `from pkg import name` the package
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    return found - {module}
+
+
+GRAPH = {m: _imports(m) for m in MODULES}
+
+
+def test_every_room_has_a_layer():
+    assert {_room(m) for m in MODULES} == set(RANK)
+
+
+def test_imports_run_down_the_layers_only():
+    wrong = []
+    for module, targets in GRAPH.items():
+        for target in targets:
+            a, b = _room(module), _room(target)
+            if a != b and not (RANK[b] < RANK[a] or RANK[a] == RANK[b] == 0):
+                wrong.append(f"{module} (layer {RANK[a]}) imports {target} (layer {RANK[b]})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_scratch_imports_nothing_else_of_keraslab():
+    outside = {f"{m} -> {t}" for m, ts in GRAPH.items() if _room(m) == "scratch" for t in ts if _room(t) != "scratch"}
+    assert not outside, outside
+
+
+def test_no_import_cycles():
+    state, cycles = {}, []
+
+    def visit(module, stack):
+        state[module] = "open"
+        for target in sorted(GRAPH[module]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join([*stack[stack.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*stack, target])
+        state[module] = "done"
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "\n".join(cycles)
+
+
+def test_module_names_say_where_they_live():
+    top = {p.stem for p in SRC.glob("*.py")} - {"__init__", "__main__"}
+    seen: dict[str, list[str]] = {}
+    for module, path in MODULES.items():
+        if path.name in ("__init__.py", "__main__.py") or path.parent == SRC:
+            continue
+        assert path.stem not in top, f"{module} shares its name with the top-level module keraslab.{path.stem}"
+        if _room(module) != "lessons":  # lesson modules are named after their lessons (below)
+            seen.setdefault(path.stem, []).append(module)
+    assert not {name: ms for name, ms in seen.items() if len(ms) > 1}
+
+
+def test_each_lesson_module_is_named_after_its_lesson():
+    from keraslab import lessons
+
+    for name, lesson in lessons.all_lessons().items():
+        assert lesson.run.__module__ == f"keraslab.lessons.{name.replace('-', '_')}"
+
+
+@pytest.mark.parametrize("package", sorted({m for m, p in MODULES.items() if p.name == "__init__.py"}))
+def test_no_package_hides_a_submodule_behind_another_name(package):
+    """`keraslab.pkg.sub` is always the module sub: a package never exports a function or class under the name of one
+    of its own modules (keraslab.imbalance.compare was the function, not the module)."""
+    pkg = importlib.import_module(package)
+    for sub in [m for m in MODULES if m.rpartition(".")[0] == package and not m.endswith("__main__")]:
+        importlib.import_module(sub)
+        assert getattr(pkg, sub.rpartition(".")[2]) is sys.modules[sub], sub
+
+
+def test_the_command_line_is_thin():
+    sizes = {p.name: len(p.read_text().splitlines()) for p in (SRC / "cli").glob("*.py")}
+    assert max(sizes.values()) <= 250, sizes
+
+
+def test_importing_the_command_line_loads_no_heavy_library():
+    """Building the parser (every lesson's options) stays cheap: Keras, JAX, scikit-learn and matplotlib load only
+    when a command needs them."""
+    heavy = ["keras", "jax", "sklearn", "matplotlib", "scipy", "torch", "tensorflow", "imblearn", "fastapi"]
+    code = (
+        "import json, sys; from keraslab.cli.main import build_parser; build_parser(); "
+        f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(out.stdout) == []
