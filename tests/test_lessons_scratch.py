@@ -120,3 +120,21 @@ def test_verify_fails_when_a_check_fails(capsys, monkeypatch):
     monkeypatch.setattr(losses, "mse", lambda y, p: float(((p - y) ** 2).mean() * 1.01))
     assert main(["verify"]) == 1
     assert "check(s) failed: mse vs keras" in capsys.readouterr().err
+
+
+def test_every_lesson_option_is_typed_and_shows_its_default(capsys):
+    from keraslab.lessons import config_options
+
+    for name, lesson in lessons.all_lessons().items():
+        assert main(["run", name, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        for option in config_options(lesson.config_cls):
+            if option.name == "seeds":  # the run command's own --seeds
+                continue
+            flag = "--" + option.name.replace("_", "-")
+            assert flag in text, (name, flag)
+            assert option.type in (int, float, str, bool)
+            assert isinstance(option.default, option.type) or option.default is None, (name, option)
+        assert "(default: the lesson's own)" in text and "(default: 0)" in text  # --epochs, --seed
+    options = {o.name: o for o in config_options(lessons.get_lesson("imbalance").config_cls)}
+    assert options["protocol"].choices == ("honest", "tutorial") and options["alpha"].type is float

@@ -90,7 +90,9 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, title
             continue
         flag = "--" + option.name.replace("_", "-")
         shown = "the lesson's own" if option.name == "epochs" else option.default
-        help_ = f"{option.help} (default: {shown})".strip().replace("%", "%%")
+        # a help text that states its default keeps it; every other option shows the config's default
+        help_ = (option.help if "default" in option.help else f"{option.help} (default: {shown})").strip()
+        help_ = help_.replace("%", "%%")
         if option.type is bool:
             group.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction, help=help_)
         else:

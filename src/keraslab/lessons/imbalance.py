@@ -39,7 +39,8 @@ from keraslab.tables import ChurnPreprocessor, TablePreprocessor
 class ImbalanceConfig(BaseConfig):
     dataset: str = field(default="churn", metadata={"help": "a registered table with a binary target"})
     strategies: str = field(
-        default=",".join(STRATEGIES), metadata={"help": f"comma-separated, among: {', '.join(STRATEGIES)}"}
+        default=",".join(STRATEGIES),
+        metadata={"help": f"comma-separated, among: {', '.join(STRATEGIES)} (default: all of them)"},
     )
     seeds: int = field(default=5, metadata={"help": "seeds (splits and initialisations) to average over"})
     protocol: Literal["honest", "tutorial"] = field(

@@ -13,55 +13,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from keraslab.datasets.csv_tables import CHURN_COLUMNS
 from keraslab.errors import DataFormatError
 
-YES_NO = [
-    "Partner",
-    "Dependents",
-    "PhoneService",
-    "MultipleLines",
-    "OnlineSecurity",
-    "OnlineBackup",
-    "DeviceProtection",
-    "TechSupport",
-    "StreamingTV",
-    "StreamingMovies",
-    "PaperlessBilling",
-]
 CATEGORIES = {
     "InternetService": ["DSL", "Fiber optic", "No"],
     "Contract": ["Month-to-month", "One year", "Two year"],
     "PaymentMethod": ["Bank transfer (automatic)", "Credit card (automatic)", "Electronic check", "Mailed check"],
 }
 SCALED = ["tenure", "MonthlyCharges", "TotalCharges"]
-INPUT_COLUMNS = [
-    "gender",
-    "SeniorCitizen",
-    *YES_NO[:3],
-    "tenure",
-    *YES_NO[3:],
-    *CATEGORIES,
-    "MonthlyCharges",
-    "TotalCharges",
+# The course's 19 input columns, in the file's order (keraslab.datasets.csv_tables.CHURN_COLUMNS).
+INPUT_COLUMNS = [c for c in CHURN_COLUMNS if c not in ("customerID", "Churn")]
+YES_NO = [c for c in INPUT_COLUMNS if c not in ("gender", "SeniorCitizen", *SCALED, *CATEGORIES)]  # 11 Yes/No columns
+# The 26 features: the 16 columns that are not categories, in the file's order, then each category one-hot.
+FEATURES = [c for c in INPUT_COLUMNS if c not in CATEGORIES] + [
+    f"{col}_{cat}" for col, cats in CATEGORIES.items() for cat in cats
 ]
-FEATURES = [
-    "gender",
-    "SeniorCitizen",
-    "Partner",
-    "Dependents",
-    "tenure",
-    "PhoneService",
-    "MultipleLines",
-    "OnlineSecurity",
-    "OnlineBackup",
-    "DeviceProtection",
-    "TechSupport",
-    "StreamingTV",
-    "StreamingMovies",
-    "PaperlessBilling",
-    "MonthlyCharges",
-    "TotalCharges",
-] + [f"{col}_{cat}" for col, cats in CATEGORIES.items() for cat in cats]
 
 
 def encode_target(series: pd.Series) -> np.ndarray:
