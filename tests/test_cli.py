@@ -234,3 +234,12 @@ def test_debug_shows_the_traceback(tmp_path):
         timeout=120,
     )
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "DataMissingError" in proc.stderr
+
+
+def test_debug_and_quiet_work_before_the_command_too(capsys, tmp_path, shared_data):
+    from keraslab.errors import UsageError
+
+    code, out, _ = run_cli(capsys, "--quiet", "run", "losses", "--data-dir", str(shared_data), "--out", str(tmp_path))
+    assert code == 0 and out.strip() == str(tmp_path)  # quiet: only the run folder
+    with pytest.raises(UsageError, match="Unknown dataset 'imagenet'"):  # debug: the exception itself
+        main(["--debug", "data", "show", "imagenet"])

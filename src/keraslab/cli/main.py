@@ -13,10 +13,16 @@ from keraslab.distributed import runtime
 from keraslab.errors import KeraslabError
 
 GROUPS = (run_commands, data_commands, bundle_commands, tool_commands)
+GLOBAL_FLAGS = ("--debug", "--quiet")  # every command takes them, after its name or before it
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="keraslab", description="The Keras deep-learning course as reproducible runs.")
+    parser = Parser(
+        prog="keraslab",
+        description="The Keras deep-learning course as reproducible runs.",
+        epilog="--debug (show tracebacks) and --quiet (no progress output) work with every command, "
+        "before or after its name.",
+    )
     parser.add_argument("--version", action="version", version=f"keraslab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for group in GROUPS:
@@ -29,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         argv, command_args = split_launch(argv)
+        argv = move_global_flags(argv)
         parser = build_parser()
         args = parser.parse_args(argv)
         if not args.command:
@@ -54,6 +61,14 @@ def split_launch(argv: list[str]) -> tuple[list[str], list[str]]:
         cut = argv.index("--")
         return argv[:cut], argv[cut + 1 :]
     return argv, []
+
+
+def move_global_flags(argv: list[str]) -> list[str]:
+    """`keraslab --quiet run churn` is `keraslab run churn --quiet`: flags before the command move after it."""
+    lead = []
+    while argv and argv[0] in GLOBAL_FLAGS:
+        lead.append(argv.pop(0))
+    return argv + lead
 
 
 def _stop_job(exc: BaseException) -> None:

@@ -21,7 +21,7 @@ from keraslab.runs.runner import CHECKPOINT_POLICIES, run_all, run_lesson
 
 
 def add_commands(sub) -> None:
-    command(sub, "lessons", cmd_lessons, quiet=False, help="list the lessons")
+    command(sub, "lessons", cmd_lessons, help="list the lessons")
     run = sub.add_parser(
         "run",
         help="run a lesson (or `all`) and write its run folder",

@@ -39,7 +39,6 @@ def add_commands(sub) -> None:
         sub,
         "launch",
         cmd_launch,
-        quiet=False,
         help="run a command as a distributed job of several processes (JAX)",
         description="Start (or, with --process-id, join) a JAX distributed job and run a keraslab "
         "command in each process: keraslab launch --processes 2 -- run churn. Process 0 "
