@@ -36,6 +36,7 @@ from keraslab.imbalance.strategies import (
     make_sampler,
     parse_strategies,
     resample,
+    training_inputs,
 )
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "resample",
     "summarise",
     "summary_keys",
+    "training_inputs",
 ]

@@ -25,10 +25,10 @@ from keraslab.imbalance.strategies import (
     REGISTRY,
     RESAMPLING,
     STRATEGIES,
-    balanced_class_weight,
     check_strategy,
     check_target,
     resample,
+    training_inputs,
 )
 from keraslab.runs.evaluation import binary_scores
 from keraslab.training import Refitter
@@ -99,20 +99,13 @@ class FittedNet:
 
 def fit_strategy(strategy: str, X_train, y_train, seed: int, trainer: KerasTrainer, settings: LabSettings):
     """Fit one strategy on a training part (nothing else is passed in). Returns an object with predict_proba."""
-    kind = REGISTRY[check_strategy(strategy)].kind
-    y_train = check_target(y_train, strategy).astype(np.int64)
-    if kind == "plain":
-        return trainer.fit(X_train, y_train, seed)
-    if kind == "class_weight":
-        return trainer.fit(X_train, y_train, seed, class_weight=balanced_class_weight(y_train))
-    if kind == "resample":
-        X_res, y_res = resample(X_train, y_train, strategy, seed, settings.k_neighbors)
-        return trainer.fit(X_res, y_res, seed)
-    if kind == "loss":
-        return trainer.fit(X_train, y_train, seed, loss="focal")
-    return BalancedEnsemble(
-        lambda X, y, s: trainer.fit(X, y, s), k=settings.k, combine=ensemble_combine(strategy), seed=seed
-    ).fit(X_train, y_train)
+    y_train = check_target(y_train, check_strategy(strategy)).astype(np.int64)
+    if REGISTRY[strategy].kind == "ensemble":
+        return BalancedEnsemble(
+            lambda X, y, s: trainer.fit(X, y, s), k=settings.k, combine=ensemble_combine(strategy), seed=seed
+        ).fit(X_train, y_train)
+    X_fit, y_fit, class_weight, focal = training_inputs(strategy, X_train, y_train, seed, settings.k_neighbors)
+    return trainer.fit(X_fit, y_fit, seed, loss="focal" if focal else "bce", class_weight=class_weight)
 
 
 def ensemble_combine(strategy: str) -> str:

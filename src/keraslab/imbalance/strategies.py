@@ -125,6 +125,20 @@ def resample(X, y, strategy: str, seed: int, k_neighbors: int = K_NEIGHBORS):
     return sampler.fit_resample(X, y)
 
 
+def training_inputs(strategy: str, X, y, seed: int, k_neighbors: int = K_NEIGHBORS):
+    """What a strategy changes about one model's training: (rows X, labels y, class weights or None, focal loss?).
+
+    class_weight: balanced weights; resample: resampled rows; loss: the focal loss; plain and ensemble: the rows as
+    given (an ensemble balances by giving each of its members its own slice, see BalancedEnsemble)."""
+    kind = REGISTRY[check_strategy(strategy)].kind
+    if kind == "class_weight":
+        return X, y, balanced_class_weight(y), False
+    if kind == "resample":
+        X, y = resample(X, y, strategy, seed, k_neighbors)
+        return X, y, None, False
+    return X, y, None, kind == "loss"
+
+
 def balanced_class_weight(y) -> dict:
     """scikit-learn's 'balanced' weights, n / (n_classes * count), as Keras's class_weight dict."""
     from sklearn.utils.class_weight import compute_class_weight

@@ -11,7 +11,6 @@ import importlib
 
 from keraslab.errors import UsageError
 from keraslab.lessons.lesson import (
-    BASE_FIELDS,
     REGISTERED,
     BaseConfig,
     Lesson,
@@ -52,7 +51,6 @@ def get_lesson(name: str) -> Lesson:
 
 
 __all__ = [
-    "BASE_FIELDS",
     "MODULES",
     "REGISTERED",
     "BaseConfig",

@@ -36,9 +36,6 @@ class BaseConfig:
     quiet: bool = dataclasses.field(default=False, metadata={"help": "no progress output"})
 
 
-BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(BaseConfig))
-
-
 @dataclass(frozen=True)
 class Lesson:
     name: str

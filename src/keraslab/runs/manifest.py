@@ -13,6 +13,19 @@ from pathlib import Path
 
 from keraslab import __version__
 
+# The libraries whose installed versions every manifest records.
+MANIFEST_PACKAGES = (
+    "keras",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "imbalanced-learn",
+    "jax",
+    "jaxlib",
+    "torch",
+    "tensorflow",
+)
+
 
 def git_commit() -> str | None:
     """The commit of the keraslab source tree, when it is a git checkout."""
@@ -66,21 +79,7 @@ def build_manifest(*, lesson: str, seed: int | list[int], data_files: list[dict]
         "seed": seed,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": {
-            name: package_version(name)
-            for name in (
-                "keras",
-                "numpy",
-                "pandas",
-                "scikit-learn",
-                "imbalanced-learn",
-                "jax",
-                "jaxlib",
-                "torch",
-                "tensorflow",
-            )
-            if package_version(name) is not None
-        },
+        "versions": {name: v for name in MANIFEST_PACKAGES if (v := package_version(name)) is not None},
         "backend": backend,
         "device": device_description(),
         "data_files": data_files,

@@ -25,12 +25,11 @@ from keraslab.imbalance import (
     ENSEMBLE_MEMBERS,
     REGISTRY,
     BalancedEnsemble,
-    balanced_class_weight,
     best_f1_threshold,
     binary_focal_loss,
     check_strategy,
     ensemble_combine,
-    resample,
+    training_inputs,
 )
 from keraslab.runs import evaluation, plots
 from keraslab.runs.folder import RunDir
@@ -208,13 +207,9 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
         raise UsageError(
             f"--imbalance {options.imbalance} needs a binary target; {options.target!r} has {len(table.labels)} classes"
         )
+    x, y, class_weight, focal = training_inputs(options.imbalance, x, y, options.seed)
     loss = "binary_crossentropy" if table.binary else "sparse_categorical_crossentropy"
-    class_weight = None
-    if strategy.kind == "class_weight":
-        class_weight = balanced_class_weight(y)
-    elif strategy.kind == "resample":
-        x, y = resample(x, y, options.imbalance, options.seed)
-    elif strategy.kind == "loss":
+    if focal:
         loss = binary_focal_loss()
     histories = []
 

@@ -149,7 +149,7 @@ class EpochTrainer:
     def write_back(self, state) -> None:
         """The trained values (host arrays) into the Keras model's own variables: predict, evaluate and save then
         work as usual in every process."""
-        tv, ntv, ov = ([local_copy(v) for v in group] for group in state)
+        tv, ntv, ov = host_state(state)
         for variables, values in (
             (self.model.trainable_variables, tv),
             (self.model.non_trainable_variables, ntv),
@@ -157,6 +157,11 @@ class EpochTrainer:
         ):
             for v, value in zip(variables, values, strict=True):
                 v.assign(value)
+
+
+def host_state(state):
+    """The training state as NumPy arrays on this host (each replicated array's local copy)."""
+    return tuple([local_copy(v) for v in group] for group in state)
 
 
 # One trainer per (loss, batch size, optimizer) of each model, held while the model lives: refits (new folds, new

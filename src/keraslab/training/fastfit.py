@@ -23,7 +23,7 @@ import pandas as pd
 from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import local_copy, padded
 from keraslab.training import checkpoints as ckpt
-from keraslab.training.compiled_epoch import EpochTrainer, accuracy_kind, epoch_order, trainer_for
+from keraslab.training.compiled_epoch import EpochTrainer, accuracy_kind, epoch_order, host_state, trainer_for
 
 VALIDATION_CHUNK = 4096  # validation rows evaluated per compiled call
 
@@ -228,7 +228,7 @@ def fit_epochs(
         if not quiet:
             _print_epoch(row, epochs, time.perf_counter() - t0, accuracy)
         if checkpoints is not None and checkpoints.writer:
-            checkpoints.save(epoch + 1, _host_state(state), rows, signature)
+            checkpoints.save(epoch + 1, host_state(state), rows, signature)
         if on_epoch_end is not None:
             trainer.write_back(state)
             on_epoch_end(epoch, row)
@@ -270,14 +270,6 @@ def _history(rows: list[dict], *, validation: bool, accuracy: bool) -> pd.DataFr
     if not accuracy:
         columns = [c for c in columns if "accuracy" not in c]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _host(group) -> list[np.ndarray]:
-    return [local_copy(v) for v in group]
-
-
-def _host_state(state):
-    return tuple(_host(group) for group in state)
 
 
 def _restore(checkpoints, template, signature: dict, plan):

@@ -117,11 +117,12 @@ def uses_fast_path(model, *, callbacks=None, shuffle: bool = True) -> bool:
 def reports_accuracy(model) -> bool:
     """Whether the model was compiled with accuracy as its metric (True) or none (False). Any other metric is a
     UsageError: the compiled epoch computes the loss and accuracy only."""
-    metrics = model.get_compile_config().get("metrics") or []
+    config = model.get_compile_config()
+    metrics = config.get("metrics") or []
     if isinstance(metrics, (str, dict)):
         metrics = [metrics]
     other = [m for m in metrics if m not in FAST_METRICS]
-    if other or model.get_compile_config().get("weighted_metrics"):
+    if other or config.get("weighted_metrics"):
         names = [m if isinstance(m, str) else m.get("class_name", str(m)) for m in other] or ["weighted_metrics"]
         raise UsageError(
             f"keraslab's compiled epoch computes the loss and accuracy only; the model was compiled with "
