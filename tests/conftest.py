@@ -56,3 +56,28 @@ def small_data_home(tmp_path_factory, shared_data) -> tuple[Path, Path]:
     home = tmp_path_factory.mktemp("small-data")
     checksums = make_small_data_home(home, shared_data)
     return home, checksums
+
+
+@pytest.fixture(scope="session")
+def quick_run(small_data_home, tmp_path_factory):
+    """`keraslab run LESSON --quick --seed 0` on the small data home, once per session per (lesson, options):
+    (run folder, summary), shared by the tests that only read a quick run."""
+    home, checksums = small_data_home
+    cache = {}
+
+    def run(name: str, **options):
+        from keraslab import lessons
+        from keraslab.runs import runner
+
+        key = (name, tuple(sorted(options.items())))
+        if key not in cache:
+            lesson = lessons.get_lesson(name)
+            config = lessons.make_config(
+                lesson, data_dir=str(home), offline=True, quiet=True, quick=True, seed=0, **options
+            )
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("KERASLAB_CHECKSUMS", str(checksums))
+                cache[key] = runner.run_lesson(lesson, config, out=tmp_path_factory.mktemp(name) / name)
+        return cache[key]
+
+    return run

@@ -27,6 +27,7 @@ LAYERS = [
     {"verify"},
     {"imbalance"},
     {"lessons", "serving", "bench"},
+    {"notebooks"},
     {"cli"},  # with keraslab/__main__.py, `python -m keraslab`
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
@@ -37,7 +38,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {_module_name(p): p for p in SRC.rglob("*.py")}
+# A .py file is a module when its folder is a package: keraslab/notebooks/sources/ holds notebooks, not modules.
+MODULES = {_module_name(p): p for p in SRC.rglob("*.py") if (p.parent / "__init__.py").is_file()}
 
 
 def _room(module: str) -> str:

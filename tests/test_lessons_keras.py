@@ -32,8 +32,8 @@ def _files(folder):
 
 
 @pytest.mark.slow
-def test_mnist_quick_on_small_mnist_npz(tmp_path, small_home):
-    folder, s = _run("mnist", tmp_path, small_home)
+def test_mnist_quick_on_small_mnist_npz(quick_run):
+    folder, s = quick_run("mnist")
     assert set(s) >= {"linear_test_accuracy", "hidden_test_accuracy"}
     files = _files(folder)
     assert files >= EVERY_LESSON_FILE
@@ -61,8 +61,8 @@ def test_mnist_5k_each_model_has_its_own_confusion_matrix(tmp_path, shared_data)
 
 
 @pytest.mark.slow
-def test_cifar10_ann_quick_reports_cpu_time_and_no_gpu(tmp_path, small_home):
-    folder, s = _run("cifar10-ann", tmp_path, small_home)
+def test_cifar10_ann_quick_reports_cpu_time_and_no_gpu(quick_run):
+    folder, s = quick_run("cifar10-ann")
     assert s["cpu_epoch_seconds"] > 0 and "gpu_epoch_seconds" not in s
     assert "no GPU found" in (folder / "report.md").read_text()
     assert "plots/ann_samples.png" in _files(folder)
@@ -103,8 +103,8 @@ def test_time_epoch_on_cpu():
     assert 0 < seconds < 30
 
 
-def test_churn_quick(tmp_path, shared_data):
-    folder, s = _run("churn", tmp_path, shared_data)
+def test_churn_quick(quick_run):
+    folder, s = quick_run("churn")
     assert set(s) >= {"test_accuracy", "churn_precision", "churn_recall", "churn_f1"}
     assert 0.5 < s["test_accuracy"] <= 1.0
     assert "plots/churn_confusion_matrix.png" in _files(folder)
@@ -117,10 +117,10 @@ def test_churn_same_seed_same_numbers(tmp_path, shared_data):
 
 
 @pytest.mark.slow
-def test_dropout_quick(tmp_path, shared_data):
+def test_dropout_quick(quick_run):
     from keraslab.lessons.dropout import corrected_paired_t
 
-    folder, s = _run("dropout", tmp_path, shared_data)
+    folder, s = quick_run("dropout")
     folds = pd.read_csv(folder / "tables" / "folds.csv")
     assert len(folds) == 3  # quick: one repeat of 3-fold CV
     np.testing.assert_allclose(folds["gain"], folds["accuracy_dropout"] - folds["accuracy_plain"])
@@ -138,8 +138,8 @@ def test_dropout_quick(tmp_path, shared_data):
 
 
 @pytest.mark.slow
-def test_cnn_quick(tmp_path, small_home):
-    folder, s = _run("cnn", tmp_path, small_home)
+def test_cnn_quick(quick_run):
+    folder, s = quick_run("cnn")
     assert {"plots/cnn_confusion_matrix.png", "plots/ann_confusion_matrix.png"} <= _files(folder)
     for key in ("cnn", "ann"):
         # each model's accuracy is the one its own confusion matrix gives, on the 200 quick test images

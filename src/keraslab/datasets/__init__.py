@@ -18,7 +18,16 @@ load_homeprices   Table (area, bedrooms, price)                               20
 ================  ==========================================================  ====================================
 """
 
-from keraslab.datasets.cache import data_home, dataset_paths, ensure_file, import_file, sha256_of, status, track_files
+from keraslab.datasets.cache import (
+    data_home,
+    dataset_paths,
+    ensure_file,
+    import_file,
+    is_substitute,
+    sha256_of,
+    status,
+    track_files,
+)
 from keraslab.datasets.csv_tables import Table, read_csv
 from keraslab.datasets.loaders import (
     CIFAR10_CLASSES,
@@ -53,6 +62,7 @@ __all__ = [
     "ensure_file",
     "get_spec",
     "import_file",
+    "is_substitute",
     "load",
     "load_churn",
     "load_cifar10",

@@ -71,6 +71,12 @@ def _progress_bar(quiet: bool):
     return Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True)
 
 
+def is_substitute(dataset: str) -> bool:
+    """Whether dataset `dataset` is read from substitute files (small copies in the real formats vouched for by
+    $KERASLAB_CHECKSUMS) rather than the registry's real files: a result on it says so."""
+    return bool(substitutes().get(dataset))
+
+
 def substitutes() -> dict[str, dict[str, str]]:
     """The substitute checksums named by $KERASLAB_CHECKSUMS, or {}."""
     import json
