@@ -42,8 +42,14 @@ def test_no_command_is_a_usage_error(capsys):
 def test_data_verify_shared(capsys, shared_data):
     code, out, _ = run_cli(capsys, "data", "verify", "--data-dir", str(shared_data))
     assert code == 0
-    assert "OK        churn: customer_churn.csv" in out
+    assert "OK        churn: customer_churn.csv" in out and "OK        mnist: mnist/train-images-idx3-ubyte.gz" in out
     assert "MISSING   cifar10: cifar-10-python.tar.gz" in out  # not here: reported, not a failure
+    assert out.splitlines()[-1] == "7 dataset(s) complete, 1 missing, 0 bad"
+    code, out, _ = run_cli(capsys, "data", "verify", "mnist", "--data-dir", str(shared_data))
+    assert code == 0 and out.splitlines()[-1] == "1 dataset(s) complete, 0 missing, 0 bad"
+    code, out, err = run_cli(capsys, "data", "verify", "cifar10", "--data-dir", str(shared_data))
+    assert code == 1 and out.splitlines()[-1] == "0 dataset(s) complete, 1 missing, 0 bad"
+    assert _one_error_line(err).startswith("keraslab: error: verification failed: cifar10 missing")
 
 
 def test_data_verify_one_missing_dataset_fails(capsys, tmp_path):
@@ -60,7 +66,8 @@ def test_data_verify_mismatch(capsys, tmp_path):
         f"MISMATCH  sonar: {tmp_path / 'sonar_dataset.csv'}: expected sha256 "
         f"9d5d57092020ff968568705889fc1b6bc917dac6ff53ace87693e2e2010f4d70, got {actual}"
     ) in out
-    assert _one_error_line(err) == "keraslab: error: 1 file(s) failed verification"
+    assert out.splitlines()[-1] == "0 dataset(s) complete, 7 missing, 1 bad"
+    assert _one_error_line(err).startswith("keraslab: error: verification failed: sonar bad")
 
 
 def test_data_list(capsys, shared_data):
@@ -108,7 +115,10 @@ def _substitute(tmp_path, monkeypatch, dataset, files: dict[str, bytes]):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-        sums[name] = hashlib.sha256(content).hexdigest()
+        try:  # the idx files are identified by their decompressed content, substitutes too
+            sums[name] = hashlib.sha256(gzip.decompress(content) if name.endswith("-ubyte.gz") else content).hexdigest()
+        except EOFError:  # a truncated stream: any hash, it fails before
+            sums[name] = hashlib.sha256(content).hexdigest()
     (tmp_path / "sums.json").write_text(json.dumps({dataset: sums}))
     monkeypatch.setenv("KERASLAB_CHECKSUMS", str(tmp_path / "sums.json"))
 
@@ -125,7 +135,7 @@ def _fashion_files(images: bytes, labels_n=3):
 
 def _bad_truncated_gz():
     full = gzip.compress(synthetic.idx_bytes(np.random.default_rng(0).integers(0, 255, (3, 28, 28), np.uint8)))
-    return "fashion_mnist", _fashion_files(full[: len(full) // 2]), "the gzip stream is truncated"
+    return "fashion_mnist", _fashion_files(full[: len(full) // 2]), "not a complete gzip file"
 
 
 def _bad_idx_magic():

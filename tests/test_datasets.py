@@ -235,11 +235,11 @@ def test_download_low_level_keeps_other_files(tmp_path):
 
 def test_import_good_file(tmp_path, shared_data):
     home = tmp_path / "home"
-    dest = datasets.import_file(
+    [dest] = datasets.import_file(
         "fashion_mnist", shared_data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz", data_dir=home
     )
     assert dest == home / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
-    assert datasets.sha256_of(dest) == registry.REGISTRY["fashion_mnist"].files[3].sha256
+    assert datasets.sha256_of(dest, gzip_content=True) == registry.REGISTRY["fashion_mnist"].files[3].sha256
 
 
 def test_import_wrong_file(tmp_path):
@@ -248,7 +248,7 @@ def test_import_wrong_file(tmp_path):
     home = tmp_path / "home"
     with pytest.raises(
         ChecksumError,
-        match=r"cifar-10-python.tar.gz \(sha256 [0-9a-f]{64}\) is none of dataset "
+        match=r"cifar-10-python.tar.gz \(sha256 [0-9a-f]{64}, decompressed sha256 [0-9a-f]{64}\) is none of dataset "
         r"'cifar10''s files; expected cifar-10-python.tar.gz sha256 6d958be0",
     ):
         datasets.import_file("cifar10", bogus, data_dir=home)
@@ -274,3 +274,113 @@ def test_small_files_refused_without_substitute_list(small_data_home):
     home, _ = small_data_home
     with pytest.raises(ChecksumError, match="expected sha256 6d958be0"):
         datasets.load_cifar10(data_dir=home, offline=True)
+
+
+# --- MNIST from its original idx files, identified by their decompressed content ------------------------------------
+
+IDX = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def _regzip(src, dest, level=1):
+    """The same content in other .gz bytes (another mirror's copy)."""
+    import gzip
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(src, "rb") as fh:
+        data = fh.read()
+    dest.write_bytes(gzip.compress(data, compresslevel=level, mtime=12345))
+    return dest
+
+
+def test_full_mnist_from_the_idx_files(shared_data):
+    with datasets.track_files() as used:
+        (x, y), (xt, yt) = datasets.load_mnist(data_dir=shared_data, offline=True)
+    assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28) and x.dtype == np.uint8
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # SOURCES.md
+    assert yt[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert [u["file"] for u in used] == [f"mnist/{n}" for n in IDX]
+    assert all(u["hashed"] == "decompressed content" and "substitute" not in u for u in used)
+    assert used[0]["sha256"] == "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+
+
+def test_another_mirrors_gz_bytes_verify_by_content(tmp_path, shared_data):
+    home = tmp_path / "home"
+    for name in IDX:
+        _regzip(shared_data / "mnist" / name, home / "mnist" / name)
+    assert cache.sha256_of(home / "mnist" / IDX[3]) != cache.sha256_of(shared_data / "mnist" / IDX[3])
+    (_x, y), _ = datasets.load_mnist(data_dir=home, offline=True)
+    assert len(y) == 60000
+    # negative control: a different content is refused by name
+    _regzip(shared_data / "fashion-mnist" / IDX[3], home / "mnist" / IDX[3])
+    with pytest.raises(ChecksumError, match=r"checksum mismatch for .*t10k-labels-idx1-ubyte.gz: expected sha256 of "):
+        datasets.load_mnist(data_dir=home, offline=True)
+
+
+def test_import_a_folder_of_idx_files(tmp_path, shared_data):
+    folder = tmp_path / "download"
+    for name in IDX:  # other names: files are recognised by their content
+        _regzip(shared_data / "mnist" / name, folder / f"mnist-{name}")
+    (folder / "README").write_text("not data")
+    home = tmp_path / "home"
+    dests = datasets.import_file("mnist", folder, data_dir=home)
+    assert [d.relative_to(home).as_posix() for d in dests] == [f"mnist/{n}" for n in IDX]
+    assert [f.file for f in datasets.status(["mnist"], home)] == [f"mnist/{n}" for n in IDX]
+    assert all(f.verified for f in datasets.status(["mnist"], home))
+    # a verified file is never replaced by a different one (here: the same content in other .gz bytes)
+    before = (home / "mnist" / IDX[0]).read_bytes()
+    _regzip(shared_data / "mnist" / IDX[0], folder / f"mnist-{IDX[0]}", level=9)
+    datasets.import_file("mnist", folder / f"mnist-{IDX[0]}", data_dir=home)
+    assert (home / "mnist" / IDX[0]).read_bytes() == before
+
+
+def test_a_folder_lacking_a_file_names_it_and_imports_nothing(tmp_path, shared_data):
+    folder = tmp_path / "download"
+    for name in IDX[:3]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).symlink_to((shared_data / "mnist" / name).resolve())
+    home = tmp_path / "home"
+    with pytest.raises(DataMissingError, match=r"download lacks t10k-labels-idx1-ubyte.gz of dataset 'mnist'"):
+        datasets.import_file("mnist", folder, data_dir=home)
+    assert not home.exists()
+
+
+def test_an_unknown_file_names_both_its_hashes_and_the_expected_ones(tmp_path, shared_data):
+    other = _regzip(shared_data / "fashion-mnist" / IDX[3], tmp_path / "labels.gz")
+    with pytest.raises(ChecksumError) as info:
+        datasets.import_file("mnist", other, data_dir=tmp_path / "home")
+    message = str(info.value)
+    assert message.startswith(f"{other} (sha256 {cache.sha256_of(other)}, decompressed sha256 0402a96d")
+    assert "expected mnist.npz sha256 731c5ac6" in message
+    assert "mnist/t10k-labels-idx1-ubyte.gz sha256 of the decompressed content ff7bcfd4" in message
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_truncated_gz_is_one_error_and_leaves_nothing(tmp_path, shared_data):
+    data = (shared_data / "mnist" / IDX[3]).read_bytes()
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFormatError, match=r"cut.gz: not a complete gzip file"):
+        datasets.import_file("mnist", cut, data_dir=tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+    home = tmp_path / "home2"  # in the data home: reported, not a traceback
+    (home / "mnist").mkdir(parents=True)
+    for name in IDX:
+        (home / "mnist" / name).symlink_to((shared_data / "mnist" / name).resolve())
+    (home / "mnist" / IDX[3]).unlink()
+    (home / "mnist" / IDX[3]).write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFormatError, match=r"t10k-labels-idx1-ubyte.gz: not a complete gzip file"):
+        datasets.load_mnist(data_dir=home, offline=True)
+    assert not next(s for s in datasets.status(["mnist"], home) if s.file.endswith(IDX[3])).verified
+
+
+def test_a_failed_download_names_the_dataset_in_its_hint(tmp_path):
+    def refused(_url):
+        raise OSError("connection refused")
+
+    with pytest.raises(DataMissingError, match=r"run `keraslab data import mnist PATH`"):
+        datasets.load_mnist(data_dir=tmp_path, transport=refused)

@@ -261,10 +261,33 @@ def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
 def test_run_all_skips_lessons_whose_data_is_missing(tmp_path, shared_data, capsys, monkeypatch):
     from keraslab.cli.main import main
 
-    fast = {k: v for k, v in lessons.all_lessons().items() if k in ("losses", "cnn")}
+    fast = {k: v for k, v in lessons.all_lessons().items() if k in ("mnist", "cnn")}
     monkeypatch.setattr(lessons, "all_lessons", lambda: fast)
     code = main(["run", "all", "--quick", "--offline", "--data-dir", str(shared_data), "--out", str(tmp_path / "a")])
     captured = capsys.readouterr()
     assert code == 0 and "skipped: data missing" in captured.out
     assert "keraslab: skipped cnn: dataset 'cifar10': cifar-10-python.tar.gz is not in" in captured.err
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["losses"]
+    assert "run `keraslab data import cifar10 PATH`" in captured.err  # the exact command
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist"]  # the full MNIST, from its idx files
+    manifest = json.loads((tmp_path / "a" / "mnist" / "manifest.json").read_text())
+    assert [f["file"] for f in manifest["data_files"]] == [
+        f"mnist/{n}-ubyte.gz"
+        for n in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
+    ]
+    assert not any(f.get("substitute") for f in manifest["data_files"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "dataset"), [("cnn", "fashion_mnist"), ("cifar10-ann", "mnist")])
+def test_the_image_lessons_take_a_dataset(tmp_path, shared_data, name, dataset):
+    """cnn and cifar10-ann on the real 28x28x1 datasets: the networks' input follows the images, the report names
+    the dataset, and the manifest records the real files (no substitute)."""
+    options = {"time_devices": False} if name == "cifar10-ann" else {}
+    folder, s = _run(name, tmp_path, shared_data, dataset=dataset, **options)
+    report = (folder / "report.md").read_text()
+    assert f"on {dataset}" in report or f"{dataset} with a dense network" in report
+    assert f"{dataset} images of 28x28x1" in report
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert all(not f.get("substitute") for f in manifest["data_files"]) and len(manifest["data_files"]) == 4
+    headline = "cnn_test_accuracy" if name == "cnn" else "test_accuracy"
+    assert s[headline] > 0.3  # 500 real images, one epoch (16 steps): well above chance (0.1)

@@ -13,7 +13,10 @@ def add_commands(sub) -> None:
         command(actions, "list", cmd_list, help="datasets, their files, and whether they are present and verified")
     )
     parser = command(
-        actions, "verify", cmd_verify, help="check the sha256 of every present file (exit 1 on any mismatch)"
+        actions,
+        "verify",
+        cmd_verify,
+        help="check the files' hashes: NAME exits 1 unless all are there and good; no NAME exits 1 on a bad file",
     )
     add_data_home(parser)
     parser.add_argument("name", nargs="?", help="one dataset (default: all)")
@@ -24,7 +27,11 @@ def add_commands(sub) -> None:
     add_data_home(parser)
     parser.add_argument("name")
     parser = command(
-        actions, "import", cmd_import, help="copy a file you downloaded by hand into the data home, after checking it"
+        actions,
+        "import",
+        cmd_import,
+        help="copy a file, or a folder of files (the four MNIST idx files), you downloaded by hand into the data "
+        "home, after checking each",
     )
     add_data_home(parser)
     parser.add_argument("name")
@@ -55,21 +62,33 @@ def cmd_list(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    if args.name:
-        datasets.get_spec(args.name)
-    failed = 0
-    for st in datasets.status([args.name] if args.name else None, args.data_dir):
-        if not st.present:
-            line = f"MISSING   {st.dataset}: {st.file} (not in {datasets.data_home(args.data_dir)})"
-            failed += bool(args.name)
-        elif st.verified:
-            line = f"OK        {st.dataset}: {st.file}"
-        else:
-            line = f"MISMATCH  {st.dataset}: {st.path}: expected sha256 {st.expected_sha256}, got {st.actual_sha256}"
-            failed += 1
-        print(line)
-    if failed:
-        return fail(f"{failed} file(s) failed verification", 1)
+    """NAME: exit 1 unless every file is present and verified. No NAME: check every file present, exit 1 if any is
+    bad; the last line counts the datasets complete, missing and bad."""
+    names = [datasets.get_spec(args.name).name] if args.name else list(datasets.REGISTRY)
+    home = datasets.data_home(args.data_dir)
+    state = {}
+    for name in names:
+        found = datasets.status([name], args.data_dir)
+        for st in found:
+            if not st.present:
+                print(f"MISSING   {st.dataset}: {st.file} (not in {home})")
+            elif st.verified:
+                print(f"OK        {st.dataset}: {st.file}")
+            else:
+                print(
+                    f"MISMATCH  {st.dataset}: {st.path}: expected sha256 {st.expected_sha256}, got {st.actual_sha256}"
+                )
+        spec = datasets.get_spec(name)
+        if spec.alternatives and not any(st.present for st in found):
+            others = "; ".join(", ".join(f.name for f in layout) for layout in spec.layouts[1:])
+            print(f"          ({name} may also come as: {others}; `keraslab data import {name} FOLDER`)")
+        bad = any(st.present and not st.verified for st in found)
+        state[name] = "bad" if bad else "complete" if all(st.verified for st in found) else "missing"
+    counts = {k: sum(v == k for v in state.values()) for k in ("complete", "missing", "bad")}
+    print(f"{counts['complete']} dataset(s) complete, {counts['missing']} missing, {counts['bad']} bad")
+    if counts["bad"] or (args.name and counts["missing"]):
+        what = [f"{n} {s}" for n, s in state.items() if s == "bad" or (args.name and s == "missing")]
+        return fail(f"verification failed: {', '.join(what)} (in {home})", 1)
     return 0
 
 
@@ -87,6 +106,6 @@ def cmd_show(args) -> int:
 
 
 def cmd_import(args) -> int:
-    dest = datasets.import_file(args.name, args.path, data_dir=args.data_dir)
-    print(f"{args.name}: imported {args.path} -> {dest} (verified)")
+    for dest in datasets.import_file(args.name, args.path, data_dir=args.data_dir):
+        print(f"{args.name}: {dest} (verified)")
     return 0

@@ -10,12 +10,13 @@ from pathlib import Path
 
 from keraslab.datasets.download import Transport, download
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
-from keraslab.errors import ChecksumError, DataMissingError, UsageError
+from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, UsageError
 from keraslab.files import sha256_file
 
 ENV_VAR = "KERASLAB_DATA"
 # A JSON file {dataset: {file name: sha256}} that vouches for substitute files (small copies in the real formats,
-# for tests and smoke runs where the real file cannot be had). Opt-in, recorded in every manifest that uses one.
+# for tests and smoke runs where the real file cannot be had). Opt-in, recorded in every manifest that uses one. For a
+# file identified by its decompressed content (FileSpec.gzip_content), the listed sha256 is of that content too.
 CHECKSUMS_ENV_VAR = "KERASLAB_CHECKSUMS"
 
 # (path, size, mtime_ns) -> sha256: a file is hashed once per process unless it changes.
@@ -34,13 +35,39 @@ def data_home(data_dir: str | os.PathLike | None = None) -> Path:
     return Path.home() / ".cache" / "keraslab"
 
 
-def sha256_of(path: str | os.PathLike) -> str:
+def sha256_of(path: str | os.PathLike, *, gzip_content: bool = False) -> str:
+    """sha256 of a file's bytes, or (gzip_content) of its decompressed bytes; hashed once per process per version of
+    the file. A .gz that does not decompress (truncated, damaged) is a DataFormatError naming it."""
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, gzip_content)
     if key not in _HASHES:
-        _HASHES[key] = sha256_file(path)
+        _HASHES[key] = _gunzipped_sha256(path) if gzip_content else sha256_file(path)
     return _HASHES[key]
+
+
+def _gunzipped_sha256(path: Path) -> str:
+    import gzip
+    import hashlib
+    import zlib
+
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFormatError(f"{path}: not a complete gzip file ({exc})") from None
+    return digest.hexdigest()
+
+
+def file_sha256(spec_file: FileSpec, path: str | os.PathLike) -> str:
+    """The hash that identifies `path` as `spec_file`: of its bytes, or of its decompressed bytes (gzip_content)."""
+    return sha256_of(path, gzip_content=spec_file.gzip_content)
+
+
+def _what(spec_file: FileSpec) -> str:
+    return "sha256 of the decompressed content" if spec_file.gzip_content else "sha256"
 
 
 @contextlib.contextmanager
@@ -58,6 +85,8 @@ def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = Fal
     used = _USED.get()
     if used is not None and all(u["path"] != str(path) for u in used):
         entry = {"file": spec_file.name, "path": str(path), "sha256": sha256}
+        if spec_file.gzip_content:
+            entry["hashed"] = "decompressed content"  # mirrors' .gz bytes differ; the content identifies the file
         if substitute:
             entry["substitute"] = True  # not the registry's file: a small copy vouched for by $KERASLAB_CHECKSUMS
         used.append(entry)
@@ -116,10 +145,10 @@ def ensure_file(
     if path.exists():
         if not path.is_file():
             raise DataMissingError(f"{label}{path} exists but is not a file")
-        actual = sha256_of(path)
+        actual = file_sha256(spec_file, path)
         if actual != expected:
             raise ChecksumError(
-                f"{label}checksum mismatch for {path}: expected sha256 {expected}, got {actual}. "
+                f"{label}checksum mismatch for {path}: expected {_what(spec_file)} {expected}, got {actual}. "
                 f"Delete the file and run `keraslab data fetch {dataset or 'NAME'}`, or import a good copy"
             )
         _record(spec_file, path, expected, substitute)
@@ -138,7 +167,16 @@ def ensure_file(
             def hook(done, total, _task=task):
                 bar.update(_task, completed=done, total=total)
 
-        download(spec_file.url, path, expected, transport=transport, progress=hook, expected_size=spec_file.size)
+        download(
+            spec_file.url,
+            path,
+            expected,
+            transport=transport,
+            progress=hook,
+            expected_size=spec_file.size,
+            hashed=(lambda tmp: sha256_of(tmp, gzip_content=True)) if spec_file.gzip_content else None,
+            dataset=dataset or "DATASET",
+        )
     _record(spec_file, path, expected, substitute)
     return path
 
@@ -146,12 +184,25 @@ def ensure_file(
 def dataset_paths(
     name: str, *, data_dir=None, offline: bool = False, transport: Transport | None = None, quiet: bool = True
 ) -> dict[str, Path]:
-    """Ensure every file of dataset `name`; return {file name: verified path}."""
+    """Ensure every file of dataset `name`; return {file name: verified path}. A dataset with several layouts (MNIST:
+    mnist.npz, or its four idx files) uses the first one whose files are all present, else downloads its first."""
     spec = get_spec(name)
+    layout = present_layout(spec, data_dir)
     return {
         f.name: ensure_file(f, data_dir=data_dir, offline=offline, transport=transport, quiet=quiet, dataset=name)
-        for f in spec.files
+        for f in layout
     }
+
+
+def present_layout(spec: DatasetSpec, data_dir=None) -> tuple[FileSpec, ...]:
+    """The first layout of `spec` whose files are all in the data home; else the first with any file there (so that
+    a missing or damaged file is reported); else the first layout."""
+    home = data_home(data_dir)
+    for test in (all, any):
+        for layout in spec.layouts:
+            if test((home / f.name).is_file() for f in layout):
+                return layout
+    return spec.files
 
 
 @dataclass(frozen=True)
@@ -170,8 +221,11 @@ def file_status(spec: DatasetSpec, spec_file: FileSpec, data_dir=None) -> FileSt
     path = data_home(data_dir) / spec_file.name
     if not path.is_file():
         return FileStatus(spec.name, spec_file.name, path, False, False, None, spec_file.sha256, None)
-    actual = sha256_of(path)
     expected, _ = expected_sha256(spec.name, spec_file)
+    try:
+        actual = file_sha256(spec_file, path)
+    except DataFormatError:
+        actual = "(not a complete gzip file)"
     return FileStatus(spec.name, spec_file.name, path, True, actual == expected, path.stat().st_size, expected, actual)
 
 
@@ -180,26 +234,82 @@ def status(names=None, data_dir=None) -> list[FileStatus]:
     out = []
     for name in names:
         spec = get_spec(name)
-        out.extend(file_status(spec, f, data_dir) for f in spec.files)
+        out.extend(file_status(spec, f, data_dir) for f in present_layout(spec, data_dir))
     return out
 
 
-def import_file(name: str, source: str | os.PathLike, *, data_dir=None) -> Path:
-    """Copy a file the user downloaded by hand into the data home, after checking its hash.
+def import_file(name: str, source: str | os.PathLike, *, data_dir=None) -> list[Path]:
+    """Copy files the user downloaded by hand into the data home, after checking their hashes. Returns the paths.
 
-    The file is matched to the dataset's files by its sha256 (so its name does not matter); it is copied to a
-    temporary file in the data home and renamed into place.
+    `source` is a file, or a folder holding a whole layout of the dataset (the four MNIST idx files). A file is
+    matched to the dataset's files by its sha256, or for the idx files by the sha256 of its decompressed content (so
+    its name does not matter). Every file is checked before any is copied; each copy goes to a temporary file in the
+    data home, renamed into place. A verified file already there is kept, never replaced by a different one.
     """
     spec = get_spec(name)
     source = Path(source)
-    if not source.is_file():
-        raise UsageError(f"Cannot import {source}: no such file")
-    actual = sha256_of(source)
-    match = next((f for f in spec.files if f.sha256 == actual), None)
-    if match is None:
-        expected = "; ".join(f"{f.name} sha256 {f.sha256}" for f in spec.files)
-        raise ChecksumError(f"{source} (sha256 {actual}) is none of dataset {name!r}'s files; expected {expected}")
+    if source.is_dir():
+        matches = _match_folder(spec, source)
+    elif source.is_file():
+        matches = [(_match_file(spec, source), source)]
+    else:
+        raise UsageError(f"Cannot import {source}: no such file or folder")
+    return [_copy_in(spec, f, path, data_dir) for f, path in matches]
+
+
+def _identities(path: Path) -> dict[bool, str | None]:
+    """{False: sha256 of the bytes, True: sha256 of the decompressed bytes (None when it is not gzip)}."""
+    out = {False: sha256_of(path), True: None}
+    with open(path, "rb") as fh:
+        is_gzip = fh.read(2) == b"\x1f\x8b"
+    if is_gzip:
+        out[True] = sha256_of(path, gzip_content=True)  # a truncated .gz raises DataFormatError, naming the file
+    return out
+
+
+def _match_file(spec: DatasetSpec, path: Path) -> FileSpec:
+    ids = _identities(path)
+    for layout in spec.layouts:
+        for f in layout:
+            if ids[f.gzip_content] == _expected(spec, f):
+                return f
+    found = f"sha256 {ids[False]}" + (f", decompressed sha256 {ids[True]}" if ids[True] else "")
+    expected = "; ".join(f"{f.name} {_what(f)} {_expected(spec, f)}" for layout in spec.layouts for f in layout)
+    raise ChecksumError(f"{path} ({found}) is none of dataset {spec.name!r}'s files; expected {expected}")
+
+
+def _expected(spec: DatasetSpec, f: FileSpec) -> str:
+    return expected_sha256(spec.name, f)[0]
+
+
+def _match_folder(spec: DatasetSpec, folder: Path) -> list[tuple[FileSpec, Path]]:
+    """Every file of the layout the folder holds most of, each matched by its hash; a missing one is named."""
+    found: dict[str, tuple[FileSpec, Path]] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            f = _match_file(spec, path)
+        except ChecksumError:
+            continue  # not one of the dataset's files (a README, a checksum list): ignored
+        found.setdefault(f.name, (f, path))
+    layout = max(spec.layouts, key=lambda lay: sum(f.name in found for f in lay))
+    missing = [f.name.rpartition("/")[2] for f in layout if f.name not in found]
+    if missing:
+        raise DataMissingError(
+            f"{folder} lacks {', '.join(missing)} of dataset {spec.name!r} (files are recognised by their hash, "
+            f"whatever their names)"
+        )
+    return [found[f.name] for f in layout]
+
+
+def _copy_in(spec: DatasetSpec, f: FileSpec, source: Path, data_dir) -> Path:
+    dest = data_home(data_dir) / f.name
+    expected = _expected(spec, f)
+    if dest.is_file():
+        try:
+            if file_sha256(f, dest) == expected:
+                return dest  # already there and verified: kept as it is
+        except DataFormatError:
+            pass  # a damaged copy: replaced
+    hashed = (lambda tmp: sha256_of(tmp, gzip_content=True)) if f.gzip_content else None
     # The same atomic, hash-checked copy as a download, with the file as the transport.
-    return download(
-        str(source), data_home(data_dir) / match.name, match.sha256, transport=lambda _url: open(source, "rb")
-    )
+    return download(str(source), dest, expected, transport=lambda _url: open(source, "rb"), hashed=hashed)

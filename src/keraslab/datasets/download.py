@@ -34,8 +34,11 @@ def download(
     transport: Transport | None = None,
     progress: Callable[[int, int | None], None] | None = None,
     expected_size: int | None = None,
+    hashed: Callable[[Path], str] | None = None,
+    dataset: str = "DATASET",
 ) -> Path:
-    """Download `url` to `dest`, checking its sha256.
+    """Download `url` to `dest`, checking its sha256 (or `hashed(temporary file)`, e.g. the hash of its decompressed
+    content, when given). `dataset` names the dataset in the hint a failed download prints.
 
     The bytes go to a temporary file in dest's folder, which is renamed to `dest` only once the hash matches.
     On any failure (network error, wrong hash, Ctrl-C) the temporary file is removed, so nothing is ever left
@@ -70,11 +73,11 @@ def download(
             except OSError as exc:  # URLError, HTTPError, timeouts, connection resets are all OSErrors
                 raise DataMissingError(
                     f"Could not download {dest.name} from {url}: {exc}. Download it by hand and run "
-                    f"`keraslab data import DATASET PATH`, or check your network"
+                    f"`keraslab data import {dataset} PATH`, or check your network"
                 ) from exc
             out.flush()
             os.fsync(out.fileno())
-        actual = digest.hexdigest()
+        actual = digest.hexdigest() if hashed is None else hashed(tmp)
         if actual != sha256:
             raise ChecksumError(
                 f"Downloaded {dest.name} from {url} has the wrong sha256: expected {sha256}, got {actual} "

@@ -43,8 +43,11 @@ def _paths(name, data_dir, offline, transport, quiet):
 
 
 def load_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
-    """MNIST: ((x_train (60000, 28, 28), y_train (60000,)), (x_test (10000, 28, 28), y_test (10000,)))."""
+    """MNIST: ((x_train (60000, 28, 28), y_train (60000,)), (x_test (10000, 28, 28), y_test (10000,))), from Keras's
+    mnist.npz or from the four idx files of the original distribution (mnist/*-ubyte.gz), whichever is present."""
     paths = _paths("mnist", data_dir, offline, transport, quiet)
+    if "mnist.npz" not in paths:
+        return _idx_pair("mnist", "mnist", paths, scale)
     d = formats.read_mnist_npz(paths["mnist.npz"])
     return (
         (_images(d["x_train"], scale), d["y_train"].astype(np.int64)),
@@ -56,13 +59,18 @@ def load_fashion_mnist(
     *, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True
 ):
     """Fashion-MNIST, same shapes as :func:`load_mnist`."""
-    paths = _paths("fashion_mnist", data_dir, offline, transport, quiet)
+    return _idx_pair(
+        "fashion_mnist", "fashion-mnist", _paths("fashion_mnist", data_dir, offline, transport, quiet), scale
+    )
+
+
+def _idx_pair(name: str, folder: str, paths: dict, scale: bool):
     out = []
     for split in ("train", "t10k"):
-        x = formats.read_idx(paths[f"fashion-mnist/{split}-images-idx3-ubyte.gz"], expected_ndim=3)
-        y = formats.read_idx(paths[f"fashion-mnist/{split}-labels-idx1-ubyte.gz"], expected_ndim=1)
+        x = formats.read_idx(paths[f"{folder}/{split}-images-idx3-ubyte.gz"], expected_ndim=3)
+        y = formats.read_idx(paths[f"{folder}/{split}-labels-idx1-ubyte.gz"], expected_ndim=1)
         if len(x) != len(y):
-            raise DataFormatError(f"fashion_mnist: {split} has {len(x)} images but {len(y)} labels")
+            raise DataFormatError(f"{name}: {split} has {len(x)} images but {len(y)} labels")
         out.append((_images(x, scale), y.astype(np.int64)))
     return tuple(out)
 

@@ -18,6 +18,9 @@ class FileSpec:
     sha256: str
     url: str
     size: int | None = None  # bytes, when known
+    # True: `sha256` is the hash of the gzip file's decompressed bytes. The idx files are served as .gz by several
+    # mirrors whose compressed bytes differ while the content does not: the content is what identifies them.
+    gzip_content: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,16 @@ class DatasetSpec:
     files: tuple[FileSpec, ...]
     loader: str  # name of the function in keraslab.datasets.loaders that parses it
     kind: str  # "images" or "table"
+    # Other complete sets of files holding the same data (MNIST: Keras's mnist.npz, or its four original idx files).
+    # `files` is the one downloaded when none is present.
+    alternatives: tuple[tuple[FileSpec, ...], ...] = ()
+
+    @property
+    def layouts(self) -> tuple[tuple[FileSpec, ...], ...]:
+        return (self.files, *self.alternatives)
 
     def file(self, name: str) -> FileSpec:
-        for f in self.files:
+        for f in (f for layout in self.layouts for f in layout):
             if f.name == name:
                 return f
         raise KeyError(name)
@@ -42,10 +52,19 @@ def _register(spec: DatasetSpec) -> None:
     REGISTRY[spec.name] = spec
 
 
+_MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+
+
+def _idx_files(folder: str, url: str, hashes: dict[str, str]) -> tuple[FileSpec, ...]:
+    """The four idx files of an MNIST-shaped dataset, identified by the sha256 of their decompressed bytes."""
+    return tuple(FileSpec(f"{folder}/{name}", sha, url + name, gzip_content=True) for name, sha in hashes.items())
+
+
 _register(
     DatasetSpec(
         name="mnist",
-        description="MNIST handwritten digits, 60000 train + 10000 test 28x28 grey images (Keras's mnist.npz)",
+        description="MNIST handwritten digits, 60000 train + 10000 test 28x28 grey images (Keras's mnist.npz, or "
+        "the four idx files of the original distribution)",
         files=(
             FileSpec(
                 "mnist.npz",
@@ -54,40 +73,35 @@ _register(
                 11490434,
             ),
         ),
+        alternatives=(
+            _idx_files(
+                "mnist",
+                _MNIST_MIRROR,
+                {
+                    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                },
+            ),
+        ),
         loader="load_mnist",
         kind="images",
     )
 )
-
 _register(
     DatasetSpec(
         name="fashion_mnist",
         description="Fashion-MNIST clothing images, 60000 train + 10000 test 28x28 grey images (idx format)",
-        files=(
-            FileSpec(
-                "fashion-mnist/train-images-idx3-ubyte.gz",
-                "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-                _KERAS_DATA + "train-images-idx3-ubyte.gz",
-                26421856,
-            ),
-            FileSpec(
-                "fashion-mnist/train-labels-idx1-ubyte.gz",
-                "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-                _KERAS_DATA + "train-labels-idx1-ubyte.gz",
-                29491,
-            ),
-            FileSpec(
-                "fashion-mnist/t10k-images-idx3-ubyte.gz",
-                "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-                _KERAS_DATA + "t10k-images-idx3-ubyte.gz",
-                4422079,
-            ),
-            FileSpec(
-                "fashion-mnist/t10k-labels-idx1-ubyte.gz",
-                "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-                _KERAS_DATA + "t10k-labels-idx1-ubyte.gz",
-                5125,
-            ),
+        files=_idx_files(
+            "fashion-mnist",
+            _KERAS_DATA,
+            {
+                "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            },
         ),
         loader="load_fashion_mnist",
         kind="images",

@@ -7,7 +7,8 @@ in sigmoid, timed the CPU for 1 epoch and the GPU for 10 from progress bars, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -19,9 +20,13 @@ from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
 from keraslab.training import devices
 
+IMAGE_DATASETS = ("cifar10", "fashion_mnist", "mnist")
+DATASET_HELP = "cifar10 (32x32x3), fashion_mnist or mnist (28x28x1): the network's input follows the image size"
+
 
 @dataclass(frozen=True)
 class Cifar10AnnConfig(BaseConfig):
+    dataset: Literal["cifar10", "fashion_mnist", "mnist"] = field(default="cifar10", metadata={"help": DATASET_HELP})
     batch_size: int = 32
     learning_rate: float = 0.01  # Keras's SGD default, as the course used
     time_devices: bool = True  # time one epoch on every device present
@@ -30,20 +35,26 @@ class Cifar10AnnConfig(BaseConfig):
 SCALE = 1.0 / 255.0  # the model sees pixels / 255, in [0, 1]
 
 
-def load_cifar(config, *, quick_train: int = 500, quick_test: int = 200):
-    """CIFAR-10 as uint8 (n, 32, 32, 3) and int64 labels; quick: the first few images.
+def load_images(config, *, quick_train: int = 500, quick_test: int = 200):
+    """config.dataset's images as uint8 (n, height, width, channels) and int64 labels; quick: the first few images.
 
-    The images stay uint8 (150 MB for the training set instead of 600 MB as float32): training scales them batch by
-    batch (training.fit's input_scale), prediction scales the test set.
+    The images stay uint8 (150 MB for CIFAR-10's training set instead of 600 MB as float32): training scales them
+    batch by batch (training.fit's input_scale), prediction scales the test set. Grey images get a channel axis.
     """
-
-    (x_train, y_train), (x_test, y_test) = datasets.load_cifar10(
-        data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=False
+    (x_train, y_train), (x_test, y_test) = datasets.load(
+        config.dataset, data_dir=config.data_dir, offline=config.offline, quiet=config.quiet, scale=False
     )
     if config.quick:
         x_train, y_train = x_train[:quick_train], y_train[:quick_train]
         x_test, y_test = x_test[:quick_test], y_test[:quick_test]
+    if x_train.ndim == 3:  # (n, 28, 28) -> (n, 28, 28, 1)
+        x_train, x_test = x_train[..., None], x_test[..., None]
     return (x_train, y_train), (x_test, y_test)
+
+
+def describe_images(config, x_train) -> str:
+    h, w, c = x_train.shape[1:]
+    return f"{config.dataset} images of {h}x{w}x{c}"
 
 
 def add_image_classifier(result, key, title, model, x_test, y_test, history, names):
@@ -52,7 +63,13 @@ def add_image_classifier(result, key, title, model, x_test, y_test, history, nam
     cls = evaluation.add_classifier_report(result, key, title, y_test, y_pred, names, history)
     result.figure(
         f"{key}_samples",
-        plots.image_grid(x_test[:16], y_test[:16], y_pred[:16], names, title=f"{title}: predicted (true)"),
+        plots.image_grid(
+            x_test[:16].squeeze(-1) if x_test.shape[-1] == 1 else x_test[:16],  # grey images as 2-D
+            y_test[:16],
+            y_pred[:16],
+            names,
+            title=f"{title}: predicted (true)",
+        ),
         "the first 16 test images; wrong predictions in red",
     )
     return cls
@@ -60,7 +77,7 @@ def add_image_classifier(result, key, title, model, x_test, y_test, history, nam
 
 @register(
     "cifar10-ann",
-    "CIFAR-10 with a 3072-3000-1000-10 dense network, and its epoch time on CPU vs GPU",
+    "CIFAR-10 (or --dataset fashion_mnist / mnist) with a 3000-1000-10 dense network, and its epoch time on CPU vs GPU",
     Cifar10AnnConfig,
     headline="test_accuracy",
     course_figure="0.5054 (10 epochs)",
@@ -68,12 +85,12 @@ def add_image_classifier(result, key, title, model, x_test, y_test, history, nam
 def run(config: Cifar10AnnConfig) -> Result:
     keras = get_keras()
     epochs = config.epochs or (1 if config.quick else 5)
-    (x_train, y_train), (x_test, y_test) = load_cifar(config)
-    names = list(datasets.CIFAR10_CLASSES)
+    (x_train, y_train), (x_test, y_test) = load_images(config)
+    names = list(datasets.class_names(config.dataset))
     onehot = keras.utils.to_categorical(y_train, num_classes=10).astype(np.float32)  # (n, 10) one-hot, as the course
 
     set_seed(config.seed)
-    model = models.cifar_ann()
+    model = models.cifar_ann(input_shape=x_train.shape[1:])
     steps = int(np.ceil(len(x_train) / config.batch_size))
     training.compile_model(
         model,
@@ -92,10 +109,12 @@ def run(config: Cifar10AnnConfig) -> Result:
         seed=config.seed,
         input_scale=SCALE,
     )
-    result = Result(title="CIFAR-10 with a dense network", summary={}, history=history)
+    result = Result(title=f"{config.dataset} with a dense network", summary={}, history=history)
+    n_in = int(np.prod(x_train.shape[1:]))
     result.text(
-        f"{len(x_train)} training and {len(x_test)} test images, 32x32x3 scaled to [0, 1]; labels one-hot. "
-        f"Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax ({training.count_params(model):,} parameters), "
+        f"{len(x_train)} training and {len(x_test)} test {describe_images(config, x_train)}, scaled to [0, 1]; "
+        f"labels one-hot. Flatten ({n_in}) -> 3000 ReLU -> 1000 ReLU -> 10 softmax "
+        f"({training.count_params(model):,} parameters), "
         f"SGD (learning rate {config.learning_rate}), {epochs} epochs, batch {config.batch_size}; 10% of "
         f"the training part held out for the validation curves."
     )
@@ -108,7 +127,7 @@ def run(config: Cifar10AnnConfig) -> Result:
 
         def build():
             set_seed(config.seed)
-            return models.cifar_ann()
+            return models.cifar_ann(input_shape=x_train.shape[1:])
 
         seconds = {}
         for dev in present:

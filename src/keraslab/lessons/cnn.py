@@ -9,13 +9,14 @@ dense network of the cifar10-ann lesson (SGD, 5 epochs, as the course ran it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from keraslab import datasets, models, training
 from keraslab.backend import keras as get_keras
-from keraslab.lessons.cifar10_ann import SCALE, add_image_classifier, load_cifar
+from keraslab.lessons.cifar10_ann import DATASET_HELP, SCALE, add_image_classifier, describe_images, load_images
 from keraslab.lessons.lesson import BaseConfig, register
 from keraslab.runs.report import Result
 from keraslab.scratch.conv import conv2d, max_pool2d
@@ -38,6 +39,7 @@ DEMO_FILTER = np.array([[1, 1, 1], [1, -1, 1], [1, 1, 1]])  # a loop: a ring of 
 
 @dataclass(frozen=True)
 class CnnConfig(BaseConfig):
+    dataset: Literal["cifar10", "fashion_mnist", "mnist"] = field(default="cifar10", metadata={"help": DATASET_HELP})
     batch_size: int = 32
     ann_epochs: int = 5
     fast_layers: bool = field(
@@ -61,7 +63,8 @@ def demo_tables():
 
 @register(
     "cnn",
-    "CIFAR-10: a small CNN against the dense network, and a 3x3 convolution worked by hand",
+    "CIFAR-10 (or --dataset fashion_mnist / mnist): a small CNN against the dense network, and a 3x3 convolution "
+    "worked by hand",
     CnnConfig,
     headline="cnn_test_accuracy",
     course_figure="0.7028 (O, 10 epochs)",
@@ -70,7 +73,7 @@ def run(config: CnnConfig) -> Result:
     keras = get_keras()
     epochs = config.epochs or (1 if config.quick else 10)
     ann_epochs = 1 if config.quick else config.ann_epochs
-    result = Result(title="A convolutional network on CIFAR-10", summary={})
+    result = Result(title=f"A convolutional network on {config.dataset}", summary={})
 
     fmap, pooled, as_frame = demo_tables()
     result.heading("A 3x3 filter and a 2x2 max-pool, by hand")
@@ -91,12 +94,12 @@ def run(config: CnnConfig) -> Result:
     result.table("demo_max_pool", as_frame(pooled), "after a 2x2 max-pool: the strongest response in each block")
     result.metrics["demo"] = {"feature_map": fmap, "max_pool": pooled}
 
-    (x_train, y_train), (x_test, y_test) = load_cifar(config)
-    names = list(datasets.CIFAR10_CLASSES)
+    (x_train, y_train), (x_test, y_test) = load_images(config)
+    names = list(datasets.class_names(config.dataset))
     steps = int(np.ceil(len(x_train) / config.batch_size))
 
     set_seed(config.seed)
-    cnn = models.cifar_cnn(fast=config.fast_layers)
+    cnn = models.cifar_cnn(x_train.shape[1:], fast=config.fast_layers)
     training.compile_model(cnn, loss="sparse_categorical_crossentropy", steps_per_epoch=steps)
     cnn_hist = training.fit(
         cnn,
@@ -110,7 +113,7 @@ def run(config: CnnConfig) -> Result:
         input_scale=SCALE,
     )
     set_seed(config.seed)
-    ann = models.cifar_ann()
+    ann = models.cifar_ann(input_shape=x_train.shape[1:])
     training.compile_model(
         ann, optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", steps_per_epoch=steps
     )
@@ -128,7 +131,8 @@ def run(config: CnnConfig) -> Result:
 
     result.heading("CNN against the dense network")
     result.text(
-        f"{len(x_train)} training and {len(x_test)} test images. CNN: {training.count_params(cnn):,} "
+        f"{len(x_train)} training and {len(x_test)} test {describe_images(config, x_train)}. CNN: "
+        f"{training.count_params(cnn):,} "
         f"parameters, Adam, {epochs} epochs. Dense network: {training.count_params(ann):,} parameters, "
         f"SGD, {ann_epochs} epochs. 10% of the training part held out for the validation curves."
     )

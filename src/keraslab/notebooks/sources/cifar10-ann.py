@@ -18,7 +18,7 @@ os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND", "jax")  # or "torc
 seed: int = 0  # the initial weights and the shuffling follow from it
 quick: bool = False  # True: the first 500 training and 200 test images, 1 epoch
 epochs: int | None = None  # None: 5 (1 when quick)
-dataset: Literal["cifar10"] = "cifar10"  # the only dataset this lesson reads
+dataset: Literal["cifar10", "fashion_mnist", "mnist"] = "cifar10"  # the last two: 28x28 grey images
 data_home: str | None = None  # None: $KERASLAB_DATA, else ~/.cache/keraslab
 learning_rate: float = 0.01  # Keras's SGD default, as the course used
 time_devices: bool = True  # time one epoch on every device present
@@ -50,12 +50,15 @@ print(f"Keras {keras.__version__} on {keras.backend.backend()}; seed {seed}; {EP
 (x_train, y_train), (x_test, y_test) = datasets.load(dataset, data_dir=data_home, scale=False)
 if quick:
     (x_train, y_train), (x_test, y_test) = (x_train[:500], y_train[:500]), (x_test[:200], y_test[:200])
-names = list(datasets.CIFAR10_CLASSES)
+if x_train.ndim == 3:  # grey images get a channel axis: (n, 28, 28) -> (n, 28, 28, 1)
+    x_train, x_test = x_train[..., None], x_test[..., None]
+names = list(datasets.class_names(dataset))
+grey = x_train.shape[-1] == 1
 print(f"training images {x_train.shape} {x_train.dtype}, test images {x_test.shape}")
 
 fig, axes = plt.subplots(2, 8, figsize=(10, 3))
 for ax, image, label in zip(axes.flat, x_train, y_train, strict=False):
-    ax.imshow(image)
+    ax.imshow(image.squeeze(-1) if grey else image, cmap="gray_r" if grey else None)
     ax.set_title(names[label], fontsize=9)
     ax.axis("off")
 plt.show()
@@ -71,14 +74,14 @@ print(y_train[:3], "->\n", y_train_onehot[:3])
 # %% [markdown]
 # ## The network
 #
-# Flatten the 32 x 32 x 3 image into 3,072 inputs, then 3,000 and 1,000 ReLU units, and 10 softmax outputs. Plain
-# stochastic gradient descent, as the course.
+# Flatten the 32 x 32 x 3 image into 3,072 inputs (28 x 28 x 1 = 784 for fashion_mnist and mnist), then 3,000
+# and 1,000 ReLU units, and 10 softmax outputs. Plain stochastic gradient descent, as the course.
 
 # %%
 set_seed(seed)
 model = keras.Sequential(
     [
-        keras.Input((32, 32, 3)),
+        keras.Input(x_train.shape[1:]),
         keras.layers.Flatten(),
         keras.layers.Dense(3000, activation="relu"),
         keras.layers.Dense(1000, activation="relu"),
@@ -119,7 +122,13 @@ accuracy = float(accuracy_score(y_test, y_pred))
 print(f"test accuracy {accuracy:.4f} (a guess would score 0.10)")
 print(classification_report(y_test, y_pred, labels=range(10), target_names=names, digits=4, zero_division=0))
 display(plots.confusion_matrix(confusion_matrix(y_test, y_pred, labels=range(10)), names, title="dense network"))
-plots.image_grid(x_test[:16], y_test[:16], y_pred[:16], names, title="predicted (true); wrong ones in red")
+plots.image_grid(
+    x_test[:16, ..., 0] if grey else x_test[:16],
+    y_test[:16],
+    y_pred[:16],
+    names,
+    title="predicted (true); wrong ones in red",
+)
 
 # %% [markdown]
 # ## Why a GPU matters
@@ -136,7 +145,7 @@ if time_devices:
         set_seed(seed)
         return keras.Sequential(
             [
-                keras.Input((32, 32, 3)),
+                keras.Input(x_train.shape[1:]),
                 keras.layers.Flatten(),
                 keras.layers.Dense(3000, activation="relu"),
                 keras.layers.Dense(1000, activation="relu"),

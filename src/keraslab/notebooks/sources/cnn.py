@@ -19,7 +19,7 @@ os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND", "jax")  # or "torc
 seed: int = 0  # the initial weights and the shuffling follow from it
 quick: bool = False  # True: the first 500 training and 200 test images, 1 epoch each
 epochs: int | None = None  # None: 10 for the CNN (1 when quick)
-dataset: Literal["cifar10"] = "cifar10"  # the only dataset this lesson reads
+dataset: Literal["cifar10", "fashion_mnist", "mnist"] = "cifar10"  # the last two: 28x28 grey images
 data_home: str | None = None  # None: $KERASLAB_DATA, else ~/.cache/keraslab
 ann_epochs: int = 5  # the dense network's epochs, as the course ran it (1 when quick)
 
@@ -110,10 +110,19 @@ print(
 (x_train, y_train), (x_test, y_test) = datasets.load(dataset, data_dir=data_home, scale=False)
 if quick:
     (x_train, y_train), (x_test, y_test) = (x_train[:500], y_train[:500]), (x_test[:200], y_test[:200])
-names = list(datasets.CIFAR10_CLASSES)
+if x_train.ndim == 3:  # grey images get a channel axis: (n, 28, 28) -> (n, 28, 28, 1)
+    x_train, x_test = x_train[..., None], x_test[..., None]
+names = list(datasets.class_names(dataset))
+grey = x_train.shape[-1] == 1
 print(f"training images {x_train.shape}, test images {x_test.shape}")
 display(pd.Series(y_train).map(dict(enumerate(names))).value_counts().sort_index().rename("training images"))
-plots.image_grid(x_train[:16], y_train[:16], y_train[:16], names, title="the first 16 training images")
+plots.image_grid(
+    x_train[:16, ..., 0] if grey else x_train[:16],
+    y_train[:16],
+    y_train[:16],
+    names,
+    title="the first 16 training images",
+)
 
 # %% [markdown]
 # ## The CNN
@@ -126,7 +135,7 @@ plots.image_grid(x_train[:16], y_train[:16], y_train[:16], names, title="the fir
 set_seed(seed)
 cnn = keras.Sequential(
     [
-        keras.Input((32, 32, 3)),
+        keras.Input(x_train.shape[1:]),
         keras.layers.Conv2D(32, (3, 3), activation="relu"),
         keras.layers.MaxPooling2D((2, 2)),
         keras.layers.Conv2D(64, (3, 3), activation="relu"),
@@ -170,7 +179,7 @@ plots.learning_curves(cnn_history, title="CNN")
 set_seed(seed)
 ann = keras.Sequential(
     [
-        keras.Input((32, 32, 3)),
+        keras.Input(x_train.shape[1:]),
         keras.layers.Flatten(),
         keras.layers.Dense(3000, activation="relu"),
         keras.layers.Dense(1000, activation="relu"),
@@ -214,7 +223,13 @@ print(
 )
 for title, y_pred in predictions.items():
     display(plots.confusion_matrix(confusion_matrix(y_test, y_pred, labels=range(10)), names, title=title))
-plots.image_grid(x_test[:16], y_test[:16], predictions["CNN"][:16], names, title="CNN: predicted (true)")
+plots.image_grid(
+    x_test[:16, ..., 0] if grey else x_test[:16],
+    y_test[:16],
+    predictions["CNN"][:16],
+    names,
+    title="CNN: predicted (true)",
+)
 
 # %% [markdown]
 # ## What the course got wrong, and what is fixed here
