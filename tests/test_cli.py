@@ -253,3 +253,89 @@ def test_debug_and_quiet_work_before_the_command_too(capsys, tmp_path, shared_da
     assert code == 0 and out.strip() == str(tmp_path)  # quiet: only the run folder
     with pytest.raises(UsageError, match="Unknown dataset 'imagenet'"):  # debug: the exception itself
         main(["--debug", "data", "show", "imagenet"])
+
+
+# --- options that are accepted and should not be -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "churn", "--epochs", "0"], "Invalid value for `epochs`. Expected a positive integer or None"),
+        (["run", "churn", "--epochs", "-1"], "Received: epochs=-1"),
+        (["run", "churn", "--threshold", "2"], "Invalid value for `threshold`. Expected a number in [0, 1]."),
+        (["run", "churn", "--test-size", "1.5"], "Invalid value for `test_size`. Expected a number in (0, 1)."),
+        (["run", "dropout", "--folds", "1"], "Invalid value for `folds`. Expected an integer >= 2. Received: folds=1"),
+        (["run", "dropout", "--rate", "1"], "Invalid value for `rate`. Expected a number in [0, 1)."),
+        (["run", "churn", "--seed", "-3"], "Invalid value for `seed`. Expected an integer in [0, 4294967296)"),
+        (["run", "churn", "--epoch", "3"], "unrecognized arguments: --epoch 3"),  # no abbreviations
+    ],
+)
+def test_options_out_of_range_are_refused_before_any_work(capsys, tmp_path, argv, message):
+    code, _out, err = run_cli(capsys, *argv, "--out", str(tmp_path / "r"))
+    assert code == 2 and message in _one_error_line(err)
+    assert not (tmp_path / "r").exists() and not list(tmp_path.iterdir())
+
+
+def test_every_numeric_lesson_option_has_its_bounds():
+    """A new numeric option cannot slip in unchecked: each has an entry in keraslab.lessons.lesson.BOUNDS."""
+    from keraslab import lessons
+    from keraslab.lessons.lesson import BOUNDS
+
+    unchecked = {
+        f"{name}: {option.name}"
+        for name, lesson in lessons.all_lessons().items()
+        for option in lessons.config_options(lesson.config_cls)
+        if option.type in (int, float) and option.name not in BOUNDS
+    }
+    assert not unchecked
+
+
+# --- a full or read-only disk: one line naming the path ------------------------------------------------------------
+
+
+def test_a_full_disk_during_an_import_is_named_not_blamed_on_the_network(capsys, tmp_path, shared_data, monkeypatch):
+    import errno
+    import os
+
+    from keraslab.datasets import download
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, mode):
+            self.fh = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(download.os, "fdopen", FullDisk)
+    home = tmp_path / "home"
+    code, _out, err = run_cli(
+        capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"), "--data-dir", str(home)
+    )
+    line = _one_error_line(err)
+    assert code == 1 and "cannot write sonar_dataset.csv: " in line and "no space left on the device" in line
+    assert "network" not in line and list(home.iterdir()) == []
+
+
+def test_a_read_only_data_home_is_one_line(capsys, tmp_path, shared_data, monkeypatch):
+    import errno
+
+    from keraslab.datasets import download
+
+    def read_only(dir, **_kw):
+        raise OSError(errno.EROFS, "Read-only file system", str(dir))
+
+    monkeypatch.setattr(download.tempfile, "mkstemp", read_only)
+    home = tmp_path / "home"
+    code, _out, err = run_cli(
+        capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"), "--data-dir", str(home)
+    )
+    assert code == 1 and _one_error_line(err) == f"keraslab: error: {home}: read-only file system"

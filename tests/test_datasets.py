@@ -384,3 +384,37 @@ def test_a_failed_download_names_the_dataset_in_its_hint(tmp_path):
 
     with pytest.raises(DataMissingError, match=r"run `keraslab data import mnist PATH`"):
         datasets.load_mnist(data_dir=tmp_path, transport=refused)
+
+
+def test_a_download_killed_with_sigkill_leaves_a_part_that_the_next_run_removes(tmp_path):
+    """kill -9 gives the downloader no chance to clean up: its .part (named with its pid) stays until the next
+    download of that file sees that the pid is gone. A .part of a live process is left alone."""
+    import hashlib
+    import subprocess
+    import sys
+
+    script = (
+        "import time\n"
+        "from pathlib import Path\n"
+        "from keraslab.datasets import download\n"
+        "class Slow:\n"
+        "    def __enter__(self): return self\n"
+        "    def __exit__(self, *a): return False\n"
+        "    def read(self, n):\n"
+        "        print('started', flush=True); time.sleep(120); return b''\n"
+        f"download.download('u', Path({str(tmp_path / 'f.bin')!r}), '0' * 64, transport=lambda u: Slow())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        [part] = tmp_path.glob(".f.bin.*.part")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert part.exists()  # nobody cleaned up
+    live = tmp_path / f".f.bin.{os.getpid()}.abc.part"  # a download in progress in a live process
+    live.write_bytes(b"x")
+    data = b"abc"
+    download.download("u", tmp_path / "f.bin", hashlib.sha256(data).hexdigest(), transport=fake_transport(data))
+    assert not part.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["f.bin", live.name])

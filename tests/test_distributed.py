@@ -283,3 +283,21 @@ def test_data_parallel_refuses_the_model_fit_path():
     plan = object()  # any plan: the check comes before the plan is used
     with parallel.use(plan), pytest.raises(UsageError, match="data-parallel training goes through"):
         training.fit(model, x, y, epochs=1, quiet=True, callbacks=[keras().callbacks.History()])
+
+
+def test_the_coordinator_binds_the_address_given(monkeypatch):
+    """Process 0 listens on the address it was given, not on every interface (JAX's default when none is passed)."""
+    import jax
+
+    from keraslab.distributed import runtime
+
+    seen = {}
+    monkeypatch.setattr(runtime, "_job", None)  # restored after the test, like everything monkeypatch sets
+    monkeypatch.setattr(runtime, "_watchdog", None)
+    monkeypatch.setattr(jax.distributed, "initialize", lambda **kw: seen.update(kw))
+    monkeypatch.setattr(runtime, "_Watchdog", lambda job: type("W", (), {"start": lambda self: None})())
+    monkeypatch.setattr(jax.config, "update", lambda *a: None)
+    for address, bind in (("10.1.2.3:7777", "10.1.2.3:7777"), ("127.0.0.1:7000", "127.0.0.1:7000")):
+        runtime.join(runtime.Job(coordinator=address, processes=2, process_id=0, timeout=5.0))
+        assert seen["coordinator_bind_address"] == bind
+    assert runtime.bind_address("::1", 7000) == "[::1]:7000"

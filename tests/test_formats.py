@@ -182,3 +182,60 @@ def test_mnist_5k_wrong_columns(tmp_path):
     path.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
     with pytest.raises(DataFormatError, match=r"m.csv.gz: expected 785 columns"):
         formats.read_mnist_5k(path)
+
+
+def _cifar_archive(path, member_bytes):
+    with tarfile.open(path, "w:gz") as tar:
+        for name in formats.CIFAR_MEMBERS:
+            info = tarfile.TarInfo(name)
+            info.size = len(member_bytes)
+            tar.addfile(info, io.BytesIO(member_bytes))
+    return path
+
+
+def test_a_cifar_member_larger_than_a_batch_is_refused_before_it_is_read(tmp_path):
+    path = _cifar_archive(tmp_path / "big.tar.gz", bytes(50_000_000))  # zeros: the archive is tiny on disk
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(DataFormatError, match=r"member cifar-10-batches-py/data_batch_1 is 50,000,000 bytes; a CIFAR"):
+        formats.read_cifar10_tar(path)
+
+
+@pytest.mark.parametrize(
+    "reduce",
+    [
+        (np.ndarray, (900_000_000,), "b"),  # _reconstruct would allocate 900 MB from a few bytes of pickle
+        (np.ndarray, (1000, 1000, 1000), "b"),
+    ],
+)
+def test_a_pickle_that_would_expand_is_refused_before_it_allocates(tmp_path, reduce):
+    from numpy._core.multiarray import _reconstruct
+
+    class Bomb:
+        def __reduce__(self):
+            return (_reconstruct, reduce)
+
+    raw = pickle.dumps({b"data": Bomb(), b"labels": [0]}, protocol=2)
+    assert len(raw) < 1000
+    path = _cifar_archive(tmp_path / "bomb.tar.gz", raw)
+    with pytest.raises(DataFormatError, match=r"an array of [0-9,]+ bytes is larger than a CIFAR batch holds"):
+        formats.read_cifar10_tar(path)
+
+
+def test_a_huge_dtype_in_a_pickle_is_refused(tmp_path):
+    class Bomb:
+        def __reduce__(self):
+            return (np.dtype, ("V900000000",))
+
+    path = _cifar_archive(tmp_path / "dtype.tar.gz", pickle.dumps({b"data": Bomb(), b"labels": [0]}, protocol=2))
+    with pytest.raises(DataFormatError, match=r"bytes an item\) is not a CIFAR array's"):
+        formats.read_cifar10_tar(path)
+
+
+def test_idx_headers_that_overflow_or_have_too_many_dimensions():
+    # 4 dimensions of 65,536: the product is 2**64, which wraps to 0 in int64 and "matched" an empty body
+    header = bytes([0, 0, 8, 4]) + (65536).to_bytes(4, "big") * 4
+    with pytest.raises(DataFormatError, match=r"idx header gives shape \(65536, 65536, 65536, 65536\)"):
+        formats.parse_idx(header, "wrap.idx")
+    header = bytes([0, 0, 8, 5]) + (1).to_bytes(4, "big") * 5 + b"\x00"
+    with pytest.raises(DataFormatError, match=r"wrap5.idx: idx header says 5 dimensions; at most 4"):
+        formats.parse_idx(header, "wrap5.idx")

@@ -98,12 +98,13 @@ def test_cli_run_bad_lesson_option(capsys):
     assert code == 2 and "unrecognized arguments: --no-such-option" in capsys.readouterr().err
 
 
-def test_cli_run_bad_value_reaches_the_library(tmp_path, shared_data, capsys):
+def test_cli_run_bad_value_is_refused_before_any_work(tmp_path, shared_data, capsys):
     code = main(
         ["run", "gd-variants", "--learning-rate", "-1", "--data-dir", str(shared_data), "--out", str(tmp_path / "bad")]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "Invalid value for `learning_rate`. Expected a positive number" in err
+    # the option's bounds catch it as a usage error (exit 2); the library's own check stays behind it
+    assert code == 2 and "Invalid value for `learning_rate`. Expected a number in (0, inf)" in err
     assert not (tmp_path / "bad").exists()
 
 

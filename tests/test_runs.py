@@ -202,3 +202,102 @@ def test_backend_cannot_switch_after_keras_is_loaded(monkeypatch):
     with pytest.raises(BackendError, match="already loaded with the"):
         backend.use_backend(other)
     assert os.environ["KERAS_BACKEND"] == backend.current_backend()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    """Reports, JSON, predictions (the atomic-write path) and downloaded or imported data are as readable as any file
+    the user makes: mkstemp's 0600 is not kept."""
+    import hashlib
+    import io
+    import stat
+
+    from keraslab.datasets import download
+
+    old = os.umask(umask)
+    try:
+        written = files.atomic_write_text(tmp_path / "report.html", "<p>hi</p>")
+        fetched = download.download(
+            "u", tmp_path / "data.bin", hashlib.sha256(b"abc").hexdigest(), transport=lambda _u: io.BytesIO(b"abc")
+        )
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(written.stat().st_mode) == mode
+    assert stat.S_IMODE(fetched.stat().st_mode) == mode
+
+
+# --- one writer per folder ---------------------------------------------------------------------------------------
+
+_HOLDER = (
+    "import sys, time\n"
+    "from keraslab.files import FolderLock\n"
+    "with FolderLock(sys.argv[1]):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(120)\n"
+)
+
+
+def _hold(folder):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_folder_lock_refuses_a_second_writer_and_is_taken_once_its_holder_is_killed(tmp_path):
+    target = tmp_path / "R"
+    proc = _hold(target)
+    try:
+        with pytest.raises(UsageError, match=rf"another keraslab process \(pid {proc.pid}, started \d+\) is writing"):
+            files.FolderLock(target).__enter__()
+    finally:
+        proc.kill()  # kill -9: no chance to clean up; the kernel drops the claim
+        proc.wait()
+    with files.FolderLock(target), files.FolderLock(target):  # taken, and re-entrant within one process
+        assert (tmp_path / ".R.lock").read_text().startswith(f"pid {os.getpid()}, started ")
+    assert not (tmp_path / ".R.lock").exists()
+
+
+def test_a_second_run_into_the_same_folder_is_refused_at_once(tmp_path, shared_data, capsys):
+    """Before any work: the loser says who holds the folder, leaves nothing, and the winner's folder is untouched."""
+    from keraslab.cli.main import main
+
+    out = tmp_path / "R"
+    proc = _hold(out)
+    try:
+        code = main(["run", "losses", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"another keraslab process (pid {proc.pid}" in err
+        csv = str(shared_data / "customer_churn.csv")
+        code = main(["train", csv, "--target", "Churn", "--drop", "customerID", "--out", str(out)])
+        assert code == 2 and f"(pid {proc.pid}" in capsys.readouterr().err  # refused before training, not after
+    finally:
+        proc.kill()
+        proc.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".R.lock"]  # the dead holder's file; no .R.partial
+    assert main(["run", "losses", "--out", str(out), "--quiet"]) == 0
+    assert (out / "metrics.json").is_file() and not (tmp_path / ".R.lock").exists()
+
+
+@pytest.mark.slow
+def test_two_real_runs_into_one_folder_the_second_is_refused_the_first_is_whole(tmp_path, shared_data):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "R"
+    argv = [sys.executable, "-m", "keraslab", "run", "churn", "--quick", "--quiet", "--offline", "--out", str(out)]
+    env = {**os.environ, "KERASLAB_DATA": str(shared_data)}
+    first = subprocess.Popen([*argv, "--seed", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (tmp_path / ".R.lock").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    second = subprocess.run([*argv, "--seed", "2"], env=env, capture_output=True, text=True, timeout=120)
+    _out, err = first.communicate(timeout=300)
+    assert second.returncode == 2 and f"another keraslab process (pid {first.pid}" in second.stderr
+    assert "Traceback" not in second.stderr and first.returncode == 0, err
+    assert json.loads((out / "config.json").read_text())["seed"] == 1  # the first run's folder, whole
+    assert {"metrics.json", "manifest.json", "report.html"} <= {p.name for p in out.iterdir()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["R"]  # no orphan .R.partial, no lock left

@@ -395,3 +395,107 @@ def test_the_bundle_report_gives_the_command_that_trains_it_again(churn_bundle):
         options["tune_threshold"],
     )
     assert Path(args.out) == churn_bundle
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (
+            {"a": [1.0, 2.0, 3.0, 4.0], "t": [None, None, None, None]},
+            "column 't' is blank in every row: there is nothing to learn from",
+        ),
+        (
+            {"a": [1.0, 2.0, 3.0, 4.0, 5.0], "t": ["x", "x", "x", "x", "y"]},
+            "column 't': class 'y' has 1 row; the stratified split needs at least 2 rows of every class",
+        ),
+        (
+            {"a": [1.0, 2.0, float("inf"), 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
+            "column 'a' holds inf in row 3; replace it with a number, or leave the cell blank",
+        ),
+        (
+            {"a": [1.0, -float("inf"), 3.0, 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
+            "column 'a' holds -inf in row 2",
+        ),
+    ],
+)
+def test_train_edge_cases_are_one_line_and_write_nothing(tmp_path, capsys, frame, message):
+    pd.DataFrame(frame).to_csv(tmp_path / "t.csv", index=False)
+    code = main(["train", str(tmp_path / "t.csv"), "--target", "t", "--epochs", "1", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+# --- malformed bundles: BundleError, never a raw TypeError / KeyError ---------------------------------------------
+
+
+def _rewrite_json(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_a_manifest_entry_that_is_not_an_object_is_a_bundle_error(churn_bundle, tmp_path):
+    b = _copy(churn_bundle, tmp_path)
+    _rewrite_json(b / "manifest.json", lambda m: m["files"].update({"schema.json": "deadbeef"}))
+    with pytest.raises(BundleError, match=r"manifest.json: the entry for schema.json should be \{sha256, bytes\}"):
+        load(b)
+    _rewrite_json(b / "manifest.json", lambda m: m.update({"files": ["model.keras"]}))
+    with pytest.raises(BundleError, match=r"'files' should map each file to its sha256 and size; found list"):
+        load(b)
+
+
+def test_a_schema_without_target_is_a_bundle_error(churn_bundle, tmp_path):
+    from keraslab.serving.bundle import write_manifest
+
+    b = _copy(churn_bundle, tmp_path)
+    _rewrite_json(b / "schema.json", lambda s: s.pop("target"))
+    write_manifest(b)  # an author who rewrites the manifest too: the file is well hashed, and still malformed
+    with pytest.raises(BundleError, match=r"schema.json: expected a 'target' with its 'name' and 'labels'; found None"):
+        load(b)
+
+
+def test_preprocessing_and_model_must_agree_on_the_feature_count(churn_bundle, tmp_path):
+    from keraslab.serving.bundle import write_manifest
+
+    b = _copy(churn_bundle, tmp_path)
+    _rewrite_json(b / "preprocessing.json", lambda p: p["numeric"].pop())
+    write_manifest(b)
+    n = load(churn_bundle).features.n_features
+    with pytest.raises(BundleError, match=rf"preprocessing.json makes {n - 1} features but model.keras takes {n}"):
+        load(b)
+
+
+@pytest.mark.parametrize("name", ["model.keras", "schema.json", "manifest.json"])
+def test_a_bundle_file_that_is_a_symlink_is_refused(churn_bundle, tmp_path, name):
+    b = _copy(churn_bundle, tmp_path)
+    real = tmp_path / f"elsewhere-{name}"
+    (b / name).rename(real)
+    (b / name).symlink_to(real)
+    with pytest.raises(BundleError, match=rf"{name} is a symbolic link; a bundle holds its own files"):
+        load(b)
+
+
+# --- huge finite numbers: a 422 naming the row and column, never a 500 or a silent label ----------------------------
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, "1e300", "1e40"])  # 1e40: finite in float64, inf in float32
+def test_a_number_too_large_for_float32_is_a_422_naming_row_and_column(client, churn_rows, churn_bundle, value):
+    rows = _records(churn_rows.head(3), load(churn_bundle))
+    rows[2]["tenure"] = value
+    r = client.post("/predict", json=rows)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"].startswith("row 2, column 'tenure': ") and "too large for the model" in r.json()["error"]
+
+
+def test_predict_refuses_a_number_too_large_instead_of_writing_a_silent_label(
+    churn_bundle, churn_rows, tmp_path, capsys
+):
+    rows = churn_rows.head(4).copy()
+    rows["tenure"] = rows["tenure"].astype(float)
+    rows.loc[rows.index[1], "tenure"] = 1e300
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    code = main(["predict", str(churn_bundle), str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert code == 1 and "row 1, column 'tenure': 1e+300 is too large for the model" in err
+    assert not (tmp_path / "p.csv").exists()

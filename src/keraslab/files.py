@@ -3,11 +3,13 @@
 - atomic writes: the bytes go to a temporary file beside the target, are flushed to disk, then renamed over it, so a
   reader (or a crash) never sees half a file;
 - JSON that always parses back: NumPy values become Python numbers, NaN becomes null, infinities "inf" / "-inf";
-- sha256 of a file, read in chunks.
+- sha256 of a file, read in chunks;
+- FolderLock: one writer at a time for a run folder or a bundle (flock, released by the kernel when a writer dies).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -16,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from keraslab.errors import UsageError
 
 CHUNK = 1 << 20
 
@@ -51,12 +55,40 @@ def dumps_json(obj) -> str:
     return json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
+DISK_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def disk_error(exc: OSError, path: str | os.PathLike | None = None) -> str | None:
+    """'PATH: no space left on the device' (or read-only, permission denied...) for an OSError of the disk; None for
+    any other error."""
+    reason = DISK_ERRORS.get(exc.errno)
+    if reason is None:
+        return None
+    where = exc.filename or path
+    return f"{where}: {reason}" if where else reason
+
+
+def umask_mode(fd: int) -> None:
+    """Give a file made by tempfile.mkstemp (always 0600) the mode open() would have given it: 0666 less the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path` (with the mode any new
+    file gets under the umask, not mkstemp's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask_mode(fd)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -75,3 +107,72 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     return atomic_write_text(path, dumps_json(obj))
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (Linux: clock ticks since boot, /proc/PID/stat field 22), to tell it from a later
+    process that was given the same pid; None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]  # fields after the command name, which may hold spaces
+
+
+_HELD: dict[str, list] = {}  # lock path -> [open file, depth]: a process may take its own lock again (nested)
+
+
+class FolderLock:
+    """An exclusive claim on writing `folder`: `.<name>.lock` beside it, held with flock(2) for as long as the writer
+    runs. The kernel drops the claim when the process ends, however it ends (kill -9 included), so a lock whose
+    process is gone is simply taken; the file names the holder (pid and process start time) for the message a
+    refused writer prints. Taken before any work, released after the folder is in place."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.path = self.folder.parent / f".{self.folder.name}.lock"
+
+    def __enter__(self) -> FolderLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        key = str(self.path.resolve())
+        if key in _HELD:
+            _HELD[key][1] += 1
+            return self
+        while True:
+            fh = open(self.path, "a+")
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                fh.close()
+                raise UsageError(
+                    f"{self.folder}: another keraslab process ({holder}) is writing it right now; wait for it to "
+                    f"finish or choose another folder"
+                ) from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # not a file a releasing holder unlinked after we opened it
+                break
+            fh.close()
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {process_start(os.getpid()) or '?'}")
+        fh.flush()
+        _HELD[key] = [fh, 1]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        key = str(self.path.resolve())
+        held = _HELD.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[key]
+            self.path.unlink(missing_ok=True)
+            held[0].close()

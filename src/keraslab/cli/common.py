@@ -8,7 +8,12 @@ from pathlib import Path
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors printed as one `keraslab: error:` line and exit code 2."""
+    """argparse, with its usage errors printed as one `keraslab: error:` line and exit code 2, and no abbreviated
+    options (`--epoch 3` is not taken for `--epochs`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.print_usage(sys.stderr)

@@ -11,6 +11,7 @@ from keraslab.cli import bundle_commands, data_commands, notebook_commands, run_
 from keraslab.cli.common import Parser, fail
 from keraslab.distributed import runtime
 from keraslab.errors import KeraslabError
+from keraslab.files import disk_error
 
 GROUPS = (run_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
 GLOBAL_FLAGS = ("--debug", "--quiet")  # every command takes them, after its name or before it
@@ -92,4 +93,6 @@ def handle(exc: BaseException, debug: bool) -> int:
         return fail(str(exc), exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
         return fail("interrupted", 130)
+    if isinstance(exc, OSError) and disk_error(exc):  # a full, read-only or forbidden disk: one line, the path
+        return fail(disk_error(exc), 1)
     return fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)

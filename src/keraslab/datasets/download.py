@@ -6,6 +6,7 @@ urllib. Tests pass a fake one: the suite never touches the network.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -15,7 +16,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
-from keraslab.errors import ChecksumError, DataMissingError
+from keraslab.errors import ChecksumError, DataError, DataMissingError
+from keraslab.files import disk_error, umask_mode
 
 Transport = Callable[[str], AbstractContextManager[BinaryIO]]
 CHUNK = 1 << 20
@@ -24,6 +26,30 @@ CHUNK = 1 << 20
 def urllib_transport(url: str, timeout: float = 60.0):
     request = urllib.request.Request(url, headers={"User-Agent": "keraslab"})
     return urllib.request.urlopen(request, timeout=timeout)
+
+
+def remove_stale_parts(dest: Path) -> list[Path]:
+    """Delete the .part files of `dest` left by processes that no longer run (killed mid-download or mid-import:
+    kill -9 gives no chance to clean up). Returns what was removed."""
+    removed = []
+    for part in dest.parent.glob(f".{glob.escape(dest.name)}.*.part"):
+        pid = part.name[len(dest.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+            removed.append(part)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def download(
@@ -47,9 +73,12 @@ def download(
     transport = transport or urllib_transport
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    remove_stale_parts(dest)
+    # the pid in the name tells a later run whether the process that wrote a leftover .part is still alive
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
+        umask_mode(fd)  # a data file is as readable as any other file the user makes
         digest = hashlib.sha256()
         done = 0
         with os.fdopen(fd, "wb") as out:
@@ -71,12 +100,18 @@ def download(
                         if progress:
                             progress(done, total)
             except OSError as exc:  # URLError, HTTPError, timeouts, connection resets are all OSErrors
+                disk = disk_error(exc, tmp)
+                if disk:  # writing failed, not the network
+                    raise DataError(f"cannot write {dest.name}: {disk}; nothing was kept") from exc
                 raise DataMissingError(
                     f"Could not download {dest.name} from {url}: {exc}. Download it by hand and run "
                     f"`keraslab data import {dataset} PATH`, or check your network"
                 ) from exc
-            out.flush()
-            os.fsync(out.fileno())
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise DataError(f"cannot write {dest.name}: {disk_error(exc, tmp) or exc}; nothing was kept") from exc
         actual = digest.hexdigest() if hashed is None else hashed(tmp)
         if actual != sha256:
             raise ChecksumError(

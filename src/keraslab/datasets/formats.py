@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import pickle
 import posixpath
 import tarfile
@@ -25,6 +26,12 @@ import numpy as np
 from keraslab.errors import DataFormatError
 
 IDX_UBYTE = 0x08
+IDX_MAX_DIMS = 4  # images (n, h, w) or (n, h, w, c), labels (n,)
+# The largest CIFAR-10 batch member a valid archive holds (the real ones are 31.0 MB pickled: 10,000 x 3,072 bytes,
+# labels and file names), and the largest array or dtype a batch's pickle may ask NumPy to allocate: checked before
+# a member is read and before an array is built, so a small file cannot expand into gigabytes.
+CIFAR_MAX_MEMBER = 40_000_000
+CIFAR_MAX_ARRAY = 40_000_000
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -48,6 +55,8 @@ def parse_idx(data: bytes, source: str = "<bytes>", expected_ndim: int | None = 
     if len(data) < 4:
         raise DataFormatError(f"{source}: too short for an idx header ({len(data)} bytes)")
     zero, dtype_code, ndim = int.from_bytes(data[0:2], "big"), data[2], data[3]
+    if zero == 0 and dtype_code == IDX_UBYTE and ndim > IDX_MAX_DIMS:
+        raise DataFormatError(f"{source}: idx header says {ndim} dimensions; at most {IDX_MAX_DIMS} are expected")
     if zero != 0 or dtype_code != IDX_UBYTE or ndim == 0 or (expected_ndim is not None and ndim != expected_ndim):
         want = f"0x000008{expected_ndim:02x}" if expected_ndim is not None else "0x000008NN (unsigned bytes)"
         raise DataFormatError(f"{source}: wrong idx magic number: expected {want}, got 0x{data[:4].hex()}")
@@ -55,7 +64,7 @@ def parse_idx(data: bytes, source: str = "<bytes>", expected_ndim: int | None = 
     if len(data) < header:
         raise DataFormatError(f"{source}: idx header says {ndim} dimensions but the file ends inside the header")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape, dtype=np.int64))
+    expected = math.prod(shape)  # Python integers: a product that would overflow int64 cannot wrap round
     found = len(data) - header
     if found != expected:
         raise DataFormatError(
@@ -127,9 +136,37 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     )
 
     def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+        found = super().find_class(module, name)
+        if name == "_reconstruct":
+            return _checked_reconstruct(found)
+        if name == "dtype":
+            return _checked_dtype(found)
+        return found
+
+
+def _checked_reconstruct(reconstruct):
+    """numpy's _reconstruct(subtype, shape, dtype) allocates an array of `shape` from a few pickled bytes: refuse
+    one larger than any CIFAR batch holds."""
+
+    def build(subtype, shape, dtype):
+        size = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+        if size > CIFAR_MAX_ARRAY:
+            raise pickle.UnpicklingError(f"an array of {size:,} bytes is larger than a CIFAR batch holds")
+        return reconstruct(subtype, shape, dtype)
+
+    return build
+
+
+def _checked_dtype(dtype):
+    def build(*args):
+        made = dtype(*args)
+        if made.itemsize > 16:  # CIFAR batches hold uint8 and int64; a huge void dtype is an allocation bomb
+            raise pickle.UnpicklingError(f"dtype {made} ({made.itemsize} bytes an item) is not a CIFAR array's")
+        return made
+
+    return build
 
 
 def _check_member(member: tarfile.TarInfo, source: str) -> None:
@@ -170,6 +207,12 @@ def _cifar_batches(path: Path) -> dict[str, object]:
             missing = [m for m in CIFAR_MEMBERS if m not in by_name]
             if missing:
                 raise DataFormatError(f"{source}: not a CIFAR-10 python archive; missing {', '.join(missing)}")
+            for name in CIFAR_MEMBERS:
+                if by_name[name].size > CIFAR_MAX_MEMBER:
+                    raise DataFormatError(
+                        f"{source}: member {name} is {by_name[name].size:,} bytes; a CIFAR-10 batch is at most "
+                        f"{CIFAR_MAX_MEMBER:,}"
+                    )
             return {
                 name: _unpickle_batch(source, name, tar.extractfile(by_name[name]).read()) for name in CIFAR_MEMBERS
             }

@@ -118,7 +118,7 @@ def join(job: Job) -> None:
     if job.process_id != 0:
         wait_for_coordinator(job.coordinator, job.timeout)
     host, port = parse_address(job.coordinator)
-    bind = f"0.0.0.0:{port}" if job.process_id == 0 and host not in ("127.0.0.1", "localhost") else None
+    bind = bind_address(host, port) if job.process_id == 0 else None
     jax.distributed.initialize(
         coordinator_address=job.coordinator,
         num_processes=job.processes,
@@ -131,6 +131,11 @@ def join(job: Job) -> None:
     _job = job
     _watchdog = _Watchdog(job)
     _watchdog.start()
+
+
+def bind_address(host: str, port: int) -> str:
+    """Where process 0's coordinator listens: the address given, never every interface (JAX's default, [::])."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def coordination_client():

@@ -20,6 +20,75 @@ from keraslab.errors import UsageError
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The values a numeric option accepts: lo / hi (None: unbounded), each end closed or open."""
+
+    lo: float | None
+    hi: float | None = None
+    lo_closed: bool = True
+    hi_closed: bool = True
+
+    def admits(self, value) -> bool:
+        if self.lo is not None and (value < self.lo if self.lo_closed else value <= self.lo):
+            return False
+        return not (self.hi is not None and (value > self.hi if self.hi_closed else value >= self.hi))
+
+    def describe(self, integer: bool) -> str:
+        if integer and self.hi is None:
+            return "a positive integer" if self.lo == 1 else f"an integer >= {_number(self.lo)}"
+        left, right = "[" if self.lo_closed else "(", "]" if self.hi_closed and self.hi is not None else ")"
+        hi = "inf" if self.hi is None else _number(self.hi)
+        return f"{'an integer' if integer else 'a number'} in {left}{_number(self.lo)}, {hi}{right}"
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+_FRACTION_OPEN = Bound(0, 1, lo_closed=False, hi_closed=False)  # a share of the rows: neither none nor all
+# What every lesson option of that name accepts (one meaning per name across lessons); tested to cover every numeric
+# option. None always means "the lesson's default" where a field allows it, never 0.
+BOUNDS: dict[str, Bound] = {
+    "seed": Bound(0, 2**32, hi_closed=False),
+    "split_seed": Bound(0, 2**32, hi_closed=False),
+    "epochs": Bound(1),
+    "ann_epochs": Bound(1),
+    "batch_size": Bound(1),
+    "hidden_units": Bound(1),
+    "folds": Bound(2),
+    "repeats": Bound(1),
+    "seeds": Bound(1),
+    "k": Bound(1),
+    "k_neighbors": Bound(1),
+    "test_size": _FRACTION_OPEN,
+    "split_test_size": _FRACTION_OPEN,
+    "validation_split": Bound(0, 1, hi_closed=False),
+    "threshold": Bound(0, 1),
+    "rate": Bound(0, 1, hi_closed=False),
+    "alpha": Bound(0, 1),
+    "gamma": Bound(0),
+    "learning_rate": Bound(0, lo_closed=False),
+    "loss_threshold": Bound(0, lo_closed=False),
+    "epsilon": Bound(0, 0.5, lo_closed=False, hi_closed=False),
+}
+
+
+def check_bounds(config) -> None:
+    """ValueError in Keras's words for a numeric field outside its BOUNDS."""
+    for f in dataclasses.fields(config):
+        value, bound = getattr(config, f.name), BOUNDS.get(f.name)
+        if bound is None or value is None or isinstance(value, bool):
+            continue
+        integer = isinstance(value, int)
+        if not isinstance(value, (int, float)) or not bound.admits(value):
+            raise ValueError(
+                f"Invalid value for `{f.name}`. Expected {bound.describe(integer)}"
+                + (" or None (the lesson's default)" if f.default is None else "")
+                + f". Received: {f.name}={value!r}"
+            )
+
+
+@dataclass(frozen=True)
 class BaseConfig:
     """Options every lesson has. Lessons subclass this (frozen) and add their own fields.
 
@@ -34,6 +103,9 @@ class BaseConfig:
     )
     offline: bool = dataclasses.field(default=False, metadata={"help": "never download; fail if a file is missing"})
     quiet: bool = dataclasses.field(default=False, metadata={"help": "no progress output"})
+
+    def __post_init__(self):
+        check_bounds(self)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from keraslab.errors import UsageError
-from keraslab.files import atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
+from keraslab.files import FolderLock, atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
 
 
 def utc_stamp() -> str:
@@ -63,16 +63,6 @@ def config_differences(saved: dict, now: dict) -> list[str]:
     return [f"{k}: {saved.get(k)!r} there, {now.get(k)!r} now" for k in keys if saved.get(k) != now.get(k)]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunDir(FolderWriter):
     """A run folder under construction. Use as a context manager:
 
@@ -109,17 +99,15 @@ class RunDir(FolderWriter):
     def has_checkpoints(self) -> bool:
         return self.checkpoints.is_dir() and any(self.checkpoints.glob("fit-*/epoch-*.npz"))
 
-    def _lock(self) -> None:
-        lock = self.staging / ".lock"
-        try:
-            pid = int(lock.read_text())
-        except (OSError, ValueError):
-            pid = None
-        if pid is not None and pid != os.getpid() and _pid_alive(pid):
-            raise UsageError(f"{self.final}: another keraslab process (pid {pid}) is writing this run right now")
-        lock.write_text(str(os.getpid()))
-
     def __enter__(self) -> RunDir:
+        self._lock = FolderLock(self.final).__enter__()  # before anything is read or written; refuses a second writer
+        try:
+            return self._enter()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def _enter(self) -> RunDir:
         if self.final.exists() and (not self.final.is_dir() or any(self.final.iterdir())):
             raise UsageError(f"--out {self.final} already exists and is not empty; choose a new folder or remove it")
         if self.resume:
@@ -129,18 +117,15 @@ class RunDir(FolderWriter):
                     f"run without --resume to start afresh)"
                 )
             self._check_config()
-            self._lock()
             return self
         if self.staging.exists():
             if self.has_checkpoints():
-                self._lock()  # refuses if that run is still going
                 raise UsageError(
                     f"{self.final}: an unfinished run's checkpoints are in {self.staging}; continue it "
                     f"with --resume, or remove that folder to start afresh"
                 )
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
-        self._lock()
         if self.config is not None:
             self.write_json("config.json", self.config)
         return self
@@ -162,7 +147,6 @@ class RunDir(FolderWriter):
         if self._abandoned:
             return
         self._abandoned = True
-        (self.staging / ".lock").unlink(missing_ok=True)
         if self.has_checkpoints():
             hint = f"; continue with: {self.resume_hint}" if self.resume_hint else ""
             print(
@@ -172,17 +156,20 @@ class RunDir(FolderWriter):
             )
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
+        self._lock.__exit__(None, None, None)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.abandon()
             return False
-        (self.staging / ".lock").unlink(missing_ok=True)
-        if not self.keep_checkpoints:
-            shutil.rmtree(self.checkpoints, ignore_errors=True)
-        if self.final.exists():
-            self.final.rmdir()  # an empty folder the user made for us
-        os.replace(self.staging, self.final)
+        try:
+            if not self.keep_checkpoints:
+                shutil.rmtree(self.checkpoints, ignore_errors=True)
+            if self.final.exists():
+                self.final.rmdir()  # an empty folder the user made for us
+            os.replace(self.staging, self.final)
+        finally:
+            self._lock.__exit__(None, None, None)
         return False
 
 

@@ -43,18 +43,28 @@ def verify(folder: str | Path) -> dict:
     mpath = folder / "manifest.json"
     if not mpath.is_file():
         raise BundleError(f"{folder} is not a model bundle: manifest.json is missing")
+    _refuse_links(folder, mpath)
     try:
         manifest = json.loads(mpath.read_text())
         files = manifest["files"]
     except (ValueError, KeyError, TypeError):
         raise BundleError(f"{mpath} is truncated or corrupt (not the JSON manifest keraslab writes)") from None
+    if not isinstance(files, dict):
+        raise BundleError(f"{mpath}: 'files' should map each file to its sha256 and size; found {type(files).__name__}")
     for name in BUNDLE_FILES:
         path = folder / name
         if name not in files:
             raise BundleError(f"{mpath} does not list {name}")
+        _refuse_links(folder, path)
         if not path.is_file():
             raise BundleError(f"{folder}: {name} is missing")
         expected = files[name]
+        if not (
+            isinstance(expected, dict)
+            and isinstance(expected.get("sha256"), str)
+            and isinstance(expected.get("bytes"), int)
+        ):
+            raise BundleError(f"{mpath}: the entry for {name} should be {{sha256, bytes}}; found {expected!r:.80}")
         size = path.stat().st_size
         actual = sha256_file(path)
         if actual != expected["sha256"]:
@@ -68,6 +78,14 @@ def verify(folder: str | Path) -> dict:
                 f"{expected['sha256']}, found {actual}); refusing to load it"
             )
     return manifest
+
+
+def _refuse_links(folder: Path, path: Path) -> None:
+    """A bundle file that is a symlink could point anywhere (and its hash would vouch for the target): refused."""
+    if path.is_symlink():
+        raise BundleError(
+            f"{folder}: {path.name} is a symbolic link; a bundle holds its own files, refusing to load it"
+        )
 
 
 class Bundle:
@@ -87,6 +105,12 @@ class Bundle:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, n_classes) probabilities in the order of schema labels."""
         p = self._predict(np.ascontiguousarray(X, dtype=np.float32))
+        bad = ~np.isfinite(p).all(axis=1)
+        if bad.any():  # never let NaN reach a label (NaN >= threshold is False: a silent negative)
+            raise DataFormatError(
+                f"row {int(np.flatnonzero(bad)[0])}: the model gives no finite probability for it (its values are "
+                f"too extreme for float32)"
+            )
         if p.shape[1] == 1:
             return np.hstack([1.0 - p, p])
         return p
@@ -168,6 +192,25 @@ def load(folder: str | Path) -> Bundle:
         features = FeatureSpec.from_json(json.loads((folder / "preprocessing.json").read_text()))
         schema = json.loads((folder / "schema.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
-    except (ValueError, DataFormatError) as exc:
-        raise BundleError(f"{folder}: a JSON file of the bundle is truncated or corrupt ({exc})") from None
+    except (ValueError, DataFormatError, KeyError, TypeError, AttributeError) as exc:
+        raise BundleError(f"{folder}: a JSON file of the bundle is truncated or corrupt ({exc!r})") from None
+    _check_schema(folder, schema)
+    n_in = model.inputs[0].shape[-1]
+    if features.n_features != n_in:
+        raise BundleError(
+            f"{folder}: preprocessing.json makes {features.n_features} features but model.keras takes {n_in}; the "
+            f"two do not belong together"
+        )
     return Bundle(folder, model, features, schema, metrics, manifest)
+
+
+def _check_schema(folder: Path, schema) -> None:
+    target = schema.get("target") if isinstance(schema, dict) else None
+    if (
+        not isinstance(target, dict)
+        or not isinstance(target.get("name"), str)
+        or not isinstance(target.get("labels"), list)
+    ):
+        raise BundleError(
+            f"{folder / 'schema.json'}: expected a 'target' with its 'name' and 'labels'; found {target!r:.80}"
+        )

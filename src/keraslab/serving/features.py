@@ -109,7 +109,10 @@ class FeatureSpec:
             j = 0
             for col in self.numeric:
                 v = _number(rec.get(col["name"]), col["name"])
-                out[i, j] = ((col["median"] if math.isnan(v) else v) - col["mean"]) / col["scale"]
+                z = ((col["median"] if math.isnan(v) else v) - col["mean"]) / col["scale"]
+                if not abs(z) <= FLOAT32_MAX:
+                    raise DataFormatError(_too_large(col["name"], rec.get(col["name"]), i))
+                out[i, j] = z
                 j += 1
             for col in self.yes_no:
                 v = _yes_no(rec.get(col["name"]), col["name"])
@@ -153,7 +156,13 @@ class FeatureSpec:
             if np.isinf(values).any():
                 raise DataFormatError(f"column {col['name']!r} holds an infinite value")
             values = np.where(np.isnan(values), col["median"], values)
-            out[:, j] = (values - col["mean"]) / col["scale"]
+            with np.errstate(over="ignore"):
+                z = (values - col["mean"]) / col["scale"]
+            bad = ~(np.abs(z) <= FLOAT32_MAX)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataFormatError(_too_large(col["name"], s.iloc[row], row))
+            out[:, j] = z
             j += 1
         for col in self.yes_no:
             s = frame[col["name"]]
@@ -179,6 +188,17 @@ class FeatureSpec:
             out[:, j : j + len(cats)] = block
             j += len(cats)
         return out, warnings
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the model computes in float32: beyond this a value becomes inf
+
+
+def _too_large(name, value, row: int) -> str:
+    value = value.item() if isinstance(value, np.generic) else value
+    return (
+        f"row {row}, column {name!r}: {value!r} is too large for the model (after scaling it overflows float32, "
+        f"about ±3.4e38)"
+    )
 
 
 def _number(v, name):

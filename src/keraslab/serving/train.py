@@ -20,7 +20,7 @@ import pandas as pd
 from keraslab import models, training
 from keraslab.datasets import read_csv
 from keraslab.errors import DataFormatError, UsageError
-from keraslab.files import sha256_file
+from keraslab.files import FolderLock, sha256_file
 from keraslab.imbalance import (
     ENSEMBLE_MEMBERS,
     REGISTRY,
@@ -122,9 +122,14 @@ class Split:
 
 
 def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.PathLike, log=print) -> tuple[Path, dict]:
-    """Train on the CSV and write the bundle to `out` (atomically). Returns (folder, summary)."""
+    """Train on the CSV and write the bundle to `out` (atomically). Returns (folder, summary). `out` is locked from
+    the start: a second `keraslab train ... --out` the same folder is refused at once, not after its training."""
     options.check()
-    csv = Path(csv)
+    with FolderLock(out):
+        return _train_table(Path(csv), options, out, log)
+
+
+def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict]:
     table = read_labelled_table(csv, options, log)
     roles = infer_roles(table.X)
     for line in roles.describe():
@@ -165,6 +170,12 @@ def read_labelled_table(csv: Path, options: TrainOptions, log) -> LabelledTable:
     if n_missing:
         frame = frame[frame[options.target].notna()].reset_index(drop=True)
         log(f"dropped {n_missing} rows whose {options.target!r} is missing")
+    if frame.empty:
+        raise DataFormatError(
+            f"{csv}: column {options.target!r} is blank in every row: there is nothing to learn from; fill it in or "
+            f"choose another --target"
+        )
+    _check_finite(csv, frame)
     y_text = frame[options.target].astype(str).str.strip()
     labels = sorted(y_text.unique())
     if len(labels) < 2:
@@ -177,11 +188,28 @@ def read_labelled_table(csv: Path, options: TrainOptions, log) -> LabelledTable:
             f"classification (at most {MAX_CLASSES} classes)"
         )
     counts = y_text.value_counts()
+    if counts.min() < 2:
+        raise DataFormatError(
+            f"{csv}: column {options.target!r}: class {counts.idxmin()!r} has {counts.min()} row; the stratified "
+            f"split needs at least 2 rows of every class (drop that row or collect more)"
+        )
     if len(labels) == 2:  # the class of interest (label 1) is the minority class
         positive = counts.idxmin()
         labels = [lab for lab in labels if lab != positive] + [positive]
     y = y_text.map({lab: k for k, lab in enumerate(labels)}).to_numpy(np.int64)
     return LabelledTable(frame.drop(columns=[options.target]), y, labels, counts)
+
+
+def _check_finite(csv: Path, frame) -> None:
+    """inf and -inf are no values a network can take (blank cells are imputed): name the column and the row."""
+    numeric = frame.select_dtypes("number")
+    bad = ~np.isfinite(numeric.to_numpy(np.float64)) & numeric.notna().to_numpy()
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        raise DataFormatError(
+            f"{csv}: column {numeric.columns[col]!r} holds {numeric.iat[row, col]} in row {row + 1}; replace it with "
+            f"a number, or leave the cell blank (blank cells are imputed)"
+        )
 
 
 def split_rows(table: LabelledTable, options: TrainOptions) -> Split:
@@ -194,9 +222,16 @@ def split_rows(table: LabelledTable, options: TrainOptions) -> Split:
     )
     if not (options.tune_threshold and table.binary):
         return Split(idx_train, None, idx_test)
-    idx_fit, idx_val = train_test_split(
-        idx_train, test_size=options.validation_size, stratify=table.y[idx_train], random_state=options.seed
-    )
+    try:
+        idx_fit, idx_val = train_test_split(
+            idx_train, test_size=options.validation_size, stratify=table.y[idx_train], random_state=options.seed
+        )
+    except ValueError:  # too few rows of a class left for a validation slice
+        counts = np.bincount(table.y[idx_train])
+        raise DataFormatError(
+            f"the training part has {counts.min()} row(s) of class {table.labels[int(counts.argmin())]!r}: too few "
+            f"to cut a validation slice for the threshold; pass --no-tune-threshold or collect more rows"
+        ) from None
     return Split(idx_fit, idx_val, idx_test)
 
 
