@@ -499,3 +499,41 @@ def test_predict_refuses_a_number_too_large_instead_of_writing_a_silent_label(
     err = capsys.readouterr().err
     assert code == 1 and "row 1, column 'tenure': 1e+300 is too large for the model" in err
     assert not (tmp_path / "p.csv").exists()
+
+
+# --- request bodies and Host headers -------------------------------------------------------------------------------
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(client, churn_rows, churn_bundle):
+    """No Content-Length (chunked transfer): the middleware counts the bytes itself; was a 400 parse error."""
+
+    def fifty_megabytes():
+        yield b"["
+        for _ in range(50):
+            yield b" " * (1024 * 1024)
+        yield b"]"
+
+    r = client.post("/predict", content=fifty_megabytes(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "over the limit" in r.json()["error"]
+    row = _valid_row(client, churn_rows, churn_bundle)  # a small chunked body still gets through
+    r = client.post(
+        "/predict", content=iter([json.dumps([row]).encode()]), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 1
+
+
+def test_on_loopback_only_loopback_host_headers_are_answered(churn_bundle):
+    from fastapi.testclient import TestClient
+
+    from keraslab.serving.app import allowed_hosts_for, create_app, host_name
+
+    bundle = load(churn_bundle)
+    guarded = TestClient(create_app(bundle, allowed_hosts=allowed_hosts_for("127.0.0.1", ["models.internal"])))
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "models.internal"):
+        assert guarded.get("/health", headers={"Host": host}).status_code == 200, host
+    r = guarded.get("/health", headers={"Host": "attacker.example:8000"})  # a rebound DNS name
+    assert r.status_code == 400 and "Host 'attacker.example:8000' is not served here" in r.json()["error"]
+    assert allowed_hosts_for("0.0.0.0") is None  # bound to every interface: no Host guard (a proxy's job)
+    open_app = TestClient(create_app(bundle, allowed_hosts=allowed_hosts_for("0.0.0.0")))
+    assert open_app.get("/health", headers={"Host": "anything.example"}).status_code == 200
+    assert host_name(b"[::1]:80") == "::1" and host_name(b"LocalHost:1") == "localhost"

@@ -50,6 +50,14 @@ def add_commands(sub) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="on a loopback address, also answer requests whose Host header names NAME (repeatable); only the "
+        "loopback names otherwise (a DNS-rebinding guard)",
+    )
 
 
 def cmd_train(args) -> int:
@@ -98,5 +106,11 @@ def cmd_serve(args) -> int:
     use_backend(args.backend)
     from keraslab.serving.app import serve
 
-    serve(args.bundle, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    serve(
+        args.bundle,
+        host=args.host,
+        port=args.port,
+        log_level="warning" if args.quiet else "info",
+        allow_hosts=args.allow_host,
+    )
     return 0

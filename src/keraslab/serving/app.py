@@ -36,39 +36,63 @@ def _row_model(schema: dict):
     return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes gets 413 before it is parsed."""
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app, self.limit = app, limit
+
+def host_name(value: bytes) -> str:
+    """The name in a Host header, without its port: b"[::1]:8000" -> "::1", b"localhost:8000" -> "localhost"."""
+    text = value.decode("latin-1").strip().lower()
+    if text.startswith("["):
+        return text[1 : text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+class BodyLimit:
+    """ASGI middleware in front of the app: a Host header that names no allowed host gets 400 (when `allowed_hosts`
+    is given: a service bound to a loopback address answers only requests addressed to it, a guard against DNS
+    rebinding), and a request body over `limit` bytes gets 413 before it is parsed, whether it announces its length
+    or comes in chunks (the body is read here, at most `limit` bytes of it, and handed on whole)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, allowed_hosts: frozenset[str] | None = None):
+        self.app, self.limit, self.allowed_hosts = app, limit, allowed_hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                return await _send_json(
-                    send, 413, {"error": f"request body of {int(value)} bytes is over the limit of {self.limit} bytes"}
-                )
-        received = 0
-
-        async def limited_receive():
-            nonlocal received
+        headers = dict(scope.get("headers", []))
+        if self.allowed_hosts is not None and host_name(headers.get(b"host", b"")) not in self.allowed_hosts:
+            shown = headers.get(b"host", b"").decode("latin-1")
+            return await _send_json(
+                send,
+                400,
+                {"error": f"Host {shown!r} is not served here (allowed: {', '.join(sorted(self.allowed_hosts))})"},
+            )
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            return await _send_json(
+                send, 413, {"error": f"request body of {int(length)} bytes is over the limit of {self.limit} bytes"}
+            )
+        chunks, received, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.limit:
+                return await _send_json(send, 413, {"error": f"request body is over the limit of {self.limit} bytes"})
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, handed = b"".join(chunks), False
 
-        try:
-            return await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            return await _send_json(send, 413, {"error": f"request body is over the limit of {self.limit} bytes"})
+        async def replay():
+            nonlocal handed
+            if not handed:
+                handed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        return await self.app(scope, replay, send)
 
 
 async def _send_json(send, status: int, payload: dict):
@@ -96,7 +120,8 @@ def _clean(value):
     return str(value)
 
 
-def create_app(bundle):
+def create_app(bundle, allowed_hosts: frozenset[str] | None = None):
+    """The service for a loaded bundle. `allowed_hosts`: the Host names it answers (None: any)."""
     from fastapi import Body, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
@@ -135,12 +160,20 @@ def create_app(bundle):
             return JSONResponse(status_code=422, content={"error": str(exc)})
         return {"predictions": predictions, "warnings": warnings}
 
-    return BodyLimit(app)
+    return BodyLimit(app, allowed_hosts=allowed_hosts)
 
 
-def serve(bundle_dir, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+def allowed_hosts_for(host: str, extra=()) -> frozenset[str] | None:
+    """Bound to a loopback address: only loopback names (and `extra`) may be asked for; bound elsewhere: any."""
+    if host.strip("[]").lower() in LOOPBACK_NAMES or host.startswith("127."):
+        return LOOPBACK_NAMES | {host.strip("[]").lower()} | {h.lower() for h in extra}
+    return None
+
+
+def serve(bundle_dir, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", allow_hosts=()) -> None:
     import uvicorn
 
     from keraslab.serving.bundle import load
 
-    uvicorn.run(create_app(load(bundle_dir)), host=host, port=port, log_level=log_level)
+    app = create_app(load(bundle_dir), allowed_hosts=allowed_hosts_for(host, allow_hosts))
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
