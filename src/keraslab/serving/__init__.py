@@ -1,6 +1,7 @@
 """keraslab.serving: train a tabular model into a bundle, predict from it, serve it over HTTP.
 
 - train: `train_table(csv, TrainOptions(...), out)`, the churn pipeline on any table, written as a bundle
+- labelled_rows: the CSV `train` reads, its target checked and encoded, and its stratified split
 - features: `FeatureSpec`, the fitted preprocessing as plain JSON with a NumPy transform
 - bundle: `load` (verified, safe mode) and `Bundle.predict_frame` / `predict_records`
 - app: the FastAPI service (`pip install 'keraslab[serve]'`)
