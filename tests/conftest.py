@@ -81,3 +81,36 @@ def quick_run(small_data_home, tmp_path_factory):
         return cache[key]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def churn_bundle(tmp_path_factory, shared_data):
+    """A bundle trained on the real churn table (5 epochs), shared by the serving tests."""
+    from keraslab.serving import TrainOptions, train_table
+
+    out = tmp_path_factory.mktemp("bundle") / "churn"
+    train_table(
+        shared_data / "customer_churn.csv",
+        TrainOptions(target="Churn", drop=("customerID",), epochs=5, quiet=True),
+        out,
+        log=lambda m: None,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def churn_rows(shared_data):
+    import pandas as pd
+
+    return pd.read_csv(shared_data / "customer_churn.csv").head(40)
+
+
+@pytest.fixture(scope="session")
+def client(churn_bundle):
+    """A TestClient of the churn bundle's service."""
+    from fastapi.testclient import TestClient
+
+    from keraslab.serving import load
+    from keraslab.serving.app import create_app
+
+    return TestClient(create_app(load(churn_bundle)))

@@ -35,6 +35,14 @@ def add_commands(sub) -> None:
         action="store_true",
         help="keep the 0.5 threshold instead of picking one on a validation slice",
     )
+    parser.add_argument(
+        "--max-categories",
+        type=int,
+        default=50,
+        metavar="N",
+        help="one-hot columns per categorical column, at most: the N-1 most frequent values keep their own, the "
+        "rarer ones (and values never seen) share an 'other' column (default: 50)",
+    )
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
 
@@ -72,6 +80,7 @@ def cmd_train(args) -> int:
         seed=args.seed,
         test_size=args.test_size,
         tune_threshold=not args.no_tune_threshold,
+        max_categories=args.max_categories,
         quiet=args.quiet,
     )
     out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")

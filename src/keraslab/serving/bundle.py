@@ -20,6 +20,17 @@ from keraslab.files import sha256_file
 from keraslab.serving.features import FeatureSpec
 
 BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
+BLOCK_ROWS = 1024  # the largest batch the model is run on; the server's row limit (1000) fits in one block
+
+
+def padded_sizes(block: int = BLOCK_ROWS) -> tuple[int, ...]:
+    """The only batch sizes the model ever sees: powers of two up to `block` (1, 2, 4, ..., 1024)."""
+    return tuple(1 << k for k in range(block.bit_length()) if 1 << k <= block)
+
+
+def padded_size(n: int, block: int = BLOCK_ROWS) -> int:
+    """The smallest of padded_sizes() that holds n rows (n <= block)."""
+    return 1 << max(0, n - 1).bit_length() if n <= block else block
 
 
 class BundleError(KeraslabError):
@@ -96,7 +107,29 @@ class Bundle:
         self.schema, self.metrics, self.manifest = schema, metrics, manifest
         self.labels = schema["target"]["labels"]
         self.threshold = schema["target"].get("threshold")
-        self._predict = _compiled_predict(model)
+        self.forward = _compiled_predict(model)  # the model on one batch; it only sees padded_sizes() rows
+
+    def warm_up(self) -> None:
+        """Compile the model for every padded batch size now (the server does this at start-up), so that no
+        request waits for a compile and memory does not grow with the variety of request sizes."""
+        for size in padded_sizes():
+            self.forward(np.zeros((size, self.features.n_features), dtype=np.float32))
+
+    def _predict_padded(self, X: np.ndarray) -> np.ndarray:
+        """The model on X in blocks of BLOCK_ROWS rows, each padded with zero rows to a power of two: a few fixed
+        shapes (compiled once each) instead of a compile for every new number of rows."""
+        parts = []
+        for start in range(0, len(X), BLOCK_ROWS):
+            block = X[start : start + BLOCK_ROWS]
+            size = padded_size(len(block))
+            if size != len(block):
+                block = np.concatenate([block, np.zeros((size - len(block), X.shape[1]), dtype=np.float32)])
+            parts.append(self.forward(block)[: min(BLOCK_ROWS, len(X) - start)])
+        return np.concatenate(parts) if parts else np.zeros((0, self._outputs), dtype=np.float32)
+
+    @property
+    def _outputs(self) -> int:
+        return int(self.model.outputs[0].shape[-1])
 
     @property
     def binary(self) -> bool:
@@ -104,7 +137,7 @@ class Bundle:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, n_classes) probabilities in the order of schema labels."""
-        p = self._predict(np.ascontiguousarray(X, dtype=np.float32))
+        p = self._predict_padded(np.ascontiguousarray(X, dtype=np.float32))
         bad = ~np.isfinite(p).all(axis=1)
         if bad.any():  # never let NaN reach a label (NaN >= threshold is False: a silent negative)
             raise DataFormatError(
@@ -157,8 +190,8 @@ class Bundle:
 
 
 def _compiled_predict(model):
-    """A fast inference function: on JAX one jitted stateless call (compiled once per batch size), elsewhere
-    predict_on_batch."""
+    """A fast inference function: on JAX one jitted stateless call (compiled once per batch size: the bundle pads
+    batches to a few sizes), elsewhere predict_on_batch."""
     if current_backend() == "jax":
         import jax
 

@@ -2,8 +2,9 @@
 
 `FeatureSpec.from_preprocessor` reads the fitted parameters out of a keraslab.tables.TablePreprocessor (median
 imputation + standard scaling for numbers, most-frequent fill for yes/no, most-frequent fill + one-hot for
-categories); `transform` reproduces that transformer exactly (the tests check it) and reports categories it has
-never seen, which encode as all zeros.
+categories, the rarer ones sharing an "other" column when the number of categories was capped); `transform`
+reproduces that transformer exactly (the tests check it): a value outside a column's kept categories goes to its
+"other" column, or, in a column that has none, encodes as all zeros with a warning.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ TRUE_WORDS = {
 class FeatureSpec:
     numeric: list[dict] = field(default_factory=list)  # {"name", "median", "mean", "scale"}
     yes_no: list[dict] = field(default_factory=list)  # {"name", "fill", "values"}
-    categorical: list[dict] = field(default_factory=list)  # {"name", "fill", "categories"}
+    # {"name", "fill", "categories" (those with their own column), "other" (True: one more column for the rest),
+    #  "distinct" (how many values training had)}
+    categorical: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_preprocessor(cls, prep, frame: pd.DataFrame) -> FeatureSpec:
@@ -60,15 +63,27 @@ class FeatureSpec:
                 spec.yes_no.append({"name": name, "fill": float(t["yes_no"].statistics_[i]), "values": values})
         if "categorical" in t:
             imputer, encoder = t["categorical"].steps[0][1], t["categorical"].steps[1][1]
+            infrequent = getattr(encoder, "infrequent_categories_", [None] * len(prep.roles_.categorical))
             for i, name in enumerate(prep.roles_.categorical):
+                rare = set() if infrequent[i] is None else {str(c) for c in infrequent[i]}
                 spec.categorical.append(
                     {
                         "name": name,
                         "fill": str(imputer.statistics_[i]),
-                        "categories": [str(c) for c in encoder.categories_[i]],
+                        "categories": [str(c) for c in encoder.categories_[i] if str(c) not in rare],
+                        "other": bool(rare),
+                        "distinct": len(encoder.categories_[i]),
                     }
                 )
         return spec
+
+    def capped(self) -> list[dict]:
+        """The categorical columns whose rarer values share an "other" column: name, kept and distinct counts."""
+        return [
+            {"name": c["name"], "kept": len(c["categories"]), "distinct": c.get("distinct")}
+            for c in self.categorical
+            if c.get("other")
+        ]
 
     def to_json(self) -> dict:
         strip = lambda cols: [{k: v for k, v in c.items() if not k.startswith("_")} for c in cols]  # noqa: E731
@@ -89,6 +104,8 @@ class FeatureSpec:
                 float(col["median"]), float(col["mean"]), float(col["scale"])
             for col in spec.categorical:
                 list(col["categories"])
+                if not isinstance(col.get("other", False), bool):
+                    raise ValueError(f"'other' of column {col['name']!r} should be true or false")
         except (KeyError, TypeError, ValueError) as exc:
             raise DataFormatError(f"preprocessing.json is malformed ({exc})") from None
         return spec
@@ -99,7 +116,7 @@ class FeatureSpec:
 
     @property
     def n_features(self) -> int:
-        return len(self.numeric) + len(self.yes_no) + sum(len(c["categories"]) for c in self.categorical)
+        return len(self.numeric) + len(self.yes_no) + sum(_width(c) for c in self.categorical)
 
     def transform_records(self, records: list[dict]) -> tuple[np.ndarray, list[str]]:
         """The same transform for a few rows given as dicts, in plain Python (no pandas): the server's path."""
@@ -126,11 +143,13 @@ class FeatureSpec:
                 if index is None:
                     index = col["_index"] = {c: k for k, c in enumerate(cats)}
                 k = index.get(v)
+                if k is None and col.get("other"):
+                    k = len(cats)  # a rare or unseen value: the "other" column
                 if k is None:
                     warnings.append(f"column {col['name']!r}: unseen category {v!r} in row {i}, encoded as all zeros")
                 else:
                     out[i, j + k] = 1.0
-                j += len(cats)
+                j += _width(col)
         return out, warnings
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -138,56 +157,72 @@ class FeatureSpec:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise DataFormatError(f"missing column(s) {', '.join(missing)}")
-        n = len(frame)
-        out = np.empty((n, self.n_features), dtype=np.float32)
+        out = np.empty((len(frame), self.n_features), dtype=np.float32)
         warnings = []
         j = 0
         for col in self.numeric:
-            s = frame[col["name"]]
-            if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-                values = s.to_numpy(np.float64)
-            else:
-                text = s.astype("string").str.strip()
-                blank = text.isna() | (text == "")
-                values = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(np.float64)
-                bad = np.isnan(values) & ~blank.to_numpy()
-                if bad.any():
-                    raise DataFormatError(f"column {col['name']!r} should be numeric; found {s[bad].iloc[0]!r}")
-            if np.isinf(values).any():
-                raise DataFormatError(f"column {col['name']!r} holds an infinite value")
-            values = np.where(np.isnan(values), col["median"], values)
-            with np.errstate(over="ignore"):
-                z = (values - col["mean"]) / col["scale"]
-            bad = ~(np.abs(z) <= FLOAT32_MAX)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise DataFormatError(_too_large(col["name"], s.iloc[row], row))
-            out[:, j] = z
+            out[:, j] = _scaled(col, frame[col["name"]])
             j += 1
         for col in self.yes_no:
-            s = frame[col["name"]]
-            mapped = s.map(functools.partial(_yes_no, name=col["name"]))
+            mapped = frame[col["name"]].map(functools.partial(_yes_no, name=col["name"]))
             out[:, j] = mapped.fillna(col["fill"]).to_numpy(np.float64)
             j += 1
         for col in self.categorical:
-            cats = col["categories"]
-            s = frame[col["name"]].map(lambda v: str(v).strip() if _present(v) else None)
-            s = s.where(s.notna(), col["fill"])
-            index = {c: k for k, c in enumerate(cats)}
-            codes = s.map(index)
-            unseen = s[codes.isna()]
-            if len(unseen):
-                shown = ", ".join(repr(v) for v in sorted(set(unseen))[:5])
-                warnings.append(
-                    f"column {col['name']!r}: unseen categor{'y' if unseen.nunique() == 1 else 'ies'} "
-                    f"{shown} in {len(unseen)} row(s), encoded as all zeros"
-                )
-            block = np.zeros((n, len(cats)), dtype=np.float32)
-            ok = codes.notna().to_numpy()
-            block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
-            out[:, j : j + len(cats)] = block
-            j += len(cats)
+            width = _width(col)
+            out[:, j : j + width] = _one_hot(col, frame[col["name"]], warnings)
+            j += width
         return out, warnings
+
+
+def _scaled(col: dict, s: pd.Series) -> np.ndarray:
+    """A numeric column imputed and standardized; a value that is not a number, infinite, or too large for float32
+    after scaling is an error naming the column (and the row)."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        values = s.to_numpy(np.float64)
+    else:
+        text = s.astype("string").str.strip()
+        blank = text.isna() | (text == "")
+        values = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(np.float64)
+        bad = np.isnan(values) & ~blank.to_numpy()
+        if bad.any():
+            raise DataFormatError(f"column {col['name']!r} should be numeric; found {s[bad].iloc[0]!r}")
+    if np.isinf(values).any():
+        raise DataFormatError(f"column {col['name']!r} holds an infinite value")
+    values = np.where(np.isnan(values), col["median"], values)
+    with np.errstate(over="ignore"):
+        z = (values - col["mean"]) / col["scale"]
+    bad = ~(np.abs(z) <= FLOAT32_MAX)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(_too_large(col["name"], s.iloc[row], row))
+    return z
+
+
+def _one_hot(col: dict, s: pd.Series, warnings: list[str]) -> np.ndarray:
+    """A categorical column one-hot encoded: missing values take the fill, values outside the kept categories go to
+    "other" (or, without one, are all zeros and reported in `warnings`)."""
+    cats = col["categories"]
+    s = s.map(lambda v: str(v).strip() if _present(v) else None)
+    s = s.where(s.notna(), col["fill"])
+    codes = s.map({c: k for k, c in enumerate(cats)})
+    if col.get("other"):  # rare and unseen values: the "other" column
+        codes = codes.fillna(len(cats))
+    unseen = s[codes.isna()]
+    if len(unseen):
+        shown = ", ".join(repr(v) for v in sorted(set(unseen))[:5])
+        warnings.append(
+            f"column {col['name']!r}: unseen categor{'y' if unseen.nunique() == 1 else 'ies'} "
+            f"{shown} in {len(unseen)} row(s), encoded as all zeros"
+        )
+    block = np.zeros((len(s), _width(col)), dtype=np.float32)
+    ok = codes.notna().to_numpy()
+    block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
+    return block
+
+
+def _width(col: dict) -> int:
+    """A categorical column's one-hot columns: one per kept category, plus "other" when it has one."""
+    return len(col["categories"]) + bool(col.get("other"))
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the model computes in float32: beyond this a value becomes inf

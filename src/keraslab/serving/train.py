@@ -50,6 +50,7 @@ class TrainOptions:
     seed: int = 0
     test_size: float = 0.2
     tune_threshold: bool = True
+    max_categories: int = 50  # one-hot columns per categorical column; rarer values share an "other" column
     quiet: bool = False
     # library-only options (the command line keeps their defaults)
     validation_size: float = 0.2
@@ -64,6 +65,12 @@ class TrainOptions:
             )
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise UsageError(f"Invalid value for `--epochs`. Expected a positive integer. Received: {self.epochs}")
+        m = self.max_categories
+        if isinstance(m, bool) or not isinstance(m, int) or m < 2:
+            raise UsageError(
+                f"Invalid value for `--max-categories`. Expected an integer of at least 2 (the most frequent value "
+                f"and 'other'). Received: {m}"
+            )
 
     def command(self, csv: str | os.PathLike, out: str | os.PathLike) -> str:
         """The `keraslab train` command that trains this bundle again (library-only options that differ from their
@@ -80,6 +87,8 @@ class TrainOptions:
             str(self.seed),
             "--test-size",
             str(self.test_size),
+            "--max-categories",
+            str(self.max_categories),
         ]
         if not self.tune_threshold:
             args.append("--no-tune-threshold")
@@ -109,8 +118,11 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
         log(f"inferred {line}")
     split = split_rows(table, options)
     features = FeatureSpec.from_preprocessor(
-        TablePreprocessor(roles=roles).fit(table.X.iloc[split.fit]), table.X.iloc[split.fit]
+        TablePreprocessor(roles=roles, max_categories=options.max_categories).fit(table.X.iloc[split.fit]),
+        table.X.iloc[split.fit],
     )
+    for line in capped_lines(features):
+        log(line)
     model, history = train_model(features.transform(table.X.iloc[split.fit])[0], table.y[split.fit], table, options)
 
     def proba(rows) -> np.ndarray:
@@ -129,9 +141,19 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     summary = scores(y_test, y_pred, p_test, table)
     cls = evaluation.classification(y_test, y_pred, table.labels)
     schema = bundle_schema(features, roles, table, options, threshold)
-    result = _report(csv, table, split, roles, options, threshold, summary, cls, history)
+    result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history)
     _write_bundle(out, model, features, schema, summary, cls, result, options.command(csv, out), options, csv)
     return Path(out), summary
+
+
+def capped_lines(features: FeatureSpec) -> list[str]:
+    """One line per categorical column that --max-categories capped."""
+    return [
+        f"column {c['name']!r}: {c['distinct']:,} distinct values in training; the {c['kept']} most frequent keep a "
+        f"column each, the other {c['distinct'] - c['kept']:,} (and values never seen) share an 'other' column "
+        f"(--max-categories)"
+        for c in features.capped()
+    ]
 
 
 def train_model(x, y, table: LabelledTable, options: TrainOptions):
@@ -209,7 +231,14 @@ def bundle_schema(
         [{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
         + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]} for c in features.yes_no]
         + [
-            {"name": c["name"], "role": "categorical", "dtype": "str", "categories": c["categories"]}
+            {
+                "name": c["name"],
+                "role": "categorical",
+                "dtype": "str",
+                "categories": c["categories"],  # the kept ones: a capped column does not publish its rare values
+                "other": c.get("other", False),
+                "distinct": c.get("distinct", len(c["categories"])),
+            }
             for c in features.categorical
         ]
     )
@@ -231,6 +260,7 @@ def _report(
     table: LabelledTable,
     split: Split,
     roles: ColumnRoles,
+    features: FeatureSpec,
     options: TrainOptions,
     threshold,
     summary: dict,
@@ -255,6 +285,8 @@ def _report(
             + ("" if split.validation is None else " (maximum F1 on the validation slice)")
         )
     result.text("Inferred columns: " + "; ".join(roles.describe()))
+    for line in capped_lines(features):
+        result.text(line[0].upper() + line[1:] + ".")
     result.figure("learning_curves", plots.learning_curves(history, title="training"))
     result.figure(
         "confusion_matrix",

@@ -10,9 +10,12 @@ from keraslab.errors import DataFormatError
 from keraslab.tables.roles import ColumnRoles, clean_frame, infer_roles
 
 
-def build_transformer(roles: ColumnRoles):
+def build_transformer(roles: ColumnRoles, max_categories: int | None = None):
     """ColumnTransformer: numeric -> median impute + standard scale; yes/no -> most-frequent impute;
-    categorical -> most-frequent impute + one-hot (unknown categories ignored: all zeros)."""
+    categorical -> most-frequent impute + one-hot. `max_categories` caps a column's one-hot columns (scikit-learn's
+    OneHotEncoder option): the max_categories - 1 most frequent values keep their own column and the rarer ones
+    share one "other" column (`infrequent_sklearn`), which also takes values never seen in training; a column with no
+    rare values encodes unseen ones as all zeros."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
@@ -29,7 +32,12 @@ def build_transformer(roles: ColumnRoles):
                 "categorical",
                 make_pipeline(
                     SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        max_categories=max_categories,
+                        sparse_output=False,
+                        dtype=np.float64,
+                    ),
                 ),
                 roles.categorical,
             )
@@ -40,15 +48,17 @@ def build_transformer(roles: ColumnRoles):
 
 
 class TablePreprocessor:
-    """infer_roles + clean_frame + build_transformer, fitted on training rows; transform gives float32."""
+    """infer_roles + clean_frame + build_transformer, fitted on training rows; transform gives float32.
+    `max_categories`: see build_transformer (None: a column per category, as scikit-learn's default)."""
 
-    def __init__(self, target: str | None = None, roles: ColumnRoles | None = None):
+    def __init__(self, target: str | None = None, roles: ColumnRoles | None = None, max_categories: int | None = None):
         self.target = target
         self.roles = roles
+        self.max_categories = max_categories
 
     def fit(self, frame: pd.DataFrame) -> TablePreprocessor:
         self.roles_ = self.roles or infer_roles(frame, self.target)
-        self.transformer_ = build_transformer(self.roles_).fit(clean_frame(frame, self.roles_))
+        self.transformer_ = build_transformer(self.roles_, self.max_categories).fit(clean_frame(frame, self.roles_))
         self.feature_names_ = list(self.transformer_.get_feature_names_out())
         return self
 
