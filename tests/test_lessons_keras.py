@@ -118,7 +118,7 @@ def test_churn_same_seed_same_numbers(tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_dropout_quick(quick_run):
-    from keraslab.lessons.dropout import corrected_paired_t
+    from keraslab.lessons.dropout import corrected_paired_t, verdict_words
 
     folder, s = quick_run("dropout")
     folds = pd.read_csv(folder / "tables" / "folds.csv")
@@ -131,10 +131,14 @@ def test_dropout_quick(quick_run):
     assert s["dropout_gain"] == pytest.approx(gain) and s["dropout_gain_p_value"] == pytest.approx(p)
     # and the words follow from the numbers
     verdict = json.loads((folder / "metrics.json").read_text())["verdict"]
-    if p < 0.05:
-        assert verdict.startswith("Dropout helped" if gain > 0 else "Dropout hurt")
-    else:
-        assert verdict.startswith("Dropout did not help beyond the noise") and f"p = {p:.2f}" in verdict
+    assert verdict == verdict_words(folds["gain"].to_numpy(), gain, p, epochs=10, quick=True)
+    assert verdict.startswith("No conclusion from a quick run")  # 3 folds of 10 epochs: no verdict
+    # a full run's words follow from its test
+    d = np.array([0.02, 0.03, 0.01])
+    assert verdict_words(d, 0.02, 0.01, epochs=100, quick=False).startswith("Dropout helped")
+    assert verdict_words(-d, -0.02, 0.02, epochs=100, quick=False).startswith("Dropout hurt")
+    words = verdict_words(d, 0.02, 0.4, epochs=100, quick=False)
+    assert words.startswith("Dropout did not help beyond the noise") and "p = 0.40" in words
 
 
 @pytest.mark.slow
@@ -255,7 +259,7 @@ def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
     code = main(["run", "all", "--quick", "--data-dir", str(small_home), "--out", str(tmp_path / "all")])
     out = capsys.readouterr().out
     assert code == 0 and "course" in out and "7.3587" in out
-    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["gd-variants", "losses"]
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["gd-variants", "index.html", "losses"]
 
 
 def test_run_all_skips_lessons_whose_data_is_missing(tmp_path, shared_data, capsys, monkeypatch):
@@ -268,7 +272,10 @@ def test_run_all_skips_lessons_whose_data_is_missing(tmp_path, shared_data, caps
     assert code == 0 and "skipped: data missing" in captured.out
     assert "keraslab: skipped cnn: dataset 'cifar10': cifar-10-python.tar.gz is not in" in captured.err
     assert "run `keraslab data import cifar10 PATH`" in captured.err  # the exact command
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mnist"]  # the full MNIST, from its idx files
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "index.html",
+        "mnist",
+    ]  # the full MNIST, from its idx files
     manifest = json.loads((tmp_path / "a" / "mnist" / "manifest.json").read_text())
     assert [f["file"] for f in manifest["data_files"]] == [
         f"mnist/{n}-ubyte.gz"

@@ -136,6 +136,8 @@ def test_every_lesson_option_is_typed_and_shows_its_default(capsys):
             assert flag in text, (name, flag)
             assert option.type in (int, float, str, bool)
             assert isinstance(option.default, option.type) or option.default is None, (name, option)
-        assert "(default: the lesson's own)" in text and "(default: 0)" in text  # --epochs, --seed
+        assert "(default: 0)" in text  # --seed
+        if lesson.epochs:  # --epochs: the lesson's own numbers, full and quick
+            assert f"(default: {lesson.epochs[0]}; {lesson.epochs[1]} with --quick)" in text, name
     options = {o.name: o for o in config_options(lessons.get_lesson("imbalance").config_cls)}
     assert options["protocol"].choices == ("honest", "tutorial") and options["alpha"].type is float

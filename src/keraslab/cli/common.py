@@ -71,8 +71,10 @@ def print_summary(summary: dict, folder: Path, *, quiet: bool) -> None:
     from rich.table import Table
 
     from keraslab.runs.report import summary_frame
+    from keraslab.runs.runner import run_tags
 
-    table = Table(title="summary")
+    tags = run_tags(folder)
+    table = Table(title=f"summary ({', '.join(tags)})" if tags else "summary")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for row in summary_frame(summary).itertuples(index=False):

@@ -7,13 +7,20 @@ from __future__ import annotations
 import sys
 
 from keraslab import __version__
-from keraslab.cli import bundle_commands, data_commands, notebook_commands, run_commands, tool_commands
+from keraslab.cli import (
+    bundle_commands,
+    data_commands,
+    notebook_commands,
+    run_commands,
+    runs_commands,
+    tool_commands,
+)
 from keraslab.cli.common import Parser, fail
 from keraslab.distributed import runtime
 from keraslab.errors import KeraslabError
 from keraslab.files import disk_error
 
-GROUPS = (run_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
+GROUPS = (run_commands, runs_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
 GLOBAL_FLAGS = ("--debug", "--quiet")  # every command takes them, after its name or before it
 
 

@@ -33,7 +33,7 @@ def add_commands(sub) -> None:
         summary = lesson.summary.replace("%", "%%")
         parser = command(names, lesson.name, cmd_run, quiet=False, help=summary, description=f"{summary}.")
         _add_run_options(parser, one_lesson=True)
-        _add_config_options(parser, lesson.config_cls, f"options of lesson {lesson.name!r}")
+        _add_config_options(parser, lesson.config_cls, f"options of lesson {lesson.name!r}", lesson.epochs)
     parser = command(
         names,
         "all",
@@ -83,13 +83,17 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> No
     )
 
 
-def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, title: str) -> None:
+def _add_config_options(
+    parser: argparse.ArgumentParser, config_cls: type, title: str, epochs: tuple[int, int] | None = None
+) -> None:
     group = parser.add_argument_group(title)
     for option in config_options(config_cls):
         if option.name == "seeds":  # the run command's own --seeds
             continue
         flag = "--" + option.name.replace("_", "-")
-        shown = "the lesson's own" if option.name == "epochs" else option.default
+        shown = option.default
+        if option.name == "epochs":
+            shown = f"{epochs[0]}; {epochs[1]} with --quick" if epochs else "each lesson's own"
         # a help text that states its default keeps it; every other option shows the config's default
         help_ = (option.help if "default" in option.help else f"{option.help} (default: {shown})").strip()
         help_ = help_.replace("%", "%%")
@@ -166,12 +170,16 @@ def cmd_run_all(args) -> int:
         checkpoints=args.checkpoints,
         keep_checkpoints=args.keep_checkpoints,
     )
-    table = Table(title=f"keraslab run all{' --quick' if given.get('quick') else ''}")
-    for col in ("lesson", "headline metric", "course", "ours", "run folder"):
+    quick = " --quick: smoke runs, not the lessons' results" if given.get("quick") else ""
+    table = Table(title=f"keraslab run all{quick}")
+    for col in ("lesson", "headline metric", "course", "ours"):
         table.add_column(col)
+    table.add_column("run folder", overflow="fold")  # the whole path, folded, never cut with an ellipsis
     for outcome in outcomes:
         table.add_row(*outcome.row())
     console().print(table)
+    if (root / "index.html").is_file():
+        print(f"index: {root / 'index.html'}")
     skipped = [o for o in outcomes if o.skipped]
     for outcome in skipped:
         print(f"keraslab: skipped {outcome.lesson}: {outcome.skipped}", file=sys.stderr)

@@ -229,7 +229,7 @@ def _honest_rows(split: HonestSplit, seed, strategies, trainer, settings, progre
             t = best_f1_threshold(split.y_val, model.predict_proba(split.X_val))
             rows.append({**base, "threshold_kind": "tuned", "threshold": t, **binary_scores(split.y_test, proba, t)})
         if progress:
-            progress(f"seed {seed} {strategy}: F1 {rows[-1]['f1']:.3f} ({seconds:.1f} s)")
+            progress(f"seed {seed}, strategy {strategy}: F1 {rows[-1]['f1']:.3f} ({seconds:.1f} s)")
     return rows
 
 
@@ -261,7 +261,7 @@ def _tutorial_rows(X, y, seed, strategies, preprocessor, trainer, settings, prog
             }
         )
         if progress:
-            progress(f"seed {seed} {strategy} (tutorial protocol): F1 {rows[-1]['f1']:.3f}")
+            progress(f"seed {seed}, strategy {strategy} (tutorial protocol): F1 {rows[-1]['f1']:.3f}")
     return rows
 
 
@@ -270,9 +270,10 @@ def _take(X, idx):
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sd over seeds per (protocol, strategy, threshold kind)."""
+    """Mean and sd over seeds per (protocol, strategy, threshold kind); the sd is NaN for a single seed (there is no
+    spread to show, and 0.0 would claim one)."""
     agg = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False)[[*list(METRICS), "threshold"]]
-    mean, sd = agg.mean(), agg.std(ddof=1).fillna(0.0)
+    mean, sd = agg.mean(), agg.std(ddof=1)
     out = mean.join(sd.add_suffix("_sd")).reset_index()
     out["seeds"] = rows.groupby(["protocol", "strategy", "threshold_kind"], sort=False).size().to_numpy()
     return out
@@ -291,5 +292,6 @@ def summary_keys(table: pd.DataFrame) -> dict:
             out[f"{prefix}_threshold"] = row.threshold
         for metric in METRICS:
             out[f"{prefix}_{metric}"] = getattr(row, metric)
-            out[f"{prefix}_{metric}_sd"] = getattr(row, f"{metric}_sd")
+            if row.seeds > 1:  # one seed has no sd
+                out[f"{prefix}_{metric}_sd"] = getattr(row, f"{metric}_sd")
     return out

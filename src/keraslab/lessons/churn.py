@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import datasets, models, training
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import evaluation
 from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
@@ -82,10 +82,14 @@ def train_churn_model(
         batch_size=batch_size,
         validation_split=validation_split,
         validation_data=None if validation_split else (x_test, y_test.astype(np.float32)),
+        title="the churn network",
         quiet=quiet,
         seed=seed,
     )
     return ChurnModel(prep, model, threshold), history, (x_test, y_test, f_test)
+
+
+EPOCHS = (100, 5)  # (full, --quick): the default when --epochs is not given
 
 
 @register(
@@ -94,9 +98,10 @@ def train_churn_model(
     ChurnConfig,
     headline="churn_f1",
     course_figure="0.57 (one unseeded run)",
+    epochs=EPOCHS,
 )
 def run(config: ChurnConfig) -> Result:
-    epochs = config.epochs or (5 if config.quick else 100)
+    epochs = epochs_of(config, EPOCHS)
     table = datasets.load_churn(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)
     churn_model, history, (_x_test, y_test, f_test) = train_churn_model(
         table.frame,

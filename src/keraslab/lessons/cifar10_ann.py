@@ -14,7 +14,7 @@ import numpy as np
 
 from keraslab import datasets, models, training
 from keraslab.backend import keras as get_keras
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import evaluation, plots
 from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
@@ -75,16 +75,20 @@ def add_image_classifier(result, key, title, model, x_test, y_test, history, nam
     return cls
 
 
+EPOCHS = (5, 1)  # (full, --quick): the default when --epochs is not given
+
+
 @register(
     "cifar10-ann",
     "CIFAR-10 (or --dataset fashion_mnist / mnist) with a 3000-1000-10 dense network, and its epoch time on CPU vs GPU",
     Cifar10AnnConfig,
     headline="test_accuracy",
     course_figure="0.5054 (10 epochs)",
+    epochs=EPOCHS,
 )
 def run(config: Cifar10AnnConfig) -> Result:
     keras = get_keras()
-    epochs = config.epochs or (1 if config.quick else 5)
+    epochs = epochs_of(config, EPOCHS)
     (x_train, y_train), (x_test, y_test) = load_images(config)
     names = list(datasets.class_names(config.dataset))
     onehot = keras.utils.to_categorical(y_train, num_classes=10).astype(np.float32)  # (n, 10) one-hot, as the course
@@ -105,6 +109,7 @@ def run(config: Cifar10AnnConfig) -> Result:
         epochs=epochs,
         batch_size=config.batch_size,
         validation_split=0.1,
+        title="the dense network",
         quiet=config.quiet,
         seed=config.seed,
         input_scale=SCALE,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import datasets, models, training
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import evaluation, plots
 from keraslab.runs.report import Result
 
@@ -75,17 +75,21 @@ def corrected_paired_t(diffs: np.ndarray, n_train: int, n_test: int):
     return mean, se, float(t), float(2 * stats.t.sf(abs(t), df=j - 1))
 
 
+EPOCHS = (100, 10)  # (full, --quick): the default when --epochs is not given
+
+
 @register(
     "dropout",
     "sonar: the same network without and with Dropout(0.5), compared over repeated k-fold CV",
     DropoutConfig,
     headline="cv_accuracy_dropout",
     course_figure="0.8077 (one 52-row split)",
+    epochs=EPOCHS,
 )
 def run(config: DropoutConfig) -> Result:
     from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
-    epochs = config.epochs or (10 if config.quick else 100)
+    epochs = epochs_of(config, EPOCHS)
     folds, repeats = (3, 1) if config.quick else (config.folds, config.repeats)
     table = datasets.load_sonar(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)
     x = table.X.to_numpy(np.float32)
@@ -142,18 +146,7 @@ def run(config: DropoutConfig) -> Result:
         f"after each hidden layer. Both models train on the same {folds * repeats} folds ({repeats} x "
         f"{folds}-fold stratified CV, seed {config.seed}) with the same initial seed per fold."
     )
-    if p < 0.05:
-        verdict = "helped" if gain > 0 else "hurt"
-        words = (
-            f"Dropout {verdict}: the paired gain of {gain:+.3f} is larger than the noise (corrected paired "
-            f"t-test, p = {p:.3f}" + (", a weak result: close to the 0.05 line" if p > 0.01 else "") + ")."
-        )
-    else:
-        words = (
-            f"Dropout did not help beyond the noise: the paired gain is {gain:+.3f} (sd {np.std(diffs, ddof=1):.3f}"
-            f" over {len(diffs)} folds; corrected paired t-test p = {p:.2f}). The course's single 52-row split "
-            f"(0.77 -> 0.81) moves by one or two rows, which one split cannot tell from chance."
-        )
+    words = verdict_words(diffs, gain, p, epochs=epochs, quick=config.quick)
     result.heading("Did dropout help?")
     result.text(words)
     result.metrics["verdict"] = words
@@ -191,3 +184,25 @@ def run(config: DropoutConfig) -> Result:
         "is 0, so its constant 0.5 predictions all became 'mine'), and seeds for every fit."
     )
     return result
+
+
+def verdict_words(diffs, gain: float, p: float, *, epochs: int, quick: bool) -> str:
+    """What the folds say about dropout: nothing from a quick run (too few folds and epochs for the test), else
+    helped / hurt when the corrected paired t-test gives p < 0.05, else no gain beyond the noise."""
+    if quick:
+        return (
+            f"No conclusion from a quick run: {len(diffs)} folds of {epochs} epochs are too few to tell whether "
+            f"dropout helps (paired gain {gain:+.3f}, corrected paired t-test p = {p:.2f}, shown but not read). "
+            f"Run without --quick."
+        )
+    if p < 0.05:
+        verdict = "helped" if gain > 0 else "hurt"
+        return (
+            f"Dropout {verdict}: the paired gain of {gain:+.3f} is larger than the noise (corrected paired "
+            f"t-test, p = {p:.3f}" + (", a weak result: close to the 0.05 line" if p > 0.01 else "") + ")."
+        )
+    return (
+        f"Dropout did not help beyond the noise: the paired gain is {gain:+.3f} (sd {np.std(diffs, ddof=1):.3f}"
+        f" over {len(diffs)} folds; corrected paired t-test p = {p:.2f}). The course's single 52-row split "
+        f"(0.77 -> 0.81) moves by one or two rows, which one split cannot tell from chance."
+    )

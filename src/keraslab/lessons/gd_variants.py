@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import datasets
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import plots
 from keraslab.runs.report import Result
 from keraslab.scratch.gradient_descent import ScaledLinearModel, fit_linear, least_squares
@@ -26,17 +26,21 @@ class GdVariantsConfig(BaseConfig):
     batch_size: int = 5
 
 
+EPOCHS = (500, 100)  # (full, --quick): the default when --epochs is not given
+
+
 @register(
     "gd-variants",
     "batch vs stochastic vs mini-batch gradient descent on home prices, vs least squares",
     GdVariantsConfig,
     headline="batch_cost",
     course_figure="0.00686 (O's batch GD)",
+    epochs=EPOCHS,
 )
 def run(config: GdVariantsConfig) -> Result:
     from sklearn.preprocessing import MinMaxScaler
 
-    epochs = config.epochs or (100 if config.quick else 500)
+    epochs = epochs_of(config, EPOCHS)
     table = datasets.load_homeprices(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)
     X_raw = table.frame[["area", "bedrooms"]].to_numpy(np.float64)
     y_raw = table.frame[["price"]].to_numpy(np.float64)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from keraslab import datasets
 from keraslab.backend import keras as get_keras
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import plots
 from keraslab.runs.report import Result
 from keraslab.scratch.gradient_descent import fit_neuron
@@ -44,17 +44,21 @@ def keras_neuron(keras, X, y, *, epochs: int, learning_rate: float):
     return model, kernel.ravel().astype(np.float64), float(bias[0]), history.history["loss"]
 
 
+EPOCHS = (1000, 200)  # (full, --quick): the default when --epochs is not given
+
+
 @register(
     "gradient-descent",
     "one sigmoid neuron by gradient descent on the insurance table, against Keras",
     GradientDescentConfig,
     headline="scratch_test_accuracy",
     course_figure="0.8333 (bias never updated)",
+    epochs=EPOCHS,
 )
 def run(config: GradientDescentConfig) -> Result:
     from sklearn.model_selection import train_test_split
 
-    epochs = config.epochs or (200 if config.quick else 1000)
+    epochs = epochs_of(config, EPOCHS)
     table = datasets.load_insurance(data_dir=config.data_dir, offline=config.offline, quiet=config.quiet)
     X = table.frame[["age", "affordibility"]].astype(np.float64)
     y = table.frame["bought_insurance"].to_numpy(np.float64)

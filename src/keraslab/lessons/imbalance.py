@@ -29,10 +29,13 @@ from keraslab.imbalance import (
     summarise,
     summary_keys,
 )
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import plots
-from keraslab.runs.report import Result
+from keraslab.runs.report import Result, pm
 from keraslab.tables import ChurnPreprocessor, TablePreprocessor
+
+# column names of the strategies table, short enough that it fits a 1280-pixel page
+_SHORT = {"threshold_kind": "threshold kind", "balanced_accuracy": "balanced acc.", "pr_auc": "PR-AUC"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ def binary_table(name: str, config):
     )
 
 
+EPOCHS = (100, 3)  # (full, --quick): the default when --epochs is not given
+
+
 @register(
     "imbalance",
     f"imbalanced churn: {len(STRATEGIES)} strategies on untouched test splits (and the course's leak, labelled)",
@@ -93,10 +99,11 @@ def binary_table(name: str, config):
     headline="best_f1",
     course_figure="0.82 (SMOTE, leaky)",
     own_seeds=True,
+    epochs=EPOCHS,
 )
 def run(config: ImbalanceConfig) -> Result:
     strategies = parse_strategies(config.strategies)
-    epochs = config.epochs or (3 if config.quick else 100)
+    epochs = epochs_of(config, EPOCHS)
     n_seeds = 1 if config.quick else config.seeds
     seeds = [config.seed + i for i in range(n_seeds)]
     X, y, positive, prep, table = binary_table(config.dataset, config)
@@ -144,7 +151,7 @@ def run(config: ImbalanceConfig) -> Result:
     )
     shown = table_summary.copy()
     for metric in ("f1", "precision", "recall", "pr_auc", "balanced_accuracy", "accuracy"):
-        shown[metric] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(shown[metric], shown[f"{metric}_sd"], strict=True)]
+        shown[metric] = [pm(m, s, 3) for m, s in zip(shown[metric], shown[f"{metric}_sd"], strict=True)]
     shown = shown[
         [
             "protocol",
@@ -161,7 +168,8 @@ def run(config: ImbalanceConfig) -> Result:
         ]
     ]
     result.heading("All strategies")
-    result.table("strategies", shown, f"class {positive}: mean ± sd over seeds")
+    spread = f"mean ± sd over {n_seeds} seeds" if n_seeds > 1 else "one seed: no sd (--seeds N gives mean ± sd)"
+    result.table("strategies", shown.rename(columns=_SHORT), f"class {positive}: {spread}")
     labels = [
         f"{r.strategy}{' (tuned)' if r.threshold_kind == 'tuned' else ''}"
         f"{' [TUTORIAL, leaky]' if r.protocol != 'honest' else ''}"
@@ -172,13 +180,13 @@ def run(config: ImbalanceConfig) -> Result:
         plots.bars(
             labels,
             table_summary["f1"],
-            table_summary["f1_sd"],
-            title=f"F1 of class {positive} (mean ± sd over {n_seeds} seeds)",
+            table_summary["f1_sd"] if n_seeds > 1 else None,
+            title=f"F1 of class {positive} ({spread})",
             ylabel="F1",
         ),
-        "F1 with error bars; bars marked TUTORIAL come from the leaky protocol",
+        ("F1 with error bars (sd); " if n_seeds > 1 else "F1; ") + "bars marked TUTORIAL come from the leaky protocol",
     )
-    words = f"Best honest strategy: {best['strategy']} with F1 {best['f1']:.3f} ± {best['f1_sd']:.3f}"
+    words = f"Best honest strategy: {best['strategy']} with F1 {pm(best['f1'], best['f1_sd'], 3)}"
     if "baseline" in strategies:
         words += f", {summary['best_minus_baseline_f1']:+.3f} against the baseline's {summary['baseline_f1']:.3f}"
     result.text(words + ".")

@@ -117,6 +117,13 @@ class Lesson:
     headline: str | None = None  # the summary key `keraslab run all` shows
     course_figure: str | None = None  # the course's published figure for that key, as text
     own_seeds: bool = False  # the lesson runs its seeds itself (config.seeds); the runner does not loop
+    epochs: tuple[int, int] | None = None  # (full, --quick) epochs when --epochs is not given
+
+
+def epochs_of(config, epochs: tuple[int, int]) -> int:
+    """The epochs a run trains: --epochs when given, else the lesson's default (full, quick)."""
+    full, quick = epochs
+    return config.epochs if config.epochs is not None else (quick if config.quick else full)
 
 
 REGISTERED: dict[str, Lesson] = {}
@@ -130,6 +137,7 @@ def register(
     headline: str | None = None,
     course_figure: str | None = None,
     own_seeds: bool = False,
+    epochs: tuple[int, int] | None = None,
 ):
     """Decorator: register `run` as lesson `name`."""
     if not (dataclasses.is_dataclass(config_cls) and issubclass(config_cls, BaseConfig)):
@@ -138,7 +146,7 @@ def register(
         raise TypeError(f"lesson {name!r}: own_seeds needs a `seeds` field in its config")
 
     def deco(run):
-        REGISTERED[name] = Lesson(name, summary, config_cls, run, headline, course_figure, own_seeds)
+        REGISTERED[name] = Lesson(name, summary, config_cls, run, headline, course_figure, own_seeds, epochs)
         return run
 
     return deco

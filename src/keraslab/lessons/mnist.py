@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from keraslab import datasets, models, training
-from keraslab.lessons.lesson import BaseConfig, register
+from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs import evaluation, plots
 from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
@@ -64,15 +64,19 @@ def _stratified_head(x, y, n, seed):
     return x_small, y_small
 
 
+EPOCHS = (5, 1)  # (full, --quick): the default when --epochs is not given
+
+
 @register(
     "mnist",
     "digits: a 784-10 and a 784-100-10 network (softmax, each with its own confusion matrix)",
     MnistConfig,
     headline="hidden_test_accuracy",
     course_figure="0.9743 (MNIST)",
+    epochs=EPOCHS,
 )
 def run(config: MnistConfig) -> Result:
-    epochs = config.epochs or (1 if config.quick else 5)
+    epochs = epochs_of(config, EPOCHS)
     (x_train, y_train), (x_test, y_test), images_test = load_split(config)
     names = datasets.class_names(config.dataset)
     result = Result(title=f"A first neural network: {config.dataset}", summary={})
@@ -104,6 +108,7 @@ def run(config: MnistConfig) -> Result:
             batch_size=config.batch_size,
             validation_split=config.validation_split,
             validation_data=None if config.validation_split else (x_test, y_test),
+            title=title,
             quiet=config.quiet,
             seed=config.seed,
         )

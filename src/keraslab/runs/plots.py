@@ -16,6 +16,13 @@ def _figure(figsize):
     return Figure(figsize=figsize)
 
 
+def _whole_epochs(ax) -> None:
+    """Epoch ticks at whole numbers only (no "2.5" epoch)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def curves(
     series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False
 ):
@@ -25,6 +32,7 @@ def curves(
     for name, values in series.items():
         ax.plot(np.arange(1, len(values) + 1), values, label=name, linewidth=1.5)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    _whole_epochs(ax)
     if logy:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
@@ -44,6 +52,7 @@ def learning_curves(history, *, title: str):
             if col in history:
                 ax.plot(history["epoch"], history[col], label=label, linewidth=1.5)
         ax.set(title=f"{title}: {metric}", xlabel="epoch", ylabel=metric)
+        _whole_epochs(ax)
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend()
@@ -78,11 +87,11 @@ def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
 
 
 def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: int = 16):
-    """A grid of images titled 'pred (true)', wrong predictions in red."""
+    """A grid of images titled with the prediction and, below it, the truth; wrong predictions in red."""
     n = min(n, len(images))
     cols = min(8, n)
     rows = int(np.ceil(n / cols))
-    fig = _figure((1.6 * cols, 2.3 * rows))
+    fig = _figure((1.9 * cols, 2.6 * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -92,8 +101,8 @@ def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: 
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
         ok = true_labels[k] == pred_labels[k]
         ax.set_title(
-            f"{class_names[pred_labels[k]]}\n({class_names[true_labels[k]]})",
-            fontsize=7,
+            f"{class_names[pred_labels[k]]}\ntrue: {class_names[true_labels[k]]}",
+            fontsize=10,
             color="black" if ok else "red",
         )
     fig.suptitle(title)

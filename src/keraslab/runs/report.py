@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -35,6 +36,16 @@ class Result:
     texts: dict[str, str] = field(default_factory=dict)  # file name -> text (e.g. classification_report.txt)
     metrics: dict[str, Any] = field(default_factory=dict)  # extra entries for metrics.json
     blocks: list[Block] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # "quick run", "substitute data": in the title and the summary
+    notices: list[str] = field(default_factory=list)  # what the tags mean, at the top of the report
+
+    @property
+    def full_title(self) -> str:
+        return f"{self.title} [{', '.join(self.tags)}]" if self.tags else self.title
+
+    @property
+    def summary_heading(self) -> str:
+        return f"Summary ({', '.join(self.tags)})" if self.tags else "Summary"
 
     # -- building the report, notebook style --
     def heading(self, text: str) -> Result:
@@ -57,9 +68,11 @@ class Result:
 
 
 def fmt(value, digits: int = 4) -> str:
-    if isinstance(value, bool) or value is None:
+    """A number with `digits` decimals (integers as they are); anything else, text included, as it is: a class
+    label "7" stays "7", not "7.0000"."""
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, str):
         return str(value)
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if isinstance(value, (int, np.integer)):
         return str(value)
     try:
         v = float(value)
@@ -72,14 +85,20 @@ def fmt(value, digits: int = 4) -> str:
     return f"{v:.{digits}f}"
 
 
+def pm(mean, sd=None, digits: int = 4) -> str:
+    """ "mean ± sd", or the mean alone when there is no spread to show (one seed, one fold: sd None or NaN)."""
+    if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return fmt(mean, digits)
+    return f"{fmt(mean, digits)} ± {fmt(sd, digits)}"
+
+
 def summary_frame(summary: dict[str, float]) -> pd.DataFrame:
-    """A two- or three-column table: metric, value (and ± sd when the summary holds <name>_sd)."""
+    """A two-column table: metric, value (with ± sd when the summary holds <name>_sd)."""
     rows = []
     for key, value in summary.items():
         if key.endswith("_sd") and key[:-3] in summary:
             continue
-        sd = summary.get(f"{key}_sd")
-        rows.append({"metric": key, "value": fmt(value) if sd is None else f"{fmt(value)} ± {fmt(sd)}"})
+        rows.append({"metric": key, "value": pm(value, summary.get(f"{key}_sd"))})
     return pd.DataFrame(rows, columns=["metric", "value"])
 
 
@@ -98,7 +117,10 @@ def figure_png(fig) -> bytes:
 
 def render_markdown(result: Result, manifest: dict, reproduce: str) -> str:
     """report.md: the summary, every block, and `reproduce` (the command that makes the same run again)."""
-    out = [f"# {result.title}", "", "## Summary", "", markdown_table(summary_frame(result.summary)), ""]
+    out = [f"# {result.full_title}", ""]
+    for notice in result.notices:
+        out += [f"> **{notice}**", ""]
+    out += [f"## {result.summary_heading}", "", markdown_table(summary_frame(result.summary)), ""]
     for block in result.blocks:
         if block.kind == "heading":
             out += [f"## {block.content}", ""]
@@ -126,19 +148,26 @@ def render_markdown(result: Result, manifest: dict, reproduce: str) -> str:
     return "\n".join(out)
 
 
-_CSS = """
+# report.html allows only what it holds: its inline style and its PNGs as data: URLs (no scripts, nothing fetched)
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
 color:#1b1f24;line-height:1.5}
 h1{border-bottom:2px solid #d0d7de;padding-bottom:.3rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de}
-table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
+th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:right}
 th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;border:1px solid #eaeef2}pre{background:#f6f8fa;padding:.8rem;overflow-x:auto}
-.caption{color:#57606a;font-style:italic}footer{margin-top:3rem;color:#57606a;font-size:.9rem}
+.caption{color:#57606a;font-style:italic}
+.notice{background:#fff8c5;border:1px solid #d4a72c;padding:.6rem .8rem;font-weight:600}
+footer{margin-top:3rem;color:#57606a;font-size:.9rem}
 """
 
 
-def _html_table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+def html_table(frame: pd.DataFrame) -> str:
+    # a header may break after an underscore (balanced_<wbr>accuracy), so wide tables fit a 1280-pixel page
+    head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>" for c in frame.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>"
         for row in frame.itertuples(index=False)
@@ -162,11 +191,13 @@ def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, 
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(result.title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(result.title)}</h1>",
-        "<h2>Summary</h2>",
-        _html_table(summary_frame(result.summary)),
+        f"<title>{html.escape(result.full_title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(result.full_title)}</h1>",
+        *[f'<p class="notice">{html.escape(n)}</p>' for n in result.notices],
+        f"<h2>{html.escape(result.summary_heading)}</h2>",
+        html_table(summary_frame(result.summary)),
     ]
     for block in result.blocks:
         if block.kind == "heading":
@@ -176,7 +207,7 @@ def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, 
         elif block.kind == "table":
             if block.caption:
                 out.append(f'<p class="caption">{html.escape(block.caption)}</p>')
-            out.append(_html_table(result.tables[block.content]))
+            out.append(html_table(result.tables[block.content]))
         elif block.kind == "figure":
             data = base64.b64encode(pngs[block.content]).decode("ascii")
             alt = html.escape(block.caption or block.content)

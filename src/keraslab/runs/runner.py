@@ -24,7 +24,9 @@ from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import make_plan
 from keraslab.distributed.plan import use as use_plan
 from keraslab.errors import DataMissingError, UsageError
+from keraslab.files import atomic_write_text
 from keraslab.runs import folder as run_folder
+from keraslab.runs.index_page import render_index
 from keraslab.runs.manifest import build_manifest
 from keraslab.runs.report import Result, figure_png, fmt, render_html, render_markdown
 from keraslab.seeding import set_seed
@@ -56,7 +58,7 @@ def write_result(run: run_folder.FolderWriter, result: Result, config: dict, man
     report.md / report.html into `run`."""
     run.write_json("config.json", config)
     run.write_json("manifest.json", manifest)
-    run.write_json("metrics.json", {"summary": result.summary, **result.metrics})
+    run.write_json("metrics.json", {"title": result.full_title, "summary": result.summary, **result.metrics})
     if result.history is not None:
         run.write_csv("history.csv", result.history)
     pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
@@ -71,11 +73,47 @@ def write_result(run: run_folder.FolderWriter, result: Result, config: dict, man
 
 
 def execute(lesson: RunnableLesson, config) -> tuple[Result, list[dict]]:
-    """Seed everything, run the lesson, and return its result with the data files it read."""
+    """Seed everything, run the lesson, and return its result, marked quick and/or substitute (see
+    `mark_provenance`), with the data files it read."""
     set_seed(config.seed)
     with track_files() as used:
         result = lesson.run(config)
+    mark_provenance(result, provenance(config, list(used)))
+    if getattr(lesson, "headline", None):
+        result.metrics.setdefault("headline", lesson.headline)  # `runs list` reads it back
     return result, list(used)
+
+
+def provenance(config, used: list[dict]) -> dict:
+    """How a run was made, as metrics.json's `run`: quick or full, real or substitute data (and which files)."""
+    substitute = sorted({u["file"] for u in used if u.get("substitute")})
+    return {
+        "quick": bool(getattr(config, "quick", False)),
+        "data": "substitute" if substitute else "real",
+        **({"substitute_files": substitute} if substitute else {}),
+    }
+
+
+QUICK_NOTICE = (
+    "Quick run (--quick): a smoke test with fewer epochs, rows or folds than the lesson needs. Its numbers show "
+    "that the lesson runs; they are not the lesson's result, do not compare with the course's figures, and no "
+    "conclusion is drawn from them. Run without --quick for the real thing."
+)
+
+
+def mark_provenance(result: Result, prov: dict) -> None:
+    """Say in the title, beside the summary and at the top of the report that a run is quick or used substitute
+    data, and record it in metrics.json (`run`)."""
+    result.tags = [t for t, on in (("quick run", prov["quick"]), ("substitute data", prov["data"] != "real")) if on]
+    notices = [QUICK_NOTICE] if prov["quick"] else []
+    if prov["data"] != "real":
+        notices.append(
+            "Substitute data: the files read were small copies in the real formats, vouched for by "
+            f"$KERASLAB_CHECKSUMS ({', '.join(prov['substitute_files'])}), not the course's dataset. The numbers "
+            "say nothing about how the lesson does on the real data."
+        )
+    result.notices = notices
+    result.metrics["run"] = prov
 
 
 def run_lesson(
@@ -184,6 +222,8 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, config, seeds:
         write_result(run.subfolder(f"seed{seed}"), result, config_dict(lesson, cfg), manifest, reproduce)
         summaries.append(result.summary)
     combined = seeds_result(result.title, seed_list, summaries)
+    combined.tags, combined.notices = result.tags, result.notices
+    combined.metrics.update({k: result.metrics[k] for k in ("run", "headline") if k in result.metrics})
     manifest = build_manifest(lesson=lesson.name, seed=seed_list, data_files=used_all, extra=extra)
     write_result(run, combined, {**config_dict(lesson, config), "seeds": seeds}, manifest, reproduce)
     return combined.summary
@@ -221,6 +261,19 @@ def aggregate_summaries(summaries: list[dict]) -> dict:
     return out
 
 
+def run_tags(folder: Path) -> tuple[str, ...]:
+    """The tags of a written run ("quick run", "substitute data") from its metrics.json."""
+    import json
+
+    try:
+        prov = json.loads((Path(folder) / "metrics.json").read_text()).get("run", {})
+    except (OSError, ValueError):
+        return ()
+    return tuple(
+        t for t, on in (("quick run", prov.get("quick")), ("substitute data", prov.get("data") == "substitute")) if on
+    )
+
+
 def _job_info() -> dict:
     """How the run was spread: devices and processes (the manifest's `parallel`)."""
     plan, job = current_plan(), runtime.current()
@@ -243,9 +296,12 @@ class LessonOutcome:
     value: float | None = None
     folder: Path | None = None
     skipped: str | None = None  # the reason, when the lesson's data is missing
+    tags: tuple[str, ...] = ()  # "quick run", "substitute data"
 
     def row(self) -> tuple[str, str, str, str, str]:
         ours = "skipped: data missing" if self.skipped else ("-" if self.value is None else fmt(self.value))
+        if self.tags and not self.skipped:
+            ours += f" ({', '.join(t.split()[0] for t in self.tags)})"  # "0.5431 (quick, substitute)"
         return (
             self.lesson,
             self.headline or "-",
@@ -267,14 +323,21 @@ def run_all(
     `make_config(lesson)` gives each lesson's config; `run_options` go to run_lesson (seeds, devices, ...)."""
     if run_options.get("resume"):
         raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
-    outcomes = []
-    for lesson in lessons:
+    outcomes, lessons = [], list(lessons)
+    for k, lesson in enumerate(lessons, 1):
         base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
+        config = make_config(lesson)
+        if not getattr(config, "quiet", False):  # each lesson announced before its progress lines
+            print(f"\n[{k}/{len(lessons)}] {lesson.name}: {getattr(lesson, 'summary', '')}", flush=True)
         try:
-            folder, summary = run_lesson(lesson, make_config(lesson), out=Path(root) / lesson.name, **run_options)
+            folder, summary = run_lesson(lesson, config, out=Path(root) / lesson.name, **run_options)
         except DataMissingError as exc:
             outcomes.append(dataclasses.replace(base, skipped=str(exc)))
             continue
         value = summary.get(lesson.headline) if lesson.headline else None
-        outcomes.append(dataclasses.replace(base, value=value, folder=folder))
+        outcomes.append(dataclasses.replace(base, value=value, folder=folder, tags=run_tags(folder)))
+    if runtime.is_primary():
+        quick = any("quick run" in o.tags for o in outcomes)
+        title = f"keraslab run all{' (quick runs)' if quick else ''}: {Path(root).name}"
+        atomic_write_text(Path(root) / "index.html", render_index(outcomes, Path(root), title))
     return outcomes

@@ -53,6 +53,7 @@ def fit(
     seed: int = 0,
     fast: bool = True,
     input_scale: float | None = None,
+    title: str | None = None,
 ) -> pd.DataFrame:
     """Train a compiled model and return the history as a DataFrame: epoch, loss, the compiled metrics, their
     validation twins, and `seconds` (each epoch's wall time).
@@ -61,8 +62,11 @@ def fit(
     compiled call per epoch, each epoch's order drawn from (seed, epoch); it computes the loss and accuracy, so a
     model compiled with other metrics is refused there (pass fast=False). Otherwise it trains through model.fit.
     `input_scale`: the model sees x * input_scale as float32 (x may be uint8 images, scaled batch by batch on the
-    fast path, so the float32 copy of the whole set is never made).
+    fast path, so the float32 copy of the whole set is never made). Unless `quiet`, a line naming the model
+    (`title`, else its Keras name) comes before its progress lines.
     """
+    if not quiet:
+        print(f"Training {title or model.name}: {len(x):,} rows, {epochs} epochs, batch {batch_size}", flush=True)
     if fast and uses_fast_path(model, callbacks=callbacks, shuffle=shuffle):
         from keraslab.training import fastfit
 

@@ -1,0 +1,142 @@
+"""`keraslab runs compare`: several finished runs side by side - how their configs differ, their summaries (mean ±
+sd where seeded) and their learning curves overlaid - as frames for the terminal and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from keraslab.errors import UsageError
+from keraslab.runs import plots
+from keraslab.runs.browse import RunInfo
+from keraslab.runs.report import CSP, CSS, figure_png, fmt, html_table, pm
+
+NOT_CURVES = frozenset({"epoch", "seconds"})
+
+
+@dataclass
+class Comparison:
+    labels: list[str]  # one short name per run, in the order given
+    runs: list[RunInfo]
+    config: pd.DataFrame  # option, one column per run: only the options whose values differ
+    summary: pd.DataFrame  # metric, one column per run
+    curves: dict[str, object] = field(default_factory=dict)  # metric -> matplotlib figure
+    notes: list[str] = field(default_factory=list)
+
+
+def labels_for(runs: list[RunInfo]) -> list[str]:
+    """The folder names, made unique with their parents where two are the same."""
+    names = [r.folder.name for r in runs]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{r.folder.parent.name}/{r.folder.name}" for r in runs]
+
+
+def compare(runs: list[RunInfo]) -> Comparison:
+    if len(runs) < 2:
+        raise UsageError(f"runs compare needs at least two run folders; got {len(runs)}")
+    labels = labels_for(runs)
+    notes = []
+    lessons = sorted({r.lesson for r in runs})
+    if len(lessons) > 1:
+        notes.append(
+            f"These runs are of different lessons ({', '.join(lessons)}): their configs are shown side by side, "
+            f"and curves only where the metric names match."
+        )
+    tagged = [label for label, r in zip(labels, runs, strict=True) if r.quick or r.data != "real"]
+    if tagged:
+        notes.append(
+            f"Quick or substitute-data runs ({', '.join(tagged)}): smoke tests, not results to compare with the "
+            f"course's figures."
+        )
+    result = Comparison(labels, runs, _config_frame(runs, labels), _summary_frame(runs, labels), notes=notes)
+    result.curves = _curves(runs, labels)
+    if not result.curves:
+        notes.append("No metric curve is shared by two of these runs (or they wrote no history.csv).")
+    return result
+
+
+def _config_frame(runs: list[RunInfo], labels: list[str]) -> pd.DataFrame:
+    keys = list(dict.fromkeys(k for r in runs for k in r.config))
+    rows = []
+    for key in keys:
+        values = [r.config.get(key, "-") for r in runs]
+        if len({repr(v) for v in values}) > 1:
+            rows.append({"option": key, **{lab: _shown(v) for lab, v in zip(labels, values, strict=True)}})
+    return pd.DataFrame(rows, columns=["option", *labels])
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else ("-" if value is None else fmt(value))
+
+
+def _summary_frame(runs: list[RunInfo], labels: list[str]) -> pd.DataFrame:
+    keys = list(dict.fromkeys(k for r in runs for k in r.summary if not (k.endswith("_sd") and k[:-3] in r.summary)))
+    rows = []
+    for key in keys:
+        cells = {
+            lab: pm(r.summary[key], r.summary.get(f"{key}_sd")) if key in r.summary else "-"
+            for lab, r in zip(labels, runs, strict=True)
+        }
+        rows.append({"metric": key, **cells})
+    return pd.DataFrame(rows, columns=["metric", *labels])
+
+
+def _curves(runs: list[RunInfo], labels: list[str], limit: int = 8) -> dict[str, object]:
+    histories = [r.history() for r in runs]
+    columns = list(dict.fromkeys(c for h in histories if h is not None for c in h.columns if c not in NOT_CURVES))
+    figures = {}
+    for col in columns:
+        series = {
+            lab: h[col].dropna().tolist()
+            for lab, h in zip(labels, histories, strict=True)
+            if h is not None and col in h
+        }
+        if len(series) >= 2:
+            figures[col] = plots.curves(series, title=col, ylabel=col)
+        if len(figures) == limit:
+            break
+    return figures
+
+
+def render_compare_html(comparison: Comparison) -> str:
+    """The comparison as one self-contained page (plots embedded as PNG data, a Content-Security-Policy that
+    allows nothing else)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>keraslab: {len(comparison.runs)} runs compared</title><style>{CSS}</style></head><body>",
+        f"<h1>{len(comparison.runs)} runs compared</h1>",
+        *[f'<p class="notice">{html.escape(n)}</p>' for n in comparison.notes],
+        "<h2>Runs</h2>",
+        html_table(
+            pd.DataFrame(
+                [
+                    {
+                        "run": lab,
+                        "folder": str(r.folder),
+                        "lesson": r.lesson,
+                        "created (UTC)": r.created,
+                        "kind": ("quick" if r.quick else "full") + ("" if r.data == "real" else f", {r.data} data"),
+                    }
+                    for lab, r in zip(comparison.labels, comparison.runs, strict=True)
+                ]
+            )
+        ),
+        "<h2>Config: the options that differ</h2>",
+        html_table(comparison.config) if len(comparison.config) else "<p>The configs are the same.</p>",
+        "<h2>Summaries</h2>",
+        html_table(comparison.summary),
+    ]
+    if comparison.curves:
+        parts.append("<h2>Curves</h2>")
+        for name, fig in comparison.curves.items():
+            data = base64.b64encode(figure_png(fig)).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></figure>')
+    parts.append("</body></html>")
+    return "\n".join(parts)

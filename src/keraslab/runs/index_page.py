@@ -1,0 +1,50 @@
+"""index.html of a `run all` folder: every lesson's report linked, its headline beside the course's figure, and
+how each run was made (quick or full, real or substitute data); self-contained like the reports."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from keraslab.runs.report import CSP, CSS
+
+
+def render_index(outcomes, root: Path, title: str) -> str:
+    """The page for `outcomes` (runner.LessonOutcome, in the course's order) written into `root`."""
+    rows = []
+    for k, o in enumerate(outcomes, 1):
+        if o.skipped:
+            link, ours = html.escape(o.lesson), f"skipped: {html.escape(o.skipped)}"
+        else:
+            rel = Path(o.folder).resolve().relative_to(Path(root).resolve()) / "report.html"
+            link = f'<a href="{html.escape(rel.as_posix())}">{html.escape(o.lesson)}</a>'
+            ours = "-" if o.value is None else html.escape(o.row()[3])
+        rows.append(
+            f"<tr><td>{k}</td><td>{link}</td><td>{html.escape(o.headline or '-')}</td>"
+            f"<td>{html.escape(o.course_figure or '-')}</td><td>{ours}</td></tr>"
+        )
+    tagged = any(o.tags for o in outcomes)
+    note = (
+        '<p class="notice">Runs marked quick are smoke tests and runs marked substitute read small copies of the '
+        "data: their numbers show that a lesson runs, not what it teaches, and do not compare with the course's "
+        "figures.</p>"
+        if tagged
+        else ""
+    )
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            note,
+            (
+                "<table><thead><tr><th>#</th><th>lesson (report)</th><th>headline metric</th><th>course</th>"
+                "<th>ours</th></tr></thead><tbody>"
+            ),
+            *rows,
+            "</tbody></table></body></html>",
+        ]
+    )

@@ -1,0 +1,189 @@
+"""Reports a learner can trust (issue 17): quick and substitute runs say so everywhere and draw no conclusion,
+numbers print as what they are, the terminal says where it is, and `run all` writes an index page."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keraslab import lessons
+from keraslab.cli.main import main
+from keraslab.runs import plots
+from keraslab.runs.report import CSP, Result, fmt, pm, render_html, render_markdown, summary_frame
+
+
+def test_a_quick_run_on_substitute_data_says_so_in_title_summary_notice_and_metrics(quick_run):
+    folder, _ = quick_run("cnn")  # quick, on the small CIFAR-format files vouched for by KERASLAB_CHECKSUMS
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["run"]["quick"] is True and metrics["run"]["data"] == "substitute"
+    assert metrics["run"]["substitute_files"] == ["cifar-10-python.tar.gz"]
+    assert metrics["title"].endswith("[quick run, substitute data]")
+    page = (folder / "report.html").read_text()
+    assert f"<h1>{metrics['title']}</h1>" in page and "<h2>Summary (quick run, substitute data)</h2>" in page
+    assert '<p class="notice">Quick run (--quick)' in page and '<p class="notice">Substitute data:' in page
+    md = (folder / "report.md").read_text()
+    assert md.startswith(f"# {metrics['title']}\n") and "## Summary (quick run, substitute data)" in md
+    # the quick cnn run states no winner
+    assert "which is what images need" not in md and "too little for the two scores to say" in md
+
+
+def test_a_quick_dropout_run_draws_no_conclusion(quick_run):
+    folder, summary = quick_run("dropout")
+    verdict = json.loads((folder / "metrics.json").read_text())["verdict"]
+    assert verdict.startswith("No conclusion from a quick run") and "Run without --quick" in verdict
+    assert "helped" not in verdict and "hurt" not in verdict
+    assert f"p = {summary['dropout_gain_p_value']:.2f}" in verdict  # shown, not read
+
+
+def test_a_full_run_on_real_data_has_no_tags(tmp_path, shared_data):
+    from keraslab.runs import runner
+
+    lesson = lessons.get_lesson("losses")  # full-size and fast
+    config = lessons.make_config(lesson, data_dir=str(shared_data), offline=True, quiet=True)
+    folder, _ = runner.run_lesson(lesson, config, out=tmp_path / "losses")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["run"] == {"quick": False, "data": "real"} and "[" not in metrics["title"]
+    page = (folder / "report.html").read_text()
+    assert "<h2>Summary</h2>" in page and 'class="notice"' not in page
+
+
+def test_labels_stay_labels_and_one_seed_shows_no_sd():
+    assert fmt("7") == "7" and fmt(np.int64(3)) == "3" and fmt(0.25) == "0.2500" and fmt("yes") == "yes"
+    assert pm(0.5, float("nan")) == "0.5000" and pm(0.5, None, 3) == "0.500" and pm(0.5, 0.01, 3) == "0.500 ± 0.010"
+    frame = summary_frame({"acc": 0.9, "acc_sd": 0.01, "loss": 0.3})
+    assert frame["value"].tolist() == ["0.9000 ± 0.0100", "0.3000"]
+
+
+def test_the_mnist_classification_table_prints_class_labels(quick_run):
+    folder, _ = quick_run("mnist")
+    md = (folder / "report.md").read_text()
+    assert "| 7 | " in md and "| 7.0000 |" not in md and "0.0000 |" not in md.split("classification report")[1][:80]
+
+
+def test_the_imbalance_summary_has_no_sd_from_a_single_seed(quick_run):
+    folder, summary = quick_run("imbalance")
+    for name in ("report.md", "report.html"):
+        assert "± 0.000" not in (folder / name).read_text(), name
+    assert not any(k.endswith("_sd") for k in summary)  # one seed: no sd at all, rather than a claimed 0.0
+    md = (folder / "report.md").read_text()
+    assert "one seed: no sd (--seeds N gives mean ± sd)" in md
+
+
+def test_the_imbalance_report_and_the_readme_agree_on_the_strategies(quick_run):
+    from keraslab.imbalance import REGISTRY
+
+    folder, _ = quick_run("imbalance")
+    title = json.loads((folder / "metrics.json").read_text())["title"]
+    readme = (lessons.__file__ and __import__("pathlib").Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = [name for name in REGISTRY if f"| `{name}` |" in readme]
+    assert listed == list(REGISTRY) and title.startswith(f"Imbalanced data: {len(REGISTRY)} strategies")
+
+
+def test_epoch_ticks_are_whole_numbers():
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.9, 0.5, 0.4], "accuracy": [0.5, 0.7, 0.8]})
+    fig = plots.learning_curves(history, title="t")
+    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(math.isclose(t, round(t)) for t in ticks), ticks
+
+
+def test_reports_carry_a_content_security_policy():
+    result = Result(title="t", summary={"a": 1.0})
+    page = render_html(result, {}, "keraslab run x", {})
+    assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in page
+    assert CSP == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    assert render_markdown(result, {}, "x").startswith("# t\n")
+
+
+def test_lesson_help_shows_every_default_epochs_included(capsys):
+    assert main(["run", "churn", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split()).split("options:", 1)[1]  # past the usage lines
+    assert "override the lesson's epochs (default: 100; 5 with --quick)" in out
+    for flag in ("--seed SEED", "--test-size", "--threshold", "--no-quick", "--data-dir", "--checkpoints", "--seeds"):
+        assert "default" in out.split(flag, 1)[1][:150], flag
+
+
+def test_run_all_announces_each_lesson_and_writes_an_index(tmp_path, small_data_home, capsys, monkeypatch):
+    home, checksums = small_data_home
+    monkeypatch.setenv("KERASLAB_CHECKSUMS", str(checksums))
+    fast = {k: v for k, v in lessons.all_lessons().items() if k in ("losses", "churn")}
+    monkeypatch.setattr(lessons, "all_lessons", lambda: fast)
+    out_dir = tmp_path / "a-rather-long-folder-name-for-the-runs-of-every-lesson" / "all"
+    code = main(["run", "all", "--quick", "--data-dir", str(home), "--out", str(out_dir)])
+    out = capsys.readouterr().out
+    assert code == 0
+    first, second = out.index("[1/2] losses: "), out.index("[2/2] churn: ")
+    training = out.index("Training the churn network: ")
+    assert first < second < training < out.index("Epoch 1/")  # the lesson, then the model, then its progress
+    assert "(quick)" in out and "smoke runs, not the lessons' results" in out
+    last_column = "".join(line.split("│")[-2].strip() for line in out.splitlines() if line.count("│") == 6)
+    assert str(out_dir / "losses") + str(out_dir / "churn") in last_column  # whole paths (folded, not cut)
+    assert f"index: {out_dir / 'index.html'}" in out
+    index = (out_dir / "index.html").read_text()
+    assert '<a href="losses/report.html">losses</a>' in index and '<a href="churn/report.html">churn</a>' in index
+    assert "0.57 (one unseeded run)" in index and 'class="notice"' in index and CSP in index
+
+
+# --- runs list / runs compare ----------------------------------------------------------------------------------------
+
+
+def test_runs_list_gives_one_line_per_run(quick_run, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "runs"
+    for name in ("churn", "dropout"):
+        shutil.copytree(quick_run(name)[0], root / name / "r1")
+    (root / "churn" / ".r2.partial").mkdir()  # a staging folder is not a run
+    assert main(["runs", "list", str(root)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].split()[:3] == ["created", "(UTC)", "lesson"]
+    churn = next(line for line in lines if line.endswith(str(root / "churn" / "r1")))
+    assert " churn " in churn and " quick " in churn and "churn_f1 0." in churn
+    assert "cv_accuracy_dropout 0." in next(line for line in lines if " dropout " in line)
+
+
+def test_runs_compare_shows_differences_summaries_and_curves(quick_run, tmp_path, capsys):
+    a, b = quick_run("churn")[0], quick_run("churn", threshold=0.4)[0]
+    page = tmp_path / "compare.html"
+    assert main(["runs", "compare", str(a), str(b), "--out", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "threshold" in out and "0.4000" in out and "churn_f1" in out
+    assert "config: the options that differ" in out and "seed " not in out.split("summaries")[0]  # same seed
+    html = page.read_text()
+    assert CSP in html and html.count("data:image/png;base64,") >= 2  # loss and accuracy overlaid
+    assert "<h2>Curves</h2>" in html
+
+
+def test_runs_compare_of_different_lessons_is_allowed_with_a_note(quick_run, capsys):
+    assert main(["runs", "compare", str(quick_run("churn")[0]), str(quick_run("dropout")[0])]) == 0
+    out = capsys.readouterr().out
+    assert "note: These runs are of different lessons (churn, dropout)" in out
+
+
+@pytest.mark.parametrize("case", ["one run", "not a run", "partial run", "staging folder", "missing"])
+def test_runs_compare_bad_input_is_one_line(quick_run, tmp_path, capsys, case):
+    good = quick_run("churn")[0]
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    (tmp_path / ".half.partial").mkdir()
+    other = {
+        "one run": [],
+        "not a run": [str(tmp_path / "plain")],
+        "partial run": [str(tmp_path / "half")],
+        "staging folder": [str(tmp_path / ".half.partial")],
+        "missing": [str(tmp_path / "nope")],
+    }[case]
+    code = main(["runs", "compare", str(good), *other])
+    err = capsys.readouterr().err
+    expected = {
+        "one run": "runs compare needs at least two run folders; got 1",
+        "not a run": "plain is not a keraslab run folder (config.json, metrics.json, manifest.json missing)",
+        "partial run": "half is an unfinished run (its staging folder .half.partial is still there)",
+        "staging folder": ".half.partial is an unfinished run (a staging folder)",
+        "missing": "nope: no such run folder",
+    }[case]
+    assert code == 2 and expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
