@@ -45,6 +45,12 @@ def add_commands(sub) -> None:
     )
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+    parser.add_argument(
+        "--track",
+        metavar="mlflow",
+        help="also log the bundle to MLflow (options, metrics per epoch, report) at $MLFLOW_TRACKING_URI, else "
+        "MLflow's default store (default: $KERASLAB_TRACKING, else none)",
+    )
 
     parser = command(sub, "predict", cmd_predict, help="predict new rows with a bundle")
     parser.add_argument("bundle", metavar="BUNDLE")
@@ -70,7 +76,11 @@ def add_commands(sub) -> None:
 
 def cmd_train(args) -> int:
     use_backend(args.backend)
+    from keraslab.cli.run_commands import track
+    from keraslab.runs.tracking import tracker_from
     from keraslab.serving import TrainOptions, train_table
+
+    tracker = tracker_from(args.track)  # checked before any work
 
     options = TrainOptions(
         target=args.target,
@@ -86,6 +96,8 @@ def cmd_train(args) -> int:
     out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")
     folder, summary = train_table(args.csv, options, out, log=(lambda m: None) if args.quiet else print)
     print_summary(summary, folder, quiet=args.quiet)
+    if tracker:
+        track(folder, tracker, quiet=args.quiet)
     return 0
 
 

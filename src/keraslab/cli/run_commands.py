@@ -18,6 +18,7 @@ from keraslab.distributed import runtime
 from keraslab.lessons import BaseConfig, Lesson, config_options, make_config, read_config
 from keraslab.runs.folder import default_run_dir
 from keraslab.runs.runner import CHECKPOINT_POLICIES, run_all, run_lesson
+from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
 
 
 def add_commands(sub) -> None:
@@ -64,6 +65,12 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> No
             help="continue a killed run from its checkpoints (the --out folder, else the lesson's "
             "newest unfinished run); the options must match the first run's",
         )
+    parser.add_argument(
+        "--track",
+        metavar="mlflow",
+        help="also log the finished run to MLflow (params, metrics per epoch, report and plots) at "
+        "$MLFLOW_TRACKING_URI, else MLflow's default store (default: $KERASLAB_TRACKING, else none)",
+    )
     parser.add_argument(
         "--devices",
         type=int,
@@ -128,6 +135,7 @@ def cmd_lessons(args) -> int:
 
 def cmd_run(args) -> int:
     use_backend(args.backend)
+    tracker = tracker_from(args.track)  # checked before any work
     lesson = lessons.get_lesson(args.lesson)
     config, seeds = _config(args, lesson)
     folder, summary = run_lesson(
@@ -142,7 +150,16 @@ def cmd_run(args) -> int:
     )
     if runtime.is_primary():
         print_summary(summary, folder, quiet=config.quiet)
+        if tracker:
+            track(folder, tracker, quiet=config.quiet)
     return 0
+
+
+def track(folder: Path, tracker: str, *, quiet: bool) -> None:
+    """Log a finished folder (a TrackingError, one line and exit 1, if the store fails; the folder stays whole)."""
+    run_id = log_folder(folder, tracker)
+    if not quiet:
+        print(f"tracked in {tracker}: run {run_id}")
 
 
 def _config(args, lesson: Lesson):
@@ -159,6 +176,7 @@ def cmd_run_all(args) -> int:
     from rich.table import Table
 
     use_backend(args.backend)
+    tracker = tracker_from(args.track)
     given = _given(args, BaseConfig)
     root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0))
     outcomes = run_all(
@@ -183,4 +201,12 @@ def cmd_run_all(args) -> int:
     skipped = [o for o in outcomes if o.skipped]
     for outcome in skipped:
         print(f"keraslab: skipped {outcome.lesson}: {outcome.skipped}", file=sys.stderr)
-    return 1 if skipped and len(skipped) == len(outcomes) else 0
+    untracked = []
+    for outcome in outcomes if tracker and runtime.is_primary() else []:
+        if outcome.folder is not None:
+            try:
+                track(outcome.folder, tracker, quiet=bool(given.get("quiet")))
+            except TrackingError as exc:
+                print(f"keraslab: error: {exc}", file=sys.stderr)
+                untracked.append(outcome.lesson)
+    return 1 if untracked or (skipped and len(skipped) == len(outcomes)) else 0

@@ -322,6 +322,7 @@ def _write_bundle(
                 "classification_report": cls["report_frame"].to_dict(orient="records"),
                 "options": {**dataclasses.asdict(options), "csv": str(csv)},
                 "command": command,
+                "history": result.history.to_dict(orient="list") if result.history is not None else None,
             },
         )
         pngs = {name: figure_png(fig) for name, fig in result.figures.items()}

@@ -1,0 +1,138 @@
+"""Track finished runs and bundles where practitioners already look: MLflow (`pip install 'keraslab[mlflow]'`).
+
+`log_folder(folder)` logs a run folder (or a `keraslab train` bundle) that is already complete: the resolved config
+as params, the summary and every epoch's history as metrics (epoch as the step), and report.html, plots/, the
+config, metrics and manifest as artifacts, to MLFLOW_TRACKING_URI, else MLflow's own default store. Tracking comes
+after the folder is whole, so a store that cannot be reached never costs the run: the failure is a TrackingError,
+one line and a non-zero exit at the command line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from keraslab.errors import KeraslabError, UsageError
+
+TRACKERS = ("mlflow",)
+ENV = "KERASLAB_TRACKING"
+
+
+class TrackingError(KeraslabError):
+    """The run is complete on disk, but logging it to the tracking store failed."""
+
+
+def tracker_from(option: str | None) -> str | None:
+    """The tracker asked for (--track, else $KERASLAB_TRACKING; "none" or empty: none), checked before any work."""
+    value = option if option is not None else os.environ.get(ENV, "")
+    value = value.strip().lower()
+    if value in ("", "none"):
+        return None
+    if value not in TRACKERS:
+        where = "--track" if option is not None else f"${ENV}"
+        raise UsageError(f"Invalid value for `{where}`. Expected one of: {', '.join(TRACKERS)}. Received: {value!r}")
+    if importlib.util.find_spec("mlflow") is None:
+        raise UsageError("--track mlflow needs MLflow (the mlflow extra): pip install 'keraslab[mlflow]'")
+    return value
+
+
+def folder_record(folder: Path) -> dict:
+    """What a finished folder holds for a tracker: lesson, params, summary, history, artifacts."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    if (folder / "config.json").is_file():  # a lesson's run folder
+        config = json.loads((folder / "config.json").read_text())
+        history_csv = folder / "history.csv"
+        history = pd.read_csv(history_csv) if history_csv.is_file() else None
+        lesson = str(config.get("lesson", "run"))
+    else:  # a `keraslab train` bundle: its options are its config, its history is in metrics.json
+        config = {"lesson": "train", **metrics.get("options", {})}
+        history = pd.DataFrame(metrics["history"]) if metrics.get("history") else None
+        lesson = "train"
+    names = ("report.html", "config.json", "metrics.json", "manifest.json", "schema.json", "preprocessing.json")
+    return {
+        "lesson": lesson,
+        "params": {k: _param(v) for k, v in config.items()},
+        "summary": {k: float(v) for k, v in metrics.get("summary", {}).items() if _number(v)},
+        "history": history,
+        "files": [folder / n for n in names if (folder / n).is_file()],
+        "plots": folder / "plots" if (folder / "plots").is_dir() else None,
+        "tags": {
+            "keraslab.folder": str(folder.resolve()),
+            "keraslab.lesson": lesson,
+            "keraslab.quick": str(metrics.get("run", {}).get("quick", config.get("quick", False))).lower(),
+            "keraslab.data": str(metrics.get("run", {}).get("data", "real")),
+        },
+    }
+
+
+def _param(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:6000]  # MLflow's limit on a param's value
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def log_folder(folder: str | os.PathLike, tracker: str = "mlflow") -> str:
+    """Log a finished run folder or bundle; returns the tracker's run id. Raises TrackingError on any failure."""
+    folder = Path(folder)
+    record = folder_record(folder)
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or "MLflow's default store"
+    # an unreachable server should fail in seconds, not after MLflow's default minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    try:
+        return _log_mlflow(folder, record)
+    except Exception as exc:  # any failure of the store: the run itself is safe on disk
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(f"{folder} is complete, but logging it to MLflow ({uri}) failed: {reason[:300]}") from None
+
+
+def _log_mlflow(folder: Path, record: dict) -> str:
+    import logging
+
+    for name in ("mlflow", "alembic"):  # their INFO lines (creating tables, ...) are not keraslab's output
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    name = f"keraslab-{record['lesson']}"
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    run = client.create_run(experiment_id, run_name=folder.name)
+    run_id = run.info.run_id
+    try:
+        now = int(time.time() * 1000)
+        params = [Param(k, v) for k, v in record["params"].items()]
+        metrics = [Metric(k, v, now, 0) for k, v in record["summary"].items()]
+        history = record["history"]
+        if history is not None:
+            steps = history["epoch"] if "epoch" in history else pd.Series(range(1, len(history) + 1))
+            for col in history.columns:
+                if col == "epoch":
+                    continue
+                metrics += [
+                    Metric(col, float(v), now, int(s)) for s, v in zip(steps, history[col], strict=True) if _number(v)
+                ]
+        tags = [RunTag(k, v) for k, v in record["tags"].items()]
+        for start in range(0, max(len(params), 1), 100):
+            client.log_batch(run_id, params=params[start : start + 100], tags=tags if start == 0 else [])
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[start : start + 1000])
+        for path in record["files"]:
+            client.log_artifact(run_id, str(path))
+        if record["plots"] is not None:
+            client.log_artifacts(run_id, str(record["plots"]), "plots")
+    except Exception:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return run_id

@@ -1,0 +1,81 @@
+"""--track mlflow (issue 17): a finished run or bundle logged to MLflow, checked against a temporary sqlite store;
+the logged numbers equal metrics.json. A store that cannot be reached costs the run nothing but is reported in one
+line and the exit status."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from keraslab.cli.main import main
+
+pytest.importorskip("mlflow", reason="the mlflow extra is not installed: pip install 'keraslab[mlflow]'")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("KERASLAB_TRACKING", raising=False)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def _only_run(client, experiment: str):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_a_lesson_run_is_logged_with_params_metrics_history_and_artifacts(store, small_data_home, tmp_path, capsys):
+    home, _ = small_data_home
+    out = tmp_path / "churn"
+    code = main(["run", "churn", "--quick", "--data-dir", str(home), "--out", str(out), "--track", "mlflow"])
+    assert code == 0 and "tracked in mlflow: run " in capsys.readouterr().out
+    run = _only_run(store, "keraslab-churn")
+    metrics = json.loads((out / "metrics.json").read_text())["summary"]
+    assert {k: run.data.metrics[k] for k in metrics} == metrics  # the last value of each: the summary
+    config = json.loads((out / "config.json").read_text())
+    assert run.data.params["epochs"] == json.dumps(config["epochs"]) and run.data.params["lesson"] == "churn"
+    assert run.data.tags["keraslab.quick"] == "true" and run.data.tags["keraslab.folder"] == str(out.resolve())
+    history = pd.read_csv(out / "history.csv")
+    logged = store.get_metric_history(run.info.run_id, "loss")
+    assert [(m.step, m.value) for m in logged] == list(zip(history["epoch"], history["loss"], strict=True))
+    names = {a.path for a in store.list_artifacts(run.info.run_id)}
+    assert {"report.html", "config.json", "metrics.json", "manifest.json", "plots"} <= names
+    assert run.info.status == "FINISHED"
+
+
+def test_a_bundle_is_logged_too_by_the_environment_variable(store, shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASLAB_TRACKING", "mlflow")
+    frame = pd.read_csv(shared_data / "customer_churn.csv").head(400)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "b"
+    cmd = ["train", str(tmp_path / "t.csv"), "--target", "Churn", "--drop", "customerID", "--epochs", "3"]
+    assert main([*cmd, "--out", str(out), "--quiet"]) == 0
+    run = _only_run(store, "keraslab-train")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {k: run.data.metrics[k] for k in metrics["summary"]} == metrics["summary"]
+    assert len(store.get_metric_history(run.info.run_id, "loss")) == 3 and run.data.params["target"] == "Churn"
+
+
+def test_an_unreachable_store_still_completes_the_run_and_exits_non_zero(shared_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens on the discard port
+    out = tmp_path / "losses"
+    code = main(["run", "losses", "--data-dir", str(shared_data), "--out", str(out), "--track", "mlflow", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"{out} is complete, but logging it to MLflow (http://127.0.0.1:9) failed" in err
+    assert (out / "report.html").is_file() and (out / "metrics.json").is_file()  # the run itself is whole
+
+
+def test_a_tracker_that_does_not_exist_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    code = main(["run", "losses", "--out", str(tmp_path / "r"), "--track", "wandb"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Invalid value for `--track`. Expected one of: mlflow. Received: 'wandb'" in err
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "mlflow" else object())
+    code = main(["run", "losses", "--out", str(tmp_path / "r"), "--track", "mlflow"])
+    assert code == 2 and "pip install 'keraslab[mlflow]'" in capsys.readouterr().err
