@@ -134,7 +134,7 @@ def run_bench(
     for b in backends:
         gpus.update(_worker("probe", b)["gpus"])
     notes = ["no GPU found: CPU rows only"] if "gpu" in devices and not any(gpus.values()) else []
-    rate = matmul_gflops()
+    rate = matmul_gflops(models)  # XLA's best over these models' products and a large square one
     rows = []
     for spec in plan(models, backends, devices, gpus, reference):
         spec = {**spec, "repeats": repeats, "samples": samples}

@@ -8,11 +8,11 @@ import numpy as np
 
 from keraslab import models, training
 from keraslab.backend import keras as load_keras
+from keraslab.bench.flops import BATCH  # one batch size for the timing and the floor's products
 from keraslab.seeding import set_seed
 from keraslab.training import devices
 
 EPOCHS_PER_UNIT = {"mlp": 1, "churn": 100, "ann": 1, "cnn": 1}
-BATCH = 32
 
 
 def build(model: str):

@@ -66,7 +66,10 @@ def fit(
     (`title`, else its Keras name) comes before its progress lines.
     """
     if not quiet:
-        print(f"Training {title or model.name}: {len(x):,} rows, {epochs} epochs, batch {batch_size}", flush=True)
+        print(
+            f"Training {title or model.name}: {len(x):,} rows, {epochs} epoch{'s' * (epochs != 1)}, batch {batch_size}",
+            flush=True,
+        )
     if fast and uses_fast_path(model, callbacks=callbacks, shuffle=shuffle):
         from keraslab.training import fastfit
 
