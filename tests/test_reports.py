@@ -69,6 +69,7 @@ def test_the_imbalance_summary_has_no_sd_from_a_single_seed(quick_run):
     assert not any(k.endswith("_sd") for k in summary)  # one seed: no sd at all, rather than a claimed 0.0
     md = (folder / "report.md").read_text()
     assert "one seed: no sd (--seeds N gives mean ± sd)" in md
+    assert "Best honest strategy" not in md and "a smoke test this short ranks nothing" in md  # no ranking
 
 
 def test_the_imbalance_report_and_the_readme_agree_on_the_strategies(quick_run):

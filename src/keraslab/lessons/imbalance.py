@@ -186,9 +186,12 @@ def run(config: ImbalanceConfig) -> Result:
         ),
         ("F1 with error bars (sd); " if n_seeds > 1 else "F1; ") + "bars marked TUTORIAL come from the leaky protocol",
     )
-    words = f"Best honest strategy: {best['strategy']} with F1 {pm(best['f1'], best['f1_sd'], 3)}"
+    lead = "Highest F1 in this quick run" if config.quick else "Best honest strategy"
+    words = f"{lead}: {best['strategy']} with F1 {pm(best['f1'], best['f1_sd'], 3)}"
     if "baseline" in strategies:
         words += f", {summary['best_minus_baseline_f1']:+.3f} against the baseline's {summary['baseline_f1']:.3f}"
+    if config.quick:  # a few epochs on one split: the order of the strategies is noise, not a ranking
+        words += "; a smoke test this short ranks nothing: run without --quick (and with --seeds) to compare them"
     result.text(words + ".")
     if config.protocol == "tutorial":
         leaks = [
