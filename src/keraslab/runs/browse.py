@@ -53,6 +53,11 @@ class RunInfo:
     def data(self) -> str:
         return str(self.metrics.get("run", {}).get("data", "real"))
 
+    @property
+    def kind(self) -> str:
+        """ "quick" or "full", and the data when it was not the real one ("full, substitute data")."""
+        return ("quick" if self.quick else "full") + ("" if self.data == "real" else f", {self.data} data")
+
     def headline(self, headlines: dict[str, str] | None = None) -> tuple[str, str]:
         """(metric name, value as text) of the lesson's headline metric ('-' when it has none): the name written in
         metrics.json, else `headlines[lesson]` (keraslab.lessons knows each lesson's)."""
@@ -115,7 +120,7 @@ def list_frame(runs: list[RunInfo], headlines: dict[str, str] | None = None) -> 
                 "lesson": run.lesson,
                 "created (UTC)": run.created.replace("T", " ").replace("+00:00", ""),
                 "seeds": "-" if not seeds else (str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"),
-                "kind": ("quick" if run.quick else "full") + ("" if run.data == "real" else f", {run.data} data"),
+                "kind": run.kind,
                 "headline": "-" if name == "-" else f"{name} {value}",
             }
         )

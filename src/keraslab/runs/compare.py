@@ -3,8 +3,6 @@ sd where seeded) and their learning curves overlaid - as frames for the terminal
 
 from __future__ import annotations
 
-import base64
-import html
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -12,7 +10,7 @@ import pandas as pd
 from keraslab.errors import UsageError
 from keraslab.runs import plots
 from keraslab.runs.browse import RunInfo
-from keraslab.runs.report import CSP, CSS, figure_png, fmt, html_table, pm
+from keraslab.runs.report import figure_png, fmt, html_table, notices_html, page_head, pm, png_figure
 
 NOT_CURVES = frozenset({"epoch", "seconds"})
 
@@ -106,13 +104,8 @@ def render_compare_html(comparison: Comparison) -> str:
     """The comparison as one self-contained page (plots embedded as PNG data, a Content-Security-Policy that
     allows nothing else)."""
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>keraslab: {len(comparison.runs)} runs compared</title><style>{CSS}</style></head><body>",
-        f"<h1>{len(comparison.runs)} runs compared</h1>",
-        *[f'<p class="notice">{html.escape(n)}</p>' for n in comparison.notes],
+        *page_head(f"keraslab: {len(comparison.runs)} runs compared", f"{len(comparison.runs)} runs compared"),
+        *notices_html(comparison.notes),
         "<h2>Runs</h2>",
         html_table(
             pd.DataFrame(
@@ -122,7 +115,7 @@ def render_compare_html(comparison: Comparison) -> str:
                         "folder": str(r.folder),
                         "lesson": r.lesson,
                         "created (UTC)": r.created,
-                        "kind": ("quick" if r.quick else "full") + ("" if r.data == "real" else f", {r.data} data"),
+                        "kind": r.kind,
                     }
                     for lab, r in zip(comparison.labels, comparison.runs, strict=True)
                 ]
@@ -135,8 +128,6 @@ def render_compare_html(comparison: Comparison) -> str:
     ]
     if comparison.curves:
         parts.append("<h2>Curves</h2>")
-        for name, fig in comparison.curves.items():
-            data = base64.b64encode(figure_png(fig)).decode("ascii")
-            parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}"></figure>')
+        parts += [png_figure(figure_png(fig), name) for name, fig in comparison.curves.items()]
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from keraslab.runs.report import CSP, CSS
+from keraslab.runs.report import page_head
 
 
 def render_index(outcomes, root: Path, title: str) -> str:
@@ -33,12 +33,7 @@ def render_index(outcomes, root: Path, title: str) -> str:
     )
     return "\n".join(
         [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
-            f"<h1>{html.escape(title)}</h1>",
+            *page_head(title),
             note,
             (
                 "<table><thead><tr><th>#</th><th>lesson (report)</th><th>headline metric</th><th>course</th>"

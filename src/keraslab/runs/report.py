@@ -186,16 +186,45 @@ def _html_text(text: str) -> str:
     return "\n".join(parts)
 
 
-def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, bytes]) -> str:
-    """A self-contained report.html (figures embedded as PNG data) with the same blocks as report.md."""
-    out = [
+def tags_of(run: dict) -> list[str]:
+    """The tags of metrics.json's `run` entry: "quick run" and/or "substitute data"."""
+    flags = (("quick run", bool(run.get("quick"))), ("substitute data", run.get("data", "real") != "real"))
+    return [tag for tag, on in flags if on]
+
+
+def page_head(title: str, heading: str | None = None) -> list[str]:
+    """The opening of every keraslab page (report, index, comparison) up to its <h1>: self-contained, with the
+    Content-Security-Policy that allows only its inline style and data: images."""
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(result.full_title)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(result.full_title)}</h1>",
-        *[f'<p class="notice">{html.escape(n)}</p>' for n in result.notices],
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(heading or title)}</h1>",
+    ]
+
+
+def notices_html(notices) -> list[str]:
+    return [f'<p class="notice">{html.escape(n)}</p>' for n in notices]
+
+
+def png_figure(png: bytes, alt: str, caption: str = "") -> str:
+    """A <figure> with the PNG embedded as data (the only images the pages' policy allows)."""
+    data = base64.b64encode(png).decode("ascii")
+    alt = html.escape(alt)
+    return (
+        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+        + (f'<figcaption class="caption">{html.escape(caption)}</figcaption>' if caption else "")
+        + "</figure>"
+    )
+
+
+def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, bytes]) -> str:
+    """A self-contained report.html (figures embedded as PNG data) with the same blocks as report.md."""
+    out = [
+        *page_head(result.full_title),
+        *notices_html(result.notices),
         f"<h2>{html.escape(result.summary_heading)}</h2>",
         html_table(summary_frame(result.summary)),
     ]
@@ -209,13 +238,7 @@ def render_html(result: Result, manifest: dict, reproduce: str, pngs: dict[str, 
                 out.append(f'<p class="caption">{html.escape(block.caption)}</p>')
             out.append(html_table(result.tables[block.content]))
         elif block.kind == "figure":
-            data = base64.b64encode(pngs[block.content]).decode("ascii")
-            alt = html.escape(block.caption or block.content)
-            out.append(
-                f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
-                + (f'<figcaption class="caption">{alt}</figcaption>' if block.caption else "")
-                + "</figure>"
-            )
+            out.append(png_figure(pngs[block.content], block.caption or block.content, block.caption))
     out.append("<h2>Reproduce</h2>")
     out.append(f"<pre>{html.escape(reproduce)}</pre>")
     out.append(

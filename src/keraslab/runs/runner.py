@@ -28,7 +28,7 @@ from keraslab.files import atomic_write_text
 from keraslab.runs import folder as run_folder
 from keraslab.runs.index_page import render_index
 from keraslab.runs.manifest import build_manifest
-from keraslab.runs.report import Result, figure_png, fmt, render_html, render_markdown
+from keraslab.runs.report import Result, figure_png, fmt, render_html, render_markdown, tags_of
 from keraslab.seeding import set_seed
 from keraslab.training import checkpoints as ckpt
 
@@ -104,7 +104,7 @@ QUICK_NOTICE = (
 def mark_provenance(result: Result, prov: dict) -> None:
     """Say in the title, beside the summary and at the top of the report that a run is quick or used substitute
     data, and record it in metrics.json (`run`)."""
-    result.tags = [t for t, on in (("quick run", prov["quick"]), ("substitute data", prov["data"] != "real")) if on]
+    result.tags = tags_of(prov)
     notices = [QUICK_NOTICE] if prov["quick"] else []
     if prov["data"] != "real":
         notices.append(
@@ -269,9 +269,7 @@ def run_tags(folder: Path) -> tuple[str, ...]:
         prov = json.loads((Path(folder) / "metrics.json").read_text()).get("run", {})
     except (OSError, ValueError):
         return ()
-    return tuple(
-        t for t, on in (("quick run", prov.get("quick")), ("substitute data", prov.get("data") == "substitute")) if on
-    )
+    return tuple(tags_of(prov))
 
 
 def _job_info() -> dict:
