@@ -12,6 +12,12 @@ from keraslab.cli.main import main
 pytest.importorskip("mlflow", reason="the mlflow extra is not installed: pip install 'keraslab[mlflow]'")
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """MLflow writes artifacts (./mlruns) and its default store (./mlflow.db) in the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -44,6 +50,7 @@ def test_a_lesson_run_is_logged_with_params_metrics_history_and_artifacts(store,
     logged = store.get_metric_history(run.info.run_id, "loss")
     assert [(m.step, m.value) for m in logged] == list(zip(history["epoch"], history["loss"], strict=True))
     names = {a.path for a in store.list_artifacts(run.info.run_id)}
+    assert (tmp_path / "mlruns").is_dir()  # the artifacts went to the test's folder, not the repository
     assert {"report.html", "config.json", "metrics.json", "manifest.json", "plots"} <= names
     assert run.info.status == "FINISHED"
 
