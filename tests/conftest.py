@@ -35,7 +35,8 @@ def _no_network(monkeypatch):
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real datasets: $KERASLAB_DATA, else ../shared/datasets beside the repository."""
-    path = Path(os.environ.get("KERASLAB_DATA") or REPO.parent / "shared" / "datasets")
+    # absolute: KERASLAB_DATA is usually relative (../shared/datasets) and some tests change directory
+    path = Path(os.environ.get("KERASLAB_DATA") or REPO.parent / "shared" / "datasets").resolve()
     if not (path / "customer_churn.csv").is_file():
         pytest.fail(f"the shared datasets are not at {path}; set KERASLAB_DATA to ../shared/datasets")
     return path
