@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import socket
@@ -25,6 +26,18 @@ def _guarded_connect(self, address, *args, **kwargs):
         if not loopback:
             raise RuntimeError(f"tests must not touch the network (tried to connect to {address!r})")
     return _real_connect(self, address, *args, **kwargs)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked tensorflow or torch run where that backend is installed and are skipped, saying why, elsewhere
+    (CI installs neither: they are opt-in, `pip install -e '.[test,tensorflow,torch]'`)."""
+    for backend in ("tensorflow", "torch"):
+        if importlib.util.find_spec(backend) is not None:
+            continue
+        skip = pytest.mark.skip(reason=f"the {backend} backend is not installed (pip install 'keraslab[{backend}]')")
+        for item in items:
+            if item.get_closest_marker(backend):
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -61,22 +61,30 @@ def test_tiny_bench_run_through_workers(tmp_path):
             assert key in r
         assert r["epoch_seconds_min"] <= r["epoch_seconds_median"] <= r["epoch_seconds_max"]
         assert r["device"] == "cpu"
+    assert {(r["model"], r["impl"], r["backend"]) for r in rows} >= {("mlp", "keras-fit", "jax")}
     churn = next(r for r in rows if r["model"] == "churn" and r["impl"] == "keraslab")
     assert churn["run_epochs"] == 100 and churn["run_seconds_median"] > 0
+    assert {e["model"]: round(e["vs_keras_fit"], 9) for e in report["ratios"]} == {
+        m: round(by[(m, "keraslab")]["epoch_seconds_median"] / by[(m, "keras-fit")]["epoch_seconds_median"], 9)
+        for m in ("mlp", "churn")
+        for by in [{(r["model"], r["impl"]): r for r in rows}]
+    }
     assert "no GPU found: CPU rows only" in report["notes"]
     assert report["machine"]["matmul_gflops"] > 0
     json.dumps(report)  # serialisable
 
 
 def test_gpu_rows_are_planned_when_a_gpu_is_present():
-    rows = harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": ["gpu:0"], "torch-eager": ["gpu:0"]}, True)
+    rows = harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": ["gpu:0"], "torch-eager": ["gpu:0"]})
     assert [(r["impl"], r["device"]) for r in rows] == [
         ("keraslab", "cpu"),
+        ("keras-fit", "cpu"),
         ("torch-eager", "cpu"),
         ("keraslab", "gpu"),
+        ("keras-fit", "gpu"),
         ("torch-eager", "gpu"),
     ]
-    assert harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": []}, False) == [
+    assert harness.plan(["cnn"], ["jax"], ["cpu", "gpu"], {"jax": []}, ["keraslab"]) == [
         {"model": "cnn", "impl": "keraslab", "backend": "jax", "device": "cpu"}
     ]
     fake = [
@@ -110,18 +118,96 @@ def test_gpu_rows_are_planned_when_a_gpu_is_present():
     assert ratios[1]["gpu_speedup"] == 15.0
 
 
-def test_bench_bad_arguments():
+def test_every_backend_gets_a_keras_fit_row_and_keraslab_is_compared_with_the_course_stack():
+    rows = harness.plan(["mlp"], ["jax", "tensorflow", "torch"], ["cpu"], {})
+    assert [(r["impl"], r["backend"]) for r in rows] == [
+        ("keraslab", "jax"),
+        ("keras-fit", "jax"),
+        ("keraslab", "tensorflow"),
+        ("keras-fit", "tensorflow"),
+        ("keraslab", "torch"),
+        ("keras-fit", "torch"),
+        ("torch-eager", "torch"),
+    ]
+    seconds = {("keraslab", "jax"): 1.0, ("keras-fit", "jax"): 2.0, ("keraslab", "tensorflow"): 3.0}
+    seconds |= {("keras-fit", "tensorflow"): 4.0, ("keraslab", "torch"): 5.0, ("keras-fit", "torch"): 5.0}
+    seconds |= {("torch-eager", "torch"): 2.5}
+    fake = [{**r, "epoch_seconds_median": seconds[(r["impl"], r["backend"])], "floor_seconds": None} for r in rows]
+    by_backend = {e["backend"]: e for e in harness.ratios(fake)}
+    assert by_backend["jax"] == {
+        "model": "mlp",
+        "backend": "jax",
+        "device": "cpu",
+        "vs_keras_fit": 0.5,
+        "vs_course_stack": 0.25,
+        "vs_torch_eager": 0.4,
+    }
+    assert "vs_course_stack" not in by_backend["tensorflow"] and by_backend["tensorflow"]["vs_keras_fit"] == 0.75
+    assert by_backend["torch"]["vs_course_stack"] == 1.25
+
+
+def test_keras_fit_is_the_course_code_stock_layers_compile_defaults_model_fit(monkeypatch):
+    """impl keras-fit trains stock layers compiled with Keras's defaults (one step per call) through model.fit;
+    impl keraslab the lessons' models through keraslab's compiled epoch."""
+    from keraslab.bench import keras_impl
+    from keraslab.training import fitting
+
+    seen = {}
+    real_fit = fitting.fit
+
+    def spy(model, *args, **kwargs):
+        seen[kwargs.get("fast", True)] = (
+            {type(layer).__name__ for layer in model.layers},
+            model.get_compile_config()["steps_per_execution"],
+        )
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras_impl.training, "fit", spy)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 32, 32, 3), dtype=np.float32), rng.integers(0, 10, 64)
+    for impl in ("keras-fit", "keraslab"):
+        times = keras_impl.time_units("cnn", x, y, device="cpu:0", repeats=1, impl=impl)
+        assert len(times) == 1 and times[0] > 0
+    stock, course_spe = seen[False]
+    fast, our_spe = seen[True]
+    assert {"Conv2D", "MaxPooling2D"} <= stock and "PatchConv2D" not in stock and course_spe == 1
+    assert {"PatchConv2D", "ReshapeMaxPooling2D"} <= fast and our_spe == 2  # 2 batches of 32
+    with pytest.raises(ValueError, match="Unknown Keras benchmark impl 'keras'"):
+        keras_impl.time_units("mlp", x, y, device="cpu:0", repeats=1, impl="keras")
+
+
+def test_the_tensorflow_extra_is_the_cpu_build_and_torch_is_pinned():
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    extras = extras["optional-dependencies"]
+    linux = {"sys_platform": "linux", "platform_system": "Linux"}
+    tf = [Requirement(r) for r in extras["tensorflow"]]
+    on_linux = [r for r in tf if r.marker is None or r.marker.evaluate(linux)]
+    assert [r.name for r in on_linux] == ["tensorflow-cpu"]  # the plain tensorflow wheel on Linux is the GPU build
+    for r in [*tf, *(Requirement(t) for t in extras["torch"])]:
+        assert any(s.operator == "<" for s in r.specifier), f"{r} has no upper bound"
+        assert r.specifier.contains("2.21.0") or r.name == "torch"
+    assert Requirement(extras["torch"][0]).specifier.contains("2.13.0")
+
+
+def test_bench_bad_arguments(monkeypatch):
     with pytest.raises(UsageError, match="Unknown benchmark model 'rnn'"):
         harness.run_bench(models=["rnn"])
     with pytest.raises(UsageError, match="Unknown device 'tpu'"):
         harness.run_bench(models=["mlp"], devices=["tpu"])
-    if "tensorflow" not in harness.installed_backends():
-        with pytest.raises(
-            UsageError,
-            match=r"Backend 'tensorflow' is not installed .* pip install "
-            r"'keraslab\[tensorflow\]'",
-        ):
-            harness.run_bench(models=["mlp"], backends=["tensorflow"])
+    with pytest.raises(UsageError, match=r"Unknown benchmark implementation 'keras'\. Expected one of: keraslab, "):
+        harness.run_bench(models=["mlp"], impls=["keras"])
+    monkeypatch.setattr(harness, "installed_backends", lambda: ["jax"])
+    with pytest.raises(
+        UsageError,
+        match=r"Backend 'tensorflow' is not installed .* pip install "
+        r"'keraslab\[tensorflow\]'",
+    ):
+        harness.run_bench(models=["mlp"], backends=["tensorflow"])
 
 
 # --- the fast CNN layers equal the stock ones ---------------------------------------------------------------------
@@ -178,3 +264,13 @@ def test_fast_cnn_saves_and_loads_in_safe_mode(tmp_path):
     stock = models.cifar_cnn(input_shape=(12, 12, 3), fast=False)
     stock.set_weights(model.get_weights())  # the same weight layout
     np.testing.assert_allclose(np.asarray(stock(x)), np.asarray(model(x)), atol=1e-5)
+
+
+def test_bench_command_refuses_an_unknown_implementation_in_one_line(capsys):
+    from keraslab.cli.main import main
+
+    assert main(["bench", "--model", "mlp", "--impls", "keraslab,keras"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "keraslab: error: Unknown benchmark implementation 'keras'. Expected one of: keraslab, keras-fit, torch-eager"
+    ]

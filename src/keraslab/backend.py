@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 
@@ -23,6 +24,7 @@ _REQUIRES = {
 }
 
 _chosen: str | None = None
+_prepared = False  # keras() has applied the pending seed and TensorFlow's log filter
 
 
 def resolve_backend(name: str | None = None) -> str:
@@ -76,12 +78,38 @@ def current_backend() -> str:
 
 
 def keras():
-    """Import and return Keras, choosing the backend first if nobody has."""
+    """Import and return Keras, choosing the backend first if nobody has. The first call also applies a seed set
+    before Keras was loaded and, on TensorFlow, quiets its new-model tracing notice - whoever imported Keras first
+    (importing TensorFlow imports Keras too)."""
+    global _prepared
     if "keras" not in sys.modules:
         use_backend(_chosen)
-        module = importlib.import_module("keras")
+    module = importlib.import_module("keras")
+    if not _prepared:
+        _prepared = True
+        if module.backend.backend() == "tensorflow":
+            quiet_new_model_tracing_notices()
         from keraslab.seeding import apply_pending
 
         apply_pending(module)
-        return module
-    return importlib.import_module("keras")
+    return module
+
+
+class _NewModelTracingNotice(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <function ...> triggered tf.function retracing" notice.
+
+    TensorFlow counts traces per Python code object, and every Keras model's train, test and predict functions are
+    closures over the same code: a process that builds several models (`keraslab run all`, the dropout lesson's
+    two networks) trips the notice with each model's first trace, though no function is traced again per call.
+    That no function is: tests/test_backends.py counts every trace of a `run all` on TensorFlow (at most two per
+    function object: the first call and one relaxed shape)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def quiet_new_model_tracing_notices() -> None:
+    """Install the filter above on TensorFlow's logger (once)."""
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NewModelTracingNotice) for f in tf_logger.filters):
+        tf_logger.addFilter(_NewModelTracingNotice())

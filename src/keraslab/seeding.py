@@ -28,7 +28,7 @@ def set_seed(seed: int) -> int:
     np.random.seed(seed)
     global _pending
     if "keras" in sys.modules:
-        sys.modules["keras"].utils.set_random_seed(seed)
+        seed_keras(sys.modules["keras"], seed)
         _pending = None
     else:
         _pending = seed
@@ -39,8 +39,32 @@ def apply_pending(keras_module) -> None:
     """Called once Keras is imported: seed it with the seed set before it was loaded, if any."""
     global _pending
     if _pending is not None:
-        keras_module.utils.set_random_seed(_pending)
+        seed_keras(keras_module, _pending)
         _pending = None
+
+
+def seed_keras(keras_module, seed: int) -> None:
+    """keras.utils.set_random_seed(seed), without importing TensorFlow into a process that does not use it.
+
+    Keras's function also seeds tf.random whenever TensorFlow is installed (for tf.data pipelines), which imports
+    it: about 2 s, a few hundred MB and TensorFlow's start-up log lines in every JAX or PyTorch run on a machine
+    that has TensorFlow too. keraslab feeds NumPy arrays, never tf.data, on those backends; there the same Keras
+    state is set without it (checked against Keras's function in tests/test_seeding.py)."""
+    if keras_module.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras_module.utils.set_random_seed(seed)
+        return
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)  # recreated from the seed
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras_module.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def rng(seed: int) -> np.random.Generator:

@@ -1,5 +1,6 @@
-"""`keraslab bench`: time the course's models with keraslab's settings and with a plain PyTorch eager loop, on every
-requested backend and device, each row in its own process; report medians, throughput and the FLOP floor."""
+"""`keraslab bench`: time the course's models, on every requested backend and device, each row in its own process:
+keraslab's own path (`keraslab`), the course's stock `model.fit` on the same backend (`keras-fit`) and a plain
+PyTorch eager loop (`torch-eager`); report medians, throughput, the FLOP floor and the ratios between them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from keraslab.errors import KeraslabError, UsageError
 from keraslab.runs.manifest import package_version
 
 MODELS = ("mlp", "churn", "ann", "cnn")
+IMPLS = ("keraslab", "keras-fit", "torch-eager")
 BACKENDS = ("jax", "torch", "tensorflow")
 _BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
 
@@ -62,15 +64,20 @@ def machine_info(rate: float) -> dict:
     }
 
 
-def plan(models, backends, devices, gpus: dict, reference: bool) -> list[dict]:
+def plan(models, backends, devices, gpus: dict, impls=IMPLS) -> list[dict]:
+    """The rows to time: per model and device, each backend's keraslab and keras-fit rows, then the PyTorch loop."""
     rows = []
     for model in models:
         for device in devices:
             for backend in backends:
                 if device == "gpu" and not gpus.get(backend):
                     continue
-                rows.append({"model": model, "impl": "keraslab", "backend": backend, "device": device})
-            if reference and (device == "cpu" or gpus.get("torch-eager")):
+                rows += [
+                    {"model": model, "impl": impl, "backend": backend, "device": device}
+                    for impl in ("keraslab", "keras-fit")
+                    if impl in impls
+                ]
+            if "torch-eager" in impls and (device == "cpu" or gpus.get("torch-eager")):
                 rows.append({"model": model, "impl": "torch-eager", "backend": "torch", "device": device})
     return rows
 
@@ -96,15 +103,20 @@ def finish_row(spec: dict, result: dict, rate: float) -> dict:
     return row
 
 
-def check_request(models, backends, devices, repeats: int) -> None:
-    """UsageError for an unknown model, backend or device, a backend that is not installed, or repeats < 1."""
-    for m in models:
-        if m not in MODELS:
-            raise UsageError(f"Unknown benchmark model {m!r}. Expected one of: {', '.join(MODELS)}")
+def _check_names(kind: str, given, known) -> None:
+    for name in given:
+        if name not in known:
+            raise UsageError(f"Unknown {kind} {name!r}. Expected one of: {', '.join(known)}")
+
+
+def check_request(models, backends, devices, repeats: int, impls=IMPLS) -> None:
+    """UsageError for an unknown model, implementation, backend or device, a backend that is not installed, or
+    repeats < 1."""
+    _check_names("benchmark model", models, MODELS)
+    _check_names("benchmark implementation", impls, IMPLS)
+    _check_names("backend", backends, BACKENDS)
     available = installed_backends()
     for b in backends:
-        if b not in BACKENDS:
-            raise UsageError(f"Unknown backend {b!r}. Expected one of: {', '.join(BACKENDS)}")
         if b not in available:
             raise UsageError(
                 f"Backend {b!r} is not installed (installed: {', '.join(available)}); install it "
@@ -124,38 +136,52 @@ def run_bench(
     devices=("cpu", "gpu"),
     repeats: int = 3,
     samples: int | None = None,
-    reference: bool = True,
+    impls=IMPLS,
     progress=print,
 ) -> dict:
+    """Time every planned row in its own worker process. The torch-eager rows are left out (with a note) where
+    PyTorch is not installed."""
     backends = list(backends or ["jax"])
-    check_request(models, backends, devices, repeats)
-    reference = reference and importlib.util.find_spec("torch") is not None
+    impls = list(impls)
+    check_request(models, backends, devices, repeats, impls)
+    notes = []
+    if "torch-eager" in impls and importlib.util.find_spec("torch") is None:
+        impls.remove("torch-eager")
+        notes.append("no torch-eager rows: PyTorch is not installed (pip install 'keraslab[torch]')")
     gpus: dict = {}
     for b in backends:
         gpus.update(_worker("probe", b)["gpus"])
-    notes = ["no GPU found: CPU rows only"] if "gpu" in devices and not any(gpus.values()) else []
+    if "gpu" in devices and not any(gpus.values()):
+        notes.append("no GPU found: CPU rows only")
     rate = matmul_gflops(models)  # XLA's best over these models' products and a large square one
     rows = []
-    for spec in plan(models, backends, devices, gpus, reference):
+    for spec in plan(models, backends, devices, gpus, impls):
         spec = {**spec, "repeats": repeats, "samples": samples}
         if progress:
             progress(f"timing {spec['model']} / {spec['impl']} / {spec['backend']} / {spec['device']} ...")
-        result = _worker(json.dumps(spec), spec["backend"] if spec["impl"] == "keraslab" else None)
+        result = _worker(json.dumps(spec), spec["backend"] if spec["impl"] != "torch-eager" else None)
         rows.append(finish_row(spec, result, rate))
     return {"machine": machine_info(rate), "rows": rows, "notes": notes, "ratios": ratios(rows)}
 
 
 def ratios(rows) -> list[dict]:
-    """Per model and device: keraslab against torch-eager and against the floor; GPU speed-up."""
+    """Per model, backend and device, keraslab's epoch time over: the same backend's stock model.fit
+    (vs_keras_fit), the course's stack - model.fit on TensorFlow (vs_course_stack, from any backend's row) - the
+    plain PyTorch loop (vs_torch_eager) and the floor (vs_floor); and the GPU's speed-up over the CPU."""
     out = []
     by = {(r["model"], r["impl"], r["backend"], r["device"]): r for r in rows}
     for r in rows:
         if r["impl"] != "keraslab":
             continue
         entry = {"model": r["model"], "backend": r["backend"], "device": r["device"]}
-        ref = by.get((r["model"], "torch-eager", "torch", r["device"]))
-        if ref:
-            entry["vs_torch_eager"] = r["epoch_seconds_median"] / ref["epoch_seconds_median"]
+        for key, ref_impl, ref_backend in (
+            ("vs_keras_fit", "keras-fit", r["backend"]),
+            ("vs_course_stack", "keras-fit", "tensorflow"),
+            ("vs_torch_eager", "torch-eager", "torch"),
+        ):
+            ref = by.get((r["model"], ref_impl, ref_backend, r["device"]))
+            if ref and not (key == "vs_course_stack" and r["backend"] == "tensorflow"):  # that one is vs_keras_fit
+                entry[key] = r["epoch_seconds_median"] / ref["epoch_seconds_median"]
         if r["floor_seconds"]:
             entry["vs_floor"] = r["epoch_seconds_median"] / r["floor_seconds"]
         if r["device"] == "gpu":
@@ -211,7 +237,7 @@ def print_report(report: dict, console=None) -> None:
     for r in report["rows"]:
         if "run_seconds_median" in r:
             console.print(
-                f"{r['model']} / {r['impl']} / {r['device']}: {r['run_epochs']} epochs in "
+                f"{r['model']} / {r['impl']} / {r['backend']} / {r['device']}: {r['run_epochs']} epochs in "
                 f"{r['run_seconds_median']:.2f} s (median)"
             )
     for e in report["ratios"]:

@@ -1,7 +1,9 @@
-"""keraslab's own training of the benchmark models: the models and settings the lessons use."""
+"""The benchmark models trained through Keras: keraslab's own path (the models and settings the lessons use) and,
+as `keras-fit`, the course's code: stock layers, `model.compile` with its defaults and `model.fit`."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -15,7 +17,12 @@ from keraslab.training import devices
 EPOCHS_PER_UNIT = {"mlp": 1, "churn": 100, "ann": 1, "cnn": 1}
 
 
-def build(model: str):
+IMPLS = ("keraslab", "keras-fit")
+
+
+def build(model: str, *, stock: bool = False):
+    """(model, optimizer, loss) of a benchmark model; `stock` builds the CNN from Keras's own Conv2D and
+    MaxPooling2D, as the course does (keraslab trains it with its faster, equal layers)."""
     keras = load_keras()
     if model == "mlp":
         m, opt, loss = models.dense_classifier(784, 10, (128,)), "adam", "sparse_categorical_crossentropy"
@@ -24,28 +31,39 @@ def build(model: str):
     elif model == "ann":
         m, opt, loss = models.cifar_ann(), keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy"
     elif model == "cnn":
-        m, opt, loss = models.cifar_cnn(), "adam", "sparse_categorical_crossentropy"
+        m, opt, loss = models.cifar_cnn(fast=not stock), "adam", "sparse_categorical_crossentropy"
     else:
         raise ValueError(f"Unknown benchmark model {model!r}")
     return m, opt, loss
 
 
-def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0) -> list[float]:
-    """Seconds per timed unit (one epoch; 100 epochs for churn) after a warm-up epoch that compiles everything,
-    through keraslab.training exactly as the lessons train."""
+def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0, impl: str = "keraslab") -> list[float]:
+    """Seconds per timed unit (one epoch; 100 epochs for churn) after a warm-up epoch that compiles everything.
+
+    impl "keraslab": through keraslab.training exactly as the lessons train (the compiled epoch on JAX,
+    steps_per_execution elsewhere). impl "keras-fit": the course's code on this backend - stock layers,
+    model.compile(optimizer, loss, metrics=["accuracy"]) with Keras's defaults, model.fit(batch_size=32)."""
+    if impl not in IMPLS:
+        raise ValueError(f"Unknown Keras benchmark impl {impl!r}; expected one of {IMPLS}")
+    course = impl == "keras-fit"
     epochs = EPOCHS_PER_UNIT[model]
     with devices.scope(device):
         set_seed(seed)
-        m, opt, loss = build(model)
-        training.compile_model(m, optimizer=opt, loss=loss, steps_per_epoch=int(np.ceil(len(x) / BATCH)))
+        m, opt, loss = build(model, stock=course)
+        if course:
+            m.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+        else:
+            training.compile_model(m, optimizer=opt, loss=loss, steps_per_epoch=int(np.ceil(len(x) / BATCH)))
+        # fast=False: Keras's own model.fit (with a callback that times each epoch)
+        fit = functools.partial(training.fit, m, x, y, batch_size=BATCH, quiet=True, fast=not course)
         if epochs == 1:  # one training run of 1 + repeats epochs; the first (compilation) is the warm-up
-            history = training.fit(m, x, y, epochs=1 + repeats, batch_size=BATCH, quiet=True, seed=seed)
+            history = fit(epochs=1 + repeats, seed=seed)
             return [float(s) for s in history["seconds"].iloc[1:]]
-        training.fit(m, x, y, epochs=1, batch_size=BATCH, quiet=True, seed=seed)
+        fit(epochs=1, seed=seed)
         times = []
         for r in range(repeats):
             t0 = time.perf_counter()
-            history = training.fit(m, x, y, epochs=epochs, batch_size=BATCH, quiet=True, seed=seed + r + 1)
+            history = fit(epochs=epochs, seed=seed + r + 1)
             float(history["loss"].iloc[-1])  # the last step has finished
             times.append(time.perf_counter() - t0)
     return times

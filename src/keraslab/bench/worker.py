@@ -48,7 +48,7 @@ def run_row(spec: dict) -> dict:
         use_backend(spec["backend"])
         from keraslab.bench import keras_impl
 
-        times = keras_impl.time_units(spec["model"], x, y, device=device, repeats=spec["repeats"])
+        times = keras_impl.time_units(spec["model"], x, y, device=device, repeats=spec["repeats"], impl=spec["impl"])
     return {**spec, "samples": len(x), "unit_seconds": times}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from keraslab.backend import use_backend
-from keraslab.bench import MODELS, print_report, run_bench
+from keraslab.bench import IMPLS, MODELS, print_report, run_bench
 from keraslab.cli.common import command, console, fail, split_list
 from keraslab.distributed.launcher import launch
 from keraslab.distributed.runtime import DEFAULT_TIMEOUT
@@ -19,7 +19,10 @@ def add_commands(sub) -> None:
     parser.add_argument("--backend", help="Keras backend for the references (default: $KERAS_BACKEND, else jax)")
 
     parser = command(
-        sub, "bench", cmd_bench, help="time the course's models: keraslab vs a plain PyTorch loop, CPU and GPU"
+        sub,
+        "bench",
+        cmd_bench,
+        help="time the course's models: keraslab vs stock model.fit (the course's code) vs a plain PyTorch loop",
     )
     parser.add_argument("--model", action="append", choices=MODELS, help="a model to time (repeatable; default: all)")
     parser.add_argument(
@@ -32,6 +35,12 @@ def add_commands(sub) -> None:
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per row: median, min, max (default: 3)")
     parser.add_argument("--samples", type=int, help="train on this many samples instead of the full set")
+    parser.add_argument(
+        "--impls",
+        default=",".join(IMPLS),
+        help="comma-separated: keraslab (keraslab's own training), keras-fit (stock model.fit on each backend: the "
+        f"course's code), torch-eager (a plain PyTorch loop) (default: {','.join(IMPLS)})",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip the plain PyTorch eager rows")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
 
@@ -100,7 +109,7 @@ def cmd_bench(args) -> int:
         devices=split_list(args.devices),
         repeats=args.repeats,
         samples=args.samples,
-        reference=not args.no_reference,
+        impls=[i for i in split_list(args.impls) if not (args.no_reference and i == "torch-eager")],
         progress=None if args.quiet else print,
     )
     print_report(report, console())

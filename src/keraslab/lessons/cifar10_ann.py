@@ -33,6 +33,7 @@ class Cifar10AnnConfig(BaseConfig):
 
 
 SCALE = 1.0 / 255.0  # the model sees pixels / 255, in [0, 1]
+VALIDATION_SPLIT = 0.1  # the last 10% of the training images: the validation curves
 
 
 def load_images(config, *, quick_train: int = 500, quick_test: int = 200):
@@ -95,7 +96,8 @@ def run(config: Cifar10AnnConfig) -> Result:
 
     set_seed(config.seed)
     model = models.cifar_ann(input_shape=x_train.shape[1:])
-    steps = int(np.ceil(len(x_train) / config.batch_size))
+    # batches per epoch of the part that trains (Keras keeps the last 10% for validation)
+    steps = int(np.ceil(int(len(x_train) * (1 - VALIDATION_SPLIT)) / config.batch_size))
     training.compile_model(
         model,
         optimizer=keras.optimizers.SGD(config.learning_rate),
@@ -108,7 +110,7 @@ def run(config: Cifar10AnnConfig) -> Result:
         onehot,
         epochs=epochs,
         batch_size=config.batch_size,
-        validation_split=0.1,
+        validation_split=VALIDATION_SPLIT,
         title="the dense network",
         quiet=config.quiet,
         seed=config.seed,

@@ -16,7 +16,14 @@ import pandas as pd
 
 from keraslab import datasets, models, training
 from keraslab.backend import keras as get_keras
-from keraslab.lessons.cifar10_ann import DATASET_HELP, SCALE, add_image_classifier, describe_images, load_images
+from keraslab.lessons.cifar10_ann import (
+    DATASET_HELP,
+    SCALE,
+    VALIDATION_SPLIT,
+    add_image_classifier,
+    describe_images,
+    load_images,
+)
 from keraslab.lessons.lesson import BaseConfig, epochs_of, register
 from keraslab.runs.report import Result
 from keraslab.scratch.conv import conv2d, max_pool2d
@@ -100,7 +107,8 @@ def run(config: CnnConfig) -> Result:
 
     (x_train, y_train), (x_test, y_test) = load_images(config)
     names = list(datasets.class_names(config.dataset))
-    steps = int(np.ceil(len(x_train) / config.batch_size))
+    # batches per epoch of the part that trains (Keras keeps the last 10% for validation)
+    steps = int(np.ceil(int(len(x_train) * (1 - VALIDATION_SPLIT)) / config.batch_size))
 
     set_seed(config.seed)
     cnn = models.cifar_cnn(x_train.shape[1:], fast=config.fast_layers)
@@ -111,7 +119,7 @@ def run(config: CnnConfig) -> Result:
         y_train,
         epochs=epochs,
         batch_size=config.batch_size,
-        validation_split=0.1,
+        validation_split=VALIDATION_SPLIT,
         title="the CNN",
         quiet=config.quiet,
         seed=config.seed,
@@ -128,7 +136,7 @@ def run(config: CnnConfig) -> Result:
         y_train,
         epochs=ann_epochs,
         batch_size=config.batch_size,
-        validation_split=0.1,
+        validation_split=VALIDATION_SPLIT,
         title="the dense network (for comparison)",
         quiet=config.quiet,
         seed=config.seed,
