@@ -122,3 +122,17 @@ def test_only_tensorflows_tracing_notice_is_filtered(monkeypatch):
     finally:
         logger.removeHandler(handler)
     assert seen == ["Gradients do not exist for variables ['dense/kernel'] when minimizing the loss."]
+
+
+OFF_JAX = [pytest.param("tensorflow", marks=pytest.mark.tensorflow), pytest.param("torch", marks=pytest.mark.torch)]
+
+
+@pytest.mark.parametrize("backend", OFF_JAX)
+def test_the_cnn_uses_kerass_own_layers_off_jax(backend):
+    """keraslab's PatchConv2D / ReshapeMaxPooling2D are faster on JAX only; elsewhere the CNN is Keras's own."""
+    code = "from keraslab import models; print(sorted({type(v).__name__ for v in models.cifar_cnn().layers}))"
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    layers = proc.stdout.strip().splitlines()[-1]
+    assert "'Conv2D'" in layers and "'MaxPooling2D'" in layers and "Patch" not in layers

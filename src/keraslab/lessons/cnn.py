@@ -52,8 +52,9 @@ class CnnConfig(BaseConfig):
     fast_layers: bool = field(
         default=True,
         metadata={
-            "help": "keraslab's PatchConv2D and ReshapeMaxPooling2D (the same functions as Keras's Conv2D and "
-            "MaxPooling2D, about 3x faster to train on a CPU with JAX); --no-fast-layers uses Keras's own"
+            "help": "keraslab's PatchConv2D and ReshapeMaxPooling2D on JAX (the same functions as Keras's Conv2D and "
+            "MaxPooling2D, about 3x faster to train on a CPU with JAX; other backends always use Keras's own, "
+            "faster there); --no-fast-layers uses Keras's own"
         },
     )
 
