@@ -274,3 +274,33 @@ def test_bench_command_refuses_an_unknown_implementation_in_one_line(capsys):
     assert err.strip().splitlines() == [
         "keraslab: error: Unknown benchmark implementation 'keras'. Expected one of: keraslab, keras-fit, torch-eager"
     ]
+
+
+def test_lesson_times_measures_a_real_run_and_tables_the_ratio(shared_data, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "lesson_times.py"
+    spec = importlib.util.spec_from_file_location("lesson_times", path)
+    lesson_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lesson_times)
+    out = tmp_path / "times.json"
+    argv = ["--lesson", "gd-variants", "--stack", "keraslab", "--data", str(shared_data), "--json", str(out)]
+    assert lesson_times.main(argv) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["exit"] == 0 and 0 < row["seconds"] < 120 and 0.05 < row["peak_gb"] < 2.5
+    assert row["command"] == "keraslab --quiet run gd-variants"
+    assert lesson_times.command("cnn", "course", "fashion_mnist")[-5:] == [
+        "--backend",
+        "tensorflow",
+        "--dataset",
+        "fashion_mnist",
+        "--no-fast-layers",
+    ]
+    rows = [
+        {"lesson": "churn", "stack": "keraslab", "seconds": 5.0, "peak_gb": 1.0},
+        {"lesson": "churn", "stack": "course", "seconds": 15.0, "peak_gb": 0.8},
+    ]
+    table = lesson_times.table(rows)
+    assert "| churn | 5.0 | 1.00 | 15.0 | 0.80 | 3.00x |" in table and "**3.00x**" in table
+    assert lesson_times.main([*argv[:4], "--data", str(shared_data), "--max-gb", "0.01"]) == 1  # over the limit
