@@ -92,3 +92,10 @@ def test_a_refit_equals_fitting_a_fresh_model_dropout_masks_included():
             v.assign(np.zeros(v.shape, dtype=v.dtype))
     training.fit(net.model, x, y, epochs=3, batch_size=16, quiet=True, seed=2)
     assert any(not np.array_equal(a, b) for a, b in zip(net.model.get_weights(), _fresh_fit(x, y, 2), strict=True))
+
+
+def test_batches_per_epoch_follows_kerass_validation_cut():
+    from keraslab.training import batches_per_epoch
+
+    assert batches_per_epoch(500, 32, 0.1) == 15  # Keras trains on int(500 * 0.9) = 450 rows: 15 batches, not 16
+    assert batches_per_epoch(5625, 32, 0.2) == 141 and batches_per_epoch(10, 32) == 1

@@ -72,7 +72,7 @@ def train_churn_model(
     x_train, x_test = prep.transform(f_train), prep.transform(f_test)
     set_seed(seed)
     model = models.binary_net(x_train.shape[1], hidden, name="churn_ann")
-    steps = int(np.ceil(len(x_train) * (1 - validation_split) / batch_size))
+    steps = training.batches_per_epoch(len(x_train), batch_size, validation_split)
     training.compile_model(model, loss="binary_crossentropy", steps_per_epoch=steps)
     history = training.fit(
         model,

@@ -96,8 +96,7 @@ def run(config: Cifar10AnnConfig) -> Result:
 
     set_seed(config.seed)
     model = models.cifar_ann(input_shape=x_train.shape[1:])
-    # batches per epoch of the part that trains (Keras keeps the last 10% for validation)
-    steps = int(np.ceil(int(len(x_train) * (1 - VALIDATION_SPLIT)) / config.batch_size))
+    steps = training.batches_per_epoch(len(x_train), config.batch_size, VALIDATION_SPLIT)
     training.compile_model(
         model,
         optimizer=keras.optimizers.SGD(config.learning_rate),

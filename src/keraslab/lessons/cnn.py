@@ -108,8 +108,7 @@ def run(config: CnnConfig) -> Result:
 
     (x_train, y_train), (x_test, y_test) = load_images(config)
     names = list(datasets.class_names(config.dataset))
-    # batches per epoch of the part that trains (Keras keeps the last 10% for validation)
-    steps = int(np.ceil(int(len(x_train) * (1 - VALIDATION_SPLIT)) / config.batch_size))
+    steps = training.batches_per_epoch(len(x_train), config.batch_size, VALIDATION_SPLIT)
 
     set_seed(config.seed)
     cnn = models.cifar_cnn(x_train.shape[1:], fast=config.fast_layers)

@@ -42,7 +42,7 @@ class _Sonar:
         self.net = training.Refitter(
             lambda: models.binary_net(60, HIDDEN, dropout=rate),
             loss="binary_crossentropy",
-            steps_per_epoch=int(np.ceil(n_train / batch_size)),
+            steps_per_epoch=training.batches_per_epoch(n_train, batch_size),
         )
 
     def fit_score(self, x_tr, y_tr, x_te, y_te, *, seed, epochs, batch_size, threshold, monitor=False, quiet=True):

@@ -95,7 +95,7 @@ def run(config: MnistConfig) -> Result:
         "linear": ("(a) 784 -> 10 softmax", ()),
         "hidden": (f"(b) 784 -> {config.hidden_units} ReLU -> 10 softmax", (config.hidden_units,)),
     }
-    steps = int(np.ceil(len(x_train) * (1 - config.validation_split) / config.batch_size))
+    steps = training.batches_per_epoch(len(x_train), config.batch_size, config.validation_split)
     for key, (title, hidden) in specs.items():
         set_seed(config.seed)
         model = models.dense_classifier(784, len(names), hidden, name=key)

@@ -176,7 +176,9 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
             if table.binary
             else models.dense_classifier(x_part.shape[1], len(table.labels), options.hidden, name=name)
         )
-        training.compile_model(net, loss=loss, steps_per_epoch=int(np.ceil(len(x_part) / options.batch_size)))
+        training.compile_model(
+            net, loss=loss, steps_per_epoch=training.batches_per_epoch(len(x_part), options.batch_size)
+        )
         histories.append(
             training.fit(
                 net,

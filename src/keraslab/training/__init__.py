@@ -12,6 +12,7 @@ Importing keraslab.training does not import Keras; fastfit, compiled_epoch, devi
 
 from keraslab.training.fitting import (
     Refitter,
+    batches_per_epoch,
     compile_model,
     count_params,
     fit,
@@ -20,4 +21,13 @@ from keraslab.training.fitting import (
     steps_per_execution,
 )
 
-__all__ = ["Refitter", "compile_model", "count_params", "fit", "predict", "reset_for_refit", "steps_per_execution"]
+__all__ = [
+    "Refitter",
+    "batches_per_epoch",
+    "compile_model",
+    "count_params",
+    "fit",
+    "predict",
+    "reset_for_refit",
+    "steps_per_execution",
+]

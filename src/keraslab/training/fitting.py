@@ -29,6 +29,13 @@ def steps_per_execution(steps_per_epoch: int | None = None) -> int:
     return spe
 
 
+def batches_per_epoch(rows: int, batch_size: int, validation_split: float = 0.0) -> int:
+    """Training batches in one epoch of `rows` rows, after Keras's validation split (it keeps the last
+    int(rows * (1 - validation_split)) rows for training): the steps_per_epoch compile_model caps its
+    steps_per_execution with."""
+    return int(np.ceil(int(rows * (1 - validation_split)) / batch_size))
+
+
 def compile_model(model, *, optimizer="adam", loss, metrics=("accuracy",), steps_per_epoch: int | None = None):
     """model.compile with the fastest settings for this backend (steps_per_execution); returns the model."""
     model.compile(
