@@ -58,7 +58,7 @@ def machine_info(rate: float) -> dict:
         "matmul_gflops": round(rate, 1),
         "versions": {
             k: package_version(k)
-            for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow", "numpy")
+            for k in ("keraslab", "keras", "jax", "jaxlib", "torch", "tensorflow", "tensorflow-cpu", "numpy")
             if package_version(k)
         },
     }
