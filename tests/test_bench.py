@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from keraslab.bench import flops, harness
+from keraslab.bench import flops, harness, kernels
 from keraslab.errors import UsageError
 
 
@@ -30,6 +30,40 @@ def test_the_rate_is_xla_best_over_the_model_products_and_a_square_one(monkeypat
     assert flops.product_gflops(256, 256, 256, repeats=2) > 0.1  # a real XLA product
 
 
+def test_step_products_are_the_products_the_floor_counts():
+    # the kernel profile times exactly the FLOPs the floor counts: a batch of 32 per step, for every model
+    for model in flops.MODEL_FLOPS_PER_SAMPLE:
+        assert kernels.step_flops(model) == flops.MODEL_FLOPS_PER_SAMPLE[model] * flops.BATCH, model
+    # 784 -> 128 -> 10: forward and weights' gradient of both layers, the input's gradient of the second only
+    assert kernels.dense_step([784, 128, 10], batch=32) == [
+        ((32, 784), (784, 128), 1, 0),
+        ((32, 784), (32, 128), 0, 0),  # x.T @ g: contracts the batch axis
+        ((32, 128), (128, 10), 1, 0),
+        ((32, 128), (32, 10), 0, 0),
+        ((32, 10), (128, 10), 1, 1),  # g @ W.T
+    ]
+    assert len(kernels.dense_step([5, 3], input_gradient=True)) == 3
+    assert kernels.product_flops(((32, 784), (32, 128), 0, 0)) == 2 * 784 * 128 * 32
+
+
+def test_a_step_products_alone_never_beat_the_floor():
+    """No compiled loop of a step's products runs faster than their FLOPs at the machine's best rate: the floor is
+    a floor for the kernel profile too (the MLP's products at batch 32 run well below the best rate)."""
+    rate = flops.matmul_gflops(models=("mlp",), n=1024, repeats=2)
+    step = kernels.step_seconds("mlp", min_seconds=0.05, repeats=2)
+    assert step > kernels.step_flops("mlp") / (rate * 1e9)
+
+
+def test_kernel_profile_command(capsys):
+    assert kernels.main(["churn"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(kernels.STEP_PRODUCTS["churn"]) + 1 and "the whole step" in lines[-1]
+    assert "(32, 26) x (26, 20), contracting (1, 0)" in lines[0] and "GFLOP/s" in lines[0]
+    assert kernels.main(["nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "Unknown benchmark model 'nope'. Expected one of: mlp, churn, ann, cnn"
+
+
 @pytest.mark.slow
 def test_no_measured_epoch_beats_its_floor():
     """The floor is a lower bound: full-size MLP and churn epochs (keraslab and the PyTorch loop) all take longer
@@ -40,6 +74,7 @@ def test_no_measured_epoch_beats_its_floor():
     assert {r["model"] for r in rows} == {"mlp", "churn"}
     for r in rows:
         assert r["epoch_seconds_min"] >= r["floor_seconds"], r
+        assert r["epoch_seconds_min"] >= r["kernel_seconds"], r  # nor its products alone, as XLA runs them
 
 
 def test_tiny_bench_run_through_workers(tmp_path):
@@ -71,6 +106,9 @@ def test_tiny_bench_run_through_workers(tmp_path):
     }
     assert "no GPU found: CPU rows only" in report["notes"]
     assert report["machine"]["matmul_gflops"] > 0
+    for r in rows:  # CPU rows: the products alone take at least the floor, the epoch at least the products' share
+        assert r["kernel_seconds"] >= r["floor_seconds"] > 0, r
+    assert all("vs_kernels" in e for e in report["ratios"])
     json.dumps(report)  # serialisable
 
 

@@ -1,6 +1,7 @@
 """`keraslab bench`: time the course's models, on every requested backend and device, each row in its own process:
 keraslab's own path (`keraslab`), the course's stock `model.fit` on the same backend (`keras-fit`) and a plain
-PyTorch eager loop (`torch-eager`); report medians, throughput, the FLOP floor and the ratios between them."""
+PyTorch eager loop (`torch-eager`); report medians, throughput, the FLOP floor, the time of the steps' matrix
+products alone on the engine that trains (keraslab.bench.kernels) and the ratios between them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import statistics
 import subprocess
 import sys
 
-from keraslab.bench.flops import MODEL_FLOPS_PER_SAMPLE, matmul_gflops
+from keraslab.bench.flops import BATCH, MODEL_FLOPS_PER_SAMPLE, matmul_gflops
 from keraslab.bench.keras_impl import EPOCHS_PER_UNIT
 from keraslab.errors import KeraslabError, UsageError
 from keraslab.runs.manifest import package_version
@@ -82,11 +83,15 @@ def plan(models, backends, devices, gpus: dict, impls=IMPLS) -> list[dict]:
     return rows
 
 
-def finish_row(spec: dict, result: dict, rate: float) -> dict:
+def finish_row(spec: dict, result: dict, rate: float, kernel_step: dict | None = None) -> dict:
+    """A timed row with its per-epoch figures; on the CPU its FLOP floor and, given the seconds per step of each
+    model's products (`kernel_step`), the epoch's products alone (samples / batch steps)."""
     per_epoch = [t / EPOCHS_PER_UNIT[spec["model"]] for t in result["unit_seconds"]]
     median = statistics.median(per_epoch)
     samples = result["samples"]
-    floor = MODEL_FLOPS_PER_SAMPLE[spec["model"]] * samples / (rate * 1e9) if spec["device"] == "cpu" else None
+    cpu = spec["device"] == "cpu"
+    floor = MODEL_FLOPS_PER_SAMPLE[spec["model"]] * samples / (rate * 1e9) if cpu else None
+    step = (kernel_step or {}).get(spec["model"]) if cpu else None
     row = {
         **spec,
         "samples": samples,
@@ -95,6 +100,7 @@ def finish_row(spec: dict, result: dict, rate: float) -> dict:
         "epoch_seconds_max": max(per_epoch),
         "samples_per_second": samples / median,
         "floor_seconds": floor,
+        "kernel_seconds": None if step is None else step * samples / BATCH,
         "repeats": len(per_epoch),
     }
     if EPOCHS_PER_UNIT[spec["model"]] > 1:
@@ -154,20 +160,24 @@ def run_bench(
     if "gpu" in devices and not any(gpus.values()):
         notes.append("no GPU found: CPU rows only")
     rate = matmul_gflops(models)  # XLA's best over these models' products and a large square one
+    from keraslab.bench import kernels  # here: `python -m keraslab.bench.kernels` runs it as a script
+
+    kernel_step = {m: kernels.step_seconds(m) for m in models} if "cpu" in devices else {}
     rows = []
     for spec in plan(models, backends, devices, gpus, impls):
         spec = {**spec, "repeats": repeats, "samples": samples}
         if progress:
             progress(f"timing {spec['model']} / {spec['impl']} / {spec['backend']} / {spec['device']} ...")
         result = _worker(json.dumps(spec), spec["backend"] if spec["impl"] != "torch-eager" else None)
-        rows.append(finish_row(spec, result, rate))
+        rows.append(finish_row(spec, result, rate, kernel_step))
     return {"machine": machine_info(rate), "rows": rows, "notes": notes, "ratios": ratios(rows)}
 
 
 def ratios(rows) -> list[dict]:
     """Per model, backend and device, keraslab's epoch time over: the same backend's stock model.fit
     (vs_keras_fit), the course's stack - model.fit on TensorFlow (vs_course_stack, from any backend's row) - the
-    plain PyTorch loop (vs_torch_eager) and the floor (vs_floor); and the GPU's speed-up over the CPU."""
+    plain PyTorch loop (vs_torch_eager), the floor (vs_floor) and the steps' products alone (vs_kernels); and the
+    GPU's speed-up over the CPU."""
     out = []
     by = {(r["model"], r["impl"], r["backend"], r["device"]): r for r in rows}
     for r in rows:
@@ -184,6 +194,8 @@ def ratios(rows) -> list[dict]:
                 entry[key] = r["epoch_seconds_median"] / ref["epoch_seconds_median"]
         if r["floor_seconds"]:
             entry["vs_floor"] = r["epoch_seconds_median"] / r["floor_seconds"]
+        if r.get("kernel_seconds"):
+            entry["vs_kernels"] = r["epoch_seconds_median"] / r["kernel_seconds"]
         if r["device"] == "gpu":
             cpu = by.get((r["model"], "keraslab", r["backend"], "cpu"))
             if cpu:
@@ -197,8 +209,8 @@ def print_report(report: dict, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    if console.width < 120 and not console.is_terminal:
-        console = Console(width=120)
+    if console.width < 140 and not console.is_terminal:
+        console = Console(width=140)
     m = report["machine"]
     console.print(f"{m['cpu']}, {m['cores']} cores; float32 matmul {m['matmul_gflops']} GFLOP/s; {m['date_utc']}")
     table = Table(title="keraslab bench (seconds per epoch)")
@@ -214,12 +226,14 @@ def print_report(report: dict, console=None) -> None:
         "samples/s",
         "floor",
         "x floor",
+        "kernels",
+        "x kernels",
     ):
         table.add_column(
             col, justify="left" if col in ("model", "impl", "backend", "device") else "right", no_wrap=True
         )
     for r in report["rows"]:
-        floor = r["floor_seconds"]
+        floor, kern = r["floor_seconds"], r.get("kernel_seconds")
         table.add_row(
             r["model"],
             r["impl"],
@@ -232,8 +246,15 @@ def print_report(report: dict, console=None) -> None:
             f"{r['samples_per_second']:,.0f}",
             f"{floor:.3f}" if floor else "-",
             f"{r['epoch_seconds_median'] / floor:.2f}" if floor else "-",
+            f"{kern:.3f}" if kern else "-",
+            f"{r['epoch_seconds_median'] / kern:.2f}" if kern else "-",
         )
     console.print(table)
+    if any(r.get("kernel_seconds") for r in report["rows"]):
+        console.print(
+            "floor: the epoch's FLOPs at the best matmul rate; kernels: the epoch's matrix products alone, as XLA "
+            "runs them at this batch size (keraslab.bench.kernels)"
+        )
     for r in report["rows"]:
         if "run_seconds_median" in r:
             console.print(
