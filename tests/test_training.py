@@ -99,3 +99,22 @@ def test_batches_per_epoch_follows_kerass_validation_cut():
 
     assert batches_per_epoch(500, 32, 0.1) == 15  # Keras trains on int(500 * 0.9) = 450 rows: 15 batches, not 16
     assert batches_per_epoch(5625, 32, 0.2) == 141 and batches_per_epoch(10, 32) == 1
+
+
+def test_validation_in_chunks_equals_kerass_evaluate_of_the_whole_set(monkeypatch):
+    """The compiled epoch evaluates its validation rows a chunk at a time (fastfit.VALIDATION_CHUNK, small to keep a
+    CNN's activations in bounds): weighted by chunk size, the mean over 3 chunks (the last one partial) is Keras's
+    evaluate over all the rows. Negative control: an unweighted mean of the chunk means is off."""
+    from keraslab.training import fastfit
+
+    x, y = _data(n=400, seed=3)
+    xv, yv = _data(n=250, seed=4)
+    yv[:100] = 1.0  # the chunks differ: their plain mean is not the whole set's mean
+    monkeypatch.setattr(fastfit, "VALIDATION_CHUNK", 100)
+    model = _net(("accuracy",))
+    history = training.fit(model, x, y, epochs=1, batch_size=16, validation_data=(xv, yv), quiet=True)
+    loss, acc = model.evaluate(xv, yv, batch_size=250, verbose=0)
+    assert history["val_loss"].iloc[-1] == pytest.approx(loss, rel=1e-5)
+    assert history["val_accuracy"].iloc[-1] == pytest.approx(acc, abs=1e-7)
+    per_chunk = [model.evaluate(xv[i : i + 100], yv[i : i + 100], verbose=0)[0] for i in (0, 100, 200)]
+    assert np.mean(per_chunk) != pytest.approx(loss, rel=1e-3)
