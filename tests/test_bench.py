@@ -289,6 +289,28 @@ def test_patch_conv_and_reshape_pool_equal_the_stock_layers():
     np.testing.assert_allclose(_grads(fast, x)[1], _grads(pool, x)[1], atol=1e-6)
 
 
+def test_fast_pooling_gradient_goes_to_the_first_maximum_as_the_stock_layers_does():
+    """Where a window holds equal maxima (integer inputs: many ties; odd sizes: a cropped edge) the gradient of
+    ReshapeMaxPooling2D goes to the first of them in the window, exactly as Keras's MaxPooling2D's does, and its
+    outputs are equal too. Negative control: the plain reshape-and-max gradient shares it between the ties."""
+    from keraslab.backend import keras as get_keras
+    from keraslab.training.keras_layers import ReshapeMaxPooling2D
+
+    keras = get_keras()
+    x = np.random.default_rng(1).integers(0, 3, size=(4, 11, 9, 5)).astype(np.float32)
+    stock, fast = keras.layers.MaxPooling2D((2, 2)), ReshapeMaxPooling2D()
+    np.testing.assert_array_equal(np.asarray(fast(x)), np.asarray(stock(x)))
+    np.testing.assert_array_equal(_grads(fast, x)[1], _grads(stock, x)[1])
+
+    class SharedTies(keras.layers.Layer):
+        def call(self, x):
+            return keras.ops.max(keras.ops.reshape(x[:, :10, :8, :], (-1, 5, 2, 4, 2, 5)), axis=(2, 4))
+
+    shared = _grads(SharedTies(), x)[1]
+    np.testing.assert_array_equal(np.asarray(SharedTies()(x)), np.asarray(stock(x)))
+    assert not np.array_equal(shared, _grads(stock, x)[1])
+
+
 def test_fast_cnn_saves_and_loads_in_safe_mode(tmp_path):
     from keraslab import models
     from keraslab.backend import keras as get_keras
