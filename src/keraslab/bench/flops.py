@@ -8,8 +8,9 @@ multiply-adds). Biases, activations, pooling and the optimizer are left out (a f
 bound.
 
 The rate is measured with the engine that trains (XLA on CPU, through jax.jit), over the matrix products the models
-run (forward and both backward products of each layer at the benchmark's batch size) and a large square product,
-and the best is kept: no epoch can run its FLOPs faster than the best rate the machine shows for any of them.
+run (STEP_PRODUCTS: each layer's forward and backward products at the benchmark's batch size; keraslab.bench.kernels
+times the same products in a training loop) and a large square product, and the best is kept: no epoch can run its
+FLOPs faster than the best rate the machine shows for any of them.
 """
 
 from __future__ import annotations
@@ -47,28 +48,57 @@ MODEL_FLOPS_PER_SAMPLE = {
 }
 
 
-def _dense_products(sizes, batch: int = BATCH) -> list[tuple[int, int, int]]:
-    """(m, k, n) of every matrix product a training step of a dense stack runs: forward x @ W, the weights'
-    gradient x.T @ g, the input's gradient g @ W.T."""
+# One matrix product of a training step, as the dot_general training runs: (lhs shape, rhs shape, lhs contracting
+# axis, rhs contracting axis). Forward x @ W; the weights' gradient contracts the batch axis of x and of the output's
+# gradient; the input's gradient contracts the output axis of the gradient and of W. The first layer computes no
+# input gradient (its input is the data).
+Product = tuple[tuple[int, int], tuple[int, int], int, int]
+
+
+def dense_step(sizes, *, batch: int = BATCH, input_gradient: bool = False) -> list[Product]:
+    """The products of one training step of a dense stack [in, h1, ..., out]."""
     out = []
-    for a, b in itertools.pairwise(sizes):
-        out += [(batch, a, b), (a, batch, b), (batch, b, a)]
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        out += [((batch, a), (a, b), 1, 0), ((batch, a), (batch, b), 0, 0)]  # forward; weights' gradient
+        if i > 0 or input_gradient:
+            out.append(((batch, b), (a, b), 1, 1))  # the input's gradient
     return out
 
 
-def _conv_products(batch: int = BATCH) -> list[tuple[int, int, int]]:
-    """The CNN's convolutions as the matrix products they amount to (patches x filters): forward and the filters'
-    gradient of both, the second's gradient with respect to its input."""
-    p1, p2 = batch * 30 * 30, batch * 13 * 13
-    return [(p1, 27, 32), (27, p1, 32), (p2, 288, 64), (288, p2, 64), (p2, 64, 288)]
+def _patch_conv(pixels: int, patch: int, filters: int, *, input_gradient: bool) -> list[Product]:
+    """A convolution run as one product over its image patches (keraslab's PatchConv2D)."""
+    out = [((pixels, patch), (patch, filters), 1, 0), ((pixels, patch), (pixels, filters), 0, 0)]
+    if input_gradient:
+        out.append(((pixels, filters), (patch, filters), 1, 1))
+    return out
 
 
-MODEL_PRODUCTS = {
-    "mlp": _dense_products([784, 128, 10]),
-    "churn": _dense_products([26, 20, 12, 1], batch=32),
-    "ann": _dense_products([3072, 3000, 1000, 10]),
-    "cnn": _conv_products() + _dense_products([2304, 64, 10]),
+STEP_PRODUCTS: dict[str, list[Product]] = {
+    "mlp": dense_step([784, 128, 10]),
+    "churn": dense_step([26, 20, 12, 1]),
+    "ann": dense_step([3072, 3000, 1000, 10]),
+    "cnn": _patch_conv(BATCH * 30 * 30, 27, 32, input_gradient=False)
+    + _patch_conv(BATCH * 13 * 13, 288, 64, input_gradient=True)
+    + dense_step([2304, 64, 10], input_gradient=True),
 }
+
+
+def as_matmul(p: Product) -> tuple[int, int, int]:
+    """(m, k, n) of the plain (m x k) @ (k x n) product with the same shapes and FLOPs."""
+    (lhs, rhs, lc, rc) = p
+    return lhs[1 - lc], lhs[lc], rhs[1 - rc]
+
+
+def product_flops(p: Product) -> int:
+    m, k, n = as_matmul(p)
+    return 2 * m * k * n
+
+
+def step_flops(model: str) -> int:
+    return sum(product_flops(p) for p in STEP_PRODUCTS[model])
+
+
+MODEL_PRODUCTS = {model: [as_matmul(p) for p in products] for model, products in STEP_PRODUCTS.items()}
 
 
 def product_gflops(m: int, k: int, n: int, repeats: int = 5, min_seconds: float = 0.05) -> float:

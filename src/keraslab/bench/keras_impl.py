@@ -6,8 +6,6 @@ from __future__ import annotations
 import functools
 import time
 
-import numpy as np
-
 from keraslab import models, training
 from keraslab.backend import keras as load_keras
 from keraslab.bench.flops import BATCH  # one batch size for the timing and the floor's products
@@ -53,7 +51,9 @@ def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0, im
         if course:
             m.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
         else:
-            training.compile_model(m, optimizer=opt, loss=loss, steps_per_epoch=int(np.ceil(len(x) / BATCH)))
+            training.compile_model(
+                m, optimizer=opt, loss=loss, steps_per_epoch=training.batches_per_epoch(len(x), BATCH)
+            )
         # fast=False: Keras's own model.fit (with a callback that times each epoch)
         fit = functools.partial(training.fit, m, x, y, batch_size=BATCH, quiet=True, fast=not course)
         if epochs == 1:  # one training run of 1 + repeats epochs; the first (compilation) is the warm-up

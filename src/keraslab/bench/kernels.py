@@ -9,59 +9,18 @@ compiled loop body; no epoch runs faster than its steps' products, so that total
 benchmark table) splits an epoch's distance from the floor into the engine's own kernels (kernels / floor) and what
 keraslab adds around them (epoch / kernels: activations, the loss, the optimizer's update, gathering the batch).
 
-Each product is written as the dot_general training runs (forward x @ W; the weights' gradient contracts the batch
-axis of x and of the output's gradient; the input's gradient contracts the output axis of the gradient and of W);
-the first layer computes no input gradient.
+The products are keraslab.bench.flops.STEP_PRODUCTS, written as the dot_generals training runs.
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
 
-from keraslab.bench.flops import BATCH
+from keraslab.bench.flops import STEP_PRODUCTS, Product, dense_step, product_flops, step_flops
 
-# (lhs shape, rhs shape, lhs contracting axis, rhs contracting axis)
-Product = tuple[tuple[int, int], tuple[int, int], int, int]
-
-
-def dense_step(sizes, *, batch: int = BATCH, input_gradient: bool = False) -> list[Product]:
-    """The products of one training step of a dense stack [in, h1, ..., out]."""
-    out = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        out += [((batch, a), (a, b), 1, 0), ((batch, a), (batch, b), 0, 0)]  # forward; weights' gradient
-        if i > 0 or input_gradient:
-            out.append(((batch, b), (a, b), 1, 1))  # the input's gradient
-    return out
-
-
-def _patch_conv(pixels: int, patch: int, filters: int, *, input_gradient: bool) -> list[Product]:
-    """A convolution run as one product over its image patches (keraslab's PatchConv2D)."""
-    out = [((pixels, patch), (patch, filters), 1, 0), ((pixels, patch), (pixels, filters), 0, 0)]
-    if input_gradient:
-        out.append(((pixels, filters), (patch, filters), 1, 1))
-    return out
-
-
-STEP_PRODUCTS: dict[str, list[Product]] = {
-    "mlp": dense_step([784, 128, 10]),
-    "churn": dense_step([26, 20, 12, 1]),
-    "ann": dense_step([3072, 3000, 1000, 10]),
-    "cnn": _patch_conv(BATCH * 30 * 30, 27, 32, input_gradient=False)
-    + _patch_conv(BATCH * 13 * 13, 288, 64, input_gradient=True)
-    + dense_step([2304, 64, 10], input_gradient=True),
-}
-
-
-def product_flops(p: Product) -> int:
-    (lhs, rhs, lc, rc) = p
-    return 2 * lhs[1 - lc] * rhs[1 - rc] * lhs[lc]
-
-
-def step_flops(model: str) -> int:
-    return sum(product_flops(p) for p in STEP_PRODUCTS[model])
+__all__ = ["STEP_PRODUCTS", "Product", "dense_step", "product_flops", "products_seconds", "step_flops", "step_seconds"]
 
 
 def step_seconds(model: str, *, min_seconds: float = 0.1, repeats: int = 5) -> float:
