@@ -74,24 +74,24 @@ def small_data_home(tmp_path_factory, shared_data) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def quick_run(small_data_home, tmp_path_factory):
-    """`keraslab run LESSON --quick --seed 0` on the small data home, once per session per (lesson, options):
-    (run folder, summary), shared by the tests that only read a quick run."""
+    """`keraslab run LESSON --quick --seed 0 --offline --quiet` on the small data home (the lesson's script executed
+    in this process, as the command does), once per session per (lesson, values): (run folder, summary), shared by
+    the tests that only read a quick run."""
     home, checksums = small_data_home
     cache = {}
 
-    def run(name: str, **options):
+    def run(name: str, **values):
         from keraslab import lessons
         from keraslab.runs import runner
 
-        key = (name, tuple(sorted(options.items())))
+        key = (name, tuple(sorted(values.items())))
         if key not in cache:
             lesson = lessons.get_lesson(name)
-            config = lessons.make_config(
-                lesson, data_dir=str(home), offline=True, quiet=True, quick=True, seed=0, **options
-            )
+            values = {"seed": 0, "quick": True, "data_dir": str(home), **values}
             with pytest.MonkeyPatch.context() as mp:
                 mp.setenv("KERASLAB_CHECKSUMS", str(checksums))
-                cache[key] = runner.run_lesson(lesson, config, out=tmp_path_factory.mktemp(name) / name)
+                out = tmp_path_factory.mktemp(name) / name
+                cache[key] = runner.run_lesson(lesson, values, out=out, quiet=True, offline=True)
         return cache[key]
 
     return run

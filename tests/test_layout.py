@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "keraslab"
 # Lowest first. A module may import its own room and the rooms of lower layers; nothing sideways, nothing upward.
 # The ground floor (rank 0) is the one layer whose rooms may import each other (backend -> errors, seeding).
 LAYERS = [
-    {"__init__", "errors", "backend", "seeding", "files"},
+    {"__init__", "errors", "backend", "seeding", "files", "terminal"},
     {"scratch"},
     {"datasets"},
     {"tables"},
@@ -27,7 +27,6 @@ LAYERS = [
     {"verify"},
     {"imbalance"},
     {"lessons", "serving", "bench"},
-    {"notebooks"},
     {"cli"},  # with keraslab/__main__.py, `python -m keraslab`
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
@@ -38,8 +37,12 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-# A .py file is a module when its folder is a package: keraslab/notebooks/sources/ holds notebooks, not modules.
-MODULES = {_module_name(p): p for p in SRC.rglob("*.py") if (p.parent / "__init__.py").is_file()}
+# A .py file is a module when its folder is a package and its name is an identifier: the lesson scripts
+# (keraslab/lessons/01_mnist.py ...) are run, never imported; their imports are checked with the lessons' room.
+MODULES = {
+    _module_name(p): p for p in SRC.rglob("*.py") if (p.parent / "__init__.py").is_file() and p.stem.isidentifier()
+}
+SCRIPTS = {f"keraslab.lessons.{p.stem}": p for p in (SRC / "lessons").glob("[0-9][0-9]_*.py")}
 
 
 def _room(module: str) -> str:
@@ -51,7 +54,7 @@ def _room(module: str) -> str:
 
 def _imports(module: str) -> set[str]:
     """Every keraslab module `module` imports, at any depth of its code (function-level imports too)."""
-    path = MODULES[module]
+    path = MODULES.get(module) or SCRIPTS[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -70,7 +73,7 @@ def _imports(module: str) -> set[str]:
     return found - {module}
 
 
-GRAPH = {m: _imports(m) for m in MODULES}
+GRAPH = {m: _imports(m) for m in [*MODULES, *SCRIPTS]}
 
 
 def test_every_room_has_a_layer():
@@ -122,11 +125,43 @@ def test_module_names_say_where_they_live():
     assert not {name: ms for name, ms in seen.items() if len(ms) > 1}
 
 
-def test_each_lesson_module_is_named_after_its_lesson():
+def test_each_lesson_is_one_script_named_after_it_in_the_course_order():
+    """lessons/NN_name.py, NN its place in the course; no other file of the package is named after a lesson."""
     from keraslab import lessons
 
-    for name, lesson in lessons.all_lessons().items():
-        assert lesson.run.__module__ == f"keraslab.lessons.{name.replace('-', '_')}"
+    found = sorted(p.name for p in (SRC / "lessons").glob("[0-9][0-9]_*.py"))
+    expected = [f"{i:02d}_{name.replace('-', '_')}.py" for i, name in enumerate(lessons.COURSE_ORDER, 1)]
+    assert found == expected
+    assert [lessons.get_lesson(name).path.name for name in lessons.COURSE_ORDER] == expected
+    names = {name.replace("-", "_") for name in lessons.COURSE_ORDER}
+    elsewhere = [
+        p for p in SRC.rglob("*.py") if p.stem.replace("-", "_") in names and "scratch" not in p.parts
+    ]  # scratch/losses.py and scratch/gradient_descent.py are the from-scratch library the lessons call
+    assert not elsewhere, elsewhere
+
+
+def _windows(path: Path, size: int = 6) -> dict[tuple[str, ...], int]:
+    """Every run of `size` consecutive lines of code (blank lines, comments and lone brackets left out) -> its
+    line number."""
+    lines = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        text = line.strip()
+        if text and not text.startswith("#") and len(text.strip("()[]{},:")) > 0:
+            lines.append((number, text))
+    return {tuple(t for _, t in lines[i : i + size]): lines[i][0] for i in range(len(lines) - size + 1)}
+
+
+def test_no_lesson_is_written_twice():
+    """No block of six lines of code stands both in a lesson script and in another file of the package: each lesson
+    has one implementation, and the library's building blocks are called, not copied."""
+    others = {p: _windows(p) for p in SRC.rglob("*.py") if p not in SCRIPTS.values()}
+    repeated = []
+    for script in SCRIPTS.values():
+        for block, line in _windows(script).items():
+            for other, blocks in others.items():
+                if block in blocks:
+                    repeated.append(f"{script.name}:{line} = {other.relative_to(SRC)}:{blocks[block]}")
+    assert not repeated, repeated
 
 
 @pytest.mark.parametrize("package", sorted({m for m, p in MODULES.items() if p.name == "__init__.py"}))

@@ -1,10 +1,10 @@
-"""`keraslab notebook LESSON | --all`: a lesson as a Jupyter notebook, optionally executed (keraslab[notebooks])."""
+"""`keraslab notebook LESSON | --all`: a lesson as a Jupyter notebook, optionally executed in a kernel."""
 
 from __future__ import annotations
 
 from keraslab.cli.common import command
 from keraslab.errors import UsageError
-from keraslab.notebooks.authoring import COURSE_ORDER
+from keraslab.lessons import COURSE_ORDER
 
 
 def add_commands(sub) -> None:
@@ -12,9 +12,9 @@ def add_commands(sub) -> None:
         sub,
         "notebook",
         cmd_notebook,
-        help="write a lesson as a Jupyter notebook, optionally executed (needs keraslab[notebooks])",
-        description="Write DIR/LESSON.ipynb: the lesson told top to bottom, with the Keras model in its cells. "
-        "Lessons, in the course's order: " + ", ".join(COURSE_ORDER) + ".",
+        help="write a lesson as a Jupyter notebook, optionally executed (--execute needs keraslab[notebooks])",
+        description="Write DIR/LESSON.ipynb: the lesson's script as a notebook (the same script `keraslab run` "
+        "executes). Lessons, in the course's order: " + ", ".join(COURSE_ORDER) + ".",
     )
     parser.add_argument("lessons", nargs="*", metavar="LESSON", help="one or more lessons (see the list above)")
     parser.add_argument("--all", action="store_true", help="all nine lessons, in the course's order")
@@ -29,22 +29,22 @@ def add_commands(sub) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a value of the parameters cell, e.g. dataset=fashion_mnist (repeatable)",
+        help="set a value of the parameters cell, e.g. dataset=fashion_mnist (repeatable; checked against its "
+        "declared type and range)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing notebooks")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per cell, with --execute (default: none)")
 
 
 def cmd_notebook(args) -> int:
-    from keraslab.notebooks.authoring import check_lesson, require_extra
-    from keraslab.notebooks.produce import make_notebooks
+    from keraslab.lessons import get_lesson
+    from keraslab.lessons.notebook import make_notebooks
 
     if args.all == bool(args.lessons):
         raise UsageError("name a LESSON or pass --all; lessons: " + ", ".join(COURSE_ORDER))
-    lessons = list(COURSE_ORDER) if args.all else [check_lesson(name) for name in dict.fromkeys(args.lessons)]
+    lessons = list(COURSE_ORDER) if args.all else [get_lesson(name).name for name in dict.fromkeys(args.lessons)]
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout}: expected a positive number of seconds")
-    require_extra()
     make_notebooks(
         lessons,
         args.out,

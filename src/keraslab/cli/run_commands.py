@@ -1,13 +1,15 @@
 """`keraslab lessons` and `keraslab run LESSON | all`.
 
-Each lesson is a subcommand of `run` whose options are built from its config dataclass (keraslab.lessons
-.config_options): typed, with their choices, and their defaults shown in --help. An option not given on the command
-line is not passed, so the lesson's default (or a --config file's value) holds.
+Each lesson is a subcommand of `run` whose options are its parameters cell (keraslab.lessons.parameters): one
+option per parameter, typed, with its choices, its accepted range, its default and its help, each value checked
+as it is parsed (a bad one: one line, exit 2, before any work). An option not given on the command line is not
+passed, so the lesson's default (or a --config file's value) holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -15,36 +17,42 @@ from keraslab import lessons
 from keraslab.backend import BACKENDS, use_backend
 from keraslab.cli.common import Parser, command, console, print_summary
 from keraslab.distributed import runtime
-from keraslab.lessons import BaseConfig, Lesson, config_options, make_config, read_config
+from keraslab.errors import UsageError
+from keraslab.lessons.parameters import Parameter, check_values
 from keraslab.runs.folder import default_run_dir
 from keraslab.runs.runner import CHECKPOINT_POLICIES, run_all, run_lesson
 from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
 
+# What `run all` passes to every lesson that has the parameter.
+COMMON = ("seed", "quick", "epochs", "data_dir")
+# Keys of a run's config.json that are how it ran, not parameters (config.json files of keraslab before 0.2).
+RUN_KEYS = ("offline", "quiet")
+
 
 def add_commands(sub) -> None:
-    command(sub, "lessons", cmd_lessons, help="list the lessons")
+    command(sub, "lessons", cmd_lessons, help="list the lessons, in the course's order")
     run = sub.add_parser(
         "run",
         help="run a lesson (or `all`) and write its run folder",
-        description="Run a lesson and write metrics, plots and a report into its run folder. "
-        "`keraslab run LESSON --help` lists the lesson's own options.",
+        description="Run a lesson and write its executed notebook, report, metrics and plots into its run folder. "
+        "`keraslab run LESSON --help` lists the lesson's own options (its parameters cell).",
     )
     names = run.add_subparsers(dest="lesson", metavar="LESSON", parser_class=Parser, required=True)
     for lesson in lessons.all_lessons().values():
         summary = lesson.summary.replace("%", "%%")
-        parser = command(names, lesson.name, cmd_run, quiet=False, help=summary, description=f"{summary}.")
+        parser = command(names, lesson.name, cmd_run, help=summary, description=f"{summary}. Source: {lesson.path}")
         _add_run_options(parser, one_lesson=True)
-        _add_config_options(parser, lesson.config_cls, f"options of lesson {lesson.name!r}", lesson.epochs)
+        _add_parameters(parser, lesson.parameters, f"options of lesson {lesson.name!r} (its parameters cell)")
     parser = command(
         names,
         "all",
         cmd_run_all,
-        quiet=False,
-        help="every lesson in order, into one folder each",
+        help="every lesson in the course's order, into one folder each",
         description="Run every lesson in the course's order; a lesson whose data is missing is listed as skipped.",
     )
     _add_run_options(parser, one_lesson=False)
-    _add_config_options(parser, BaseConfig, "options of every lesson")
+    common = lessons.get_lesson("churn").parameters  # seed, quick, epochs, data_dir: the same in every lesson
+    _add_parameters(parser, {n: common[n] for n in COMMON}, "options given to every lesson that has them")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> None:
@@ -55,6 +63,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> No
         "--out", metavar="DIR", help="write the run folder exactly here (default: runs/<lesson>/<UTC time>-seed<N>)"
     )
     parser.add_argument("--backend", help=f"Keras backend: {', '.join(BACKENDS)} (default: $KERAS_BACKEND, else jax)")
+    parser.add_argument("--offline", action="store_true", help="never download; fail if a file is missing")
     if one_lesson:
         parser.add_argument(
             "--config", metavar="FILE", help="a run's config.json to repeat it (options given here override it)"
@@ -90,46 +99,50 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> No
     )
 
 
-def _add_config_options(
-    parser: argparse.ArgumentParser, config_cls: type, title: str, epochs: tuple[int, int] | None = None
-) -> None:
+def _add_parameters(parser: argparse.ArgumentParser, parameters: dict[str, Parameter], title: str) -> None:
     group = parser.add_argument_group(title)
-    for option in config_options(config_cls):
-        if option.name == "seeds":  # the run command's own --seeds
+    for p in parameters.values():
+        if p.name == "seeds":  # the run command's own --seeds sets it
             continue
-        flag = "--" + option.name.replace("_", "-")
-        shown = option.default
-        if option.name == "epochs":
-            shown = f"{epochs[0]}; {epochs[1]} with --quick" if epochs else "each lesson's own"
-        # a help text that states its default keeps it; every other option shows the config's default
-        help_ = (option.help if "default" in option.help else f"{option.help} (default: {shown})").strip()
-        help_ = help_.replace("%", "%%")
-        if option.type is bool:
-            group.add_argument(flag, dest=option.name, action=argparse.BooleanOptionalAction, help=help_)
+        accepts = f"; {p.bound.describe(p.type is int)}" if p.bound is not None else ""
+        help_ = f"{p.help} (default: {p.default}{accepts})".replace("%", "%%")
+        if p.type is bool:
+            group.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, help=help_)
         else:
             group.add_argument(
-                flag,
-                dest=option.name,
-                type=option.type,
-                choices=option.choices,
+                p.flag,
+                dest=p.name,
+                type=_parser_of(p),
+                choices=p.choices,
                 help=help_,
-                metavar=None if option.choices else option.name.upper(),
+                metavar=None if p.choices else p.name.upper(),
             )
 
 
-def _given(args: argparse.Namespace, config_cls: type) -> dict:
-    """The config options given on the command line (an option not given is None)."""
+def _parser_of(p: Parameter):
+    """An argparse type: the text checked against the parameter's declaration (a bad value is one line)."""
+
+    def parse(text: str):
+        try:
+            return p.parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = p.type.__name__
+    return parse
+
+
+def _given(args: argparse.Namespace, names) -> dict:
+    """The parameters given on the command line (an option not given is None)."""
     given = vars(args)
-    return {
-        o.name: given[o.name] for o in config_options(config_cls) if o.name != "seeds" and given[o.name] is not None
-    }
+    return {name: given[name] for name in names if name != "seeds" and given.get(name) is not None}
 
 
 def cmd_lessons(args) -> int:
     found = lessons.all_lessons()
     width = max((len(n) for n in found), default=0)
-    for name, lesson in found.items():
-        print(f"{name:<{width}}  {lesson.summary}")
+    for number, (name, lesson) in enumerate(found.items(), 1):
+        print(f"{number}. {name:<{width}}  {lesson.summary}")
     return 0
 
 
@@ -137,21 +150,23 @@ def cmd_run(args) -> int:
     use_backend(args.backend)
     tracker = tracker_from(args.track)  # checked before any work
     lesson = lessons.get_lesson(args.lesson)
-    config, seeds = _config(args, lesson)
+    values, seeds, offline, quiet = _values(args, lesson)
     folder, summary = run_lesson(
         lesson,
-        config,
+        values,
         out=args.out,
         seeds=seeds,
         devices=args.devices,
         resume=args.resume,
         checkpoints=args.checkpoints,
         keep_checkpoints=args.keep_checkpoints,
+        quiet=quiet,
+        offline=offline,
     )
     if runtime.is_primary():
-        print_summary(summary, folder, quiet=config.quiet)
+        print_summary(summary, folder, quiet=quiet)
         if tracker:
-            track(folder, tracker, quiet=config.quiet)
+            track(folder, tracker, quiet=quiet)
     return 0
 
 
@@ -162,14 +177,34 @@ def track(folder: Path, tracker: str, *, quiet: bool) -> None:
         print(f"tracked in {tracker}: run {run_id}")
 
 
-def _config(args, lesson: Lesson):
-    """(config, seeds): a --config file's values, overridden by the options given here."""
-    values = read_config(lesson, args.config) if args.config else {}
+def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
+    """(parameter values, seeds, offline, quiet): a --config file's values, overridden by the options given here."""
+    from_file = _read_config(lesson.name, args.config) if args.config else {}
     seeds = args.seeds
-    if not lesson.own_seeds and "seeds" in values:  # the runner's seeds, not a config field
-        file_seeds = values.pop("seeds")
+    if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
+        file_seeds = from_file.pop("seeds")
         seeds = file_seeds if seeds is None else seeds
-    return make_config(lesson, **{**values, **_given(args, lesson.config_cls)}), seeds
+    offline = bool(from_file.pop("offline", False)) or args.offline
+    quiet = bool(from_file.pop("quiet", False)) or args.quiet
+    source = f"--config {args.config}"
+    values = {**check_values(from_file, lesson.parameters, lesson=lesson.name, source=source)}
+    return {**values, **_given(args, lesson.parameters)}, seeds, offline, quiet
+
+
+def _read_config(lesson: str, path: str) -> dict:
+    """The values of a run's config.json (the run folder's resolved config), to repeat that run."""
+    path = Path(path)
+    try:
+        loaded = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"--config {path}: expected a JSON object")
+    if loaded.get("lesson", lesson) != lesson:
+        raise UsageError(f"--config {path} is for lesson {loaded['lesson']!r}, not {lesson!r}")
+    return {k: v for k, v in loaded.items() if k != "lesson"}
 
 
 def cmd_run_all(args) -> int:
@@ -177,16 +212,18 @@ def cmd_run_all(args) -> int:
 
     use_backend(args.backend)
     tracker = tracker_from(args.track)
-    given = _given(args, BaseConfig)
+    given = _given(args, COMMON)
     root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0))
     outcomes = run_all(
         lessons.all_lessons().values(),
-        lambda lesson: make_config(lesson, **given),
+        given,
         root=root,
         seeds=args.seeds,
         devices=args.devices,
         checkpoints=args.checkpoints,
         keep_checkpoints=args.keep_checkpoints,
+        quiet=args.quiet,
+        offline=args.offline,
     )
     quick = " --quick: smoke runs, not the lessons' results" if given.get("quick") else ""
     table = Table(title=f"keraslab run all{quick}")
@@ -205,7 +242,7 @@ def cmd_run_all(args) -> int:
     for outcome in outcomes if tracker and runtime.is_primary() else []:
         if outcome.folder is not None:
             try:
-                track(outcome.folder, tracker, quiet=bool(given.get("quiet")))
+                track(outcome.folder, tracker, quiet=args.quiet)
             except TrackingError as exc:
                 print(f"keraslab: error: {exc}", file=sys.stderr)
                 untracked.append(outcome.lesson)

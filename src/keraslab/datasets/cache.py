@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from keraslab import terminal
 from keraslab.datasets.download import Transport, download
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
 from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, UsageError
@@ -23,6 +25,18 @@ CHECKSUMS_ENV_VAR = "KERASLAB_CHECKSUMS"
 _HASHES: dict[tuple[str, int, int], str] = {}
 # Files used by the current run: (dataset/file name, path, sha256). A run opens a fresh list with track_files().
 _USED: contextvars.ContextVar[list | None] = contextvars.ContextVar("keraslab_used_files", default=None)
+# --offline for every loader called inside `offline_mode(True)` (a lesson's script does not pass it itself)
+_OFFLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("keraslab_offline", default=False)
+
+
+@contextlib.contextmanager
+def offline_mode(offline: bool = True):
+    """Loaders called inside the block without an `offline` argument never download (True) or may (False)."""
+    token = _OFFLINE.set(bool(offline))
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
 
 
 def data_home(data_dir: str | os.PathLike | None = None) -> Path:
@@ -92,12 +106,16 @@ def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = Fal
         used.append(entry)
 
 
-def _progress_bar(quiet: bool):
-    if quiet:
+def _progress_bar(quiet: bool | None):
+    """A download bar: none when quiet; with quiet=None, on the running command's terminal (keraslab.terminal)."""
+    stream = terminal.stream() if quiet is None else (None if quiet else sys.stdout)
+    if stream is None:
         return contextlib.nullcontext(None)
+    from rich.console import Console
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-    return Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True)
+    columns = (*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn())
+    return Progress(*columns, transient=True, console=Console(file=stream))
 
 
 def is_substitute(dataset: str) -> bool:
@@ -132,12 +150,13 @@ def ensure_file(
     spec_file: FileSpec,
     *,
     data_dir=None,
-    offline: bool = False,
+    offline: bool | None = None,
     transport: Transport | None = None,
-    quiet: bool = True,
+    quiet: bool | None = None,
     dataset: str = "",
 ) -> Path:
-    """Return the path of a verified copy of `spec_file`, downloading it if it is missing and we are online."""
+    """Return the path of a verified copy of `spec_file`, downloading it if it is missing and we are online
+    (offline=None: as `offline_mode` says; quiet=None: a progress bar on the running command's terminal)."""
     home = data_home(data_dir)
     path = home / spec_file.name
     label = f"dataset {dataset!r}: " if dataset else ""
@@ -153,7 +172,7 @@ def ensure_file(
             )
         _record(spec_file, path, expected, substitute)
         return path
-    if offline:
+    if _OFFLINE.get() if offline is None else offline:
         raise DataMissingError(
             f"{label}{spec_file.name} is not in {home} and --offline forbids downloading it; download "
             f"{spec_file.url} and run `keraslab data import {dataset or 'NAME'} PATH`, or point --data-dir / "
@@ -182,7 +201,12 @@ def ensure_file(
 
 
 def dataset_paths(
-    name: str, *, data_dir=None, offline: bool = False, transport: Transport | None = None, quiet: bool = True
+    name: str,
+    *,
+    data_dir=None,
+    offline: bool | None = None,
+    transport: Transport | None = None,
+    quiet: bool | None = None,
 ) -> dict[str, Path]:
     """Ensure every file of dataset `name`; return {file name: verified path}. A dataset with several layouts (MNIST:
     mnist.npz, or its four idx files) uses the first one whose files are all present, else downloads its first."""

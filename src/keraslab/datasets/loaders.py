@@ -42,7 +42,9 @@ def _paths(name, data_dir, offline, transport, quiet):
     return dataset_paths(name, data_dir=data_dir, offline=offline, transport=transport, quiet=quiet)
 
 
-def load_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
+def load_mnist(
+    *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
+):
     """MNIST: ((x_train (60000, 28, 28), y_train (60000,)), (x_test (10000, 28, 28), y_test (10000,))), from Keras's
     mnist.npz or from the four idx files of the original distribution (mnist/*-ubyte.gz), whichever is present."""
     paths = _paths("mnist", data_dir, offline, transport, quiet)
@@ -56,7 +58,7 @@ def load_mnist(*, scale: bool = False, data_dir=None, offline: bool = False, tra
 
 
 def load_fashion_mnist(
-    *, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True
+    *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
 ):
     """Fashion-MNIST, same shapes as :func:`load_mnist`."""
     return _idx_pair(
@@ -75,14 +77,18 @@ def _idx_pair(name: str, folder: str, paths: dict, scale: bool):
     return tuple(out)
 
 
-def load_mnist_5k(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
+def load_mnist_5k(
+    *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
+):
     """5000 real MNIST digits: x (5000, 28, 28), y (5000,). No split."""
     paths = _paths("mnist_5k", data_dir, offline, transport, quiet)
     x, y = formats.read_mnist_5k(paths["mnist_5k.csv.gz"])
     return _images(x, scale), y
 
 
-def load_cifar10(*, scale: bool = False, data_dir=None, offline: bool = False, transport=None, quiet: bool = True):
+def load_cifar10(
+    *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
+):
     """CIFAR-10: ((x_train (50000, 32, 32, 3), y_train (50000,)), (x_test (10000, 32, 32, 3), y_test (10000,))).
 
     Labels are flat int64 (Keras's loader gives (N, 1)). The tarball's hash is verified before anything is read.
@@ -93,24 +99,29 @@ def load_cifar10(*, scale: bool = False, data_dir=None, offline: bool = False, t
 
 
 def load_churn(
-    *, blank_total_charges: str = "drop", data_dir=None, offline: bool = False, transport=None, quiet: bool = True
+    *,
+    blank_total_charges: str = "drop",
+    data_dir=None,
+    offline: bool | None = None,
+    transport=None,
+    quiet: bool | None = None,
 ) -> Table:
     """The telco churn table, customerID dropped, TotalCharges numeric (blank rows dropped or set to 0)."""
     paths = _paths("churn", data_dir, offline, transport, quiet)
     return csv_tables.load_churn_csv(paths["customer_churn.csv"], blank_total_charges)
 
 
-def load_sonar(*, data_dir=None, offline: bool = False, transport=None, quiet: bool = True) -> Table:
+def load_sonar(*, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None) -> Table:
     paths = _paths("sonar", data_dir, offline, transport, quiet)
     return csv_tables.load_sonar_csv(paths["sonar_dataset.csv"])
 
 
-def load_insurance(*, data_dir=None, offline: bool = False, transport=None, quiet: bool = True) -> Table:
+def load_insurance(*, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None) -> Table:
     paths = _paths("insurance", data_dir, offline, transport, quiet)
     return csv_tables.load_insurance_csv(paths["insurance_data.csv"])
 
 
-def load_homeprices(*, data_dir=None, offline: bool = False, transport=None, quiet: bool = True) -> Table:
+def load_homeprices(*, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None) -> Table:
     paths = _paths("homeprices", data_dir, offline, transport, quiet)
     return csv_tables.load_homeprices_csv(paths["homeprices_banglore.csv"])
 

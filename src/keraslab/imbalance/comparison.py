@@ -52,11 +52,13 @@ class LabSettings:
 
 
 class KerasTrainer:
-    """Trains the lab's network. One compiled model per (n_features, loss) is kept and re-initialised for every fit
-    (seeded), so the many fits of a comparison are traced and compiled once each."""
+    """Trains the lab's network: `build(n_features)` (an uncompiled Keras model with one sigmoid output; default:
+    inputs -> settings.hidden ReLU layers -> 1 sigmoid). One compiled model per (n_features, loss) is kept and
+    re-initialised for every fit (seeded), so the many fits of a comparison are traced and compiled once each."""
 
-    def __init__(self, settings: LabSettings):
+    def __init__(self, settings: LabSettings, build=None):
         self.settings = settings
+        self.build = build or (lambda n_features: models.binary_net(n_features, settings.hidden))
         self._models = {}
 
     def _refitter(self, n_features: int, loss: str) -> Refitter:
@@ -67,9 +69,7 @@ class KerasTrainer:
                 if loss == "focal"
                 else "binary_crossentropy"
             )
-            self._models[key] = Refitter(
-                lambda: models.binary_net(n_features, self.settings.hidden), loss=loss_obj, steps_per_epoch=100
-            )
+            self._models[key] = Refitter(lambda: self.build(n_features), loss=loss_obj, steps_per_epoch=100)
         return self._models[key]
 
     def fit(self, X, y, seed: int, *, loss: str = "bce", class_weight: dict | None = None) -> FittedNet:

@@ -1,65 +1,25 @@
-"""keraslab.lessons: one module per course notebook, each a frozen config dataclass and `run(config) -> Result`,
-registered under the name `keraslab run` takes (the module's name, with "-" for "_").
+"""keraslab.lessons: the course, one script per notebook, and the machinery that runs one.
+
+Each lesson is one jupytext percent script in this folder, `01_mnist.py` ... `09_cnn.py`, in the course's order.
+It is at once the notebook a learner reads and runs (`keraslab notebook LESSON`), what `keraslab run LESSON`
+executes (in this process, its options set in the script's parameters cell) and what the tests run. A script is
+never imported: it is run.
+
+- catalog: the lessons, in order (`get_lesson`, `all_lessons`, `COURSE_ORDER`)
+- parameters: the parameters cell is the option list (types, defaults, help, accepted ranges; every check)
+- source: a script as cells (the percent format) and the nbformat notebook they make
+- record: `begin` and `finish`, the two calls a script makes about itself
+- executor, execution: the cells run in this process, outputs kept, the result collected (`keraslab run`)
+- kernel, notebook: a lesson as a notebook file, optionally run in a Jupyter kernel (`keraslab notebook`)
 
     lesson = get_lesson("churn")
-    folder, summary = keraslab.runs.run_lesson(lesson, make_config(lesson, epochs=20))
+    result = lesson.execute({"seed": 1, "epochs": 20})        # summary, models, the executed notebook
+    folder, summary = keraslab.runs.run_lesson(lesson, {"epochs": 20})   # ... and its run folder
 """
 
 from __future__ import annotations
 
-import importlib
+from keraslab.lessons.catalog import COURSE_ORDER, Lesson, all_lessons, get_lesson
+from keraslab.lessons.record import begin
 
-from keraslab.errors import UsageError
-from keraslab.lessons.lesson import (
-    REGISTERED,
-    BaseConfig,
-    Lesson,
-    Option,
-    config_options,
-    make_config,
-    read_config,
-    register,
-)
-
-# Lesson modules, in the order `keraslab run all` runs them. Importing one registers its lesson.
-MODULES: tuple[str, ...] = (
-    "losses",
-    "gradient_descent",
-    "gd_variants",
-    "mnist",
-    "cifar10_ann",
-    "churn",
-    "dropout",
-    "imbalance",
-    "cnn",
-)
-
-
-def all_lessons() -> dict[str, Lesson]:
-    """Every lesson, in MODULES' order (then any registered elsewhere)."""
-    for module in MODULES:
-        importlib.import_module(f"keraslab.lessons.{module}")
-    ordered = {name: REGISTERED[name] for name in (m.replace("_", "-") for m in MODULES) if name in REGISTERED}
-    return {**ordered, **REGISTERED}
-
-
-def get_lesson(name: str) -> Lesson:
-    lessons = all_lessons()
-    if name not in lessons:
-        raise UsageError(f"Unknown lesson {name!r}. Expected one of: {', '.join(lessons) or '(none registered)'}")
-    return lessons[name]
-
-
-__all__ = [
-    "MODULES",
-    "REGISTERED",
-    "BaseConfig",
-    "Lesson",
-    "Option",
-    "all_lessons",
-    "config_options",
-    "get_lesson",
-    "make_config",
-    "read_config",
-    "register",
-]
+__all__ = ["COURSE_ORDER", "Lesson", "all_lessons", "begin", "get_lesson"]

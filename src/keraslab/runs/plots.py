@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from keraslab.training import history_frame
+
 
 def _figure(figsize):
     from matplotlib.figure import Figure  # imported when a figure is drawn, not with this module
@@ -23,6 +25,14 @@ def _whole_epochs(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+# a curve of this many points or fewer shows each point, so that one epoch is a marked point, not empty axes
+MARK_POINTS = 20
+
+
+def _marker(n: int) -> str | None:
+    return "o" if n <= MARK_POINTS else None
+
+
 def curves(
     series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False
 ):
@@ -30,7 +40,7 @@ def curves(
     fig = _figure((7, 4))
     ax = fig.subplots()
     for name, values in series.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name, linewidth=1.5)
+        ax.plot(np.arange(1, len(values) + 1), values, label=name, linewidth=1.5, marker=_marker(len(values)))
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     _whole_epochs(ax)
     if logy:
@@ -41,16 +51,35 @@ def curves(
     return fig
 
 
-def learning_curves(history, *, title: str):
-    """Loss and accuracy, training and validation, side by side, from a history DataFrame (epoch, loss,
-    val_loss, accuracy, val_accuracy; whichever are present)."""
+def functions(x, series: dict[str, np.ndarray], *, title: str, xlabel: str, ylabel: str, ylim=None):
+    """One line per named series over the same x (a loss as a function of the predicted value, say)."""
+    fig = _figure((7, 4))
+    ax = fig.subplots()
+    for name, values in series.items():
+        ax.plot(x, values, label=name, linewidth=1.5)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(history, *, title: str, validation: str = "validation"):
+    """Loss and accuracy per epoch, training beside the `val_` curves, from a Keras History (or its table).
+
+    `validation` names the `val_` curves: "validation" for rows held out of the training part; when the model was
+    given the test part as validation_data, say so ("test part (monitored only)"): nothing may be chosen from it."""
+    history = history_frame(history)
     fig = _figure((10, 4))
+    fig.set_label(f"{title}: learning curves")
     axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        for prefix, label in (("", "training"), ("val_", "validation")):
+        for prefix, label in (("", "training"), ("val_", validation)):
             col = prefix + metric
             if col in history:
-                ax.plot(history["epoch"], history[col], label=label, linewidth=1.5)
+                ax.plot(history["epoch"], history[col], label=label, linewidth=1.5, marker=_marker(len(history)))
         ax.set(title=f"{title}: {metric}", xlabel="epoch", ylabel=metric)
         _whole_epochs(ax)
         ax.grid(alpha=0.3)
@@ -87,18 +116,24 @@ def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
 
 
 def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: int = 16):
-    """A grid of images titled with the prediction and, below it, the truth; wrong predictions in red."""
+    """A grid of images titled with the prediction and, below it, the truth; wrong predictions in red. With
+    pred_labels None, each image is titled with its label alone (a look at the data)."""
     n = min(n, len(images))
     cols = min(8, n)
     rows = int(np.ceil(n / cols))
-    fig = _figure((1.9 * cols, 2.6 * rows))
+    fig = _figure((1.9 * cols, (2.6 if pred_labels is not None else 2.2) * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
             continue
         img = images[k]
-        ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+        if img.ndim == 3 and img.shape[-1] == 1:  # grey images with a channel axis
+            img = img[..., 0]
+        ax.imshow(img, cmap="gray_r" if img.ndim == 2 else None)
+        if pred_labels is None:
+            ax.set_title(str(class_names[true_labels[k]]), fontsize=10)
+            continue
         ok = true_labels[k] == pred_labels[k]
         ax.set_title(
             f"{class_names[pred_labels[k]]}\ntrue: {class_names[true_labels[k]]}",

@@ -192,15 +192,15 @@ def tags_of(run: dict) -> list[str]:
     return [tag for tag, on in flags if on]
 
 
-def page_head(title: str, heading: str | None = None) -> list[str]:
+def page_head(title: str, heading: str | None = None, css: str = "") -> list[str]:
     """The opening of every keraslab page (report, index, comparison) up to its <h1>: self-contained, with the
-    Content-Security-Policy that allows only its inline style and data: images."""
+    Content-Security-Policy that allows only its inline style and data: images (`css`: more style)."""
     return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{CSS}{css}</style></head><body>",
         f"<h1>{html.escape(heading or title)}</h1>",
     ]
 

@@ -1,24 +1,27 @@
-"""Run a lesson: seed it, execute it, and write its run folder (or one folder per seed plus a summary); or run
-every lesson in order.
+"""Run a lesson: execute its script (keraslab.lessons) and write its run folder (or one folder per seed plus a
+summary); or run every lesson in order.
 
-A lesson is anything with a `name`, a `run(config) -> Result` and `own_seeds` (keraslab.lessons.Lesson); its config
-is a dataclass with at least `seed` and `quiet`.
+A lesson is anything with a `name`, `parameters` (its parameters cell), `own_seeds` and `execute(values, echo=...)`
+returning what its script handed over and the executed notebook (keraslab.lessons.Lesson).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from keraslab.datasets import track_files
+from keraslab import terminal
+from keraslab.datasets import offline_mode
 from keraslab.distributed import runtime
 from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import make_plan
@@ -28,9 +31,10 @@ from keraslab.files import atomic_write_text
 from keraslab.runs import folder as run_folder
 from keraslab.runs.index_page import render_index
 from keraslab.runs.manifest import build_manifest
-from keraslab.runs.report import Result, figure_png, fmt, render_html, render_markdown, tags_of
-from keraslab.seeding import set_seed
+from keraslab.runs.notebook_report import ReportHead, render_html, render_markdown, seeds_frame
+from keraslab.runs.report import fmt, tags_of
 from keraslab.training import checkpoints as ckpt
+from keraslab.training import history_frame
 
 # --checkpoints: the shortest fit that saves a checkpoint after every epoch (None: no checkpoints).
 CHECKPOINT_POLICIES: dict[str, int | None] = {"auto": 5, "always": 1, "never": None}
@@ -38,60 +42,18 @@ CHECKPOINT_POLICIES: dict[str, int | None] = {"auto": 5, "always": 1, "never": N
 
 class RunnableLesson(Protocol):
     name: str
-    own_seeds: bool  # the lesson runs its seeds itself (config.seeds); the runner does not loop
+    title: str
+    summary: str
     headline: str | None
     course_figure: str | None
+    parameters: dict  # name -> keraslab.lessons.parameters.Parameter
+    own_seeds: bool  # the lesson averages over seeds itself (its `seeds` parameter); the runner does not loop
 
-    def run(self, config) -> Result: ...
-
-
-def config_dict(lesson: RunnableLesson, config) -> dict:
-    return {"lesson": lesson.name, **dataclasses.asdict(config)}
+    def execute(self, values: dict, *, echo=None): ...
 
 
 def reproduce_command(lesson: RunnableLesson) -> str:
     return f"keraslab run {lesson.name} --config config.json"
-
-
-def write_result(run: run_folder.FolderWriter, result: Result, config: dict, manifest: dict, reproduce: str) -> None:
-    """config.json, manifest.json, metrics.json (with its `summary`), history.csv, plots/, tables/, the texts, and
-    report.md / report.html into `run`."""
-    run.write_json("config.json", config)
-    run.write_json("manifest.json", manifest)
-    run.write_json("metrics.json", {"title": result.full_title, "summary": result.summary, **result.metrics})
-    if result.history is not None:
-        run.write_csv("history.csv", result.history)
-    pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
-    for name, data in pngs.items():
-        run.write_bytes(f"plots/{name}.png", data)
-    for name, frame in result.tables.items():
-        run.write_csv(f"tables/{name}.csv", frame)
-    for name, text in result.texts.items():
-        run.write_text(name, text)
-    run.write_text("report.md", render_markdown(result, manifest, reproduce))
-    run.write_text("report.html", render_html(result, manifest, reproduce, pngs))
-
-
-def execute(lesson: RunnableLesson, config) -> tuple[Result, list[dict]]:
-    """Seed everything, run the lesson, and return its result, marked quick and/or substitute (see
-    `mark_provenance`), with the data files it read."""
-    set_seed(config.seed)
-    with track_files() as used:
-        result = lesson.run(config)
-    mark_provenance(result, provenance(config, list(used)))
-    if getattr(lesson, "headline", None):
-        result.metrics.setdefault("headline", lesson.headline)  # `runs list` reads it back
-    return result, list(used)
-
-
-def provenance(config, used: list[dict]) -> dict:
-    """How a run was made, as metrics.json's `run`: quick or full, real or substitute data (and which files)."""
-    substitute = sorted({u["file"] for u in used if u.get("substitute")})
-    return {
-        "quick": bool(getattr(config, "quick", False)),
-        "data": "substitute" if substitute else "real",
-        **({"substitute_files": substitute} if substitute else {}),
-    }
 
 
 QUICK_NOTICE = (
@@ -101,24 +63,97 @@ QUICK_NOTICE = (
 )
 
 
-def mark_provenance(result: Result, prov: dict) -> None:
-    """Say in the title, beside the summary and at the top of the report that a run is quick or used substitute
-    data, and record it in metrics.json (`run`)."""
-    result.tags = tags_of(prov)
-    notices = [QUICK_NOTICE] if prov["quick"] else []
+def provenance(quick: bool, used: list[dict]) -> dict:
+    """How a run was made, as metrics.json's `run`: quick or full, real or substitute data (and which files)."""
+    substitute = sorted({u["file"] for u in used if u.get("substitute")})
+    return {
+        "quick": bool(quick),
+        "data": "substitute" if substitute else "real",
+        **({"substitute_files": substitute} if substitute else {}),
+    }
+
+
+def notices(prov: dict) -> list[str]:
+    """What the tags of a run mean, at the top of its report."""
+    out = [QUICK_NOTICE] if prov["quick"] else []
     if prov["data"] != "real":
-        notices.append(
+        out.append(
             "Substitute data: the files read were small copies in the real formats, vouched for by "
             f"$KERASLAB_CHECKSUMS ({', '.join(prov['substitute_files'])}), not the course's dataset. The numbers "
             "say nothing about how the lesson does on the real data."
         )
-    result.notices = notices
-    result.metrics["run"] = prov
+    return out
+
+
+def how_made(prov: dict, seeds: list[int], manifest: dict) -> str:
+    """One line: quick or full, the seed(s), real or substitute data, the backend and versions."""
+    seed = f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]})"
+    return (
+        f"{'Quick' if prov['quick'] else 'Full'} run, {seed}, {prov['data']} data; backend "
+        f"{manifest.get('backend')}, keras {manifest.get('versions', {}).get('keras')}, keraslab "
+        f"{manifest.get('keraslab')}; {manifest.get('created_utc')}."
+    )
+
+
+def history_table(histories: dict) -> pd.DataFrame | None:
+    """history.csv: one history as it is; several side by side, each column prefixed with its name."""
+    frames = []
+    for name, history in histories.items():
+        frame = history_frame(history) if not isinstance(history, dict) else pd.DataFrame(history)
+        if name:
+            frame = frame.add_prefix(f"{name}_").rename(columns={f"{name}_epoch": "epoch"})
+        frames.append(frame)
+    if not frames:
+        return None
+    table = frames[0]
+    for frame in frames[1:]:
+        table = table.merge(frame, on="epoch", how="outer")
+    return table
+
+
+def write_result(run: run_folder.FolderWriter, result, config: dict, manifest: dict, prov: dict, lesson) -> None:
+    """Everything one executed lesson leaves: lesson.ipynb, config.json, manifest.json, metrics.json (its
+    `summary`), history.csv, each kept model as NAME.keras (model.keras when there is one), plots/, report.md and
+    report.html."""
+    record, reproduce = result.record, reproduce_command(lesson)
+    run.write_json("config.json", config)
+    run.write_json("manifest.json", manifest)
+    run.write_text("lesson.ipynb", json.dumps(result.notebook, indent=1, ensure_ascii=False) + "\n")
+    metrics = {"title": result.title, "summary": record.summary, "run": prov, "headline": lesson.headline}
+    run.write_json("metrics.json", {**metrics, **record.details})
+    table = history_table(record.histories)
+    if table is not None:
+        run.write_csv("history.csv", table)
+    for name, model in record.models.items():
+        path = run.path("model.keras" if len(record.models) == 1 else f"{name}.keras")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+    files = []
+    for name, png in result.figures:
+        run.write_bytes(f"plots/{name}.png", png)
+        files.append(f"plots/{name}.png")
+    head = report_head(result.title, record.summary, prov, [config.get("seed", 0)], manifest, reproduce)
+    run.write_text("report.md", render_markdown(result.notebook, head, files))
+    run.write_text("report.html", render_html(result.notebook, head))
+
+
+def report_head(title, summary, prov, seeds, manifest, reproduce, seeds_table=None) -> ReportHead:
+    return ReportHead(
+        title=title,
+        how=how_made(prov, seeds, manifest),
+        summary=summary,
+        tags=tags_of(prov),
+        notices=notices(prov),
+        reproduce=reproduce,
+        footer=f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, created "
+        f"{manifest.get('created_utc')}",
+        seeds=seeds_table,
+    )
 
 
 def run_lesson(
     lesson: RunnableLesson,
-    config,
+    values: dict | None = None,
     *,
     out: str | os.PathLike | None = None,
     seeds: int | None = None,
@@ -127,16 +162,21 @@ def run_lesson(
     resume: bool = False,
     checkpoints: str = "auto",
     keep_checkpoints: bool = False,
+    quiet: bool = False,
+    offline: bool = False,
 ) -> tuple[Path, dict]:
-    """Run `lesson` with `config` (for `seeds` consecutive seeds from config.seed) and write the run folder.
+    """Run `lesson` with `values` in its parameters cell (the others at their defaults), for `seeds` consecutive
+    seeds from values["seed"], and write the run folder. Returns (run folder, summary).
 
-    Returns (run folder, summary). With several seeds, each seed's full output goes to seed<N>/ inside the folder
-    and the top-level metrics.json holds the mean under each name and the standard deviation under <name>_sd.
+    With several seeds, each seed's full output goes to seed<N>/ inside the folder and the top-level metrics.json
+    holds the mean under each name and the standard deviation under <name>_sd; a lesson that averages over seeds
+    itself (own_seeds) takes `seeds` as its `seeds` parameter instead.
 
-    `devices`: train data-parallel over that many local devices (keraslab.distributed). `checkpoints` (one of
-    CHECKPOINT_POLICIES): "auto" saves the state of every fit of 5 or more epochs after every epoch in the staging
-    folder, "always" of every fit, "never" of none; `resume=True` continues a killed run from there (out=None: the
-    newest unfinished run of the lesson); the checkpoints are removed when the run finishes unless
+    `quiet`: nothing on the terminal (else training progress and the lesson's printed lines). `offline`: never
+    download. `devices`: train data-parallel over that many local devices (keraslab.distributed). `checkpoints`
+    (one of CHECKPOINT_POLICIES): "auto" saves the state of every fit of 5 or more epochs after every epoch in the
+    staging folder, "always" of every fit, "never" of none; `resume=True` continues a killed run from there
+    (out=None: the newest unfinished run of the lesson); the checkpoints are removed when the run finishes unless
     `keep_checkpoints`. In a distributed job (keraslab launch), process 0 writes the run folder and the checkpoints;
     the other processes write nothing.
     """
@@ -145,12 +185,13 @@ def run_lesson(
             f"Invalid value for `checkpoints`. Expected one of {', '.join(CHECKPOINT_POLICIES)}. "
             f"Received: checkpoints={checkpoints!r}"
         )
-    config, seeds = _seeds_for(lesson, config, seeds)
+    values, seeds = _seeds_for(lesson, dict(values or {}), seeds)
+    given = {"lesson": lesson.name, **{n: p.default for n, p in lesson.parameters.items()}, **values}
     plan = make_plan(devices)
     primary = runtime.is_primary()
     scratch = None if primary else Path(tempfile.mkdtemp(prefix="keraslab-replica-"))
     if primary:
-        final = _resolve_folder(lesson, config, out, resume, runs_root)
+        final = _resolve_folder(lesson, given.get("seed", 0), out, resume, runs_root)
     else:  # the other processes of a job: same work, nothing kept
         final, resume = scratch / "run", False
 
@@ -158,39 +199,42 @@ def run_lesson(
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    run_config = config_dict(lesson, config) if seeds == 1 else {**config_dict(lesson, config), "seeds": seeds}
+    staged = given if seeds == 1 else {**given, "seeds": seeds}
     min_epochs = CHECKPOINT_POLICIES[checkpoints]
     hint = f"keraslab run {lesson.name} --out {final} --resume (with the same options)"
+    show = None if quiet else sys.stdout
     try:
         with (
             runtime.on_lost(drop_scratch),
             run_folder.RunDir(
-                final, config=run_config, resume=resume, keep_checkpoints=keep_checkpoints, resume_hint=hint
+                final, config=staged, resume=resume, keep_checkpoints=keep_checkpoints, resume_hint=hint
             ) as run,
             runtime.on_lost(run.abandon),
             use_plan(plan),
             ckpt.active(
                 None if min_epochs is None else ckpt.Store(run.checkpoints, min_epochs=min_epochs, writer=primary)
             ),
+            terminal.to(show),
+            offline_mode(offline),
         ):
-            if resume and not config.quiet:
+            if resume and not quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
-            summary = _execute_into(run, lesson, config, seeds, resumed=resume)
+            summary = _execute_into(run, lesson, values, seeds, resumed=resume, echo=show)
     finally:
         drop_scratch()
     return final, summary
 
 
-def _seeds_for(lesson: RunnableLesson, config, seeds: int | None):
-    """(config, how many seeds the runner loops over): a lesson with own_seeds takes them in its config."""
+def _seeds_for(lesson: RunnableLesson, values: dict, seeds: int | None):
+    """(values, how many seeds the runner loops over): a lesson with own_seeds takes them as its parameter."""
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
         raise UsageError(f"Invalid value for `seeds`. Expected an integer >= 1. Received: seeds={seeds!r}")
     if lesson.own_seeds:
-        return (config if seeds is None else dataclasses.replace(config, seeds=seeds)), 1
-    return config, seeds or 1
+        return ({**values, "seeds": seeds} if seeds is not None else values), 1
+    return values, seeds or 1
 
 
-def _resolve_folder(lesson: RunnableLesson, config, out, resume: bool, runs_root) -> Path:
+def _resolve_folder(lesson: RunnableLesson, seed: int, out, resume: bool, runs_root) -> Path:
     if out is not None:
         return Path(out)
     if resume:
@@ -201,50 +245,45 @@ def _resolve_folder(lesson: RunnableLesson, config, out, resume: bool, runs_root
                 f"{Path(runs_root) / lesson.name} (name the run with --out DIR)"
             )
         return found[0]
-    return run_folder.default_run_dir(lesson.name, config.seed, runs_root)
+    return run_folder.default_run_dir(lesson.name, seed, runs_root)
 
 
-def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, config, seeds: int, resumed: bool = False) -> dict:
+def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, seeds: int, *, resumed, echo):
     extra = {**_job_info(), "resumed": resumed}
     reproduce = reproduce_command(lesson)
+    first = values.get("seed", lesson.parameters["seed"].default if "seed" in lesson.parameters else 0)
     if seeds == 1:
-        result, used = execute(lesson, config)
-        manifest = build_manifest(lesson=lesson.name, seed=config.seed, data_files=used, extra=extra)
-        write_result(run, result, config_dict(lesson, config), manifest, reproduce)
+        result = lesson.execute(values, echo=echo)
+        prov = provenance(result.values.get("quick", False), result.used)
+        manifest = build_manifest(lesson=lesson.name, seed=first, data_files=result.used, extra=extra)
+        write_result(run, result, {"lesson": lesson.name, **result.values}, manifest, prov, lesson)
         return result.summary
-    seed_list = [config.seed + i for i in range(seeds)]
-    summaries, used_all = [], []
+    seed_list = [first + i for i in range(seeds)]
+    results, used_all = [], []
     for seed in seed_list:
-        cfg = dataclasses.replace(config, seed=seed)
-        result, used = execute(lesson, cfg)
-        used_all += [u for u in used if u not in used_all]
-        manifest = build_manifest(lesson=lesson.name, seed=seed, data_files=used, extra=extra)
-        write_result(run.subfolder(f"seed{seed}"), result, config_dict(lesson, cfg), manifest, reproduce)
-        summaries.append(result.summary)
-    combined = seeds_result(result.title, seed_list, summaries)
-    combined.tags, combined.notices = result.tags, result.notices
-    combined.metrics.update({k: result.metrics[k] for k in ("run", "headline") if k in result.metrics})
+        result = lesson.execute({**values, "seed": seed}, echo=echo)
+        used_all += [u for u in result.used if u not in used_all]
+        prov = provenance(result.values.get("quick", False), result.used)
+        manifest = build_manifest(lesson=lesson.name, seed=seed, data_files=result.used, extra=extra)
+        config = {"lesson": lesson.name, **result.values}
+        write_result(run.subfolder(f"seed{seed}"), result, config, manifest, prov, lesson)
+        results.append(result)
+    summary = aggregate_summaries([r.summary for r in results])
+    prov = provenance(results[0].values.get("quick", False), used_all)
     manifest = build_manifest(lesson=lesson.name, seed=seed_list, data_files=used_all, extra=extra)
-    write_result(run, combined, {**config_dict(lesson, config), "seeds": seeds}, manifest, reproduce)
-    return combined.summary
-
-
-def seeds_result(title: str, seed_list: list[int], summaries: list[dict]) -> Result:
-    """The top-level result of a several-seed run: mean and sd of every summary value, and each seed's row."""
-    summary = aggregate_summaries(summaries)
-    per_seed = {str(s): summ for s, summ in zip(seed_list, summaries, strict=True)}
-    result = Result(
-        title=f"{title}: {len(seed_list)} seeds ({seed_list[0]}-{seed_list[-1]})",
-        summary=summary,
-        metrics={"seeds": seed_list, "per_seed": per_seed},
-    )
-    result.text(
-        f"Each seed's full run (plots, history, report) is in the folder seed<N>/. The summary above is "
-        f"the mean ± sample standard deviation over the {len(seed_list)} seeds."
-    )
-    frame = pd.DataFrame([{"seed": s, **summ} for s, summ in zip(seed_list, summaries, strict=True)])
-    result.table("per_seed", frame, "Every seed's summary")
-    return result
+    config = {"lesson": lesson.name, **results[0].values, "seeds": seeds}
+    run.write_json("config.json", config)
+    run.write_json("manifest.json", manifest)
+    run.write_text("lesson.ipynb", json.dumps(results[0].notebook, indent=1, ensure_ascii=False) + "\n")
+    per_seed = {str(s): r.summary for s, r in zip(seed_list, results, strict=True)}
+    metrics = {"title": results[0].title, "summary": summary, "run": prov, "headline": lesson.headline}
+    run.write_json("metrics.json", {**metrics, "seeds": seed_list, "per_seed": per_seed})
+    table = seeds_frame(seed_list, [r.summary for r in results])
+    head = report_head(results[0].title, summary, prov, seed_list, manifest, reproduce, table)
+    figures = [f"seed{seed_list[0]}/plots/{name}.png" for name, _ in results[0].figures]
+    run.write_text("report.md", render_markdown(results[0].notebook, head, figures))
+    run.write_text("report.html", render_html(results[0].notebook, head))
+    return summary
 
 
 def mean_sd(values) -> tuple[float, float]:
@@ -263,8 +302,6 @@ def aggregate_summaries(summaries: list[dict]) -> dict:
 
 def run_tags(folder: Path) -> tuple[str, ...]:
     """The tags of a written run ("quick run", "substitute data") from its metrics.json."""
-    import json
-
     try:
         prov = json.loads((Path(folder) / "metrics.json").read_text()).get("run", {})
     except (OSError, ValueError):
@@ -311,24 +348,25 @@ class LessonOutcome:
 
 def run_all(
     lessons: Iterable[RunnableLesson],
-    make_config: Callable[[RunnableLesson], object],
+    values: dict,
     *,
     root: str | os.PathLike,
     **run_options,
 ) -> list[LessonOutcome]:
     """Every lesson in order into root/<lesson>/; a lesson whose data is missing is reported and skipped, not fatal.
 
-    `make_config(lesson)` gives each lesson's config; `run_options` go to run_lesson (seeds, devices, ...)."""
+    `values` are given to every lesson that has a parameter of that name (seed, quick, epochs, data_dir);
+    `run_options` go to run_lesson (seeds, devices, quiet, ...)."""
     if run_options.get("resume"):
         raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
     outcomes, lessons = [], list(lessons)
     for k, lesson in enumerate(lessons, 1):
         base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
-        config = make_config(lesson)
-        if not getattr(config, "quiet", False):  # each lesson announced before its progress lines
+        mine = {name: value for name, value in values.items() if name in lesson.parameters}
+        if not run_options.get("quiet"):  # each lesson announced before its progress lines
             print(f"\n[{k}/{len(lessons)}] {lesson.name}: {getattr(lesson, 'summary', '')}", flush=True)
         try:
-            folder, summary = run_lesson(lesson, config, out=Path(root) / lesson.name, **run_options)
+            folder, summary = run_lesson(lesson, mine, out=Path(root) / lesson.name, **run_options)
         except DataMissingError as exc:
             outcomes.append(dataclasses.replace(base, skipped=str(exc)))
             continue

@@ -179,18 +179,17 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
         training.compile_model(
             net, loss=loss, steps_per_epoch=training.batches_per_epoch(len(x_part), options.batch_size)
         )
-        histories.append(
-            training.fit(
-                net,
-                x_part,
-                y_part.astype(np.float32) if table.binary else y_part,
-                epochs=options.epochs,
-                batch_size=options.batch_size,
-                class_weight=class_weight,
-                quiet=options.quiet,
-                seed=seed,
-            )
+        history = training.fit(
+            net,
+            x_part,
+            y_part.astype(np.float32) if table.binary else y_part,
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            class_weight=class_weight,
+            quiet=options.quiet,
+            seed=seed,
         )
+        histories.append(training.history_frame(history))
         return net
 
     if strategy.kind != "ensemble":

@@ -1,6 +1,7 @@
 """keraslab.training: compile and fit Keras models, fast, seeded, resumable.
 
-- fitting: `compile_model`, `fit` (the compiled epoch on JAX, model.fit elsewhere), `Refitter`, `predict`
+- fitting: `compile_model`, `fit` (the compiled epoch on JAX, model.fit elsewhere; a Keras History either way),
+  `history_frame`, `Refitter`, `predict`
 - fastfit: one fit through the compiled epoch (the data on the device), on one device or a mesh, checkpointed
 - compiled_epoch: what is compiled per model: a shuffled epoch in one `lax.scan`, sharded batches, evaluation
 - checkpoints: each fit's state after every epoch, and resuming from it
@@ -16,6 +17,7 @@ from keraslab.training.fitting import (
     compile_model,
     count_params,
     fit,
+    history_frame,
     predict,
     reset_for_refit,
     steps_per_execution,
@@ -27,6 +29,7 @@ __all__ = [
     "compile_model",
     "count_params",
     "fit",
+    "history_frame",
     "predict",
     "reset_for_refit",
     "steps_per_execution",

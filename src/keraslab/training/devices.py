@@ -78,5 +78,5 @@ def time_epoch(
         history = fit(
             model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1, input_scale=input_scale
         )
-        float(history["loss"].iloc[-1])
+        float(history.history["loss"][-1])
         return time.perf_counter() - start

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 
 from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import local_copy, padded
@@ -171,20 +170,21 @@ def fit_epochs(
     validation_split: float = 0.0,
     class_weight: dict | None = None,
     initial_epoch: int = 0,
-    quiet: bool = False,
+    progress=None,
     on_epoch_end=None,
     input_scale: float | None = None,
     plan=None,
     checkpoints=None,
     accuracy: bool = True,
-) -> pd.DataFrame:
-    """Train a compiled Keras model on the JAX backend, one compiled call per epoch. Returns the history (epoch,
-    loss, accuracy, val_loss, val_accuracy, seconds: the epoch's training time) like training.fit; without
-    `accuracy` (a model compiled with no metrics) the accuracy columns are left out.
+):
+    """Train a compiled Keras model on the JAX backend, one compiled call per epoch. Returns a Keras History, as
+    model.fit does: `.history` holds loss, accuracy, val_loss, val_accuracy (when there are validation rows) and
+    seconds (each epoch's training time) per epoch; without `accuracy` (a model compiled with no metrics) the
+    accuracy entries are left out.
 
-    `on_epoch_end(epoch, row)` is called after each epoch with the weights written back. With `input_scale`, x (say
-    uint8 images) stays on the device as it is and each batch is cast to float32 and multiplied by it: 50,000 CIFAR
-    images take 150 MB there instead of 600 MB.
+    `progress`: a stream for one line per epoch (None: silent). `on_epoch_end(epoch, row)` is called after each
+    epoch with the weights written back. With `input_scale`, x (say uint8 images) stays on the device as it is and
+    each batch is cast to float32 and multiplied by it: 50,000 CIFAR images take 150 MB there instead of 600 MB.
 
     `plan` (default: keraslab.distributed.plan.current()): train data-parallel on its mesh; the same global batches
     in the same order as on one device. `checkpoints` (default: the active keraslab.training.checkpoints store's
@@ -210,8 +210,10 @@ def fit_epochs(
     restored = None if checkpoints is None else _restore(checkpoints, state, signature, plan)
     if restored is not None:
         initial_epoch, rows, state = restored
-        if not quiet:
-            print(f"Resuming at epoch {initial_epoch + 1}/{epochs} from {checkpoints.folder}", flush=True)
+        if progress is not None:
+            print(
+                f"Resuming at epoch {initial_epoch + 1}/{epochs} from {checkpoints.folder}", file=progress, flush=True
+            )
 
     runner = (
         OneDevice(trainer, data, seed=seed, scale=input_scale, kind=kind)
@@ -227,8 +229,8 @@ def fit_epochs(
         if validation:
             row["val_loss"], row["val_accuracy"] = _evaluate(trainer, state, validation, kind, runner.scale)
         rows.append(row)
-        if not quiet:
-            _print_epoch(row, epochs, time.perf_counter() - t0, accuracy)
+        if progress is not None:
+            _print_epoch(row, epochs, time.perf_counter() - t0, accuracy, progress)
         if checkpoints is not None and checkpoints.writer:
             checkpoints.save(epoch + 1, host_state(state), rows, signature)
         if on_epoch_end is not None:
@@ -237,7 +239,7 @@ def fit_epochs(
     trainer.write_back(state)
     if checkpoints is not None:
         checkpoints.finish()
-    return _history(rows, validation=data.validation is not None, accuracy=accuracy)
+    return _history(model, rows, epochs=epochs, validation=data.validation is not None, accuracy=accuracy)
 
 
 def _validation_chunks(data: FitData, put) -> list:
@@ -261,17 +263,26 @@ def _evaluate(trainer: EpochTrainer, state, chunks, kind, scale) -> tuple[float,
     return total_loss / n, total_acc / n
 
 
-def _print_epoch(row: dict, epochs: int, seconds: float, accuracy: bool) -> None:
+def _print_epoch(row: dict, epochs: int, seconds: float, accuracy: bool, stream) -> None:
     shown = {k: v for k, v in row.items() if k not in ("epoch", "seconds") and (accuracy or "accuracy" not in k)}
     extra = "".join(f" - {k}: {v:.4f}" for k, v in shown.items())
-    print(f"Epoch {row['epoch']}/{epochs} - {seconds:.2f}s{extra}", flush=True)
+    print(f"Epoch {row['epoch']}/{epochs} - {seconds:.2f}s{extra}", file=stream, flush=True)
 
 
-def _history(rows: list[dict], *, validation: bool, accuracy: bool) -> pd.DataFrame:
-    columns = ["epoch", "loss", "accuracy"] + (["val_loss", "val_accuracy"] if validation else []) + ["seconds"]
+def _history(model, rows: list[dict], *, epochs: int, validation: bool, accuracy: bool):
+    """A keras.callbacks.History of the rows, as model.fit returns it (and sets as model.history)."""
+    from keraslab.backend import keras
+
+    columns = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if validation else []) + ["seconds"]
     if not accuracy:
         columns = [c for c in columns if "accuracy" not in c]
-    return pd.DataFrame(rows, columns=columns)
+    history = keras().callbacks.History()
+    history.set_model(model)
+    history.set_params({"verbose": 0, "epochs": epochs})
+    history.epoch = [int(row["epoch"]) - 1 for row in rows]
+    history.history = {c: [float(row[c]) for row in rows] for c in columns}
+    model.history = history
+    return history
 
 
 def _restore(checkpoints, template, signature: dict, plan):

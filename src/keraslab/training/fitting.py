@@ -1,4 +1,4 @@
-"""Compile and fit Keras models with the fastest settings measured here, seeded, returning tidy histories.
+"""Compile and fit Keras models with the fastest settings measured here, seeded, returning what model.fit returns.
 
 `fit` trains a compiled model through keraslab.training.fastfit on JAX (one compiled call per epoch) and through
 Keras's own `model.fit` otherwise. steps_per_execution runs several training steps per call into model.fit's
@@ -8,11 +8,14 @@ PyTorch backend requires 1.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 
 import numpy as np
 import pandas as pd
 
+from keraslab import terminal
 from keraslab.backend import current_backend, keras
 from keraslab.distributed.plan import current as current_plan
 from keraslab.errors import UsageError
@@ -54,27 +57,34 @@ def fit(
     validation_data=None,
     validation_split: float = 0.0,
     class_weight=None,
-    quiet: bool = False,
+    quiet: bool | None = None,
     shuffle: bool = True,
     callbacks=None,
     seed: int = 0,
     fast: bool = True,
     input_scale: float | None = None,
     title: str | None = None,
-) -> pd.DataFrame:
-    """Train a compiled model and return the history as a DataFrame: epoch, loss, the compiled metrics, their
-    validation twins, and `seconds` (each epoch's wall time).
+):
+    """Train a compiled model as `model.fit` does and return what it returns: a keras.callbacks.History, whose
+    `.history` holds the loss, the compiled metrics and their validation twins per epoch, and `seconds` (each
+    epoch's wall time). `history_frame(history)` makes it a table.
+
+    Progress (a line naming the model, then a line per epoch): with quiet=None, to the terminal of the keraslab
+    command that runs the lesson (keraslab.terminal), never into a notebook; quiet=False prints it, quiet=True
+    silences it.
 
     On JAX (with `fast`, shuffling on and no callbacks) the model trains through keraslab.training.fastfit: one
     compiled call per epoch, each epoch's order drawn from (seed, epoch); it computes the loss and accuracy, so a
     model compiled with other metrics is refused there (pass fast=False). Otherwise it trains through model.fit.
     `input_scale`: the model sees x * input_scale as float32 (x may be uint8 images, scaled batch by batch on the
-    fast path, so the float32 copy of the whole set is never made). Unless `quiet`, a line naming the model
-    (`title`, else its Keras name) comes before its progress lines.
+    fast path, so the float32 copy of the whole set is never made). The progress's first line names the model
+    (`title`, else its Keras name).
     """
-    if not quiet:
+    progress = terminal.stream() if quiet is None else (None if quiet else sys.stdout)
+    if progress is not None:
         print(
             f"Training {title or model.name}: {len(x):,} rows, {epochs} epoch{'s' * (epochs != 1)}, batch {batch_size}",
+            file=progress,
             flush=True,
         )
     if fast and uses_fast_path(model, callbacks=callbacks, shuffle=shuffle):
@@ -92,7 +102,7 @@ def fit(
             validation_data=validation_data,
             validation_split=validation_split,
             class_weight=class_weight,
-            quiet=quiet,
+            progress=progress,
             input_scale=input_scale,
         )
     if current_plan() is not None:
@@ -105,21 +115,29 @@ def fit(
         if validation_data is not None:
             validation_data = (_scaled(validation_data[0], input_scale), validation_data[1])
     timer = _epoch_timer()
-    history = model.fit(
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_data=validation_data,
-        validation_split=validation_split,
-        class_weight=class_weight,
-        shuffle=shuffle,
-        verbose=0 if quiet else (1 if epochs <= 10 else 2),
-        callbacks=[*(callbacks or []), timer],
-    )
+    with contextlib.redirect_stdout(progress) if progress is not None else contextlib.nullcontext():
+        history = model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            class_weight=class_weight,
+            shuffle=shuffle,
+            verbose=0 if progress is None else (1 if epochs <= 10 else 2),
+            callbacks=[*(callbacks or []), timer],
+        )
+    history.history["seconds"] = timer.seconds[: len(history.epoch)]
+    return history
+
+
+def history_frame(history) -> pd.DataFrame:
+    """A History (or a DataFrame already) as a table: epoch (from 1), then one column per entry."""
+    if isinstance(history, pd.DataFrame):
+        return history
     frame = pd.DataFrame(history.history)
-    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    frame["seconds"] = timer.seconds[: len(frame)]
+    frame.insert(0, "epoch", np.asarray(history.epoch, dtype=np.int64) + 1)
     return frame
 
 
@@ -191,7 +209,7 @@ class Refitter:
         self.build = build
         self.model = compile_model(build(), optimizer=optimizer, loss=loss, steps_per_epoch=steps_per_epoch)
 
-    def fit(self, x, y, *, seed: int, **fit_kwargs) -> pd.DataFrame:
+    def fit(self, x, y, *, seed: int, **fit_kwargs):
         from keraslab.seeding import set_seed
 
         set_seed(seed)

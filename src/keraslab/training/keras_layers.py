@@ -28,7 +28,14 @@ class ReshapeMaxPooling2D(keras.layers.Layer):
     (n, h, w, c) -> (n, h // 2, w // 2, c). The gradient goes to the first maximum of each window (row by row), as
     MaxPooling2D's does; on JAX it is written out as one elementwise select (`_jax_max_pool`): the max's own
     gradient would count the maxima of every window, a reduction that cost a fifth of the CNN's training step.
+    `pool_size` is there to read as MaxPooling2D's does; only (2, 2) is computed.
     """
+
+    def __init__(self, pool_size=(2, 2), **kwargs):
+        super().__init__(**kwargs)
+        size = tuple(pool_size) if isinstance(pool_size, (tuple, list)) else (pool_size, pool_size)
+        if size != (2, 2):
+            raise ValueError(f"ReshapeMaxPooling2D pools 2 x 2 windows only. Received: pool_size={pool_size!r}")
 
     def call(self, x):
         h, w, c = x.shape[1], x.shape[2], x.shape[3]

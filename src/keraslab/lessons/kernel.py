@@ -1,13 +1,27 @@
-"""Run a notebook top to bottom in a fresh kernel of this Python (nbclient), keeping every output, plots inline."""
+"""Run a lesson's notebook top to bottom in a fresh Jupyter kernel of this Python (nbclient), keeping every output,
+plots inline: the notebook exactly as a learner runs it. Needs the `notebooks` extra (nbclient, nbformat, ipykernel).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-from keraslab.errors import KeraslabError
+from keraslab.errors import KeraslabError, UsageError
+
+EXTRA = ("nbformat", "nbclient", "ipykernel")
+
+
+def require_extra() -> None:
+    """UsageError naming the extra when a package of `keraslab[notebooks]` is missing."""
+    missing = [name for name in EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(
+            f"executing a notebook needs {', '.join(missing)} (the notebooks extra): pip install 'keraslab[notebooks]'"
+        )
 
 
 class NotebookFailed(KeraslabError):
@@ -48,10 +62,15 @@ def _kernel_manager_class():
 
 
 def execute_notebook(nb, *, cwd: str | Path, name: str, timeout: float | None = None):
-    """Execute `nb` in place with `cwd` as the kernel's working directory. Raises NotebookFailed naming the failing
-    cell's position and first line."""
+    """Execute `nb` (nbformat 4: a NotebookNode, or its plain JSON data) with `cwd` as the kernel's working
+    directory; returns the executed NotebookNode. Raises NotebookFailed naming the failing cell's position and
+    first line."""
+    require_extra()
+    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    nb = nbformat.from_dict(nb)
 
     client = NotebookClient(
         nb,

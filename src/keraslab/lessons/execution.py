@@ -1,0 +1,92 @@
+"""`keraslab run LESSON`'s half of a lesson: its script executed in this process with the command's values in its
+parameters cell, and what it handed over (keraslab.lessons.record) collected with the executed notebook."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from keraslab.errors import KeraslabError
+from keraslab.lessons.executor import CellFailed, CellRunner
+from keraslab.lessons.parameters import check_values, set_values
+from keraslab.lessons.record import LessonRun, Record, listening
+from keraslab.lessons.source import Cell, notebook
+
+
+class LessonFailed(KeraslabError):
+    """A lesson's cell raised something other than a keraslab error (those pass through as they are)."""
+
+
+@dataclass
+class LessonResult:
+    lesson: str
+    title: str
+    values: dict[str, Any]  # the parameters as the lesson resolved them (`begin`): config.json
+    record: Record  # summary, models, histories, details (`finish`)
+    notebook: dict  # the executed notebook: lesson.ipynb
+    figures: list[tuple[str, bytes]]  # every figure shown, in order (name, PNG): plots/
+    used: list[dict] = field(default_factory=list)  # the data files read
+
+    @property
+    def summary(self) -> dict[str, float]:
+        return self.record.summary
+
+
+class _Listener:
+    def __init__(self, used: list[dict], parameters: dict):
+        self.used, self.parameters = used, parameters
+        self.run: LessonRun | None = None
+        self.record: Record | None = None
+
+    def started(self, run: LessonRun) -> None:
+        self.run = run
+
+    def finished(self, run: LessonRun, record: Record) -> None:
+        self.record = record
+
+
+def execute(lesson, values: dict, *, echo: TextIO | None = None) -> LessonResult:
+    """Run `lesson`'s script with `values` (checked against its parameters cell) set in that cell, every other
+    parameter at its default. `echo`: where the lesson's printed output also goes (the terminal), or nowhere."""
+    from keraslab.datasets import track_files
+
+    declared = lesson.parameters
+    values = {
+        **{n: p.default for n, p in declared.items()},
+        **check_values(values, declared, lesson=lesson.name, source="parameters"),
+    }
+    cells = [Cell(c.kind, set_values(c.source, values), c.tags, c.line) if c.is_parameters else c for c in lesson.cells]
+    runner = CellRunner(str(lesson.path), echo=echo, echo_err=sys.stderr if echo is not None else None)
+    with track_files() as used, listening(_Listener(used, declared)) as listener:
+        count = 0
+        for index, cell in enumerate(cells):
+            if cell.kind != "code":
+                continue
+            count += 1
+            try:
+                runner.run(index, count, cell)
+            except CellFailed as exc:
+                if isinstance(exc.error, KeraslabError):  # missing data, a bad value: its own one line
+                    raise exc.error from None
+                raise _failure(lesson, exc) from exc.error
+    if listener.run is None or listener.record is None:
+        raise LessonFailed(f"lesson {lesson.name}: its script ended without calling begin(...) and run.finish(...)")
+    return LessonResult(
+        lesson.name,
+        lesson.title,
+        listener.run.values,
+        listener.record,
+        notebook(cells, lesson=lesson.name, outputs=runner.result.outputs),
+        runner.result.figures,
+        list(used),
+    )
+
+
+def _failure(lesson, exc: CellFailed) -> LessonFailed:
+    """One line naming the failed cell, its line in the script and the error."""
+    first = next((line.strip() for line in exc.cell.source.splitlines() if line.strip()), "")
+    return LessonFailed(
+        f"lesson {lesson.name}: cell {exc.index + 1} ({lesson.file} line {exc.cell.line}: {first!r}) failed: "
+        f"{type(exc.error).__name__}: {str(exc.error).splitlines()[0] if str(exc.error) else ''}"
+    )

@@ -1,0 +1,88 @@
+"""`keraslab notebook` as a library call: a lesson as a Jupyter notebook file (.ipynb), its parameters set and
+checked against their declarations, optionally executed in a kernel (keraslab.lessons.kernel).
+
+    make_notebooks(["churn"], "out", execute=True, params=["epochs=20"])   # keraslab notebook churn --execute ...
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from keraslab.errors import UsageError
+from keraslab.files import atomic_write_text
+from keraslab.lessons.catalog import get_lesson
+from keraslab.lessons.parameters import parse_assignments, set_values
+from keraslab.lessons.source import Cell, notebook
+
+
+def build_notebook(name: str, *, params: list[str] = (), seed: int | None = None, quick: bool = False) -> dict:
+    """The lesson's notebook (nbformat 4 JSON data, no outputs) with its parameters set: `params` as NAME=VALUE
+    texts, then `seed` and `quick` (--seed N and --quick); every value checked against its declaration."""
+    lesson = get_lesson(name)
+    declared = lesson.parameters
+    values: dict[str, Any] = parse_assignments(list(params), declared, lesson=name)
+    if seed is not None:
+        values["seed"] = declared["seed"].parse(str(seed))
+    if quick and "quick" in declared:
+        values["quick"] = True
+    cells = [Cell(c.kind, set_values(c.source, values), c.tags, c.line) if c.is_parameters else c for c in lesson.cells]
+    return notebook(cells, lesson=name)
+
+
+def write_notebook(nb, path: str | Path) -> Path:
+    """Write a notebook (JSON data or an nbformat NotebookNode) as nbformat 4 JSON, atomically."""
+    return atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def outputs_for(lessons: list[str], out_dir: str | Path, *, force: bool) -> dict[str, Path]:
+    """DIR/LESSON.ipynb for each lesson; an existing file is refused (UsageError) unless `force`."""
+    paths = {name: Path(out_dir) / f"{get_lesson(name).name}.ipynb" for name in lessons}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not force:
+        raise UsageError(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+    return paths
+
+
+def make_notebooks(
+    lessons: list[str],
+    out_dir: str | Path = ".",
+    *,
+    execute: bool = False,
+    params: list[str] = (),
+    seed: int | None = None,
+    quick: bool = False,
+    force: bool = False,
+    timeout: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Write DIR/LESSON.ipynb for each lesson (every notebook is built and every parameter checked before anything
+    is written). With `execute`, each runs in a fresh kernel first and is written with its outputs; a failing cell
+    raises NotebookFailed after the partly executed notebook is written as DIR/LESSON.failed.ipynb."""
+    from keraslab.lessons.kernel import NotebookFailed, execute_notebook, require_extra
+
+    if execute:
+        require_extra()
+    paths = outputs_for(lessons, out_dir, force=force)
+    notebooks = {name: build_notebook(name, params=params, seed=seed, quick=quick) for name in lessons}
+    written = []
+    for name, nb in notebooks.items():
+        path = paths[name]
+        failed = path.with_suffix(".failed.ipynb")
+        t0 = time.perf_counter()
+        if execute:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                nb = execute_notebook(nb, cwd=path.parent, name=name, timeout=timeout)
+            except NotebookFailed as exc:
+                write_notebook(exc.notebook, failed)
+                message = f"{exc}; the partly executed notebook is {failed}"
+                raise NotebookFailed(message, exc.notebook, exc.cell_index) from exc
+            failed.unlink(missing_ok=True)  # a failure of an earlier attempt no longer describes this notebook
+        written.append(write_notebook(nb, path))
+        if progress:
+            progress(f"{path}" + (f" (executed in {time.perf_counter() - t0:.1f} s)" if execute else ""))
+    return written
