@@ -249,7 +249,7 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_debug_and_quiet_work_before_the_command_too(capsys, tmp_path, shared_data):
     from keraslab.errors import UsageError
 
-    code, out, _ = run_cli(capsys, "--quiet", "run", "losses", "--data-dir", str(shared_data), "--out", str(tmp_path))
+    code, out, _ = run_cli(capsys, "--quiet", "run", "losses", "--out", str(tmp_path))
     assert code == 0 and out.strip() == str(tmp_path)  # quiet: only the run folder
     with pytest.raises(UsageError, match="Unknown dataset 'imagenet'"):  # debug: the exception itself
         main(["--debug", "data", "show", "imagenet"])
@@ -261,11 +261,20 @@ def test_debug_and_quiet_work_before_the_command_too(capsys, tmp_path, shared_da
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "churn", "--epochs", "0"], "Invalid value for `epochs`. Expected a positive integer or None"),
+        (["run", "churn", "--epochs", "0"], "Invalid value for `epochs`. Expected an integer in [1, inf) or None"),
         (["run", "churn", "--epochs", "-1"], "Received: epochs=-1"),
         (["run", "churn", "--threshold", "2"], "Invalid value for `threshold`. Expected a number in [0, 1]."),
         (["run", "churn", "--test-size", "1.5"], "Invalid value for `test_size`. Expected a number in (0, 1)."),
-        (["run", "dropout", "--folds", "1"], "Invalid value for `folds`. Expected an integer >= 2. Received: folds=1"),
+        (
+            ["run", "dropout", "--folds", "1"],
+            "Invalid value for `folds`. Expected an integer in [2, 208]. Received: folds=1",
+        ),
+        (["run", "churn", "--threshold", "nan"], "Invalid value for `threshold`. Expected a number in [0, 1]."),
+        (
+            ["run", "gd-variants", "--learning-rate", "inf"],
+            "Expected a number in (0, inf). Received: learning_rate=inf",
+        ),
+        (["run", "losses", "--epsilon", "0.9"], "Invalid value for `epsilon`. Expected a number in (0, 0.5)."),
         (["run", "dropout", "--rate", "1"], "Invalid value for `rate`. Expected a number in [0, 1)."),
         (["run", "churn", "--seed", "-3"], "Invalid value for `seed`. Expected an integer in [0, 4294967296)"),
         (["run", "churn", "--epoch", "3"], "unrecognized arguments: --epoch 3"),  # no abbreviations
@@ -278,17 +287,16 @@ def test_options_out_of_range_are_refused_before_any_work(capsys, tmp_path, argv
 
 
 def test_every_numeric_lesson_option_has_its_bounds():
-    """A new numeric option cannot slip in unchecked: each has an entry in keraslab.lessons.lesson.BOUNDS."""
+    """A new numeric option cannot slip in unchecked: a parameters cell that declares a number without its range is
+    refused when it is read, so every lesson's numeric parameters have one."""
     from keraslab import lessons
-    from keraslab.lessons.lesson import BOUNDS
+    from keraslab.lessons.parameters import read_parameters
 
-    unchecked = {
-        f"{name}: {option.name}"
-        for name, lesson in lessons.all_lessons().items()
-        for option in lessons.config_options(lesson.config_cls)
-        if option.type in (int, float) and option.name not in BOUNDS
-    }
-    assert not unchecked
+    for name, lesson in lessons.all_lessons().items():
+        for p in lesson.parameters.values():
+            assert p.type not in (int, float) or p.bound is not None, (name, p.name)
+    with pytest.raises(ValueError, match="`rate` is a number and declares no range"):
+        read_parameters("rate: float = 0.5  # the dropout rate\n")
 
 
 # --- a full or read-only disk: one line naming the path ------------------------------------------------------------

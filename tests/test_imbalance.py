@@ -21,7 +21,7 @@ from keraslab.imbalance import (
     summarise,
     summary_keys,
 )
-from keraslab.imbalance.strategies import FOCAL_ALPHA, FOCAL_GAMMA, STRATEGIES
+from keraslab.imbalance.strategies import ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS, STRATEGIES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -205,34 +205,42 @@ def test_unknown_strategy_lists_the_valid_ones():
 # --- the lesson ----------------------------------------------------------------------------------------------------
 
 
-def _lesson(tmp_path, shared_data, **options):
+def _lesson(tmp_path, shared_data, **values):
     from keraslab import lessons
     from keraslab.runs import runner
 
     lesson = lessons.get_lesson("imbalance")
-    config = lessons.make_config(lesson, data_dir=str(shared_data), quiet=True, quick=True, **options)
-    return runner.run_lesson(lesson, config, out=tmp_path / "imb")
+    values = {"data_dir": str(shared_data), "quick": True, **values}
+    return runner.run_lesson(lesson, values, out=tmp_path / "imb", quiet=True, offline=True)
 
 
 def test_lesson_quick_on_churn_with_tutorial_protocol(tmp_path, shared_data):
     folder, s = _lesson(tmp_path, shared_data, strategies="baseline,smote", protocol="tutorial")
     assert {"baseline_f1", "smote_f1", "tutorial_smote_f1", "best_f1"} <= set(s)
     assert "smote_f1_sd" not in s  # one seed: no sd, rather than a claimed 0.0
-    report = (folder / "report.md").read_text()
-    assert "tutorial (leaky: resampled before the split)" in report and "TUTORIAL" in report
-    assert (folder / "plots" / "f1.png").is_file()
+    rows = json.loads((folder / "metrics.json").read_text())["rows"]
+    leaky = [r for r in rows if r["protocol"] == "tutorial (leaky: resampled before the split)"]
+    assert [r["strategy"] for r in leaky] == ["smote"]  # the course's protocol, for the resampling strategies only
+    assert s["tutorial_smote_f1"] == leaky[0]["f1"] and s["best_f1"] == max(s["baseline_f1"], s["smote_f1"])
+    nb = (folder / "lesson.ipynb").read_text()
+    assert "smote: honest " in nb and "tutorial (leaky) " in nb  # the leak measured, in the lesson's output
+    assert [p.name for p in (folder / "plots").iterdir()] == [
+        "01-f1-of-class-yes-one-seed-no-spread-to-show-seeds-1-gives-one.png"
+    ]
 
 
 def test_lesson_on_another_binary_table(tmp_path, shared_data):
-    _folder, s = _lesson(tmp_path, shared_data, dataset="sonar", strategies="baseline,class_weight")
-    assert "class_weight_f1" in s
+    folder, s = _lesson(tmp_path, shared_data, dataset="sonar", strategies="baseline,class_weight")
+    assert set(s) >= {"baseline_f1", "class_weight_f1"} and "smote_f1" not in s
+    assert "of the rows are of class 'R'" in (folder / "lesson.ipynb").read_text()  # the smaller class: rocks
 
 
-def test_lesson_refuses_a_non_binary_table(tmp_path, shared_data):
-    with pytest.raises(UsageError, match="Dataset 'homeprices' has no binary target"):
+def test_lesson_refuses_a_dataset_it_cannot_use(tmp_path, shared_data):
+    with pytest.raises(UsageError, match=r"Invalid value for `dataset`. Expected one of 'churn', 'sonar', 'insurance'"):
         _lesson(tmp_path, shared_data, dataset="homeprices")
-    with pytest.raises(UsageError, match="Dataset 'mnist_5k' is not a table"):
-        _lesson(tmp_path, shared_data, dataset="mnist_5k")
+    with pytest.raises(UsageError, match="Unknown imbalance strategy 'adasyn'"):
+        _lesson(tmp_path, shared_data, strategies="baseline,adasyn")
+    assert not (tmp_path / "imb").exists()
 
 
 # --- one registry: every user of the strategies resolves the same defaults --------------------------------------
@@ -258,7 +266,7 @@ def focal_alphas(monkeypatch):
 @pytest.mark.slow
 def test_lesson_compare_and_train_resolve_the_same_focal_alpha(focal_alphas, tmp_path, shared_data):
     from keraslab.cli.main import main
-    from keraslab.lessons.imbalance import ImbalanceConfig
+    from keraslab.lessons import get_lesson
 
     X, y = _imbalanced()
     compare(X, y, strategies=["focal"], seeds=[0], settings=LabSettings(epochs=1))
@@ -281,7 +289,8 @@ def test_lesson_compare_and_train_resolve_the_same_focal_alpha(focal_alphas, tmp
         ]
     )
     assert code == 0
-    assert focal_alphas == [FOCAL_ALPHA] * 3 and ImbalanceConfig().alpha == LabSettings().alpha == FOCAL_ALPHA == 0.75
+    lesson_alpha = get_lesson("imbalance").parameters["alpha"].default
+    assert focal_alphas == [FOCAL_ALPHA] * 3 and lesson_alpha == LabSettings().alpha == FOCAL_ALPHA == 0.75
     # the bundle's saved model carries it too
     config = json.loads(zipfile.ZipFile(tmp_path / "bundle" / "model.keras").read("config.json"))
     assert config["compile_config"]["loss"]["config"]["alpha"] == FOCAL_ALPHA
@@ -292,7 +301,7 @@ def test_lesson_compare_and_train_resolve_the_same_focal_alpha(focal_alphas, tmp
 
 def test_every_strategy_is_listed_in_the_help_and_the_readme(capsys):
     from keraslab.cli.main import main
-    from keraslab.lessons.imbalance import ImbalanceConfig
+    from keraslab.lessons import get_lesson
 
     assert main(["train", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
@@ -300,4 +309,12 @@ def test_every_strategy_is_listed_in_the_help_and_the_readme(capsys):
     for name in STRATEGIES:
         assert f"{name} (" in help_text, name
         assert f"`{name}`" in readme, name
-    assert ImbalanceConfig().strategies.split(",") == list(STRATEGIES)
+    declared = get_lesson("imbalance").parameters
+    assert declared["strategies"].default == "all"  # every strategy of the registry, as the lesson runs them
+    for name, default in (
+        ("gamma", FOCAL_GAMMA),
+        ("alpha", FOCAL_ALPHA),
+        ("k", ENSEMBLE_MEMBERS),
+        ("k_neighbors", K_NEIGHBORS),
+    ):
+        assert declared[name].default == default, name  # the lesson's defaults are the registry's

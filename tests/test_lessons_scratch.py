@@ -1,7 +1,9 @@
-"""The from-scratch lessons end to end (run folder, golden values) and `keraslab verify`."""
+"""The from-scratch lessons run as `keraslab run` runs them, their figures derived here independently (the toy
+arithmetic, closed-form least squares, scikit-learn), and `keraslab verify`."""
 
 import json
 
+import numpy as np
 import pytest
 
 from keraslab import lessons
@@ -9,49 +11,78 @@ from keraslab.cli.main import main
 from keraslab.runs import runner
 
 
-def _run(name, tmp_path, shared_data, **options):
+def _run(name, tmp_path, shared_data=None, **values):
     lesson = lessons.get_lesson(name)
-    config = lessons.make_config(lesson, data_dir=str(shared_data), offline=True, quiet=True, **options)
-    folder, summary = runner.run_lesson(lesson, config, out=tmp_path / name)
-    return folder, summary
+    if shared_data is not None:
+        values = {"data_dir": str(shared_data), **values}
+    return runner.run_lesson(lesson, values, out=tmp_path / name, quiet=True, offline=True)
 
 
-def test_losses_lesson(tmp_path, shared_data):
-    folder, s = _run("losses", tmp_path, shared_data)
-    assert s["mae"] == pytest.approx(0.5, abs=1e-12)
-    assert s["mse"] == pytest.approx(0.366, abs=1e-12)
-    assert s["log_loss_tutorial"] == pytest.approx(17.2696280766844, abs=1e-10)
-    assert s["log_loss"] == pytest.approx(7.3586741842331, abs=1e-10)
+def test_losses_lesson(tmp_path):
+    from sklearn.metrics import log_loss
+
+    folder, s = _run("losses", tmp_path)
+    labels, probs = np.array([1.0, 1, 0, 0, 1]), np.array([0.3, 0.7, 1, 0, 0.5])  # the toy arrays, roles right
+    # MAE and MSE by hand: |0.7| + |0.3| + |1| + 0 + |0.5| = 2.5 over 5; 0.49 + 0.09 + 1 + 0 + 0.25 = 1.83 over 5
+    assert s["mae"] == pytest.approx(2.5 / 5, abs=1e-15) and s["mse"] == pytest.approx(1.83 / 5, abs=1e-15)
+    clipped = np.clip(probs, 1e-15, 1 - 1e-15)
+    right = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
+    assert s["log_loss"] == pytest.approx(right, abs=1e-12) and round(s["log_loss"], 10) == 7.3586741842
+    swapped = np.clip(labels, 1e-15, 1 - 1e-15)
+    course = -np.mean(probs * np.log(swapped) + (1 - probs) * np.log(1 - swapped))
+    assert s["log_loss_tutorial"] == pytest.approx(course, abs=1e-12)  # the course printed 17.2696280766844
+    assert s["sklearn_log_loss"] == log_loss(labels, probs)
     metrics = json.loads((folder / "metrics.json").read_text())
     assert len(metrics["parity"]) == 11 and all(row["pass"] for row in metrics["parity"])
-    assert (folder / "report.html").is_file() and (folder / "tables" / "losses_vs_keras.csv").is_file()
+    nb = (folder / "lesson.ipynb").read_text()
+    assert "17.269388197455342" in nb  # the tutorial's own function, run to see its bug
+    assert [p.name for p in (folder / "plots").iterdir()] == ["01-each-loss-for-one-prediction-p-of-a-true-label-1.png"]
 
 
 def test_gradient_descent_lesson(tmp_path, shared_data):
+    from sklearn.model_selection import train_test_split
+
+    from keraslab import datasets
+
     folder, s = _run("gradient-descent", tmp_path, shared_data)
-    assert s["scratch_w1"] == pytest.approx(8.40135186, abs=1e-7)
-    assert s["scratch_w2"] == pytest.approx(1.50088042, abs=1e-7)
-    assert s["scratch_b"] == pytest.approx(-4.38205693, abs=1e-7)
-    assert s["scratch_train_loss"] == pytest.approx(0.44494880, abs=1e-7)
-    assert s["scratch_test_accuracy"] == 1.0
-    for key in ("w1", "w2", "b"):
-        assert abs(s[f"keras_{key}"] - s[f"scratch_{key}"]) < 1e-2
-    assert (folder / "plots" / "loss_curves.png").is_file() and (folder / "history.csv").is_file()
+    frame = datasets.load("insurance", data_dir=shared_data).frame
+    X = frame[["age", "affordibility"]].to_numpy(np.float64) / [100, 1]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, frame["bought_insurance"].to_numpy(), test_size=0.2, random_state=42
+    )
+    # the same 1000 full-batch steps written independently: w -= 0.5 X^T (p - y) / n; b -= 0.5 mean(p - y)
+    w, b = np.ones(2), 0.0
+    for _ in range(1000):
+        error = 1 / (1 + np.exp(-(X_train @ w + b))) - y_train
+        w, b = w - 0.5 * X_train.T @ error / len(y_train), b - 0.5 * error.mean()
+    assert (s["scratch_w1"], s["scratch_w2"], s["scratch_b"]) == pytest.approx((w[0], w[1], b), abs=1e-9)
+    assert s["scratch_test_accuracy"] == np.mean(((X_test @ w + b) > 0) == y_test) == 1.0
+    for key in ("w1", "w2", "b"):  # Keras's SGD on the same full batch: the same steps in float32
+        assert abs(s[f"keras_{key}"] - s[f"scratch_{key}"]) < 1e-4
+    assert (folder / "history.csv").is_file() and len((folder / "history.csv").read_text().splitlines()) == 1001
 
 
 def test_gd_variants_lesson(tmp_path, shared_data):
+    from sklearn.preprocessing import MinMaxScaler
+
+    from keraslab import datasets
+
     folder, s = _run("gd-variants", tmp_path, shared_data)
-    assert s["batch_w1"] == pytest.approx(0.70712464, abs=1e-8)
-    assert s["batch_w2"] == pytest.approx(0.67456527, abs=1e-8)
-    assert s["batch_b"] == pytest.approx(-0.23034857, abs=1e-8)
-    assert s["batch_cost"] == pytest.approx(0.00686419, abs=1e-8)
-    assert s["ols_w1"] == pytest.approx(0.92274563, abs=1e-8)
-    assert s["ols_w2"] == pytest.approx(0.2021403, abs=1e-7)
-    assert s["ols_b"] == pytest.approx(-0.07396696, abs=1e-8)
+    frame = datasets.load("homeprices", data_dir=shared_data).frame
+    X = MinMaxScaler().fit_transform(frame[["area", "bedrooms"]].to_numpy(np.float64))
+    y = MinMaxScaler().fit_transform(frame[["price"]].to_numpy(np.float64)).ravel()
+    coef, *_ = np.linalg.lstsq(np.hstack([X, np.ones((len(y), 1))]), y, rcond=None)
+    assert (s["ols_w1"], s["ols_w2"], s["ols_b"]) == pytest.approx(tuple(coef), abs=1e-12)
+    w, b = np.ones(2), 0.0  # batch gradient descent, 500 epochs at 0.01, written independently
+    for _ in range(499):
+        residual = y - (X @ w + b)
+        w, b = w + 0.01 * 2 * X.T @ residual / len(y), b + 0.01 * 2 * residual.mean()
+    assert s["batch_cost"] == pytest.approx(np.mean((y - (X @ w + b)) ** 2), rel=1e-12)  # the cost at epoch 500
+    assert round(s["batch_cost"], 8) == 0.00686419  # the original course's printed cost
     # SGD and mini-batch take more updates per epoch, so they get closer to the least-squares cost.
     assert s["ols_cost"] <= s["sgd_cost"] < s["batch_cost"] and s["minibatch_cost"] < s["batch_cost"]
     prices = json.loads((folder / "metrics.json").read_text())["prices"]
-    assert [round(p["batch"], 4) for p in prices] == [128.4548, 30.2531, 69.4786]
+    assert [round(p["batch"], 4) for p in prices] == [128.4548, 30.2531, 69.4786]  # the course's corrected figures
 
 
 def test_gd_variants_seeded(tmp_path, shared_data):
@@ -63,26 +94,20 @@ def test_gd_variants_seeded(tmp_path, shared_data):
 
 def test_cli_run_lesson_options_and_config_replay(tmp_path, shared_data, capsys):
     out = tmp_path / "r1"
-    code = main(
-        [
-            "run",
-            "gd-variants",
-            "--epochs",
-            "30",
-            "--learning-rate",
-            "0.02",
-            "--seed",
-            "2",
-            "--quiet",
-            "--data-dir",
-            str(shared_data),
-            "--out",
-            str(out),
-        ]
-    )
+    argv = ["run", "gd-variants", "--epochs", "30", "--learning-rate", "0.02", "--seed", "2", "--quiet"]
+    code = main([*argv, "--data-dir", str(shared_data), "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())
-    assert config["epochs"] == 30 and config["learning_rate"] == 0.02 and config["seed"] == 2
+    assert config == {
+        "lesson": "gd-variants",
+        "seed": 2,
+        "quick": False,
+        "epochs": 30,
+        "learning_rate": 0.02,
+        "batch_size": 5,
+        "data_dir": str(shared_data),
+    }
+    assert "learning_rate: float = 0.02" in (out / "lesson.ipynb").read_text()  # the executed cell shows them
     code = main(["run", "gd-variants", "--config", str(out / "config.json"), "--quiet", "--out", str(tmp_path / "r2")])
     assert code == 0
     a = json.loads((out / "metrics.json").read_text())["summary"]
@@ -90,22 +115,45 @@ def test_cli_run_lesson_options_and_config_replay(tmp_path, shared_data, capsys)
     assert a == b
 
 
-def test_cli_run_bad_lesson_option(capsys):
-    code = main(["run", "gd-variants", "--learning-rate", "fast"])
-    err = capsys.readouterr().err
-    assert code == 2 and "invalid float value: 'fast'" in err and "Traceback" not in err
-    code = main(["run", "gd-variants", "--no-such-option", "1"])
-    assert code == 2 and "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+def test_the_values_a_run_used_are_its_config_never_null(tmp_path, shared_data):
+    folder, _ = _run("gradient-descent", tmp_path, shared_data, quick=True)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["epochs"] == 200 and config["quick"] is True  # quick's own epochs, not null
+    folder, _ = _run("gradient-descent", tmp_path / "b", shared_data, quick=True, epochs=7)
+    assert json.loads((folder / "config.json").read_text())["epochs"] == 7  # an explicit value wins
 
 
-def test_cli_run_bad_value_is_refused_before_any_work(tmp_path, shared_data, capsys):
-    code = main(
-        ["run", "gd-variants", "--learning-rate", "-1", "--data-dir", str(shared_data), "--out", str(tmp_path / "bad")]
-    )
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--learning-rate", "fast"], "Invalid value for `learning_rate`. Expected a number in (0, inf)"),
+        (["--no-such-option", "1"], "unrecognized arguments: --no-such-option"),
+        (["--learning-rate", "-1"], "Invalid value for `learning_rate`. Expected a number in (0, inf)"),
+    ],
+)
+def test_cli_run_bad_value_is_refused_before_any_work(tmp_path, shared_data, capsys, argv, message):
+    code = main(["run", "gd-variants", *argv, "--data-dir", str(shared_data), "--out", str(tmp_path / "bad")])
     err = capsys.readouterr().err
-    # the option's bounds catch it as a usage error (exit 2); the library's own check stays behind it
-    assert code == 2 and "Invalid value for `learning_rate`. Expected a number in (0, inf)" in err
+    assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"lesson": "gd-variants", "learning_rate": -3}', "Invalid value for `learning_rate`"),
+        ('{"lesson": "churn"}', "is for lesson 'churn', not 'gd-variants'"),
+        ('{"speed": 1}', "the gd-variants lesson has no parameter(s) speed; its parameters: seed"),
+        ("[1, 2]", "expected a JSON object"),
+        ("{", "not valid JSON"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, capsys, content, message):
+    (tmp_path / "config.json").write_text(content)
+    code = main(["run", "gd-variants", "--config", str(tmp_path / "config.json"), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
 
 
 def test_verify_command(capsys):
@@ -123,21 +171,18 @@ def test_verify_fails_when_a_check_fails(capsys, monkeypatch):
     assert "check(s) failed: mse vs keras" in capsys.readouterr().err
 
 
-def test_every_lesson_option_is_typed_and_shows_its_default(capsys):
-    from keraslab.lessons import config_options
-
+def test_every_lesson_option_is_typed_and_shows_its_default_and_range(capsys):
     for name, lesson in lessons.all_lessons().items():
         assert main(["run", name, "--help"]) == 0
-        text = " ".join(capsys.readouterr().out.split())
-        for option in config_options(lesson.config_cls):
-            if option.name == "seeds":  # the run command's own --seeds
+        text = " ".join(capsys.readouterr().out.split()).split(f"options of lesson '{name}'", 1)[1]
+        for p in lesson.parameters.values():
+            if p.name == "seeds":  # the run command's own --seeds sets it
                 continue
-            flag = "--" + option.name.replace("_", "-")
-            assert flag in text, (name, flag)
-            assert option.type in (int, float, str, bool)
-            assert isinstance(option.default, option.type) or option.default is None, (name, option)
-        assert "(default: 0)" in text  # --seed
-        if lesson.epochs:  # --epochs: the lesson's own numbers, full and quick
-            assert f"(default: {lesson.epochs[0]}; {lesson.epochs[1]} with --quick)" in text, name
-    options = {o.name: o for o in config_options(lessons.get_lesson("imbalance").config_cls)}
-    assert options["protocol"].choices == ("honest", "tutorial") and options["alpha"].type is float
+            assert p.flag in text, (name, p.flag)
+            after = text.split(p.flag, 1)[1][:400]
+            assert f"(default: {p.default}" in after, (name, p.flag)
+            if p.bound is not None:
+                assert p.bound.describe(p.type is int) in after, (name, p.flag)
+        assert "(default: 0; an integer in [0, 4294967296))" in text  # --seed
+    assert main(["run", "imbalance", "--help"]) == 0
+    assert "{honest,tutorial}" in capsys.readouterr().out

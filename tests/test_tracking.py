@@ -71,7 +71,7 @@ def test_a_bundle_is_logged_too_by_the_environment_variable(store, shared_data, 
 def test_an_unreachable_store_still_completes_the_run_and_exits_non_zero(shared_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens on the discard port
     out = tmp_path / "losses"
-    code = main(["run", "losses", "--data-dir", str(shared_data), "--out", str(out), "--track", "mlflow", "--quiet"])
+    code = main(["run", "losses", "--out", str(out), "--track", "mlflow", "--quiet"])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert f"{out} is complete, but logging it to MLflow (http://127.0.0.1:9) failed" in err

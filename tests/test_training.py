@@ -1,5 +1,6 @@
-"""keraslab.training: the compiled epoch honours the metrics a model was compiled with (or refuses them), its
-history has model.fit's columns, and its cache of compiled functions never keeps a model alive."""
+"""keraslab.training: the compiled epoch honours the metrics a model was compiled with (or refuses them), `fit`
+returns what model.fit returns (a History with model.fit's entries), and its cache of compiled functions never keeps
+a model alive."""
 
 import gc
 import weakref
@@ -25,18 +26,27 @@ def _net(metrics):
 
 
 @pytest.mark.parametrize(
-    ("metrics", "columns"),
+    ("metrics", "entries"),
     [
-        (("accuracy",), ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]),
-        ((), ["epoch", "loss", "val_loss", "seconds"]),
+        (("accuracy",), ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"]),
+        ((), ["loss", "val_loss", "seconds"]),
     ],
 )
-def test_both_paths_give_the_same_history_columns(metrics, columns):
+def test_both_paths_return_a_keras_history_with_the_same_entries(metrics, entries):
+    """Replacing training.fit by model.fit, as the lessons invite, changes nothing below it: both return a Keras
+    History (the model's own `.history` too), epochs counted from 0, one value per epoch for each entry."""
+    keras = training.fitting.keras()
     x, y = _data()
-    fast = training.fit(_net(metrics), x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True)
-    slow = training.fit(_net(metrics), x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True, fast=False)
-    assert list(fast.columns) == columns and sorted(slow.columns) == sorted(columns)
-    assert list(fast["epoch"]) == [1, 2]
+    fast_model, slow_model = _net(metrics), _net(metrics)
+    fast = training.fit(fast_model, x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True)
+    slow = training.fit(slow_model, x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True, fast=False)
+    for history, model in ((fast, fast_model), (slow, slow_model)):
+        assert isinstance(history, keras.callbacks.History) and model.history is history
+        assert history.epoch == [0, 1] and all(len(v) == 2 for v in history.history.values())
+    assert list(fast.history) == entries and sorted(slow.history) == sorted(entries)
+    frame = training.history_frame(fast)
+    assert list(frame.columns) == ["epoch", *entries] and list(frame["epoch"]) == [1, 2]
+    assert frame["loss"].tolist() == fast.history["loss"]
 
 
 def test_the_compiled_epoch_refuses_metrics_it_cannot_compute():
@@ -45,7 +55,7 @@ def test_the_compiled_epoch_refuses_metrics_it_cannot_compute():
     with pytest.raises(UsageError, match=r"computes the loss and accuracy only; the model was compiled with metrics "):
         training.fit(model, x, y, epochs=1, quiet=True)
     history = training.fit(model, x, y, epochs=1, quiet=True, fast=False)  # model.fit computes them
-    assert {"accuracy", "auc"} <= set(history.columns)
+    assert {"accuracy", "auc"} <= set(history.history)
 
 
 def test_refits_reuse_the_compiled_functions_and_the_cache_lets_models_go():
@@ -114,7 +124,7 @@ def test_validation_in_chunks_equals_kerass_evaluate_of_the_whole_set(monkeypatc
     model = _net(("accuracy",))
     history = training.fit(model, x, y, epochs=1, batch_size=16, validation_data=(xv, yv), quiet=True)
     loss, acc = model.evaluate(xv, yv, batch_size=250, verbose=0)
-    assert history["val_loss"].iloc[-1] == pytest.approx(loss, rel=1e-5)
-    assert history["val_accuracy"].iloc[-1] == pytest.approx(acc, abs=1e-7)
+    assert history.history["val_loss"][-1] == pytest.approx(loss, rel=1e-5)
+    assert history.history["val_accuracy"][-1] == pytest.approx(acc, abs=1e-7)
     per_chunk = [model.evaluate(xv[i : i + 100], yv[i : i + 100], verbose=0)[0] for i in (0, 100, 200)]
     assert np.mean(per_chunk) != pytest.approx(loss, rel=1e-3)

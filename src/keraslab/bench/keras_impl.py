@@ -58,12 +58,12 @@ def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0, im
         fit = functools.partial(training.fit, m, x, y, batch_size=BATCH, quiet=True, fast=not course)
         if epochs == 1:  # one training run of 1 + repeats epochs; the first (compilation) is the warm-up
             history = fit(epochs=1 + repeats, seed=seed)
-            return [float(s) for s in history["seconds"].iloc[1:]]
+            return [float(s) for s in history.history["seconds"][1:]]
         fit(epochs=1, seed=seed)
         times = []
         for r in range(repeats):
             t0 = time.perf_counter()
             history = fit(epochs=epochs, seed=seed + r + 1)
-            float(history["loss"].iloc[-1])  # the last step has finished
+            float(history.history["loss"][-1])  # the last step has finished
             times.append(time.perf_counter() - t0)
     return times

@@ -57,7 +57,8 @@ def execute(lesson, values: dict, *, echo: TextIO | None = None) -> LessonResult
         **check_values(values, declared, lesson=lesson.name, source="parameters"),
     }
     cells = [Cell(c.kind, set_values(c.source, values), c.tags, c.line) if c.is_parameters else c for c in lesson.cells]
-    runner = CellRunner(str(lesson.path), echo=echo, echo_err=sys.stderr if echo is not None else None)
+    # what the lesson prints goes to the terminal too unless quiet (echo None); its warnings always do
+    runner = CellRunner(str(lesson.path), echo=echo, echo_err=sys.stderr)
     with track_files() as used, listening(_Listener(used, declared)) as listener:
         count = 0
         for index, cell in enumerate(cells):

@@ -81,21 +81,25 @@ class CellRunner:
 
     def display(self, *objects) -> None:
         for obj in objects:
-            self._outputs.append({"output_type": "display_data", "data": self.bundle(obj), "metadata": {}})
+            data, metadata = self.bundle(obj)
+            self._outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
 
-    def bundle(self, obj) -> dict:
-        """The MIME bundle Jupyter would show for `obj`."""
+    def bundle(self, obj) -> tuple[dict, dict]:
+        """The MIME bundle Jupyter would show for `obj`, and its metadata: for a figure, its title and the name its
+        PNG gets in the run folder's plots/."""
         if _is_figure(obj):
-            png = _png(obj)
-            self.result.figures.append((_figure_name(obj, len(self.result.figures) + 1), png))
-            return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(obj)}
+            png, title = _png(obj), _figure_title(obj)
+            name = _figure_name(title, len(self.result.figures) + 1)
+            self.result.figures.append((name, png))
+            data = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": repr(obj)}
+            return data, {"keraslab": {"figure": name, "title": title or name}}
         data = {"text/plain": repr(obj) if hasattr(obj, "_repr_html_") else pprint.pformat(obj, width=100)}
         html = getattr(obj, "_repr_html_", None)
         if callable(html) and not isinstance(obj, type):
             rendered = html()
             if rendered:
                 data["text/html"] = rendered
-        return data
+        return data, {}
 
     # --- running -------------------------------------------------------------------------------------------------
     def run(self, index: int, count: int, cell: Cell) -> None:
@@ -108,13 +112,9 @@ class CellRunner:
             ):
                 value = self._execute(cell)
                 if value is not None and not cell.source.rstrip().endswith(";"):
+                    data, metadata = self.bundle(value)
                     self._outputs.append(
-                        {
-                            "output_type": "execute_result",
-                            "execution_count": count,
-                            "data": self.bundle(value),
-                            "metadata": {},
-                        }
+                        {"output_type": "execute_result", "execution_count": count, "data": data, "metadata": metadata}
                     )
                 self._flush_pyplot()
         except Exception as exc:
@@ -151,11 +151,16 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _figure_name(fig, number: int) -> str:
-    """A file name for the figure: its label, else its title, else its first axes' title, as a slug."""
+def _figure_title(fig) -> str:
+    """The figure's label, else its title, else its first axes' title ("" when it has none)."""
     title = fig.get_label() or fig.get_suptitle()
     if not title and fig.axes:
         title = fig.axes[0].get_title()
+    return title
+
+
+def _figure_name(title: str, number: int) -> str:
+    """A file name for a figure: its place among the lesson's figures and its title as a slug."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
     return f"{number:02d}-{slug}" if slug else f"{number:02d}-figure"
 

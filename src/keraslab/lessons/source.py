@@ -46,9 +46,13 @@ class _Open:
 
 
 def read_cells(text: str) -> list[Cell]:
-    """The cells of a percent-format script, in order."""
+    """The cells of a percent-format script, in order (a jupytext YAML header, `# ---` ... `# ---`, is skipped)."""
     cells, current = [], None
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    start = 0
+    if lines and lines[0] == "# ---":
+        start = next((i + 1 for i in range(1, len(lines)) if lines[i] == "# ---"), 0)
+    for number, line in enumerate(lines[start:], start + 1):
         marker = _MARKER.match(line)
         if marker:
             if current is not None:

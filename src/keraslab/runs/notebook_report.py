@@ -88,7 +88,7 @@ def _output_html(output: dict) -> str:
     data = output.get("data", {})
     if "image/png" in data:
         png = _text(data["image/png"]).replace("\n", "")
-        alt = html.escape(_text(data.get("text/plain", "figure")))
+        alt = html.escape(_figure_meta(output).get("title") or _text(data.get("text/plain", "figure")))
         return f'<figure><img alt="{alt}" src="data:image/png;base64,{png}"></figure>'
     if "text/html" in data:  # a DataFrame's table (pandas escapes its cells); scrolled when wider than the page
         return f'<div class="scroll">{_text(data["text/html"])}</div>'
@@ -152,9 +152,12 @@ def _text(value) -> str:
 # --- Markdown -------------------------------------------------------------------------------------------------------
 
 
-def render_markdown(nb: dict, head: ReportHead, figure_files: list[str]) -> str:
-    """report.md: the same content, figures as links to their files in plots/ (in the order they were shown)."""
-    figures = iter(figure_files)
+def _figure_meta(output: dict) -> dict:
+    return output.get("metadata", {}).get("keraslab", {})
+
+
+def render_markdown(nb: dict, head: ReportHead, plots: str = "plots") -> str:
+    """report.md: the same content, each figure a link to its PNG in the folder `plots` (relative to report.md)."""
     out = [f"# {head.full_title}", ""]
     out += [line for notice in head.notices for line in (f"> **{notice}**", "")]
     out += [head.how, "", f"## Summary{' (' + ', '.join(head.tags) + ')' if head.tags else ''}", ""]
@@ -166,14 +169,14 @@ def render_markdown(nb: dict, head: ReportHead, figure_files: list[str]) -> str:
             continue
         out += ["```python", source, "```", ""]
         for output in cell.get("outputs", []):
-            out += _output_markdown(output, figures)
+            out += _output_markdown(output, plots)
     if head.seeds is not None:
         out += [f"## Every seed ({len(head.seeds)})", "", markdown_table(head.seeds), ""]
     out += ["## Reproduce", "", "```", head.reproduce, "```", "", head.footer, ""]
     return "\n".join(out)
 
 
-def _output_markdown(output: dict, figures) -> list[str]:
+def _output_markdown(output: dict, plots: str) -> list[str]:
     kind = output["output_type"]
     if kind == "stream":
         return ["```text", _text(output["text"]).rstrip("\n"), "```", ""]
@@ -181,8 +184,8 @@ def _output_markdown(output: dict, figures) -> list[str]:
         return ["```text", "".join(output.get("traceback", [])).rstrip("\n") or output["evalue"], "```", ""]
     data = output.get("data", {})
     if "image/png" in data:
-        name = next(figures, None)
-        return [f"![{_text(data.get('text/plain', 'figure'))}]({name})", ""] if name else []
+        meta = _figure_meta(output)
+        return [f"![{meta.get('title', 'figure')}]({plots}/{meta['figure']}.png)", ""] if "figure" in meta else []
     return ["```text", _text(data.get("text/plain", "")).rstrip("\n"), "```", ""]
 
 

@@ -119,7 +119,8 @@ def write_result(run: run_folder.FolderWriter, result, config: dict, manifest: d
     run.write_json("config.json", config)
     run.write_json("manifest.json", manifest)
     run.write_text("lesson.ipynb", json.dumps(result.notebook, indent=1, ensure_ascii=False) + "\n")
-    metrics = {"title": result.title, "summary": record.summary, "run": prov, "headline": lesson.headline}
+    head = report_head(result.title, record.summary, prov, [config.get("seed", 0)], manifest, reproduce)
+    metrics = {"title": head.full_title, "summary": record.summary, "run": prov, "headline": lesson.headline}
     run.write_json("metrics.json", {**metrics, **record.details})
     table = history_table(record.histories)
     if table is not None:
@@ -128,12 +129,9 @@ def write_result(run: run_folder.FolderWriter, result, config: dict, manifest: d
         path = run.path("model.keras" if len(record.models) == 1 else f"{name}.keras")
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save(path)
-    files = []
     for name, png in result.figures:
         run.write_bytes(f"plots/{name}.png", png)
-        files.append(f"plots/{name}.png")
-    head = report_head(result.title, record.summary, prov, [config.get("seed", 0)], manifest, reproduce)
-    run.write_text("report.md", render_markdown(result.notebook, head, files))
+    run.write_text("report.md", render_markdown(result.notebook, head))
     run.write_text("report.html", render_html(result.notebook, head))
 
 
@@ -276,12 +274,11 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
     run.write_json("manifest.json", manifest)
     run.write_text("lesson.ipynb", json.dumps(results[0].notebook, indent=1, ensure_ascii=False) + "\n")
     per_seed = {str(s): r.summary for s, r in zip(seed_list, results, strict=True)}
-    metrics = {"title": results[0].title, "summary": summary, "run": prov, "headline": lesson.headline}
-    run.write_json("metrics.json", {**metrics, "seeds": seed_list, "per_seed": per_seed})
     table = seeds_frame(seed_list, [r.summary for r in results])
     head = report_head(results[0].title, summary, prov, seed_list, manifest, reproduce, table)
-    figures = [f"seed{seed_list[0]}/plots/{name}.png" for name, _ in results[0].figures]
-    run.write_text("report.md", render_markdown(results[0].notebook, head, figures))
+    metrics = {"title": head.full_title, "summary": summary, "run": prov, "headline": lesson.headline}
+    run.write_json("metrics.json", {**metrics, "seeds": seed_list, "per_seed": per_seed})
+    run.write_text("report.md", render_markdown(results[0].notebook, head, f"seed{seed_list[0]}/plots"))
     run.write_text("report.html", render_html(results[0].notebook, head))
     return summary
 

@@ -1,0 +1,164 @@
+"""The lesson scripts as sources: one percent-format script per lesson, read by keraslab exactly as jupytext reads
+it, each with the shape a learner relies on (the backend first, then the parameters cell, which is the option list,
+then `begin`, and `run.finish` at the end), the idea written out in the cells, and the course's notebooks named."""
+
+import ast
+import re
+
+import pytest
+
+from keraslab import lessons
+from keraslab.errors import UsageError
+from keraslab.lessons.parameters import Bound, parse_assignments, read_parameters, set_values
+from keraslab.lessons.source import parameters_cell, read_cells
+
+NAMES = lessons.COURSE_ORDER
+KERAS_LESSONS = [n for n in NAMES if n != "losses"]
+
+
+def _code(name) -> list:
+    return [c for c in lessons.get_lesson(name).cells if c.kind == "code"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keraslab_reads_each_script_as_jupytext_does(name):
+    jupytext = pytest.importorskip("jupytext")
+    text = lessons.get_lesson(name).text
+    theirs = jupytext.reads(text, fmt="py:percent").cells
+    ours = read_cells(text)
+    assert [(c.cell_type, c.source, tuple(c.metadata.get("tags", ()))) for c in theirs] == [
+        (c.kind, c.source, c.tags) for c in ours
+    ]
+    assert jupytext.writes(jupytext.reads(text, fmt="py:percent"), fmt="py:percent") == text  # a stable source
+
+
+def test_the_reader_keeps_line_numbers_and_refuses_stray_text():
+    cells = read_cells(
+        '# %% [markdown]\n# # Title\n#\n# text\n\n# %% tags=["parameters"]\nx: int = 1  # in [0, 2]: x\n'
+    )
+    assert [(c.kind, c.source, c.tags, c.line) for c in cells] == [
+        ("markdown", "# Title\n\ntext", (), 2),
+        ("code", "x: int = 1  # in [0, 2]: x", ("parameters",), 7),
+    ]
+    with pytest.raises(ValueError, match="line 1: text before the first"):
+        read_cells("x = 1\n# %%\n")
+    with pytest.raises(ValueError, match="a markdown cell's line is not commented"):
+        read_cells("# %% [markdown]\nnot a comment\n")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backend_first_then_the_parameters_then_begin_and_finish_at_the_end(name):
+    cells = _code(name)
+    assert 'os.environ["KERAS_BACKEND"]' in cells[0].source and "import keras" not in cells[0].source
+    assert cells[1].is_parameters and "import" not in cells[1].source
+    assert f'begin("{name}", globals())' in cells[2].source and "run = begin(" in cells[2].source
+    last = ast.parse(cells[-1].code()).body[-1]  # the lesson ends by showing what it hands over
+    assert isinstance(last, ast.Expr) and ast.unparse(last.value.func) == "run.finish"
+    calls = [c for c in cells if "run.finish(" in c.source or "begin(" in c.source]
+    assert calls == [cells[2], cells[-1]]  # once each
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_parameters_cell_declares_every_option_once_with_help_and_range(name):
+    declared = lessons.get_lesson(name).parameters
+    assert "seed" in declared and declared["seed"].bound == Bound(0, 2**32, hi_closed=False)
+    for p in declared.values():
+        assert p.help, (name, p.name)  # one line of help each
+        assert p.type not in (int, float) or p.bound is not None, (name, p.name)
+    if name in KERAS_LESSONS:
+        assert {"seed", "quick", "epochs", "data_dir"} <= set(declared)
+        assert declared["epochs"].optional and declared["epochs"].default is None  # the lesson's own, quick or not
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_only_the_cell_after_the_parameters_may_resolve_them(name):
+    """What config.json records (the values `begin` saw) is what the whole lesson used: no later cell assigns a
+    parameter again."""
+    cells = _code(name)
+    declared = set(lessons.get_lesson(name).parameters)
+    for cell in cells[3:]:
+        for node in ast.walk(ast.parse(cell.code())):
+            targets = []
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                targets = [node.target]
+            names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            assert not names & declared, (name, cell.line, names & declared)
+
+
+@pytest.mark.parametrize("name", KERAS_LESSONS)
+def test_the_keras_model_its_compile_and_its_training_are_in_the_cells(name):
+    text = lessons.get_lesson(name).text
+    imported = {
+        f"{n.module}.{a.name}"
+        for n in ast.walk(ast.parse(text))
+        if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("keraslab")
+        for a in n.names
+    }
+    assert not {i for i in imported if i.startswith("keraslab.models")}, imported  # no builder hides the model
+    assert "keras.Sequential(" in text
+    if name != "imbalance":  # the lab compiles its network (keraslab.imbalance, shared with `keraslab train`)
+        assert ".compile(" in text or "Refitter(" in text
+        assert "training.fit(" in text or "model.fit(" in text or ".fit(" in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_lesson_names_the_notebooks_it_replaces_and_says_what_the_course_got_wrong(name):
+    first = next(c for c in lessons.get_lesson(name).cells if c.kind == "markdown").source
+    number = NAMES.index(name) + 1
+    assert first.startswith(f"# Lesson {number} of 9: ")
+    assert "RNVALA/Deep-Learning-with-tensorflow-2.0-keras-and-python" in first
+    assert "codebasics/deep-learning-keras-tf-tutorial" in first
+    text = lessons.get_lesson(name).text
+    assert "## What the course got wrong, and what is fixed here" in text
+    wrong = text.split("## What the course got wrong, and what is fixed here", 1)[1]
+    claims = re.findall(r"^# \* \*\*.+?\*\* \(([^)]+)\)", wrong, flags=re.M)
+    assert claims and all(any(k in c for k in ("both versions", "the tutorial", "the original")) for c in claims), (
+        claims
+    )  # every claim says which notebook it is about
+
+
+def test_a_value_of_the_wrong_type_or_out_of_range_is_refused_in_keras_words():
+    cell = (
+        "seed: int = 0  # in [0, 2**32): s\n"
+        "quick: bool = False  # q\n"
+        "epochs: int | None = None  # in [1, inf): e\n"
+        'name: Literal["a", "b"] = "a"  # n\n'
+        "eps: float = 1e-15  # in (0, 0.5): e\n"
+    )
+    declared = read_parameters(cell)
+    assert parse_assignments(["seed=3", "quick=yes", "epochs=none", "name=b", "eps=0.1"], declared, lesson="x") == {
+        "seed": 3,
+        "quick": True,
+        "epochs": None,
+        "name": "b",
+        "eps": 0.1,
+    }
+    for pair, message in (
+        ("seed=1.5", "Invalid value for `seed`. Expected an integer in [0, 4294967296). Received: seed='1.5'"),
+        ("quick=maybe", "Invalid value for `quick`. Expected true or false. Received: quick='maybe'"),
+        ("name=c", "Invalid value for `name`. Expected one of 'a', 'b'. Received: name='c'"),
+        ("eps=0.9", "Invalid value for `eps`. Expected a number in (0, 0.5). Received: eps=0.9"),
+        ("eps=nan", "Invalid value for `eps`. Expected a number in (0, 0.5). Received: eps=nan"),
+        ("epochs=0", "Invalid value for `epochs`. Expected an integer in [1, inf) or None. Received: epochs=0"),
+        ("lr=0.1", "the x lesson has no parameter 'lr'; its parameters: seed, quick, epochs, name, eps"),
+        ("seed", "--param 'seed': expected NAME=VALUE"),
+    ):
+        with pytest.raises(UsageError) as caught:
+            parse_assignments([pair], declared, lesson="x")
+        assert message in str(caught.value), pair
+    changed = set_values(cell, {"seed": 7, "name": "b"})
+    assert (
+        changed.splitlines()[0] == "seed: int = 7  # in [0, 2**32): s"
+        and read_parameters(changed)["name"].default == "b"
+    )
+    with pytest.raises(UsageError, match="Received: eps=0.75"):
+        read_parameters("eps: float = 0.75  # in (0, 0.5): e\n")  # a default its own range refuses
+
+
+def test_the_parameters_cell_of_a_lesson_is_the_one_tagged():
+    cells = lessons.get_lesson("churn").cells
+    assert parameters_cell(cells, "churn").source.startswith("seed: int = 0")
+    with pytest.raises(ValueError, match="has 0 cells tagged 'parameters'"):
+        parameters_cell([c for c in cells if not c.is_parameters], "churn")
