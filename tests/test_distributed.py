@@ -49,8 +49,9 @@ TWO_DEVICES = textwrap.dedent("""
                      "validation": {"batch_size": 32, "validation_split": 0.2},
                      "dropout": {"batch_size": 32, "dropout": 0.3}}.items():
         (w1, h1), (w2, h2) = train(1, **dict(kw)), train(2, **dict(kw))
+        loss1, loss2 = np.asarray(h1.history["loss"]), np.asarray(h2.history["loss"])
         out[name] = {"weights": max(float(np.max(np.abs(a - b))) for a, b in zip(w1, w2)),
-                     "loss": float(np.max(np.abs(h1["loss"] - h2["loss"]))), "rows": len(h2)}
+                     "loss": float(np.max(np.abs(loss1 - loss2))), "rows": len(h2.epoch)}
     w1, _ = train(1, batch_size=32)
     set_seed(0)
     w3, _ = train(2, batch_size=32, class_weight={0: 1.0, 1: 5.0})  # negative control: a different training

@@ -153,7 +153,7 @@ def test_a_value_of_the_wrong_type_or_out_of_range_is_refused_in_keras_words():
         changed.splitlines()[0] == "seed: int = 7  # in [0, 2**32): s"
         and read_parameters(changed)["name"].default == "b"
     )
-    with pytest.raises(UsageError, match="Received: eps=0.75"):
+    with pytest.raises(UsageError, match=r"Received: eps=0\.75"):
         read_parameters("eps: float = 0.75  # in (0, 0.5): e\n")  # a default its own range refuses
 
 

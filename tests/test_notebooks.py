@@ -148,8 +148,7 @@ def test_every_lesson_runs_clean_in_a_kernel_with_its_plots_inline(name, in_a_ke
     # the closing table says how the figures were made: quick, the seed, real or substitute data
     last = nb.cells[-2].outputs[-1]["data"]["text/plain"]  # [-1] is the test's own summary cell
     kind = "substitute" if name in ("mnist", "cifar10-ann", "cnn") else "real"
-    quick = "full" if name == "losses" else "quick"  # losses has nothing to make quick
-    assert f"this run ({quick} run, seed 0, {kind} data)" in last, last
+    assert f"this run (quick run, seed 0, {kind} data)" in last, last
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ def test_a_quick_run_on_substitute_data_says_so_in_title_summary_notice_and_metr
 
 
 def test_a_quick_dropout_run_draws_no_conclusion(quick_run):
-    folder, summary = quick_run("dropout")
+    folder, _ = quick_run("dropout")
     verdict = json.loads((folder / "metrics.json").read_text())["verdict"]
     assert verdict.startswith("No conclusion from this run (quick run, seed 0, real data)")
     assert "helped" not in verdict and "hurt" not in verdict and "did not help" not in verdict

@@ -14,7 +14,6 @@ from keraslab.errors import BackendError, UsageError
 from keraslab.runs import folder as runs
 from keraslab.runs import runner
 
-
 # A lesson of one's own: a percent-format script with a parameters cell, `begin` and `run.finish`.
 TOY = """# %% [markdown]
 # # A toy lesson

@@ -51,7 +51,9 @@ def test_a_lesson_run_is_logged_with_params_metrics_history_and_artifacts(store,
     assert [(m.step, m.value) for m in logged] == list(zip(history["epoch"], history["loss"], strict=True))
     names = {a.path for a in store.list_artifacts(run.info.run_id)}
     assert (tmp_path / "mlruns").is_dir()  # the artifacts went to the test's folder, not the repository
-    assert {"report.html", "config.json", "metrics.json", "manifest.json", "plots"} <= names
+    expected = {"report.html", "lesson.ipynb", "model.keras", "config.json", "metrics.json", "manifest.json", "plots"}
+    assert expected <= names
+    assert run.data.params["epochs"] == "5"  # the value the quick run used, not null
     assert run.info.status == "FINISHED"
 
 

@@ -87,6 +87,11 @@ def _stop_job(exc: BaseException) -> None:
     message = str(exc)
     if not isinstance(exc, (KeraslabError, KeyboardInterrupt, SystemExit)):
         message, code = runtime.explain_failure(exc)
+    elif isinstance(exc.__cause__, Exception) and not isinstance(exc.__cause__, KeraslabError):
+        # a lesson's cell failed (keraslab.lessons.execution.LessonFailed): a lost peer is what to report, if it was one
+        cause_message, cause_code = runtime.explain_failure(exc.__cause__)
+        if cause_code == runtime.LOST_EXIT:
+            message, code = cause_message, cause_code
     runtime.stop(message if code else None, code)
 
 

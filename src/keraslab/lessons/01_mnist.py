@@ -81,8 +81,8 @@ plots.image_grid(x_train, y_train, None, names, title="the first training images
 # A dense layer takes a vector, so each 28 x 28 image becomes a row of 784 numbers:
 
 # %%
-x_train_flat = x_train.reshape(len(x_train), 28 * 28).astype("float32")  # (n, 28, 28) -> (n, 784)
-x_test_flat = x_test.reshape(len(x_test), 28 * 28).astype("float32")
+x_train_flat = x_train.reshape(len(x_train), 28 * 28)  # (n, 28, 28) -> (n, 784): the same pixels, no copy
+x_test_flat = x_test.reshape(len(x_test), 28 * 28)
 print(x_train.shape, "->", x_train_flat.shape)
 
 # %% [markdown]

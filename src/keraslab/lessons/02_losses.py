@@ -18,6 +18,7 @@ os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND", "jax")  # or "torc
 
 # %% tags=["parameters"]
 seed: int = 0  # in [0, 2**32): the random inputs of the comparison with Keras
+quick: bool = False  # a smoke run: the same as a full one here (five toy numbers are quick already)
 epsilon: float = 1e-15  # in (0, 0.5): the course's clipping for the log loss (Keras clips at 1e-7)
 
 # %%

@@ -182,16 +182,18 @@ plots.learning_curves(
 # %%
 watched = "val_loss" if "val_loss" in curves else None
 if watched and len(curves) >= 20:
-    low = int(curves[watched].idxmin())
+    low, last = int(curves[watched].idxmin()), len(curves)
+    where = "validation slice" if validation_split else "test part"
     print(
-        f"the {'validation' if validation_split else 'test part'}'s loss is lowest at epoch {low} "
-        f"({curves[watched].min():.4f}) and {curves[watched].iloc[-1]:.4f} at epoch {len(curves)}, while the "
-        f"training loss went from {curves['loss'].loc[low]:.4f} to {curves['loss'].iloc[-1]:.4f}"
+        f"The {where}'s loss is lowest at epoch {low} ({curves[watched].min():.4f}); by epoch {last} it is "
+        f"{curves[watched].iloc[-1]:.4f}, while the training loss fell from {curves['loss'].loc[low]:.4f} to "
+        f"{curves['loss'].iloc[-1]:.4f}: the last {last - low} epochs fitted the training customers more closely and "
+        f"the others less (overfitting). That is what training for {last} epochs costs here: "
+        f"{curves[watched].iloc[-1] - curves[watched].min():+.4f} of log loss on customers the network never saw."
     )
     print(
-        f"the last {len(curves) - low} epochs fitted the training customers more closely and the others less: "
-        "the course's 100 epochs cost that much. (Choosing the epoch from the test part would be a leak: a "
-        "validation slice of the training part is the place for it, --validation-split.)"
+        "(Picking the epoch from the test part would leak it into the model; a validation slice of the training part, "
+        "validation_split, is the place to choose one.)"
     )
 else:
     print(f"{len(curves)} epoch(s): too few to see where the curves part")

@@ -71,6 +71,7 @@ def execute(lesson, values: dict, *, echo: TextIO | None = None) -> LessonResult
                 if isinstance(exc.error, KeraslabError):  # missing data, a bad value: its own one line
                     raise exc.error from None
                 raise _failure(lesson, exc) from exc.error
+    runner.namespace.clear()  # the script's data and functions go now (its functions' globals made a cycle)
     if listener.run is None or listener.record is None:
         raise LessonFailed(f"lesson {lesson.name}: its script ended without calling begin(...) and run.finish(...)")
     return LessonResult(

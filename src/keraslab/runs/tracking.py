@@ -54,13 +54,14 @@ def folder_record(folder: Path) -> dict:
         config = {"lesson": "train", **metrics.get("options", {})}
         history = pd.DataFrame(metrics["history"]) if metrics.get("history") else None
         lesson = "train"
-    names = ("report.html", "config.json", "metrics.json", "manifest.json", "schema.json", "preprocessing.json")
+    names = ("report.html", "lesson.ipynb", "config.json", "metrics.json", "manifest.json", "schema.json")
+    models = sorted(folder.glob("*.keras")) if lesson != "train" else []  # a lesson's trained models
     return {
         "lesson": lesson,
         "params": {k: _param(v) for k, v in config.items()},
         "summary": {k: float(v) for k, v in metrics.get("summary", {}).items() if _number(v)},
         "history": history,
-        "files": [folder / n for n in names if (folder / n).is_file()],
+        "files": [folder / n for n in (*names, "preprocessing.json") if (folder / n).is_file()] + models,
         "plots": folder / "plots" if (folder / "plots").is_dir() else None,
         "tags": {
             "keraslab.folder": str(folder.resolve()),
