@@ -6,9 +6,11 @@ display output: a matplotlib figure as a PNG, a DataFrame as its HTML table and 
 repr. Figures drawn with pyplot are shown when their cell ends, as the inline backend does. The outputs follow
 nbformat 4, so the executed cells make the run's `lesson.ipynb`.
 
-Measured against a kernel (nbclient) on the quick lessons: the same script runs about 3 s faster here (no kernel
-start, no second import of Keras and JAX; benchmarks/README.md), and the command's context - checkpoints to resume
-from, a device mesh, the data files it read - is the lesson's context, with no process between them.
+Why here and not in a Jupyter kernel (nbclient), which the tests also run every lesson in: measured as whole
+commands on the quick lessons, the two cost the same within 2.5 s either way (a kernel's start against writing the
+run folder; benchmarks/README.md), and here the command's context is the lesson's, with no process between them:
+the checkpoints it resumes from, the device mesh it trains on, the data files it read, --offline, the terminal its
+progress goes to, and the trained models it keeps.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
-"""Metrics from scikit-learn, and the report sections every classifier lesson writes (scikit-learn is imported
-when a metric is computed, not with this module)."""
+"""Metrics from scikit-learn for a trained classifier: the classification report, and the scores of a binary one at
+an explicit threshold (scikit-learn is imported when a metric is computed, not with this module)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from keraslab.runs import plots
 
 
 def classification(y_true, y_pred, class_names) -> dict:
@@ -55,27 +53,3 @@ def binary_scores(y_true, proba, threshold: float = 0.5) -> dict:
         "pr_auc": float(metrics.average_precision_score(y_true, proba)),
         "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, y_pred)),
     }
-
-
-def add_classifier_report(result, key: str, title: str, y_true, y_pred, class_names, history=None):
-    """Learning curves, the model's own confusion matrix and its classification report, into `result`.
-
-    Files: plots/<key>_learning_curves.png, plots/<key>_confusion_matrix.png, <key>_classification_report.txt,
-    tables/<key>_classification_report.csv. Returns the classification dict.
-    """
-    cls = classification(y_true, y_pred, class_names)
-    result.heading(title)
-    if history is not None:
-        result.figure(
-            f"{key}_learning_curves",
-            plots.learning_curves(history, title=title),
-            f"{title}: loss and accuracy per epoch",
-        )
-    result.figure(
-        f"{key}_confusion_matrix",
-        plots.confusion_matrix(cls["confusion_matrix"], class_names, title=f"{title}: confusion matrix"),
-        f"{title}: confusion matrix (rows: truth, columns: prediction)",
-    )
-    result.texts[f"{key}_classification_report.txt"] = cls["report_text"]
-    result.table(f"{key}_classification_report", cls["report_frame"], f"{title}: classification report")
-    return cls

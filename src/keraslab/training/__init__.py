@@ -1,7 +1,7 @@
 """keraslab.training: compile and fit Keras models, fast, seeded, resumable.
 
 - fitting: `compile_model`, `fit` (the compiled epoch on JAX, model.fit elsewhere; a Keras History either way),
-  `history_frame`, `Refitter`, `predict`
+  `history_frame`, `Refitter`
 - fastfit: one fit through the compiled epoch (the data on the device), on one device or a mesh, checkpointed
 - compiled_epoch: what is compiled per model: a shuffled epoch in one `lax.scan`, sharded batches, evaluation
 - checkpoints: each fit's state after every epoch, and resuming from it
@@ -15,10 +15,8 @@ from keraslab.training.fitting import (
     Refitter,
     batches_per_epoch,
     compile_model,
-    count_params,
     fit,
     history_frame,
-    predict,
     reset_for_refit,
     steps_per_execution,
 )
@@ -27,10 +25,8 @@ __all__ = [
     "Refitter",
     "batches_per_epoch",
     "compile_model",
-    "count_params",
     "fit",
     "history_frame",
-    "predict",
     "reset_for_refit",
     "steps_per_execution",
 ]

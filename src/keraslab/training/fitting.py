@@ -215,11 +215,3 @@ class Refitter:
         set_seed(seed)
         reset_for_refit(self.model, self.build())
         return fit(self.model, x, y, seed=seed, **fit_kwargs)
-
-
-def predict(model, x, batch_size: int = 1024) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-
-
-def count_params(model) -> int:
-    return int(model.count_params())
