@@ -170,8 +170,8 @@ elif p_value < 0.05:
 else:
     verdict = (
         f"Dropout did not help beyond the noise: the paired gain is {d.mean():+.3f} (sd {np.std(d, ddof=1):.3f} over "
-        f"{len(d)} folds; corrected paired t-test p = {p_value:.2f}). The course's single 52-row split "
-        f"(0.77 -> 0.81) moves by one or two rows, which one split cannot tell from chance."
+        f"{len(d)} folds; corrected paired t-test p = {p_value:.2f}). The original course's single 52-row split "
+        f"(0.77 -> 0.81) moved by two rows, which one split cannot tell from chance."
     )
 print(verdict)
 
@@ -199,8 +199,8 @@ for title, proba, history in (
     display(plots.confusion_matrix(confusion_matrix(y_te, y_pred, labels=[0, 1]), names, title=title))
 
 # %% [markdown]
-# Why might dropout not help? It fights overfitting by making each training step noisier; whether that pays depends
-# on how much the network can overfit and for how long it trains. Set the two networks' size against the data, and
+# Does dropout have anything to fix here? It fights overfitting by making each training step noisier; whether that
+# pays depends on how much the network can overfit and for how long it trains. Set the two networks' size against the data, and
 # see how well each fitted its own training rows in its last epoch (the split's 156 rows; dropout active):
 
 # %%

@@ -2,9 +2,10 @@
 
 - folder: the run folder, staged and renamed into place when finished (`RunDir`), its config and locking
 - manifest: versions, backend, devices, seed and data files with their sha256
-- report: `Result` (what a lesson returns) rendered as report.md and a self-contained report.html
+- notebook_report: a lesson's executed notebook rendered as report.md and a self-contained report.html
+- report: the pages' shared head and style, and `Result` (a `keraslab train` bundle's report)
 - plots, evaluation: the figures and classifier metrics reports are made of
-- runner: `run_lesson` (seeds, resume, devices) and `run_all`
+- runner: `run_lesson` (a lesson's script executed, its folder written; seeds, resume, devices) and `run_all`
 """
 
 from keraslab.runs.folder import RunDir, default_run_dir
