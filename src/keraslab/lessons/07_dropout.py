@@ -200,8 +200,9 @@ for title, proba, history in (
 
 # %% [markdown]
 # Does dropout have anything to fix here? It fights overfitting by making each training step noisier; whether that
-# pays depends on how much the network can overfit and for how long it trains. Set the two networks' size against the data, and
-# see how well each fitted its own training rows in its last epoch (the split's 156 rows; dropout active):
+# pays depends on how much the network can overfit and for how long it trains. Set the two networks' size against
+# the data, and see how well each fitted its own training rows in its last epoch (the split's 156 rows; dropout
+# active):
 
 # %%
 weights = sonar_net(0.0).count_params()
