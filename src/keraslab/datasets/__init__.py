@@ -28,6 +28,7 @@ from keraslab.datasets.cache import (
     sha256_of,
     status,
     track_files,
+    track_from_here,
 )
 from keraslab.datasets.csv_tables import Table, read_csv
 from keraslab.datasets.loaders import (
@@ -78,4 +79,5 @@ __all__ = [
     "sha256_of",
     "status",
     "track_files",
+    "track_from_here",
 ]

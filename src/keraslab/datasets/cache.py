@@ -95,6 +95,14 @@ def track_files():
         _USED.reset(token)
 
 
+def track_from_here() -> list[dict]:
+    """Collect the data files used from now on in this context (a notebook's: its cells share one), with no block
+    to close; a `track_files` block inside it collects its own."""
+    used: list[dict] = []
+    _USED.set(used)
+    return used
+
+
 def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = False) -> None:
     used = _USED.get()
     if used is not None and all(u["path"] != str(path) for u in used):

@@ -61,7 +61,7 @@ class Record:
 class LessonRun:
     """One run of a lesson, from `begin` to `finish`."""
 
-    def __init__(self, lesson: str, values: dict, used: list[dict] | None, sink: Sink | None):
+    def __init__(self, lesson: str, values: dict, used: list[dict], sink: Sink | None):
         self.lesson, self.values, self.used, self.sink = lesson, values, used, sink
         self.record: Record | None = None
 
@@ -75,14 +75,13 @@ class LessonRun:
 
     @property
     def data(self) -> str:
-        """ "substitute" when the data are small copies in the real formats (vouched for by $KERASLAB_CHECKSUMS), else
-        "real": under `keraslab run`, from the files read so far; in Jupyter, from the `dataset` parameter."""
-        if self.used is not None:
-            substitute = any(u.get("substitute") for u in self.used)
-        else:
-            from keraslab.datasets import is_substitute
+        """ "substitute" when the data read so far are small copies in the real formats (vouched for by
+        $KERASLAB_CHECKSUMS), or when the `dataset` parameter names such a dataset; else "real"."""
+        from keraslab.datasets import is_substitute
 
-            substitute = "dataset" in self.values and is_substitute(self.values["dataset"])
+        substitute = any(u.get("substitute") for u in self.used) or (
+            "dataset" in self.values and is_substitute(self.values["dataset"])
+        )
         return "substitute" if substitute else "real"
 
     @property
@@ -143,6 +142,7 @@ def shipped_parameters(lesson: str) -> dict:
 def begin(lesson: str, namespace: Mapping[str, Any]) -> LessonRun:
     """Start a run of `lesson` with the parameter values in `namespace` (the notebook's globals()): each checked
     against its declaration (UsageError, one line, for a bad one), then Python, NumPy and Keras seeded."""
+    from keraslab.datasets import track_from_here
     from keraslab.seeding import set_seed
 
     sink = _SINK.get()
@@ -151,7 +151,8 @@ def begin(lesson: str, namespace: Mapping[str, Any]) -> LessonRun:
     if missing:
         raise UsageError(f"lesson {lesson}: no value for parameter(s) {', '.join(missing)}")
     values = {name: declared[name].check(namespace[name]) for name in declared}
-    run = LessonRun(lesson, values, None if sink is None else sink.used, sink)
+    # the data files the lesson reads: the command's list, or (in Jupyter) one kept from here on in the notebook
+    run = LessonRun(lesson, values, sink.used if sink is not None else track_from_here(), sink)
     set_seed(run.seed)
     if sink is not None:
         sink.started(run)
