@@ -26,6 +26,7 @@ LAYERS = [
     {"runs"},
     {"verify"},
     {"imbalance"},
+    {"exercises"},
     {"lessons", "serving", "bench"},
     {"cli"},  # with keraslab/__main__.py, `python -m keraslab`
 ]

@@ -106,6 +106,7 @@ def test_cli_run_lesson_options_and_config_replay(tmp_path, shared_data, capsys)
         "learning_rate": 0.02,
         "batch_size": 5,
         "data_dir": str(shared_data),
+        "resolved_by_lesson": [],
     }
     assert "learning_rate: float = 0.02" in (out / "lesson.ipynb").read_text()  # the executed cell shows them
     code = main(["run", "gd-variants", "--config", str(out / "config.json"), "--quiet", "--out", str(tmp_path / "r2")])
@@ -121,6 +122,21 @@ def test_the_values_a_run_used_are_its_config_never_null(tmp_path, shared_data):
     assert config["epochs"] == 200 and config["quick"] is True  # quick's own epochs, not null
     folder, _ = _run("gradient-descent", tmp_path / "b", shared_data, quick=True, epochs=7)
     assert json.loads((folder / "config.json").read_text())["epochs"] == 7  # an explicit value wins
+
+
+def test_a_quick_config_replayed_as_a_full_run_lets_the_lesson_choose_again(tmp_path, shared_data, capsys):
+    """config.json names the values that quick chose: re-running it with --no-quick must not keep quick's 200
+    epochs under a "full run" label (an explicit value still wins)."""
+    argv = ["run", "gradient-descent", "--quick", "--quiet", "--data-dir", str(shared_data)]
+    assert main([*argv, "--out", str(tmp_path / "q")]) == 0, capsys.readouterr().err
+    config = json.loads((tmp_path / "q" / "config.json").read_text())
+    assert config["epochs"] == 200 and config["resolved_by_lesson"] == ["epochs"]
+    replay = ["run", "gradient-descent", "--config", str(tmp_path / "q" / "config.json"), "--quiet"]
+    assert main([*replay, "--no-quick", "--out", str(tmp_path / "full")]) == 0
+    full = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert full["quick"] is False and full["epochs"] == 1000
+    assert main([*replay, "--out", str(tmp_path / "same")]) == 0  # replayed as it was: quick's values kept
+    assert json.loads((tmp_path / "same" / "config.json").read_text())["epochs"] == 200
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,13 @@ def test_every_lesson_runs_clean_in_a_kernel_with_its_plots_inline(name, in_a_ke
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)  # plots inline: it reads without a kernel
     # the closing table says how the figures were made: quick, the seed, real or substitute data
-    last = nb.cells[-2].outputs[-1]["data"]["text/plain"]  # [-1] is the test's own summary cell
+    closing = next(c for c in nb.cells if c.cell_type == "code" and "run.finish(" in c.source)
+    last = closing.outputs[-1]["data"]["text/plain"]
+    # the exercises come after it, as the learner gets them: every check says "not attempted yet", none fails
+    streams = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    checked = [e for e in lessons.get_lesson(name).exercises if e.checked]
+    assert streams.count("not attempted yet") == len(checked) >= 1
+    assert "✓" not in streams and "✗" not in streams
     kind = "substitute" if name in ("mnist", "cifar10-ann", "cnn") else "real"
     assert f"this run (quick run, seed 0, {kind} data)" in last, last
 

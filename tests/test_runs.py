@@ -78,7 +78,7 @@ def test_run_folder_contents(tmp_path, toy_lesson):
         "report.md",
     ]
     config = json.loads((folder / "config.json").read_text())
-    assert config == {"lesson": "toy", "seed": 3, "quick": False, "scale": 1.0, "fail": False}
+    assert config == {"lesson": "toy", "seed": 3, "quick": False, "scale": 1.0, "fail": False, "resolved_by_lesson": []}
     manifest = json.loads((folder / "manifest.json").read_text())
     for key in ("keraslab", "backend", "device", "seed", "data_files", "git_commit", "versions"):
         assert key in manifest

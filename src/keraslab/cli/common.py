@@ -8,16 +8,17 @@ from pathlib import Path
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors printed as one `keraslab: error:` line and exit code 2, and no abbreviated
-    options (`--epoch 3` is not taken for `--epochs`)."""
+    """argparse, with its usage errors printed as one `keraslab: error:` line (naming the command, and where its
+    options are listed) and exit code 2, and no abbreviated options (`--epoch 3` is not taken for `--epochs`)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.print_usage(sys.stderr)
-        raise SystemExit(fail(f"{self.prog}: {message}", 2))
+        command = self.prog.removeprefix("keraslab").strip()
+        where = f"{command}: " if command else ""
+        raise SystemExit(fail(f"{where}{message} (see `{self.prog} --help`)", 2))
 
 
 def fail(message: str, code: int) -> int:

@@ -1,4 +1,5 @@
-"""`keraslab notebook LESSON | --all`: a lesson as a Jupyter notebook, optionally executed in a kernel."""
+"""`keraslab notebook LESSON | --all`: a lesson as a Jupyter notebook, optionally executed in a kernel; and
+`keraslab exercises [LESSON]`: the exercises at the end of the lessons."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from keraslab.lessons import COURSE_ORDER
 
 
 def add_commands(sub) -> None:
+    add_notebook_command(sub)
+    add_exercises_command(sub)
+
+
+def add_notebook_command(sub) -> None:
     parser = command(
         sub,
         "notebook",
@@ -32,8 +38,42 @@ def add_commands(sub) -> None:
         help="set a value of the parameters cell, e.g. dataset=fashion_mnist (repeatable; checked against its "
         "declared type and range)",
     )
+    parser.add_argument(
+        "--solutions",
+        action="store_true",
+        help="fill in the exercises' reference solutions (without it the learner gets empty stubs)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing notebooks")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per cell, with --execute (default: none)")
+
+
+def add_exercises_command(sub) -> None:
+    parser = command(
+        sub,
+        "exercises",
+        cmd_exercises,
+        help="list the lessons' exercises, with their kind and whether each is checked",
+        description="List every exercise at the end of the lessons (or of one LESSON): its number, kind (write it, "
+        "build it, predict, then run), whether `check(...)` checks it (and under which name), and its title. Do "
+        "them in `keraslab notebook LESSON`; `--solutions` writes the notebook with the reference solutions.",
+    )
+    parser.add_argument("lesson", nargs="?", metavar="LESSON", help="one lesson (default: every lesson)")
+
+
+def cmd_exercises(args) -> int:
+    from keraslab.lessons import all_lessons, get_lesson
+
+    chosen = [get_lesson(args.lesson)] if args.lesson else list(all_lessons().values())
+    rows = [e for lesson in chosen for e in lesson.exercises]
+    width = max((len(e.lesson) for e in rows), default=0)
+    kinds = max((len(e.kind) for e in rows), default=0)
+    ids = max((len(e.checker or "") for e in rows), default=0)
+    for e in rows:
+        checked = e.checker if e.checked else "(not checked)"
+        print(f"{e.lesson:<{width}}  {e.number}  {e.kind:<{kinds}}  {checked:<{max(ids, 13)}}  {e.title}")
+    total, checked_count = len(rows), sum(e.checked for e in rows)
+    print(f"{total} exercises, {checked_count} checked on the spot; `keraslab notebook LESSON` to do them")
+    return 0
 
 
 def cmd_notebook(args) -> int:
@@ -53,6 +93,7 @@ def cmd_notebook(args) -> int:
         seed=args.seed,
         quick=args.quick,
         force=args.force,
+        solutions=args.solutions,
         timeout=args.timeout,
         progress=None if args.quiet else print,
     )

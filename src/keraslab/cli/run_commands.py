@@ -41,7 +41,7 @@ def add_commands(sub) -> None:
     for lesson in lessons.all_lessons().values():
         summary = lesson.summary.replace("%", "%%")
         parser = command(names, lesson.name, cmd_run, help=summary, description=f"{summary}. Source: {lesson.path}")
-        _add_run_options(parser, one_lesson=True)
+        _add_run_options(parser, one_lesson=True, seeds=lesson.parameters.get("seeds"))
         _add_parameters(parser, lesson.parameters, f"options of lesson {lesson.name!r} (its parameters cell)")
     parser = command(
         names,
@@ -55,10 +55,12 @@ def add_commands(sub) -> None:
     _add_parameters(parser, {n: common[n] for n in COMMON}, "options given to every lesson that has them")
 
 
-def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool) -> None:
-    parser.add_argument(
-        "--seeds", type=int, metavar="N", help="run N consecutive seeds from --seed; report mean ± sd (default: 1)"
-    )
+def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds: Parameter | None = None) -> None:
+    if seeds is None:
+        help_ = "run N consecutive seeds from --seed; report mean ± sd (default: 1)"
+    else:  # a lesson that averages over seeds itself: --seeds sets its `seeds` parameter
+        help_ = f"{seeds.help} (default: {seeds.default})".replace("%", "%%")
+    parser.add_argument("--seeds", type=int, metavar="N", help=help_)
     parser.add_argument(
         "--out", metavar="DIR", help="write the run folder exactly here (default: runs/<lesson>/<UTC time>-seed<N>)"
     )
@@ -184,6 +186,12 @@ def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
     if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
         file_seeds = from_file.pop("seeds")
         seeds = file_seeds if seeds is None else seeds
+    # the values the lesson chose itself (from `quick`) it chooses again: the same ones for the same `quick`, the
+    # full run's when --no-quick replays a quick run
+    resolved = from_file.pop("resolved_by_lesson", [])
+    for name in resolved if isinstance(resolved, list) else []:
+        if isinstance(name, str) and name != "quick":
+            from_file.pop(name, None)
     offline = bool(from_file.pop("offline", False)) or args.offline
     quiet = bool(from_file.pop("quiet", False)) or args.quiet
     source = f"--config {args.config}"

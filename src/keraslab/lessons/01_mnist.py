@@ -213,3 +213,91 @@ run.finish(
     models={"linear": model_a, "hidden": model_b},
     histories={"linear": history_a, "hidden": history_b},
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected (from NumPy, scikit-learn or Keras), what your code returned, and a
+# hint. A cell you have not touched says "not attempted yet". `keraslab notebook mnist --solutions` writes this
+# notebook with the reference solutions filled in.
+
+# %%
+import numpy as np
+
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): scale and flatten
+#
+# `datasets.load(..., scale=True)` did this for you above. Write it yourself: `scale_flatten(images)` takes a batch
+# of raw images, an array of shape (n, 28, 28) holding integers 0 to 255, and returns the rows a dense layer takes:
+# shape (n, 784), values in [0, 1].
+
+
+# %%
+def scale_flatten(images):
+    ### BEGIN SOLUTION
+    return images.reshape(len(images), 28 * 28) / 255.0
+    ### END SOLUTION
+
+
+check("mnist.scale_flatten", scale_flatten)
+
+# %% [markdown]
+# ### Exercise 2 (build it): the course's own exercise network
+#
+# The original course's exercise (`1_keras_fashion_mnist_neural_net/Exercise/1_keras_sequential_exercise.ipynb`):
+# a `Flatten` layer that takes the 28 x 28 images as they are, one hidden `Dense` layer of 20 units with `relu`, and
+# a softmax output for the 10 digits; compile it with the `adam` optimizer and the loss for integer labels. The check
+# trains it for one epoch on 10,000 MNIST digits and asks for a test accuracy of 0.85 or more.
+
+# %%
+exercise_model = None  # your keras.Sequential([...]), compiled
+### BEGIN SOLUTION
+exercise_model = keras.Sequential(
+    [
+        keras.Input(shape=(28, 28)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(20, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+)
+exercise_model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+### END SOLUTION
+
+check("mnist.sequential", exercise_model, data_dir=data_dir)
+
+# %% [markdown]
+# ### Exercise 3 (write it): a confusion matrix by hand
+#
+# `confusion(y_true, y_pred)` returns the 10 x 10 table of counts: row $t$, column $p$ counts the digits of true
+# class $t$ predicted as $p$. The check compares it with scikit-learn's `confusion_matrix`, on labels where some
+# digits never occur.
+
+
+# %%
+def confusion(y_true, y_pred):
+    ### BEGIN SOLUTION
+    table = np.zeros((10, 10), dtype=int)
+    for t, p in zip(y_true, y_pred, strict=True):
+        table[t, p] += 1
+    return table
+    ### END SOLUTION
+
+
+check("mnist.confusion_matrix", confusion)
+
+# %% [markdown]
+# ### Exercise 4 (predict, then run): how many numbers does model (b) learn?
+#
+# Count the weights and biases of model (b), 784 inputs, `hidden_units` hidden units, 10 outputs, before you ask
+# Keras. Write your number as `prediction`, then run the cell.
+
+# %%
+prediction = None  # your number
+### BEGIN SOLUTION
+prediction = 784 * hidden_units + hidden_units + hidden_units * 10 + 10
+### END SOLUTION
+
+check("mnist.param_count", prediction, measured=model_b.count_params())

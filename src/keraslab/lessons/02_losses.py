@@ -146,11 +146,13 @@ def tutorial_log_loss(y_true, y_predicted, epsilon=epsilon):
     return -np.mean(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))
 
 
-print(tutorial_log_loss(course_y_true, course_y_predicted))
+print(f"the course's order:  {tutorial_log_loss(course_y_true, course_y_predicted):.10f}")
+print(f"the roles put right: {tutorial_log_loss(course_y_predicted, course_y_true):.10f}")
 
 # %% [markdown]
 # With the swapped arrays the bug moves the result only in its fourth decimal (the mean of `y_true` is 0.5 here),
-# which is why it went unnoticed. With the roles put right it would be 17.27 instead of 7.36.
+# which is why it went unnoticed. With the roles put right it gives 20.72 instead of 7.36: each of the three
+# labels 1 costs $-\ln 10^{-15} = 34.54$, and $3 \times 34.54 / 5 = 20.72$.
 #
 # ## More than two classes: categorical cross-entropy
 #
@@ -210,4 +212,104 @@ run.finish(
     course={"mae": 0.5, "mse": 0.366, "log_loss_tutorial": 17.2696280766844},
     course_label="the course (both versions, roles swapped)",
     details={"parity": checks.to_dict(orient="records")},
+)
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected (from Keras or scikit-learn), what your code returned, and a hint. A
+# cell you have not touched says "not attempted yet". `keraslab notebook losses --solutions` writes this notebook
+# with the reference solutions filled in.
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): mean squared error without NumPy
+#
+# The original course's exercise (`5_loss/loss_function_exercise_solution.ipynb`): write `mse_plain(y_true,
+# y_pred)` for two Python lists of numbers with a loop, or `sum` and `zip`, and no NumPy.
+
+
+# %%
+def mse_plain(y_true, y_pred):
+    ### BEGIN SOLUTION
+    return sum((t - p) ** 2 for t, p in zip(y_true, y_pred, strict=True)) / len(y_true)
+    ### END SOLUTION
+
+
+check("losses.mse_plain", mse_plain)
+
+# %% [markdown]
+# ### Exercise 2 (write it): mean squared error with NumPy
+#
+# The same, the course's second half: `mse_numpy(y_true, y_pred)` for two NumPy arrays, in one line, no loop.
+
+
+# %%
+def mse_numpy(y_true, y_pred):
+    ### BEGIN SOLUTION
+    return float(np.mean((y_true - y_pred) ** 2))
+    ### END SOLUTION
+
+
+check("losses.mse_numpy", mse_numpy)
+
+# %% [markdown]
+# ### Exercise 3 (write it): the log loss, clipped as Keras clips it
+#
+# Write `clipped_log_loss(y_true, y_pred)` for labels 0/1 and predicted probabilities, clipping the probabilities
+# to $[\epsilon, 1 - \epsilon]$ with $\epsilon = 10^{-7}$, as Keras does. The check includes predictions of exactly
+# 0 and 1: the inputs where the tutorial's function went wrong.
+
+
+# %%
+def clipped_log_loss(y_true, y_pred, epsilon=1e-7):
+    ### BEGIN SOLUTION
+    p = np.clip(y_pred, epsilon, 1 - epsilon)
+    return float(-np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)))
+    ### END SOLUTION
+
+
+check("losses.log_loss", clipped_log_loss)
+
+# %% [markdown]
+# ### Exercise 4 (write it): the log loss from raw scores
+#
+# A network often outputs a raw score $z$ (a *logit*) and leaves the sigmoid to the loss: Keras's
+# `binary_crossentropy(..., from_logits=True)`. Computing $p = \sigma(z)$ first and then the log loss breaks for large
+# scores ($\sigma(800)$ is exactly 1.0 in floating point, and $\ln(1 - 1) = -\infty$). Write `log_loss_from_logits(y_true,
+# logits)` that stays finite for any score. (Expand $-[y \ln \sigma(z) + (1 - y) \ln(1 - \sigma(z))]$ and simplify.)
+
+
+# %%
+def log_loss_from_logits(y_true, logits):
+    ### BEGIN SOLUTION
+    z = np.asarray(logits, dtype="float64")
+    return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+    ### END SOLUTION
+
+
+check("losses.from_logits", log_loss_from_logits)
+
+# %% [markdown]
+# ### Exercise 5 (predict, then run): one large error
+#
+# Five prices are predicted exactly except one, which is off by 1. Now make that one off by 10 instead: the MAE
+# grows 10 times. **By how many times does the MSE grow?** Write your number as `prediction`, then run the cell.
+
+# %%
+prediction = None  # your number
+### BEGIN SOLUTION
+prediction = 100
+### END SOLUTION
+
+truth = np.array([3.0, 5.0, 2.0, 7.0, 4.0])
+off_by_1, off_by_10 = truth + [0, 0, 1, 0, 0], truth + [0, 0, 10, 0, 0]
+check(
+    "losses.outlier",
+    prediction,
+    measured=mse(truth, off_by_10) / mse(truth, off_by_1),
+    mae_factor=mae(truth, off_by_10) / mae(truth, off_by_1),
 )

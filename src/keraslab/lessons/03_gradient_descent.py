@@ -247,3 +247,73 @@ run.finish(
     ),
     details={"seconds": {"scratch": scratch_seconds, "keras": keras_seconds}},
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected, what your code returned, and a hint. A cell you have not touched says
+# "not attempted yet". `keraslab notebook gradient-descent --solutions` writes this notebook with the reference
+# solutions filled in.
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): the bias update
+#
+# The tutorial's loop computes the bias's gradient and never applies it, so its bias stays 0. Write one update of the
+# bias alone: `update_bias(bias, y_true, y_pred, learning_rate)` returns the new bias, for labels `y_true`, the
+# neuron's predicted probabilities `y_pred` and the step size. (The derivative of the log loss with respect to $b$
+# is worked out above.)
+
+
+# %%
+def update_bias(bias, y_true, y_pred, learning_rate):
+    ### BEGIN SOLUTION
+    return bias - learning_rate * float(np.mean(y_pred - y_true))
+    ### END SOLUTION
+
+
+check("gradient_descent.bias_update", update_bias)
+
+# %% [markdown]
+# ### Exercise 2 (write it): a derivative by numbers
+#
+# The lesson checked its gradient with `numerical_gradient`. Write the idea for one variable:
+# `derivative(f, x)` returns the slope of the function `f` at the number `x`, from `f`'s values near `x` only. The
+# check compares it with exact derivatives to 7 significant digits.
+
+
+# %%
+def derivative(f, x, h=1e-5):
+    ### BEGIN SOLUTION
+    return (f(x + h) - f(x - h)) / (2 * h)
+    ### END SOLUTION
+
+
+check("gradient_descent.numerical_derivative", derivative)
+
+# %% [markdown]
+# ### Exercise 3 (predict, then run): a ten times larger step
+#
+# Run the same number of updates with a learning rate 10 times larger. **Will the training loss at the end be
+# lower or higher?** Write "lower" or "higher" as `prediction`, then run the cell. (It also tries 100 times larger.)
+
+# %%
+prediction = None  # "lower" or "higher"
+### BEGIN SOLUTION
+prediction = "lower"
+### END SOLUTION
+
+final_loss = {
+    rate: log_loss(y_train, sigmoid(x_train @ w_rate + b_rate))
+    for rate in (learning_rate, 10 * learning_rate, 100 * learning_rate)
+    for w_rate, b_rate, _ in [gradient_descent(x_train, y_train, epochs, rate)]
+}
+check(
+    "gradient_descent.learning_rate",
+    prediction,
+    measured="lower" if final_loss[10 * learning_rate] < final_loss[learning_rate] else "higher",
+    losses=final_loss,
+)

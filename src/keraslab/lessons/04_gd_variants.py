@@ -218,3 +218,72 @@ run.finish(
     history=pd.DataFrame({"epoch": np.arange(1, epochs + 1), **{f"{m}_cost": c for m, (_w, _b, c) in fits.items()}}),
     details={"prices": prices.to_dict(orient="records")},
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected (from scikit-learn or NumPy), what your code returned, and a hint. A cell
+# you have not touched says "not attempted yet". `keraslab notebook gd-variants --solutions` writes this notebook
+# with the reference solutions filled in. (The original course's exercise here, mini-batch gradient descent in
+# `8_sgd_vs_gd/mini_batch_gd_exercise_solution.ipynb`, is written out in the lesson above: change `batch_size`.)
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): min-max scaling fitted on the training part
+#
+# This lesson scales every house with one `MinMaxScaler`: fine for fitting a line to all of them, wrong as soon as
+# some houses are kept aside to test on, because then the test houses shape the scaling. Write
+# `min_max_scale(train, test)`: the minimum and maximum of each column of `train` only, applied to both parts;
+# return `(train_scaled, test_scaled)`.
+
+
+# %%
+def min_max_scale(train, test):
+    ### BEGIN SOLUTION
+    lo, hi = train.min(axis=0), train.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)  # a constant column has no range: it maps to 0, as in scikit-learn
+    return (train - lo) / span, (test - lo) / span
+    ### END SOLUTION
+
+
+check("gd_variants.min_max_scale", min_max_scale)
+
+# %% [markdown]
+# ### Exercise 2 (write it): one mini-batch step on another cost
+#
+# `step` above goes down the mean squared error. Write `mae_step(X_b, y_b, w, b, learning_rate)`: one step down the
+# *mean absolute error* of the rows it sees, returning `(w, b)`. The derivative of $|r|$ is the sign of $r$.
+
+
+# %%
+def mae_step(X_b, y_b, w, b, learning_rate):
+    ### BEGIN SOLUTION
+    sign = np.sign(y_b - (X_b @ w + b))
+    return w + learning_rate * (X_b.T @ sign) / len(y_b), b + learning_rate * float(sign.mean())
+    ### END SOLUTION
+
+
+check("gd_variants.mae_step", mae_step)
+
+# %% [markdown]
+# ### Exercise 3 (predict, then run): stochastic against batch, epoch for epoch
+#
+# The three runs above had the same number of epochs and the same learning rate. **Is the stochastic run's last
+# cost lower or higher than the batch run's?** Write "lower" or "higher" as `prediction`, then run the cell.
+
+# %%
+prediction = None  # "lower" or "higher"
+### BEGIN SOLUTION
+prediction = "lower"
+### END SOLUTION
+
+last_cost = {method: fits[method][2][-1] for method in ("batch", "sgd")}
+check(
+    "gd_variants.sgd_vs_batch",
+    prediction,
+    measured="lower" if last_cost["sgd"] < last_cost["batch"] else "higher",
+    costs=last_cost,
+)

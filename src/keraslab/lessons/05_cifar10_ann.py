@@ -205,3 +205,86 @@ run.finish(
     models={"cifar_ann": model},
     history=history,
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected (from Keras or scikit-learn), what your code returned, and a hint. A
+# cell you have not touched says "not attempted yet". `keraslab notebook cifar10-ann --solutions` writes this
+# notebook with the reference solutions filled in.
+
+# %%
+import numpy as np
+
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): one-hot labels
+#
+# The lesson used `keras.utils.to_categorical`. Write `one_hot(labels)`: for integer labels 0-9, one row of ten
+# numbers per label, 1 at the label's place and 0 elsewhere. CIFAR-10's labels come as a column of shape (n, 1):
+# the check includes those.
+
+
+# %%
+def one_hot(labels):
+    ### BEGIN SOLUTION
+    return np.eye(10)[np.ravel(labels)]
+    ### END SOLUTION
+
+
+check("cifar10_ann.one_hot", one_hot)
+
+# %% [markdown]
+# ### Exercise 2 (write it): accuracy from the softmax outputs
+#
+# `accuracy(y_true, proba)` takes the true labels and the network's output, one row of ten probabilities per image,
+# and returns the share of images whose most probable class is the true one.
+
+
+# %%
+def accuracy(y_true, proba):
+    ### BEGIN SOLUTION
+    return float(np.mean(np.asarray(proba).argmax(axis=1) == np.ravel(y_true)))
+    ### END SOLUTION
+
+
+check("cifar10_ann.accuracy", accuracy)
+
+# %% [markdown]
+# ### Exercise 3 (predict, then run): a narrower first layer
+#
+# `model.summary()` above counted the network's parameters. **How many would it have with 1000 units instead of
+# 3000 in its first hidden layer** (the rest unchanged)? Work it out, write it as `prediction`, then run the cell.
+
+# %%
+prediction = None  # your number
+### BEGIN SOLUTION
+inputs = int(np.prod(x_train.shape[1:]))
+prediction = inputs * 1000 + 1000 + 1000 * 1000 + 1000 + 1000 * 10 + 10
+### END SOLUTION
+
+narrower = keras.Sequential(
+    [
+        keras.Input(x_train.shape[1:]),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1000, activation="relu"),
+        keras.layers.Dense(1000, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+)
+check("cifar10_ann.param_count", prediction, measured=narrower.count_params())
+
+# %% [markdown]
+# ### Exercise 4 (build it): the course's GPU benchmark on Fashion-MNIST, not checked
+#
+# The original course's exercise (`10_gpu_benchmarking/Exercise/exercise_fashion_mnist_gpu_benchmarking.ipynb`):
+# classify Fashion-MNIST with one hidden layer, then with five, and time 5 epochs of each on the CPU and (where you
+# have one) on the GPU. Run this lesson with `dataset = "fashion_mnist"` in its parameters cell for the data, build
+# the two networks below, and time them with `time.perf_counter()` around `model.fit`, inside
+# `with keras.device("cpu:0"):` and `with keras.device("gpu:0"):`. Which gains more from the GPU, and why? There is no
+# single right figure (it depends on your machine), so nothing checks this one.
+
+# %%
+# your networks and timings here

@@ -268,3 +268,98 @@ run.finish(
     models={"churn_ann": model},
     history=history,
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected (from scikit-learn), what your code returned, and a hint. A cell you
+# have not touched says "not attempted yet". `keraslab notebook churn --solutions` writes this notebook with the
+# reference solutions filled in.
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): precision, recall and F1 of the churners
+#
+# The tutorial's notebook worked these out by hand from its confusion matrix, and its figures disagree with its own
+# classification report. Write `precision_recall_f1(y_true, y_pred)` for labels 0/1, returning the three figures of
+# class 1 as a tuple; when a figure's denominator is 0, the figure is 0 (scikit-learn's `zero_division=0`).
+
+
+# %%
+def precision_recall_f1(y_true, y_pred):
+    ### BEGIN SOLUTION
+    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
+    fp = int(np.sum((y_pred == 1) & (y_true == 0)))
+    fn = int(np.sum((y_pred == 0) & (y_true == 1)))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+    ### END SOLUTION
+
+
+check("churn.precision_recall_f1", precision_recall_f1)
+
+# %% [markdown]
+# ### Exercise 2 (write it): class weights for an imbalanced target
+#
+# About one customer in four churns. One remedy (the imbalance lesson compares it with others) weights each class
+# by how rare it is: `class_weights(y)` returns `{0: w0, 1: w1}` with $w_c = n / (2 n_c)$, the dictionary that
+# `model.fit(..., class_weight=...)` takes.
+
+
+# %%
+def class_weights(y):
+    ### BEGIN SOLUTION
+    counts = np.bincount(y, minlength=2)
+    return {c: len(y) / (2 * counts[c]) for c in (0, 1)}
+    ### END SOLUTION
+
+
+check("churn.class_weight", class_weights)
+
+# %% [markdown]
+# ### Exercise 3 (build it): a churn network of your own
+#
+# Build and compile a network for this table: the 26 prepared columns in, one or more hidden `Dense` layers with
+# `relu`, one sigmoid output, the binary cross-entropy loss. The check trains it for 5 epochs on this lesson's
+# training part and asks for a test accuracy 0.03 above what saying "no churn" to everyone scores.
+
+# %%
+my_model = None  # your keras.Sequential([...]), compiled
+### BEGIN SOLUTION
+my_model = keras.Sequential(
+    [
+        keras.Input((x_train.shape[1],)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ]
+)
+my_model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+### END SOLUTION
+
+check("churn.network", my_model, data=(x_train, y_train, x_test, y_test))
+
+# %% [markdown]
+# ### Exercise 4 (predict, then run): a lower threshold
+#
+# The lesson labels a customer a churner when the predicted probability is 0.5 or more. **If the threshold is 0.3
+# instead, does the recall of the churners go up, down, or stay the same?** Write "up", "down" or "same" as
+# `prediction`, then run the cell.
+
+# %%
+prediction = None  # "up", "down" or "same"
+### BEGIN SOLUTION
+prediction = "up"
+### END SOLUTION
+
+recall_at = {t: float(np.mean(proba[y_test == 1] >= t)) for t in (0.5, 0.3)}
+change = recall_at[0.3] - recall_at[0.5]
+check(
+    "churn.threshold",
+    prediction,
+    measured="up" if change > 0 else "down" if change < 0 else "same",
+    recalls=recall_at,
+)

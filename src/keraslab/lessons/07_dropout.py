@@ -254,3 +254,84 @@ run.finish(
     histories={"plain": hist_plain, "dropout": hist_drop},
     details={"verdict": verdict, "folds": folds_frame.to_dict(orient="records")},
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, where it
+# differs, what was expected, what your code returned, and a hint. A cell you have not touched says "not attempted
+# yet". `keraslab notebook dropout --solutions` writes this notebook with the reference solutions filled in.
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): a dropout mask, with inverted scaling
+#
+# Write what a `Dropout(rate)` layer does to its input `x` at one training step: drop each value with probability
+# `rate` (set it to 0), and scale the values it keeps by $1 / (1 - \text{rate})$, so that the expected output equals
+# the input and nothing needs to change at inference. Draw the random numbers from `rng`, a NumPy `Generator`. (The
+# numbers Keras draws are its own, so the check tests the properties: kept values scaled exactly, the share
+# dropped close to `rate`, `rate = 0` changing nothing.)
+
+
+# %%
+def dropout(x, rate, rng):
+    ### BEGIN SOLUTION
+    keep = rng.random(x.shape) >= rate
+    return x * keep / (1 - rate)
+    ### END SOLUTION
+
+
+check("dropout.mask", dropout)
+
+# %% [markdown]
+# ### Exercise 2 (build it): dropout on the inputs too
+#
+# A common variant (the dropout paper keeps about 80% of the inputs) drops some inputs as well. Build the sonar
+# network with a `Dropout(0.2)` on its 60 inputs, hidden `Dense` layers with `relu` each followed by a `Dropout(0.5)`,
+# and one sigmoid output; compile it with `adam` and the binary cross-entropy. The check trains it for 100 epochs on
+# the course's single split above (`x_tr`, `y_tr`) and asks for a test accuracy of 0.65 or more.
+
+# %%
+my_net = None  # your keras.Sequential([...]), compiled
+### BEGIN SOLUTION
+my_net = keras.Sequential(
+    [
+        keras.Input((60,)),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(60, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(30, activation="relu"),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ]
+)
+my_net.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+### END SOLUTION
+
+check("dropout.network", my_net, data=(x_tr, y_tr, x_te, y_te))
+
+# %% [markdown]
+# ### Exercise 3 (predict, then run): dropout at prediction time
+#
+# Call a network with dropout twice on the same rows in training mode, `model(x, training=True)`, as `fit` does at
+# each step. **Are the two outputs the same or different?** Write "same" or "different" as `prediction`, then run the
+# cell.
+
+# %%
+prediction = None  # "same" or "different"
+### BEGIN SOLUTION
+prediction = "different"
+### END SOLUTION
+
+probe = sonar_net(0.5)
+first, second = (np.asarray(probe(x[:5], training=True)) for _ in range(2))
+check("dropout.inference", prediction, measured="same" if np.allclose(first, second) else "different")
+
+# %% [markdown]
+# ### Exercise 4 (predict, then run): how much dropout? Not checked
+#
+# Set `rate` in the parameters cell to 0.2, then 0.3, and run the lesson again (a full run: the quick one concludes
+# nothing). Does the cross-validated gain change? Is the difference larger than the spread over the folds? There is
+# no single right answer to check: the lesson's own comparison says what the data can tell.

@@ -281,3 +281,108 @@ run.finish(
         "strategies_run": [REGISTRY[name].summary for name in chosen],
     },
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, where it
+# differs, what was expected, what your code returned, and a hint. A cell you have not touched says "not attempted
+# yet". `keraslab notebook imbalance --solutions` writes this notebook with the reference solutions filled in.
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): random under-sampling by hand
+#
+# Write `undersample(X, y, rng)` for a two-class `y` (0 and 1): keep every row of the rarer class and as many rows
+# of the other class, drawn without replacement with `rng` (a NumPy `Generator`); return `(X_resampled,
+# y_resampled)` as arrays.
+
+
+# %%
+def undersample(X, y, rng):
+    ### BEGIN SOLUTION
+    minority = np.argmin(np.bincount(y, minlength=2))
+    rare = np.flatnonzero(y == minority)
+    common = rng.choice(np.flatnonzero(y != minority), size=len(rare), replace=False)
+    rows = np.concatenate([rare, common])
+    return X[rows], y[rows]
+    ### END SOLUTION
+
+
+check("imbalance.undersample", undersample)
+
+# %% [markdown]
+# ### Exercise 2 (write it): split first, then resample
+#
+# Both versions of the course resample the whole table and split it afterwards, so copies of test rows sit in the
+# training part and the reported F1 is inflated. Write `split_then_resample(X, y, seed)`: a stratified 80/20 split
+# (`train_test_split`, `random_state=seed`), then the training part alone balanced by any resampling you like;
+# return `(X_train, X_test, y_train, y_test)`. The check looks for test rows in the training part.
+
+
+# %%
+def split_then_resample(X, y, seed):
+    ### BEGIN SOLUTION
+    from imblearn.over_sampling import RandomOverSampler
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    X_train, y_train = RandomOverSampler(random_state=seed).fit_resample(X_train, y_train)
+    return X_train, X_test, y_train, y_test
+    ### END SOLUTION
+
+
+check("imbalance.split_then_resample", split_then_resample)
+
+# %% [markdown]
+# ### Exercise 3 (build it): the course's exercise, with a simpler classifier
+#
+# The original course's exercise (`14_imbalanced/handling_imbalanced_data_exercise.md`): use scikit-learn's logistic
+# regression instead of the network, and raise the F1 of the churners with the imbalance techniques. Make
+# `my_classifier`, a scikit-learn classifier or pipeline (an imbalanced-learn `Pipeline` that resamples is fine: it
+# resamples only what it is fitted on). The check fits it on the first seed's training part and asks for an F1 on
+# the untouched test part at least 0.01 above a plain `LogisticRegression`'s.
+
+# %%
+my_classifier = None  # a scikit-learn classifier, not fitted yet
+### BEGIN SOLUTION
+from sklearn.linear_model import LogisticRegression
+
+my_classifier = LogisticRegression(class_weight="balanced", max_iter=1000)
+### END SOLUTION
+
+train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
+fitted_prep = prepare().fit(X.iloc[train_rows])
+split = (
+    fitted_prep.transform(X.iloc[train_rows]),
+    y[train_rows],
+    fitted_prep.transform(X.iloc[test_rows]),
+    y[test_rows],
+)
+check("imbalance.logistic", my_classifier, data=split)
+
+# %% [markdown]
+# ### Exercise 4 (predict, then run): under-sampling and precision
+#
+# Under-sampling trains the network on as many churners as stayers. **Compared with the baseline, does the precision
+# of the churners on the untouched test part go up, down, or stay the same?** Write "up", "down" or "same" as
+# `prediction`, then run the cell. (It reads the results table above: run the lesson with both strategies.)
+
+# %%
+prediction = None  # "up", "down" or "same"
+### BEGIN SOLUTION
+prediction = "down"
+### END SOLUTION
+
+if {"baseline", "undersample"} <= set(honest.index):
+    precision_of = {name: float(honest.loc[name, "precision"]) for name in ("baseline", "undersample")}
+    change = precision_of["undersample"] - precision_of["baseline"]
+    check(
+        "imbalance.undersampling_precision",
+        prediction,
+        measured="up" if change > 0 else "down" if change < 0 else "same",
+        precision=precision_of,
+    )
+else:
+    print("this run compared neither the baseline nor under-sampling: set strategies = 'all' and run again")

@@ -292,3 +292,97 @@ run.finish(
     histories={"cnn": cnn_history, "ann": ann_history},
     details={"demo": {"feature_map": feature_map.tolist(), "max_pool": pooled.tolist()}},
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, the first
+# input where it differs, what was expected (from Keras), what your code returned, and a hint. A cell you have not
+# touched says "not attempted yet". `keraslab notebook cnn --solutions` writes this notebook with the reference
+# solutions filled in.
+
+# %%
+from keraslab.exercises import check
+
+# %% [markdown]
+# ### Exercise 1 (write it): a 3x3 convolution that keeps the size
+#
+# `convolve` above slides the kernel only where it fits, so a 7 x 7 image gives a 5 x 5 map ("valid"). Write
+# `convolve_same(image, kernel)` for a 2-D image and a 3 x 3 kernel: the image padded with a border of zeros first,
+# so that the map has the image's size (Keras's `padding="same"`).
+
+
+# %%
+def convolve_same(image, kernel):
+    ### BEGIN SOLUTION
+    padded = np.pad(image, 1)
+    out = np.zeros(image.shape)
+    for i in range(image.shape[0]):
+        for j in range(image.shape[1]):
+            out[i, j] = np.sum(padded[i : i + 3, j : j + 3] * kernel)
+    return out
+    ### END SOLUTION
+
+
+check("cnn.conv_same", convolve_same)
+
+# %% [markdown]
+# ### Exercise 2 (predict, then run): the shape after a convolution and a pooling
+#
+# A 28 x 28 grey image (shape (28, 28, 1)) goes through `Conv2D(16, (5, 5))` (no padding) and then
+# `MaxPooling2D((2, 2))`. **What shape comes out, without the batch axis?** Write it as a tuple `prediction`, then
+# run the cell.
+
+# %%
+prediction = None  # a tuple: (height, width, channels)
+### BEGIN SOLUTION
+prediction = ((28 - 5 + 1) // 2, (28 - 5 + 1) // 2, 16)
+### END SOLUTION
+
+layers_only = keras.Sequential(
+    [keras.Input((28, 28, 1)), keras.layers.Conv2D(16, (5, 5)), keras.layers.MaxPooling2D((2, 2))]
+)
+check("cnn.output_shape", prediction, measured=layers_only.output_shape[1:])
+
+# %% [markdown]
+# ### Exercise 3 (build it): a CNN for Fashion-MNIST
+#
+# The original course's exercise (`16_cnn_cifar10_small_image_classification/cnn_mnist_exercise_solution.ipynb`)
+# classifies MNIST digits with a CNN; here the harder Fashion-MNIST clothes. Build a CNN for 28 x 28 x 1 images with at
+# least one `Conv2D` and one `MaxPooling2D`, then `Flatten` and a softmax output of 10; compile it with `adam` and
+# the loss for integer labels. The check trains it for 2 epochs on 10,000 training images and asks for a test
+# accuracy of 0.80 or more.
+
+# %%
+my_cnn = None  # your keras.Sequential([...]), compiled
+### BEGIN SOLUTION
+my_cnn = keras.Sequential(
+    [
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(32, (3, 3), activation="relu"),
+        keras.layers.MaxPooling2D((2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+)
+my_cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+### END SOLUTION
+
+check("cnn.fashion_cnn", my_cnn, data_dir=data_dir)
+
+# %% [markdown]
+# ### Exercise 4 (predict, then run): the parameters of one convolution layer
+#
+# **How many parameters does `Conv2D(64, (3, 3))` have on colour images (3 channels)?** And would it have more on
+# 320 x 320 images than on 32 x 32 ones? Write the number as `prediction`, then run the cell.
+
+# %%
+prediction = None  # your number
+### BEGIN SOLUTION
+prediction = 64 * (3 * 3 * 3 + 1)
+### END SOLUTION
+
+layer = keras.layers.Conv2D(64, (3, 3))
+layer.build((None, 32, 32, 3))
+check("cnn.conv_params", prediction, measured=layer.count_params())

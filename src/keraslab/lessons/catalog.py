@@ -13,6 +13,7 @@ from pathlib import Path
 
 from keraslab.errors import UsageError
 from keraslab.lessons.parameters import Parameter, read_parameters
+from keraslab.lessons.practice import Exercise, exercises
 from keraslab.lessons.source import Cell, parameters_cell, read_cells
 
 FOLDER = Path(__file__).resolve().parent
@@ -54,11 +55,17 @@ class Lesson:
         """The lesson averages over seeds itself (its `seeds` parameter); `--seeds N` sets that parameter."""
         return "seeds" in self.parameters
 
-    def execute(self, values: dict, *, echo=None):
-        """Run the script in this process with `values` in its parameters cell: a LessonResult."""
+    @functools.cached_property
+    def exercises(self) -> list[Exercise]:
+        """The exercises at the end of the script, in order."""
+        return exercises(self.name, self.cells)
+
+    def execute(self, values: dict, *, echo=None, exercises: str | None = None):
+        """Run the script in this process with `values` in its parameters cell: a LessonResult. `exercises`:
+        None stops before them (as `keraslab run`), "stubs" or "solutions" runs them too."""
         from keraslab.lessons.execution import execute
 
-        return execute(self, values, echo=echo)
+        return execute(self, values, echo=echo, exercises=exercises)
 
 
 LESSONS: tuple[Lesson, ...] = (

@@ -7,7 +7,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from keraslab.errors import KeraslabError
+from keraslab.errors import KeraslabError, UsageError
+from keraslab.lessons import practice
 from keraslab.lessons.executor import CellFailed, CellRunner
 from keraslab.lessons.parameters import check_values, set_values
 from keraslab.lessons.record import LessonRun, Record, listening
@@ -27,6 +28,7 @@ class LessonResult:
     notebook: dict  # the executed notebook: lesson.ipynb
     figures: list[tuple[str, bytes]]  # every figure shown, in order (name, PNG): plots/
     used: list[dict] = field(default_factory=list)  # the data files read
+    verdicts: list = field(default_factory=list)  # the exercises' checks (keraslab.exercises.Verdict), when run
 
     @property
     def summary(self) -> dict[str, float]:
@@ -46,20 +48,29 @@ class _Listener:
         self.record = record
 
 
-def execute(lesson, values: dict, *, echo: TextIO | None = None) -> LessonResult:
+def execute(lesson, values: dict, *, echo: TextIO | None = None, exercises: str | None = None) -> LessonResult:
     """Run `lesson`'s script with `values` (checked against its parameters cell) set in that cell, every other
-    parameter at its default. `echo`: where the lesson's printed output also goes (the terminal), or nowhere."""
+    parameter at its default. `echo`: where the lesson's printed output also goes (the terminal), or nowhere.
+    `exercises`: None runs the lesson up to its exercises (what `keraslab run` does); "stubs" or "solutions" runs
+    them too, written out that way, and keeps every check's verdict."""
     from keraslab.datasets import track_files
+    from keraslab.exercises.checking import collecting
 
     declared = lesson.parameters
     values = {
         **{n: p.default for n, p in declared.items()},
-        **check_values(values, declared, lesson=lesson.name, source="parameters"),
+        **check_values(values, declared, lesson=lesson.name, source=f"lesson {lesson.name}"),
     }
     cells = [Cell(c.kind, set_values(c.source, values), c.tags, c.line) if c.is_parameters else c for c in lesson.cells]
+    if exercises is None:
+        cells = cells[: practice.start(cells)]
+    elif exercises in ("stubs", "solutions"):
+        cells = practice.written_out(cells, with_solutions=exercises == "solutions")
+    else:
+        raise UsageError(f"exercises: expected None, 'stubs' or 'solutions', received {exercises!r}")
     # what the lesson prints goes to the terminal too unless quiet (echo None); its warnings always do
     runner = CellRunner(str(lesson.path), echo=echo, echo_err=sys.stderr)
-    with track_files() as used, listening(_Listener(used, declared)) as listener:
+    with track_files() as used, listening(_Listener(used, declared)) as listener, collecting() as verdicts:
         count = 0
         for index, cell in enumerate(cells):
             if cell.kind != "code":
@@ -82,6 +93,7 @@ def execute(lesson, values: dict, *, echo: TextIO | None = None) -> LessonResult
         notebook(cells, lesson=lesson.name, outputs=runner.result.outputs),
         runner.result.figures,
         list(used),
+        list(verdicts),
     )
 
 

@@ -14,14 +14,18 @@ from typing import Any
 
 from keraslab.errors import UsageError
 from keraslab.files import atomic_write_text
+from keraslab.lessons import practice
 from keraslab.lessons.catalog import get_lesson
 from keraslab.lessons.parameters import parse_assignments, set_values
 from keraslab.lessons.source import Cell, notebook
 
 
-def build_notebook(name: str, *, params: list[str] = (), seed: int | None = None, quick: bool = False) -> dict:
+def build_notebook(
+    name: str, *, params: list[str] = (), seed: int | None = None, quick: bool = False, solutions: bool = False
+) -> dict:
     """The lesson's notebook (nbformat 4 JSON data, no outputs) with its parameters set: `params` as NAME=VALUE
-    texts, then `seed` and `quick` (--seed N and --quick); every value checked against its declaration."""
+    texts, then `seed` and `quick` (--seed N and --quick); every value checked against its declaration. Its
+    exercises are empty stubs, or, with `solutions`, filled with the reference solutions."""
     lesson = get_lesson(name)
     declared = lesson.parameters
     values: dict[str, Any] = parse_assignments(list(params), declared, lesson=name)
@@ -30,7 +34,7 @@ def build_notebook(name: str, *, params: list[str] = (), seed: int | None = None
     if quick and "quick" in declared:
         values["quick"] = True
     cells = [Cell(c.kind, set_values(c.source, values), c.tags, c.line) if c.is_parameters else c for c in lesson.cells]
-    return notebook(cells, lesson=name)
+    return notebook(practice.written_out(cells, with_solutions=solutions), lesson=name)
 
 
 def write_notebook(nb, path: str | Path) -> Path:
@@ -56,6 +60,7 @@ def make_notebooks(
     seed: int | None = None,
     quick: bool = False,
     force: bool = False,
+    solutions: bool = False,
     timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
@@ -67,7 +72,9 @@ def make_notebooks(
     if execute:
         require_extra()
     paths = outputs_for(lessons, out_dir, force=force)
-    notebooks = {name: build_notebook(name, params=params, seed=seed, quick=quick) for name in lessons}
+    notebooks = {
+        name: build_notebook(name, params=params, seed=seed, quick=quick, solutions=solutions) for name in lessons
+    }
     written = []
     for name, nb in notebooks.items():
         path = paths[name]

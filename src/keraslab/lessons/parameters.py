@@ -216,7 +216,13 @@ def check_values(values: dict[str, Any], declared: dict[str, Parameter], *, less
             f"{source}: the {lesson} lesson has no parameter(s) {', '.join(unknown)}; its parameters: "
             f"{', '.join(declared)}"
         )
-    return {name: declared[name].check(value) for name, value in values.items()}
+    checked = {}
+    for name, value in values.items():
+        try:
+            checked[name] = declared[name].check(value)
+        except UsageError as exc:
+            raise UsageError(f"{source}: {exc}") from None
+    return checked
 
 
 def set_values(source: str, values: dict[str, Any]) -> str:

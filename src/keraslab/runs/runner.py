@@ -246,6 +246,14 @@ def _resolve_folder(lesson: RunnableLesson, seed: int, out, resume: bool, runs_r
     return run_folder.default_run_dir(lesson.name, seed, runs_root)
 
 
+def _config(lesson, given: dict, used: dict) -> dict:
+    """config.json: the values the run used, and under "resolved_by_lesson" those the lesson chose itself (a value
+    left at None, or set by `quick`), which a re-run that changes `quick` lets the lesson choose again."""
+    resolved = sorted(name for name in used if name != "seed" and (name not in given or given[name] != used[name]))
+    chosen = [name for name in resolved if used[name] != lesson.parameters[name].default]
+    return {"lesson": lesson.name, **used, "resolved_by_lesson": chosen}
+
+
 def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, seeds: int, *, resumed, echo):
     extra = {**_job_info(), "resumed": resumed}
     reproduce = reproduce_command(lesson)
@@ -254,7 +262,7 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
         result = lesson.execute(values, echo=echo)
         prov = provenance(result.values.get("quick", False), result.used)
         manifest = build_manifest(lesson=lesson.name, seed=first, data_files=result.used, extra=extra)
-        write_result(run, result, {"lesson": lesson.name, **result.values}, manifest, prov, lesson)
+        write_result(run, result, _config(lesson, values, result.values), manifest, prov, lesson)
         return result.summary
     seed_list = [first + i for i in range(seeds)]
     results, used_all = [], []
@@ -263,13 +271,13 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
         used_all += [u for u in result.used if u not in used_all]
         prov = provenance(result.values.get("quick", False), result.used)
         manifest = build_manifest(lesson=lesson.name, seed=seed, data_files=result.used, extra=extra)
-        config = {"lesson": lesson.name, **result.values}
+        config = _config(lesson, {**values, "seed": seed}, result.values)
         write_result(run.subfolder(f"seed{seed}"), result, config, manifest, prov, lesson)
         results.append(result)
     summary = aggregate_summaries([r.summary for r in results])
     prov = provenance(results[0].values.get("quick", False), used_all)
     manifest = build_manifest(lesson=lesson.name, seed=seed_list, data_files=used_all, extra=extra)
-    config = {"lesson": lesson.name, **results[0].values, "seeds": seeds}
+    config = {**_config(lesson, values, results[0].values), "seeds": seeds}
     run.write_json("config.json", config)
     run.write_json("manifest.json", manifest)
     run.write_text("lesson.ipynb", json.dumps(results[0].notebook, indent=1, ensure_ascii=False) + "\n")

@@ -1,0 +1,119 @@
+"""Checks of the churn lesson's exercises (06_churn.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
+from keraslab.exercises.models import Need, inspect, train_and_score
+
+
+def _prf(y_true, y_pred):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
+    return float(p), float(r), float(f)
+
+
+@register("churn.precision_recall_f1", "write it")
+def precision_recall_f1(fn) -> Verdict:
+    rng = np.random.default_rng(61)
+    y = rng.integers(0, 2, 30)
+    cases = [
+        Case((y, np.where(rng.random(30) < 0.75, y, 1 - y))),
+        Case(
+            (np.array([1, 0, 1, 0]), np.array([0, 0, 0, 0])),
+            "no churner predicted",
+            "with no positive prediction, precision is 0/0: scikit-learn (zero_division=0) and the lesson call it "
+            "0, and F1 is then 0 too",
+        ),
+        Case((np.array([1]), np.array([1])), "a batch of one row"),
+    ]
+    return check_function(
+        "churn.precision_recall_f1",
+        fn,
+        cases,
+        _prf,
+        names=("y_true", "y_pred"),
+        source="scikit-learn precision_recall_fscore_support, class 1",
+        hint="tp, fp, fn = counts of (pred 1, true 1), (pred 1, true 0), (pred 0, true 1); precision tp/(tp+fp), "
+        "recall tp/(tp+fn), F1 2pr/(p+r): each 0 when its denominator is 0",
+    )
+
+
+def _balanced(y):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
+    return {0: float(weights[0]), 1: float(weights[1])}
+
+
+@register("churn.class_weight", "write it")
+def class_weight(fn) -> Verdict:
+    cases = [
+        Case((np.array([0] * 7 + [1] * 3),), "7 stayed, 3 churned"),
+        Case((np.array([0, 1, 0, 1]),), "balanced classes: weights 1"),
+        Case((np.array([0] * 5163 + [1] * 1869),), "the churn table's counts"),
+    ]
+    return check_function(
+        "churn.class_weight",
+        fn,
+        cases,
+        _balanced,
+        names=("y",),
+        source='scikit-learn compute_class_weight("balanced")',
+        hint="weight of class c = n_rows / (2 * n_rows_of_class_c), returned as {0: w0, 1: w1} (what Keras's "
+        "fit(class_weight=...) takes)",
+    )
+
+
+@register("churn.network", "build it")
+def network(model, *, data: tuple) -> Verdict:
+    import keras
+
+    x_train = data[0]
+    wrong = inspect(
+        "churn.network",
+        model,
+        input_shape=(x_train.shape[1],),
+        outputs=1,
+        activation="sigmoid",
+        losses=("binary_crossentropy", "binary_cross_entropy"),
+        needs=(
+            Need(
+                "a hidden Dense layer (relu) before the output",
+                lambda layers: sum(isinstance(x, keras.layers.Dense) for x in layers) >= 2,
+            ),
+        ),
+        hint=f"keras.Input(shape=({x_train.shape[1]},)), hidden Dense layers with relu, Dense(1, "
+        'activation="sigmoid"), compiled with loss="binary_crossentropy"',
+    )
+    if wrong:
+        return wrong
+    majority = float(max(np.mean(data[3]), 1 - np.mean(data[3])))
+    return train_and_score(
+        "churn.network",
+        model,
+        data,
+        epochs=5,
+        target=round(majority + 0.03, 2),
+        seed=0,
+        what=f"this lesson's training part ({len(data[1]):,} customers); the majority class alone scores "
+        f"{majority:.3f}",
+        hint="a learning rate that is too small (or too large) keeps the model at the majority class; adam's "
+        "default is a good start",
+    )
+
+
+@register("churn.threshold", "predict, then run")
+def threshold(prediction, *, measured: str, recalls: dict) -> Verdict:
+    shown = ", ".join(f"threshold {t:g}: recall {r:.3f}" for t, r in recalls.items())
+    return check_prediction(
+        "churn.threshold",
+        prediction,
+        measured,
+        choices=("up", "down", "same"),
+        what=shown,
+        explain="a lower threshold labels more customers as churners; every churner caught at 0.5 is still "
+        "caught at 0.3, so recall can only rise (precision usually falls)",
+    )

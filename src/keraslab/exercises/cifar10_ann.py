@@ -1,0 +1,80 @@
+"""Checks of the cifar10-ann lesson's exercises (05_cifar10_ann.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
+
+
+def _to_categorical(labels):
+    import keras
+
+    return keras.utils.to_categorical(labels, num_classes=10)
+
+
+@register("cifar10_ann.one_hot", "write it")
+def one_hot(fn) -> Verdict:
+    rng = np.random.default_rng(51)
+    cases = [
+        Case((rng.integers(0, 10, 6),)),
+        Case((np.array([9]),), "a batch of one label, the last class"),
+        Case(
+            (np.array([[6], [9], [0]]),),
+            "labels as a column (n, 1), as CIFAR-10 gives them",
+            "flatten the labels first (labels.ravel()): one row of 10 per image, not (n, 1, 10)",
+        ),
+    ]
+    return check_function(
+        "cifar10_ann.one_hot",
+        fn,
+        cases,
+        _to_categorical,
+        names=("labels",),
+        source="keras.utils.to_categorical(labels, 10)",
+        hint="np.eye(10)[labels] picks row `label` of the 10 x 10 identity for every label",
+    )
+
+
+def _accuracy(y_true, proba):
+    from sklearn.metrics import accuracy_score
+
+    return accuracy_score(np.ravel(y_true), np.asarray(proba).argmax(axis=1))
+
+
+@register("cifar10_ann.accuracy", "write it")
+def accuracy(fn) -> Verdict:
+    rng = np.random.default_rng(52)
+    proba = rng.dirichlet(np.ones(10), 12)
+    cases = [
+        Case((rng.integers(0, 10, 12), proba)),
+        Case(
+            (rng.integers(0, 10, (12, 1)), proba),
+            "labels as a column (n, 1), as CIFAR-10 gives them",
+            "compare two arrays of the same shape: (n,) == (n, 1) broadcasts to an n x n table of comparisons; "
+            "flatten the labels first",
+        ),
+        Case((np.array([3]), np.eye(10)[[3]]), "a batch of one row"),
+    ]
+    return check_function(
+        "cifar10_ann.accuracy",
+        fn,
+        cases,
+        _accuracy,
+        names=("y_true", "proba"),
+        source="scikit-learn accuracy_score of the argmax",
+        hint="the predicted class is proba.argmax(axis=1); the accuracy is the mean of (predicted == truth)",
+    )
+
+
+@register("cifar10_ann.param_count", "predict, then run")
+def param_count(prediction, *, measured: int) -> Verdict:
+    return check_prediction(
+        "cifar10_ann.param_count",
+        prediction,
+        measured,
+        rtol=0.0,
+        what=f"count_params() of the network with 1000 units in its first hidden layer: {measured:,}",
+        explain="a Dense layer from m inputs to k units has m * k weights and k biases; a 32 x 32 x 3 image is "
+        "3,072 inputs (a 28 x 28 grey one 784), so most parameters sit in the first layer",
+    )
