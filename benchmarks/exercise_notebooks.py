@@ -3,7 +3,8 @@
 (CIFAR-10 is not among the shared data sets: the two CIFAR lessons run on Fashion-MNIST). Counts the checks that
 passed in each executed notebook; the issue's limit is 5 minutes for the nine on 2 cores.
 
-    python benchmarks/exercise_notebooks.py --shared ../shared/datasets --json benchmarks/results/exercise-notebooks.json
+    python benchmarks/exercise_notebooks.py --shared ../shared/datasets \
+        --json benchmarks/results/exercise-notebooks.json
 """
 
 from __future__ import annotations

@@ -396,7 +396,7 @@ def test_the_mae_step_reference_is_the_autodiff_gradient():
     import jax
     import jax.numpy as jnp
 
-    from keraslab.exercises.gd_variants import _mae_step_reference
+    from keraslab.exercises.checks_gd_variants import _mae_step_reference
 
     rng = np.random.default_rng(0)
     X, y, w, b = rng.uniform(size=(6, 2)), rng.uniform(size=6), rng.normal(size=2), 0.3

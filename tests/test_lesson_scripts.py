@@ -48,14 +48,19 @@ def test_the_reader_keeps_line_numbers_and_refuses_stray_text():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_backend_first_then_the_parameters_then_begin_and_finish_at_the_end(name):
-    cells = _code(name)
+    """... the end of the lesson, that is: the exercises come after it (keraslab.lessons.practice)."""
+    from keraslab.lessons import practice
+
+    every = lessons.get_lesson(name).cells
+    cells = [c for c in every[: practice.start(every)] if c.kind == "code"]
+    assert practice.start(every) < len(every)  # every lesson has its exercises
     assert 'os.environ["KERAS_BACKEND"]' in cells[0].source and "import keras" not in cells[0].source
     assert cells[1].is_parameters and "import" not in cells[1].source
     assert f'begin("{name}", globals())' in cells[2].source and "run = begin(" in cells[2].source
     last = ast.parse(cells[-1].code()).body[-1]  # the lesson ends by showing what it hands over
     assert isinstance(last, ast.Expr) and ast.unparse(last.value.func) == "run.finish"
-    calls = [c for c in cells if "run.finish(" in c.source or "begin(" in c.source]
-    assert calls == [cells[2], cells[-1]]  # once each
+    calls = [c for c in _code(name) if "run.finish(" in c.source or "begin(" in c.source]
+    assert calls == [cells[2], cells[-1]]  # once each, none among the exercises
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -20,7 +20,7 @@ from keraslab.distributed import runtime
 from keraslab.errors import UsageError
 from keraslab.lessons.parameters import Parameter, check_values
 from keraslab.runs.folder import default_run_dir
-from keraslab.runs.runner import CHECKPOINT_POLICIES, run_all, run_lesson
+from keraslab.runs.runner import CHECKPOINT_POLICIES, replayed, run_all, run_lesson
 from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
 
 # What `run all` passes to every lesson that has the parameter.
@@ -56,10 +56,8 @@ def add_commands(sub) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds: Parameter | None = None) -> None:
-    if seeds is None:
-        help_ = "run N consecutive seeds from --seed; report mean ± sd (default: 1)"
-    else:  # a lesson that averages over seeds itself: --seeds sets its `seeds` parameter
-        help_ = f"{seeds.help} (default: {seeds.default})".replace("%", "%%")
+    own = None if seeds is None else f"{seeds.help} (default: {seeds.default})".replace("%", "%%")  # the lesson's
+    help_ = own or "run N consecutive seeds from --seed; report mean ± sd (default: 1)"
     parser.add_argument("--seeds", type=int, metavar="N", help=help_)
     parser.add_argument(
         "--out", metavar="DIR", help="write the run folder exactly here (default: runs/<lesson>/<UTC time>-seed<N>)"
@@ -181,17 +179,11 @@ def track(folder: Path, tracker: str, *, quiet: bool) -> None:
 
 def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
     """(parameter values, seeds, offline, quiet): a --config file's values, overridden by the options given here."""
-    from_file = _read_config(lesson.name, args.config) if args.config else {}
+    from_file = replayed(_read_config(lesson.name, args.config)) if args.config else {}
     seeds = args.seeds
     if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
         file_seeds = from_file.pop("seeds")
         seeds = file_seeds if seeds is None else seeds
-    # the values the lesson chose itself (from `quick`) it chooses again: the same ones for the same `quick`, the
-    # full run's when --no-quick replays a quick run
-    resolved = from_file.pop("resolved_by_lesson", [])
-    for name in resolved if isinstance(resolved, list) else []:
-        if isinstance(name, str) and name != "quick":
-            from_file.pop(name, None)
     offline = bool(from_file.pop("offline", False)) or args.offline
     quiet = bool(from_file.pop("quiet", False)) or args.quiet
     source = f"--config {args.config}"

@@ -9,8 +9,8 @@ which prints a verdict a learner can act on: passed; or the first input where th
 untouched stub. It never raises for what the learner wrote. `evaluate` gives the same verdict without printing it.
 
 - checking: the verdict, the registry, and the *write it* and *predict, then run* checks
-- models: the *build it* checks (a Keras model as asked, trained briefly to a stated score)
-- mnist, losses, gradient_descent, gd_variants, cifar10_ann, churn, dropout, imbalance, cnn: each lesson's checkers
+- model_checks: the *build it* checks (a Keras model as asked, trained briefly to a stated score)
+- checks_mnist, checks_losses, ... checks_cnn: each lesson's checkers
 
 `keraslab exercises [LESSON]` lists them (keraslab.lessons.practice reads them from the lesson scripts).
 """

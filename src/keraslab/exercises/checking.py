@@ -1,6 +1,6 @@
 """The verdict of a check, and the three ways an answer is checked: a function against a reference on seeded inputs
-(*write it*), a Keras model against what was asked and a quick training run (*build it*, keraslab.exercises.models),
-and a prediction against the figure measured (*predict, then run*).
+(*write it*), a Keras model against what was asked and a quick training run (*build it*,
+keraslab.exercises.model_checks), and a prediction against the figure measured (*predict, then run*).
 
 A check never raises for what the learner wrote: an untouched stub is "not attempted yet", an answer that raises is
 a failed verdict naming the input and the error, and a wrong value names the first input where it differs, what was
@@ -31,7 +31,7 @@ LESSON_MODULES = (
     "dropout",
     "imbalance",
     "cnn",
-)  # keraslab.exercises.<module>: each registers its lesson's checkers
+)  # keraslab.exercises.checks_<lesson>: each registers its lesson's checkers
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def register(exercise: str, kind: str):
 def checkers() -> dict[str, Checker]:
     """Every registered checker, by exercise id (the nine lesson modules loaded on first use)."""
     for module in LESSON_MODULES:
-        importlib.import_module(f"keraslab.exercises.{module}")
+        importlib.import_module(f"keraslab.exercises.checks_{module}")
     return dict(_CHECKERS)
 
 
@@ -169,37 +169,38 @@ def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
+def _differs_each(received: Any, expected: list | tuple, rtol: float, atol: float) -> str | None:
+    if not isinstance(received, tuple | list) or len(received) != len(expected):
+        return f"expected {len(expected)} values (a tuple), received {show(received)}"
+    for i, (r, e) in enumerate(zip(received, expected, strict=True)):
+        why = differs(r, e, rtol, atol)
+        if why:
+            return f"value {i + 1}: {why}"
+    return None
+
+
 def differs(received: Any, expected: Any, rtol: float, atol: float) -> str | None:
     """Why `received` is not `expected` (None when it is, within the tolerances)."""
     if isinstance(expected, dict):
         if not isinstance(received, dict) or set(received) != set(expected):
             return f"expected a dict with keys {sorted(expected)}, received {show(received, 60)}"
         keys = sorted(expected)
-        return differs([received[k] for k in keys], [expected[k] for k in keys], rtol, atol)
-    if isinstance(expected, tuple | list) and not isinstance(expected, np.ndarray):
-        if not isinstance(received, tuple | list) or len(received) != len(expected):
-            return f"expected {len(expected)} values (a tuple), received {show(received)}"
-        for i, (r, e) in enumerate(zip(received, expected, strict=True)):
-            why = differs(r, e, rtol, atol)
-            if why:
-                return f"value {i + 1}: {why}"
-        return None
+        return _differs_each([received[k] for k in keys], [expected[k] for k in keys], rtol, atol)
+    if isinstance(expected, tuple | list):
+        return _differs_each(received, expected, rtol, atol)
     try:
         r = np.asarray(received, dtype="float64")
     except (TypeError, ValueError):
         return f"expected a number or an array of numbers, received {type(received).__name__}"
     e = np.asarray(expected, dtype="float64")
     if r.shape != e.shape:
-        if r.size == e.size == 1:
-            r, e = r.reshape(()), e.reshape(())
-        else:
+        if r.size != 1 or e.size != 1:
             return f"expected shape {e.shape}, received shape {r.shape}"
+        r, e = r.reshape(()), e.reshape(())
     if not np.all(np.isfinite(r) == np.isfinite(e)):
-        return (
-            "non-finite values (inf or nan) where the expected ones are finite"
-            if np.all(np.isfinite(e))
-            else "finite values where inf or nan are expected"
-        )
+        if np.all(np.isfinite(e)):
+            return "non-finite values (inf or nan) where the expected ones are finite"
+        return "finite values where inf or nan are expected"
     if not np.allclose(r, e, rtol=rtol, atol=atol, equal_nan=True):
         return "the values differ"
     return None

@@ -278,9 +278,10 @@ check("losses.log_loss", clipped_log_loss)
 # ### Exercise 4 (write it): the log loss from raw scores
 #
 # A network often outputs a raw score $z$ (a *logit*) and leaves the sigmoid to the loss: Keras's
-# `binary_crossentropy(..., from_logits=True)`. Computing $p = \sigma(z)$ first and then the log loss breaks for large
-# scores ($\sigma(800)$ is exactly 1.0 in floating point, and $\ln(1 - 1) = -\infty$). Write `log_loss_from_logits(y_true,
-# logits)` that stays finite for any score. (Expand $-[y \ln \sigma(z) + (1 - y) \ln(1 - \sigma(z))]$ and simplify.)
+# `binary_crossentropy(..., from_logits=True)`. Computing $p = \sigma(z)$ first and then the log loss breaks for
+# large scores ($\sigma(800)$ is exactly 1.0 in floating point, and $\ln(1 - 1) = -\infty$). Write
+# `log_loss_from_logits(y_true, logits)` that stays finite for any score. (Expand
+# $-[y \ln \sigma(z) + (1 - y) \ln(1 - \sigma(z))]$ and simplify.)
 
 
 # %%
@@ -306,7 +307,8 @@ prediction = 100
 ### END SOLUTION
 
 truth = np.array([3.0, 5.0, 2.0, 7.0, 4.0])
-off_by_1, off_by_10 = truth + [0, 0, 1, 0, 0], truth + [0, 0, 10, 0, 0]
+error = np.array([0.0, 0, 1, 0, 0])  # the third price is off by 1 ...
+off_by_1, off_by_10 = truth + error, truth + 10 * error  # ... then by 10
 check(
     "losses.outlier",
     prediction,

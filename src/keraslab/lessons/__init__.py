@@ -11,6 +11,7 @@ never imported: it is run.
 - record: `begin` and `finish`, the two calls a script makes about itself
 - executor, execution: the cells run in this process, outputs kept, the result collected (`keraslab run`)
 - kernel, notebook: a lesson as a notebook file, optionally run in a Jupyter kernel (`keraslab notebook`)
+- practice: the exercises at the end of a script (stubs for the learner, or the reference solutions)
 
     lesson = get_lesson("churn")
     result = lesson.execute({"seed": 1, "epochs": 20})        # summary, models, the executed notebook

@@ -254,6 +254,17 @@ def _config(lesson, given: dict, used: dict) -> dict:
     return {"lesson": lesson.name, **used, "resolved_by_lesson": chosen}
 
 
+def replayed(config: dict) -> dict:
+    """A run's config.json as values to run it again: the values the lesson chose itself (from `quick`) are left
+    for it to choose again (the same ones for the same `quick`; the full run's when --no-quick replays a quick run)."""
+    values = dict(config)
+    resolved = values.pop("resolved_by_lesson", [])
+    for name in resolved if isinstance(resolved, list) else []:
+        if isinstance(name, str) and name != "quick":
+            values.pop(name, None)
+    return values
+
+
 def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, seeds: int, *, resumed, echo):
     extra = {**_job_info(), "resumed": resumed}
     reproduce = reproduce_command(lesson)

@@ -56,8 +56,12 @@ def undersample(fn) -> Verdict:
             "imbalance.undersample",
             FAILED,
             message,
-            (("input", f"X {X.shape} (column 0 numbers the rows), y: 100 of class 0, 20 of class 1"),)
-            + (("expected", expected), ("received", received), ("hint", UNDER_HINT)),
+            (
+                ("input", f"X {X.shape} (column 0 numbers the rows), y: 100 of class 0, 20 of class 1"),
+                ("expected", expected),
+                ("received", received),
+                ("hint", UNDER_HINT),
+            ),
         )
 
     if not (isinstance(out, tuple) and len(out) == 2):

@@ -46,6 +46,20 @@ def activation_name(layer) -> str | None:
     return getattr(activation, "__name__", str(activation))
 
 
+def _shapes(model, input_shape: tuple, outputs: int) -> tuple[str, str, str] | None:
+    """(what is wrong, expected, received) about the model's input and output shapes, or None."""
+    try:
+        given_input = tuple(model.input_shape[1:])
+        given_output = tuple(model.output_shape[1:])
+    except (AttributeError, ValueError):
+        return "the model has no input shape yet", f"keras.Input(shape={input_shape}) first", "a model not built"
+    if given_input != tuple(input_shape):
+        return "the input has the wrong shape", f"(batch, {', '.join(map(str, input_shape))})", str(given_input)
+    if given_output != (outputs,):
+        return "the output has the wrong shape", f"{outputs} numbers per row", str(given_output)
+    return None
+
+
 def inspect(
     exercise: str,
     model,
@@ -68,19 +82,9 @@ def inspect(
     def wrong(message: str, expected: str, received: str) -> Verdict:
         return Verdict(exercise, FAILED, message, (("expected", expected), ("received", received), ("hint", hint)))
 
-    try:
-        given_input = tuple(model.input_shape[1:])
-        given_output = tuple(model.output_shape[1:])
-    except (AttributeError, ValueError):
-        return wrong(
-            "the model has no input shape yet",
-            f"keras.Input(shape={input_shape}) as its first layer",
-            "a model that is not built",
-        )
-    if given_input != tuple(input_shape):
-        return wrong("the input has the wrong shape", f"(batch, {', '.join(map(str, input_shape))})", str(given_input))
-    if given_output != (outputs,):
-        return wrong("the output has the wrong shape", f"{outputs} numbers per row", str(given_output))
+    shapes = _shapes(model, input_shape, outputs)
+    if shapes:
+        return wrong(*shapes)
     last = activation_name(model.layers[-1])
     if last != activation:
         return wrong("the last layer's activation is not the one asked", activation, str(last))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
-from keraslab.exercises.models import Need, image_data, inspect, train_and_score
+from keraslab.exercises.model_checks import Need, image_data, inspect, train_and_score
 
 
 @register("mnist.scale_flatten", "write it")

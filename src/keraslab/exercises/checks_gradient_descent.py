@@ -6,7 +6,6 @@ import numpy as np
 
 from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
 
-
 _AGE, _AFFORD, _BOUGHT = np.array([0.22, 0.47, 0.62]), np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from keraslab.exercises.checking import (
@@ -13,7 +15,7 @@ from keraslab.exercises.checking import (
     register,
     show,
 )
-from keraslab.exercises.models import Need, inspect, train_and_score
+from keraslab.exercises.model_checks import Need, inspect, train_and_score
 
 HINT = (
     "draw keep = rng.random(x.shape) >= rate (True with probability 1 - rate) and return x * keep / (1 - rate): "
@@ -98,7 +100,7 @@ def network(model, *, data: tuple) -> Verdict:
                 "a Dropout layer of rate 0.5 after each hidden Dense layer",
                 lambda layers: all(
                     isinstance(after, keras.layers.Dropout) and abs(after.rate - 0.5) < 1e-9
-                    for layer, after in zip(layers[:-1], layers[1:], strict=True)
+                    for layer, after in itertools.pairwise(layers)
                     if isinstance(layer, keras.layers.Dense)
                 ),
             ),
