@@ -24,8 +24,10 @@ def test_bundle_files_and_schema(churn_bundle):
     assert roles["TotalCharges"] == "numeric" and roles["Partner"] == "yes_no" and roles["Contract"] == "categorical"
     assert "customerID" not in roles and schema["dropped"]["customerID"] == "dropped with --drop"
     assert schema["target"]["labels"] == ["No", "Yes"] and 0 < schema["target"]["threshold"] < 1
+    assert schema["target"]["positive"] == "Yes" and schema["target"]["task"] == "classification"
     summary = json.loads((churn_bundle / "metrics.json").read_text())["summary"]
-    assert set(summary) == {"test_accuracy", "minority_f1", "pr_auc", "balanced_accuracy"}
+    assert set(summary) == {"test_accuracy", "positive_f1", "minority_f1", "pr_auc", "balanced_accuracy"}
+    assert summary["positive_f1"] == summary["minority_f1"]  # churn's "Yes" is its rarer class
     manifest = json.loads((churn_bundle / "manifest.json").read_text())
     assert set(manifest["files"]) == {"model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html"}
 

@@ -84,6 +84,13 @@ def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name
     return _sequential(layers, name)
 
 
+def regression_net(n_in: int, hidden: tuple[int, ...], *, name: str = "regression_net"):
+    """n_in -> hidden ReLU layers -> 1 linear output: a quantity (trained on a scaled target, mean squared error)."""
+    k = keras()
+    layers = [k.Input((n_in,)), *(k.layers.Dense(h, activation="relu") for h in hidden), k.layers.Dense(1)]
+    return _sequential(layers, name)
+
+
 def ensemble_model(members, combine: str):
     """One Keras model from trained binary members: the mean of their probabilities, or (combine="vote") the share
     of members whose probability is >= 0.5. It saves and loads like any model (keraslab.training.keras_layers

@@ -43,6 +43,18 @@ def add_commands(sub) -> None:
         help="one-hot columns per categorical column, at most: the N-1 most frequent values keep their own, the "
         "rarer ones (and values never seen) share an 'other' column (default: 50)",
     )
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="what the target is (default: regression for a numeric target with more than 10 distinct values, "
+        "else classification)",
+    )
+    parser.add_argument(
+        "--positive",
+        metavar="LABEL",
+        help="the class that matters, of a two-class target (default: the 'yes' of 0/1, no/yes, false/true, n/y; "
+        "else the rarer class)",
+    )
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument(
@@ -91,6 +103,8 @@ def cmd_train(args) -> int:
         test_size=args.test_size,
         tune_threshold=not args.no_tune_threshold,
         max_categories=args.max_categories,
+        task=args.task,
+        positive=args.positive,
         quiet=args.quiet,
     )
     out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")

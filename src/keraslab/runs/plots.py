@@ -154,3 +154,17 @@ def bars(names, values, errors=None, *, title: str, ylabel: str):
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
+
+
+def predicted_vs_actual(y_true, y_pred, *, title: str, unit: str = ""):
+    """Each row a point (actual, predicted), and the diagonal where a perfect prediction would lie."""
+    fig = _figure((5.5, 5))
+    ax = fig.subplots()
+    ax.scatter(y_true, y_pred, s=12, alpha=0.6)
+    lo, hi = float(min(np.min(y_true), np.min(y_pred))), float(max(np.max(y_true), np.max(y_pred)))
+    ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1, linestyle="--", label="predicted = actual")
+    ax.set(title=title, xlabel=f"actual{unit}", ylabel=f"predicted{unit}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -107,6 +107,8 @@ class Bundle:
         self.schema, self.metrics, self.manifest = schema, metrics, manifest
         self.labels = schema["target"]["labels"]
         self.threshold = schema["target"].get("threshold")
+        self.task = schema["target"].get("task", "classification")
+        self.scale = schema["target"].get("scale")  # a regression's target: {"mean", "std"} of the training part
         self.forward = _compiled_predict(model)  # the model on one batch; it only sees padded_sizes() rows
 
     def warm_up(self) -> None:
@@ -133,7 +135,23 @@ class Bundle:
 
     @property
     def binary(self) -> bool:
-        return len(self.labels) == 2
+        return self.task == "classification" and len(self.labels) == 2
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
+
+    def predict_values(self, X: np.ndarray) -> np.ndarray:
+        """A regression's answers, in the target's own units."""
+        out = self._predict_padded(np.ascontiguousarray(X, dtype=np.float32))[:, 0].astype(np.float64)
+        values = out * self.scale["std"] + self.scale["mean"]
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise DataFormatError(
+                f"row {int(np.flatnonzero(bad)[0])}: the model gives no finite value for it (its values are too "
+                f"extreme for float32)"
+            )
+        return values
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, n_classes) probabilities in the order of schema labels."""
@@ -156,6 +174,8 @@ class Bundle:
     def predict_records(self, records: list[dict]) -> tuple[list[dict], list[str]]:
         """The server's path: rows as dicts (already checked against the schema) -> one dict per row."""
         X, warnings = self.features.transform_records(records)
+        if self.regression:
+            return [{"prediction": float(v)} for v in self.predict_values(X)], warnings
         proba = self.predict_proba(X)
         labels = self.label_of(proba)
         names = [f"proba_{label}" for label in self.labels]
@@ -168,7 +188,7 @@ class Bundle:
         """Check columns against the schema (missing: error; extra: warning), transform, predict.
 
         Returns (predictions, warnings): the row id (id_column, else the input's index), one probability column per
-        class (`proba_<label>`), and the predicted label.
+        class (`proba_<label>`), and the predicted label; for a regression, the `prediction` in the target's units.
         """
         warnings = []
         extra = [
@@ -180,9 +200,12 @@ class Bundle:
             warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(map(str, extra))}")
         X, more = self.features.transform(frame)
         warnings += more
-        proba = self.predict_proba(X)
         ids = frame[id_column].to_numpy() if id_column else frame.index.to_numpy()
         out = pd.DataFrame({id_column or "row": ids})
+        if self.regression:
+            out["prediction"] = self.predict_values(X)
+            return out, warnings
+        proba = self.predict_proba(X)
         for k, label in enumerate(self.labels):
             out[f"proba_{label}"] = proba[:, k]
         out["label"] = self.label_of(proba)
@@ -247,3 +270,16 @@ def _check_schema(folder: Path, schema) -> None:
         raise BundleError(
             f"{folder / 'schema.json'}: expected a 'target' with its 'name' and 'labels'; found {target!r:.80}"
         )
+    if target.get("task", "classification") == "regression":
+        scale = target.get("scale")
+        ok = isinstance(scale, dict) and all(
+            isinstance(scale.get(k), int | float) and not isinstance(scale.get(k), bool) and np.isfinite(scale[k])
+            for k in ("mean", "std")
+        )
+        if not ok or scale["std"] <= 0:
+            raise BundleError(
+                f"{folder / 'schema.json'}: a regression's target needs a 'scale' with a finite 'mean' and a positive "
+                f"'std'; found {scale!r:.80}"
+            )
+    elif target.get("task", "classification") != "classification":
+        raise BundleError(f"{folder / 'schema.json'}: unknown task {target.get('task')!r}")

@@ -1,6 +1,12 @@
 """The table `keraslab train` learns from: the CSV read, its target checked and encoded, its values checked, and the
-stratified, seeded split into the rows to fit on, a validation slice and the untouched test rows. `options` is
-keraslab.serving.train.TrainOptions (not imported: train imports this module)."""
+seeded split into the rows to fit on, a validation slice and the untouched test rows. `options` is
+keraslab.serving.train.TrainOptions (not imported: train imports this module).
+
+Classification or regression (`--task` overrides the rule): a target whose every value is a number and that has
+more than REGRESSION_DISTINCT distinct values is a quantity to predict (regression); any other target holds classes.
+For two classes the positive class (the one the F1 and the threshold are about) is `--positive`, else the "yes" of
+a 0/1, no/yes, false/true or n/y target, else the rarer class.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +20,32 @@ from keraslab.datasets import read_csv
 from keraslab.errors import DataFormatError, UsageError
 
 MAX_CLASSES = 50
+REGRESSION_DISTINCT = 10  # a numeric target with more distinct values than this is a quantity, not classes
+YES = {frozenset({"0", "1"}): "1", frozenset({"no", "yes"}): "yes", frozenset({"false", "true"}): "true"}
+YES |= {frozenset({"n", "y"}): "y", frozenset({"0.0", "1.0"}): "1.0"}
+MIN_VALIDATION_PER_CLASS = 20  # rows of each class the validation slice needs before a threshold is tuned on it
+SMALL_TEST_ROWS, SMALL_TEST_PER_CLASS = 30, 5
 
 
 @dataclass
 class LabelledTable:
-    """The table's features and its target encoded 0..k-1 (for two classes, 1 is the minority class)."""
+    """The table's features and its target: classes encoded 0..k-1 (for two classes, 1 is the positive class), or
+    for a regression the numbers themselves (`labels` empty)."""
 
     X: pd.DataFrame
     y: np.ndarray
     labels: list[str]
-    counts: pd.Series  # rows per label
+    counts: pd.Series  # rows per label (empty for a regression)
+    task: str = "classification"  # or "regression"
+    why: str = ""  # how the task and, for two classes, the positive class were chosen (said in the log and report)
 
     @property
     def binary(self) -> bool:
-        return len(self.labels) == 2
+        return self.task == "classification" and len(self.labels) == 2
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
 
 @dataclass
@@ -35,6 +53,7 @@ class Split:
     fit: np.ndarray  # the rows the model and the preprocessing are fitted on
     validation: np.ndarray | None  # the slice of the training part the threshold is chosen on
     test: np.ndarray  # held out, untouched until the evaluation
+    notes: tuple[str, ...] = ()  # what the split means for the figures (no tuned threshold, a small test part)
 
     @property
     def train_rows(self) -> int:
@@ -56,6 +75,29 @@ def read_labelled_table(csv: Path, options, log) -> LabelledTable:
             f"choose another --target"
         )
     _check_finite(csv, frame)
+    target = frame[options.target]
+    numbers = pd.to_numeric(target, errors="coerce")
+    numeric = bool(numbers.notna().all()) and target.dtype != bool
+    task = options.task or ("regression" if numeric and numbers.nunique() > REGRESSION_DISTINCT else "classification")
+    if task == "regression":
+        if not numeric:
+            bad = target[numbers.isna()].iloc[0]
+            raise DataFormatError(
+                f"{csv}: column {options.target!r} holds {bad!r}, not a number: a regression needs a numeric target "
+                f"(drop --task regression to predict its classes)"
+            )
+        why = (
+            "--task regression"
+            if options.task
+            else f"a numeric target with {numbers.nunique():,} distinct values (more than {REGRESSION_DISTINCT}): "
+            f"regression (--task classification to treat them as classes)"
+        )
+        X = frame.drop(columns=[options.target])
+        return LabelledTable(X, numbers.to_numpy(np.float64), [], pd.Series(dtype=int), "regression", why)
+    return _classes(csv, frame, options)
+
+
+def _classes(csv: Path, frame: pd.DataFrame, options) -> LabelledTable:
     y_text = frame[options.target].astype(str).str.strip()
     labels = sorted(y_text.unique())
     if len(labels) < 2:
@@ -64,8 +106,8 @@ def read_labelled_table(csv: Path, options, log) -> LabelledTable:
         )
     if len(labels) > MAX_CLASSES:
         raise DataFormatError(
-            f"{csv}: column {options.target!r} has {len(labels)} values; keraslab train is for "
-            f"classification (at most {MAX_CLASSES} classes)"
+            f"{csv}: column {options.target!r} has {len(labels)} values; a classifier takes at most {MAX_CLASSES} "
+            f"classes (--task regression if it is a quantity)"
         )
     counts = y_text.value_counts()
     if counts.min() < 2:
@@ -73,11 +115,33 @@ def read_labelled_table(csv: Path, options, log) -> LabelledTable:
             f"{csv}: column {options.target!r}: class {counts.idxmin()!r} has {counts.min()} row; the stratified "
             f"split needs at least 2 rows of every class (drop that row or collect more)"
         )
-    if len(labels) == 2:  # the class of interest (label 1) is the minority class
-        positive = counts.idxmin()
+    why = f"{len(labels)} classes"
+    if options.positive is not None and len(labels) != 2:
+        raise UsageError(f"--positive {options.positive!r}: {options.target!r} has {len(labels)} classes, not two")
+    if len(labels) == 2:  # the class of interest is label 1
+        positive, why = positive_class(labels, counts, options.positive, options.target)
         labels = [lab for lab in labels if lab != positive] + [positive]
     y = y_text.map({lab: k for k, lab in enumerate(labels)}).to_numpy(np.int64)
-    return LabelledTable(frame.drop(columns=[options.target]), y, labels, counts)
+    return LabelledTable(frame.drop(columns=[options.target]), y, labels, counts, "classification", why)
+
+
+def positive_class(labels: list[str], counts: pd.Series, chosen: str | None, target: str) -> tuple[str, str]:
+    """(the positive class, why it is the one) for a two-class target."""
+    if chosen is not None:
+        if chosen not in labels:
+            raise UsageError(f"--positive {chosen!r}: {target!r} holds {labels[0]!r} and {labels[1]!r}")
+        return chosen, f"positive class {chosen!r} (--positive)"
+    yes = YES.get(frozenset(label.lower() for label in labels))
+    if yes is not None:
+        found = next(label for label in labels if label.lower() == yes)
+        return found, f"positive class {found!r} (a {'/'.join(labels)} target: its 'yes'; --positive to change it)"
+    if counts[labels[0]] == counts[labels[1]]:
+        return labels[1], (
+            f"positive class {labels[1]!r} (the two classes are equally common: the last in sorted order; "
+            f"--positive to choose)"
+        )
+    rare = str(counts.idxmin())
+    return rare, f"positive class {rare!r} (the rarer class; --positive to change it)"
 
 
 def _check_finite(csv: Path, frame) -> None:
@@ -93,23 +157,51 @@ def _check_finite(csv: Path, frame) -> None:
 
 
 def split_rows(table: LabelledTable, options) -> Split:
-    """A stratified, seeded test split; for a binary target whose threshold is tuned, a validation slice of the
-    training part too."""
+    """A seeded test split (stratified for classes); for a binary target whose threshold is tuned, a validation
+    slice of the training part too, when it would hold MIN_VALIDATION_PER_CLASS rows of each class."""
     from sklearn.model_selection import train_test_split
 
-    idx_train, idx_test = train_test_split(
-        np.arange(len(table.y)), test_size=options.test_size, stratify=table.y, random_state=options.seed
-    )
-    if not (options.tune_threshold and table.binary):
-        return Split(idx_train, None, idx_test)
+    stratify = None if table.regression else table.y
     try:
-        idx_fit, idx_val = train_test_split(
-            idx_train, test_size=options.validation_size, stratify=table.y[idx_train], random_state=options.seed
+        idx_train, idx_test = train_test_split(
+            np.arange(len(table.y)), test_size=options.test_size, stratify=stratify, random_state=options.seed
         )
-    except ValueError:  # too few rows of a class left for a validation slice
-        counts = np.bincount(table.y[idx_train])
+    except ValueError as exc:
         raise DataFormatError(
-            f"the training part has {counts.min()} row(s) of class {table.labels[int(counts.argmin())]!r}: too few "
-            f"to cut a validation slice for the threshold; pass --no-tune-threshold or collect more rows"
+            f"{len(table.y)} rows cannot be split with --test-size {options.test_size} ({exc}); collect more rows or "
+            f"change --test-size"
         ) from None
-    return Split(idx_fit, idx_val, idx_test)
+    notes = _small_test_notes(table, idx_test)
+    if not (options.tune_threshold and table.binary):
+        return Split(idx_train, None, idx_test, notes)
+    expected = np.bincount(table.y[idx_train], minlength=2) * options.validation_size
+    if expected.min() < MIN_VALIDATION_PER_CLASS:
+        rare = table.labels[int(expected.argmin())]
+        note = (
+            f"threshold 0.5, not tuned: a validation slice of {options.validation_size:.0%} of the training part "
+            f"would hold about {int(expected.min())} row(s) of class {rare!r}, fewer than the "
+            f"{MIN_VALIDATION_PER_CLASS} a threshold needs to mean anything"
+        )
+        return Split(idx_train, None, idx_test, (*notes, note))
+    idx_fit, idx_val = train_test_split(
+        idx_train, test_size=options.validation_size, stratify=table.y[idx_train], random_state=options.seed
+    )
+    return Split(idx_fit, idx_val, idx_test, notes)
+
+
+def _small_test_notes(table: LabelledTable, idx_test: np.ndarray) -> tuple[str, ...]:
+    n = len(idx_test)
+    if n < SMALL_TEST_ROWS:
+        return (
+            f"the test part holds {n} rows: figures from {n} rows are noise (each row weighs {1 / n:.0%} of every "
+            f"figure); a larger --test-size or more rows give figures to trust",
+        )
+    if not table.regression:
+        counts = np.bincount(table.y[idx_test], minlength=len(table.labels))
+        if counts.min() < SMALL_TEST_PER_CLASS:
+            rare = table.labels[int(counts.argmin())]
+            return (
+                f"the test part holds {counts.min()} row(s) of class {rare!r}: its precision, recall and F1 are "
+                f"noise; a larger --test-size or more rows of that class give figures to trust",
+            )
+    return ()

@@ -51,6 +51,8 @@ class TrainOptions:
     test_size: float = 0.2
     tune_threshold: bool = True
     max_categories: int = 50  # one-hot columns per categorical column; rarer values share an "other" column
+    task: str | None = None  # "classification" or "regression"; None: by the rule of keraslab.serving.labelled_rows
+    positive: str | None = None  # the positive class of a two-class target; None: its "yes", else the rarer class
     quiet: bool = False
     # library-only options (the command line keeps their defaults)
     validation_size: float = 0.2
@@ -59,6 +61,10 @@ class TrainOptions:
 
     def check(self) -> None:
         check_strategy(self.imbalance)
+        if self.task not in (None, "classification", "regression"):
+            raise UsageError(
+                f"Invalid value for `--task`. Expected classification or regression. Received: {self.task!r}"
+            )
         if not 0 < self.test_size < 1:
             raise UsageError(
                 f"Invalid value for `--test-size`. Expected a number between 0 and 1. Received: {self.test_size}"
@@ -92,6 +98,8 @@ class TrainOptions:
         ]
         if not self.tune_threshold:
             args.append("--no-tune-threshold")
+        args += ["--task", self.task] if self.task else []
+        args += ["--positive", self.positive] if self.positive is not None else []
         args += ["--out", str(out)]
         line = shlex.join(args)
         defaults = TrainOptions(target=self.target)
@@ -113,16 +121,23 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
 
 def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict]:
     table = read_labelled_table(csv, options, log)
+    log(f"target {options.target!r}: {table.why}")
     roles = infer_roles(table.X)
     for line in roles.describe():
         log(f"inferred {line}")
     split = split_rows(table, options)
+    for note in split.notes:
+        log(f"note: {note}")
     features = FeatureSpec.from_preprocessor(
         TablePreprocessor(roles=roles, max_categories=options.max_categories).fit(table.X.iloc[split.fit]),
         table.X.iloc[split.fit],
     )
     for line in capped_lines(features):
         log(line)
+    if table.regression:
+        from keraslab.serving.regression import train_regression
+
+        return train_regression(csv, table, split, roles, features, options, out, log)
     model, history = train_model(features.transform(table.X.iloc[split.fit])[0], table.y[split.fit], table, options)
 
     def proba(rows) -> np.ndarray:
@@ -142,7 +157,8 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     cls = evaluation.classification(y_test, y_pred, table.labels)
     schema = bundle_schema(features, roles, table, options, threshold)
     result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history)
-    _write_bundle(out, model, features, schema, summary, cls, result, options.command(csv, out), options, csv)
+    extra = {"classification_report": cls["report_frame"].to_dict(orient="records")}
+    _write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary
 
 
@@ -216,8 +232,10 @@ def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
         onehot = np.eye(len(table.labels))[y_true]
         present = onehot.sum(axis=0) > 0
         pr_auc = metrics.average_precision_score(onehot[:, present], proba[:, present], average="macro")
+    positive = {"positive_f1": float(metrics.f1_score(y_true, y_pred, zero_division=0))} if table.binary else {}
     return {
         "test_accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+        **positive,  # the class --positive names (by default the "yes", else the rarer class)
         "minority_f1": float(metrics.f1_score(y_true, y_pred, labels=[minority], average="macro", zero_division=0)),
         "pr_auc": float(pr_auc),
         "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, y_pred)),
@@ -228,7 +246,24 @@ def bundle_schema(
     features: FeatureSpec, roles: ColumnRoles, table: LabelledTable, options: TrainOptions, threshold: float | None
 ) -> dict:
     """schema.json: every input column with its role and values, what was dropped, and the target."""
-    columns = (
+    return {
+        "format": "keraslab.schema/1",
+        "columns": schema_columns(features),
+        "dropped": {**dict.fromkeys(options.drop, "dropped with --drop"), **roles.dropped},
+        "target": {
+            "name": options.target,
+            "labels": table.labels,
+            "positive": table.labels[1] if table.binary else None,
+            "threshold": threshold,
+            "task": "classification",
+            "why": table.why,
+        },
+    }
+
+
+def schema_columns(features: FeatureSpec) -> list[dict]:
+    """schema.json's columns: each input column with its role, type and values."""
+    return (
         [{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
         + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]} for c in features.yes_no]
         + [
@@ -243,17 +278,6 @@ def bundle_schema(
             for c in features.categorical
         ]
     )
-    return {
-        "format": "keraslab.schema/1",
-        "columns": columns,
-        "dropped": {**dict.fromkeys(options.drop, "dropped with --drop"), **roles.dropped},
-        "target": {
-            "name": options.target,
-            "labels": table.labels,
-            "positive": table.labels[1] if table.binary else None,
-            "threshold": threshold,
-        },
-    }
 
 
 def _report(
@@ -283,8 +307,11 @@ def _report(
     if table.binary:
         result.text(
             f"Decision threshold for {table.labels[1]!r}: {threshold:.2f}"
-            + ("" if split.validation is None else " (maximum F1 on the validation slice)")
+            + (" (not tuned)" if split.validation is None else " (maximum F1 on the validation slice)")
         )
+    result.text(f"Target {options.target!r}: {table.why}.")
+    for note in split.notes:
+        result.text(f"Note: {note}.")
     result.text("Inferred columns: " + "; ".join(roles.describe()))
     for line in capped_lines(features):
         result.text(line[0].upper() + line[1:] + ".")
@@ -303,7 +330,7 @@ def _write_bundle(
     features: FeatureSpec,
     schema: dict,
     summary: dict,
-    cls: dict,
+    extra: dict,
     result: Result,
     command: str,
     options: TrainOptions,
@@ -320,7 +347,7 @@ def _write_bundle(
             "metrics.json",
             {
                 "summary": summary,
-                "classification_report": cls["report_frame"].to_dict(orient="records"),
+                **extra,
                 "options": {**dataclasses.asdict(options), "csv": str(csv)},
                 "command": command,
                 "history": result.history.to_dict(orient="list") if result.history is not None else None,
