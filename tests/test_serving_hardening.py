@@ -181,7 +181,8 @@ def test_the_model_sees_only_padded_shapes_all_compiled_at_start_up(churn_bundle
 
     bundle.forward = recording
     client = TestClient(create_app(bundle))
-    assert tuple(seen) == padded_sizes()  # the warm-up compiled every size before any request
+    # the warm-up compiled every size before any request; then the documentation's example answered (1 row)
+    assert tuple(seen[: len(padded_sizes())]) == padded_sizes() and set(seen[len(padded_sizes()) :]) <= {1}
     warmed, seen[:] = set(seen), []
     rows = _records(churn_rows, bundle)
     for n in range(11, 211):

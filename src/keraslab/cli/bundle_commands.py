@@ -12,6 +12,11 @@ from keraslab.errors import KeraslabError, UsageError
 from keraslab.imbalance import REGISTRY
 from keraslab.runs.folder import utc_stamp
 
+ALLOW_MISSING = (
+    "fill any missing value (absent, null, blank) as in training, and say so; without it a column that had no "
+    "missing value in training is required"
+)
+
 
 def add_commands(sub) -> None:
     parser = command(sub, "train", cmd_train, help="train a model bundle on your own table (CSV)")
@@ -69,12 +74,14 @@ def add_commands(sub) -> None:
     parser.add_argument("csv", metavar="NEW.csv")
     parser.add_argument("--output", required=True, metavar="PREDICTIONS.csv")
     parser.add_argument("--id-column", help="a column to copy to the output as the row id")
+    parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
 
     parser = command(sub, "serve", cmd_serve, help="serve a bundle over HTTP (needs keraslab[serve])")
     parser.add_argument("bundle", metavar="BUNDLE")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument(
         "--allow-host",
@@ -124,7 +131,7 @@ def cmd_predict(args) -> int:
     bundle = load(args.bundle)
     frame = read_csv(args.csv, required=[args.id_column] if args.id_column else None)
     try:
-        out, warnings = bundle.predict_frame(frame, id_column=args.id_column)
+        out, warnings = bundle.predict_frame(frame, id_column=args.id_column, allow_missing=args.allow_missing)
     except KeraslabError as exc:
         raise type(exc)(f"{args.csv}: {exc}") from None
     for w in warnings:
@@ -147,5 +154,6 @@ def cmd_serve(args) -> int:
         port=args.port,
         log_level="warning" if args.quiet else "info",
         allow_hosts=args.allow_host,
+        allow_missing=args.allow_missing,
     )
     return 0

@@ -1,9 +1,13 @@
 """The HTTP service for a bundle (FastAPI; `pip install 'keraslab[serve]'`).
 
-POST /predict takes a JSON list of 1 to 1000 rows, each validated by a model generated from the bundle's schema
-(extra fields forbidden, numbers finite); GET /health; GET /model (schema and metrics). Every bad request gets a
-4xx with a JSON error, never a 5xx: malformed JSON, wrong types, NaN or Infinity, extra fields, an empty list, too
-many rows, a body over the size limit. CPU-bound work runs in the thread pool, except the few microseconds of a
+POST /predict takes a JSON list of 1 to 1000 rows, each an object of column: value checked by the one rule of
+keraslab.serving.rows (the same as `keraslab predict`'s and the Python API's: a required column missing, a wrong
+type, NaN or Infinity is a 422 naming row and column; an unknown column is ignored and named in the answer's
+warnings); GET /health; GET /model (schema and metrics); GET /docs (a page of its own, no internet needed) and GET
+/openapi.json (every column with its type, its values, whether it is required, and an example). Any column name
+works: rows are plain JSON objects, never attributes of a generated class. Every bad request gets a 4xx with a
+JSON error, never a 5xx: malformed JSON, wrong types, NaN or Infinity, an empty list, too many rows, a body over the
+size limit. CPU-bound work runs in the thread pool, except the few microseconds of a
 request of at most INLINE_ROWS rows, answered on the event loop.
 
 (No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time, and the row
@@ -17,25 +21,6 @@ from typing import Annotated, Any
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
 INLINE_ROWS = 16  # requests of up to this many rows are answered on the event loop (see predict)
-
-
-def _blank_to_none(v):
-    return None if isinstance(v, str) and v.strip() == "" else v
-
-
-def _row_model(schema: dict):
-    from pydantic import BeforeValidator, ConfigDict, Field, create_model
-
-    fields: dict[str, Any] = {}
-    for col in schema["columns"]:
-        if col["role"] == "numeric":  # numbers, numeric strings; blank strings and null are missing values
-            tp = Annotated[Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_to_none)]
-        elif col["role"] == "yes_no":
-            tp = bool | str | None
-        else:
-            tp = str | int | float | None
-        fields[col["name"]] = (tp, Field(default=None))
-    return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -122,18 +107,20 @@ def _clean(value):
     return str(value)
 
 
-def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: bool = True):
+def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: bool = True, allow_missing: bool = False):
     """The service for a loaded bundle. `allowed_hosts`: the Host names it answers (None: any). `warm_up` compiles
-    the model for each padded batch size before the first request (see Bundle.warm_up)."""
+    the model for each padded batch size before the first request (see Bundle.warm_up). `allow_missing`: fill any
+    missing value as in training (`serve --allow-missing`)."""
     from fastapi import Body, FastAPI, Request
     from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
 
-    Row = _row_model(bundle.schema)
+    from keraslab.serving.api_docs import docs_page, openapi_extra
+
     if warm_up:
         bundle.warm_up()
-    app = FastAPI(title="keraslab model", version="1")
+    app = FastAPI(title="keraslab model", version="1", docs_url=None, redoc_url=None)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError):
@@ -160,19 +147,25 @@ def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: boo
         from keraslab.errors import DataFormatError
 
         try:
-            predictions, warnings = bundle.predict_records([r.model_dump() for r in rows])
+            predictions, warnings = bundle.predict_records(rows, allow_missing=allow_missing, nan_is_missing=False)
         except DataFormatError as exc:
             return JSONResponse(status_code=422, content={"error": str(exc)})
         # plain floats, strings and lists: serialized as they are, without FastAPI's generic encoder
         return JSONResponse(content={"predictions": predictions, "warnings": warnings})
 
-    @app.post("/predict")
-    async def predict(rows: Annotated[list[Row], Body(min_length=1, max_length=MAX_ROWS)]):
+    @app.post("/predict", openapi_extra=openapi_extra(bundle, allow_missing))
+    async def predict(rows: Annotated[list[dict[str, Any]], Body(min_length=1, max_length=MAX_ROWS)]):
         # a few rows take tens of microseconds: answered on the event loop, which saves the hop to a worker
         # thread; larger requests run in the thread pool so that they never hold up the others
         if len(rows) <= INLINE_ROWS:
             return answer(rows)
         return await run_in_threadpool(answer, rows)
+
+    page = docs_page(bundle, allow_missing)
+
+    @app.get("/docs", response_class=HTMLResponse)
+    def docs():
+        return HTMLResponse(page, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
     return BodyLimit(app, allowed_hosts=allowed_hosts)
 
@@ -184,10 +177,17 @@ def allowed_hosts_for(host: str, extra=()) -> frozenset[str] | None:
     return None
 
 
-def serve(bundle_dir, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", allow_hosts=()) -> None:
+def serve(
+    bundle_dir,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    allow_hosts=(),
+    allow_missing: bool = False,
+) -> None:
     import uvicorn
 
     from keraslab.serving.bundle import load
 
-    app = create_app(load(bundle_dir), allowed_hosts=allowed_hosts_for(host, allow_hosts))
+    app = create_app(load(bundle_dir), allowed_hosts=allowed_hosts_for(host, allow_hosts), allow_missing=allow_missing)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -18,6 +18,7 @@ from keraslab.backend import current_backend, keras
 from keraslab.errors import DataFormatError, KeraslabError
 from keraslab.files import sha256_file
 from keraslab.serving.features import FeatureSpec
+from keraslab.serving.rows import check_rows
 
 BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
 BLOCK_ROWS = 1024  # the largest batch the model is run on; the server's row limit (1000) fits in one block
@@ -171,9 +172,17 @@ class Bundle:
             return [self.labels[1] if p >= self.threshold else self.labels[0] for p in proba[:, 1]]
         return [self.labels[i] for i in proba.argmax(axis=1)]
 
-    def predict_records(self, records: list[dict]) -> tuple[list[dict], list[str]]:
-        """The server's path: rows as dicts (already checked against the schema) -> one dict per row."""
-        X, warnings = self.features.transform_records(records)
+    def predict_records(
+        self, records: list[dict], *, allow_missing: bool = False, nan_is_missing: bool = False
+    ) -> tuple[list[dict], list[str]]:
+        """Rows as dicts (the server's path, and the Python API's) -> (one dict per row, warnings). Every row is
+        checked by keraslab.serving.rows first (a bad one: RowError naming row and column)."""
+        target = self.schema["target"]["name"]
+        warnings = check_rows(
+            records, self.features, allow_missing=allow_missing, nan_is_missing=nan_is_missing, ignore=[target]
+        )
+        X, more = self.features.transform_records(records)
+        warnings += more
         if self.regression:
             return [{"prediction": float(v)} for v in self.predict_values(X)], warnings
         proba = self.predict_proba(X)
@@ -184,21 +193,19 @@ class Bundle:
             for row, lab in zip(proba, labels, strict=True)
         ], warnings
 
-    def predict_frame(self, frame: pd.DataFrame, id_column: str | None = None) -> tuple[pd.DataFrame, list[str]]:
-        """Check columns against the schema (missing: error; extra: warning), transform, predict.
+    def predict_frame(
+        self, frame: pd.DataFrame, id_column: str | None = None, *, allow_missing: bool = False
+    ) -> tuple[pd.DataFrame, list[str]]:
+        """A table's rows, checked by the same rule as the server's (keraslab.serving.rows; a blank cell is a missing
+        value), transformed, predicted.
 
         Returns (predictions, warnings): the row id (id_column, else the input's index), one probability column per
         class (`proba_<label>`), and the predicted label; for a regression, the `prediction` in the target's units.
         """
-        warnings = []
-        extra = [
-            c
-            for c in frame.columns
-            if c not in self.features.columns and c != id_column and c != self.schema["target"]["name"]
-        ]
-        if extra:
-            warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(map(str, extra))}")
-        X, more = self.features.transform(frame)
+        records = frame.to_dict(orient="records")
+        ignore = [self.schema["target"]["name"], *([id_column] if id_column else [])]
+        warnings = check_rows(records, self.features, allow_missing=allow_missing, ignore=ignore)
+        X, more = self.features.transform_records(records)
         warnings += more
         ids = frame[id_column].to_numpy() if id_column else frame.index.to_numpy()
         out = pd.DataFrame({id_column or "row": ids})

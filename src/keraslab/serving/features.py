@@ -44,6 +44,15 @@ class FeatureSpec:
 
     @classmethod
     def from_preprocessor(cls, prep, frame: pd.DataFrame) -> FeatureSpec:
+        spec = cls._fitted(prep, frame)
+        for col in spec.numeric + spec.yes_no + spec.categorical:  # what a row may leave out (keraslab.serving.rows)
+            values = frame[col["name"]]
+            blank = values.isna() | values.astype("string").str.strip().eq("").fillna(False)
+            col["missing_in_training"] = bool(blank.any())
+        return spec
+
+    @classmethod
+    def _fitted(cls, prep, frame: pd.DataFrame) -> FeatureSpec:
         t = prep.transformer_.named_transformers_
         spec = cls()
         if "numeric" in t:
@@ -121,7 +130,7 @@ class FeatureSpec:
     def transform_records(self, records: list[dict]) -> tuple[np.ndarray, list[str]]:
         """The same transform for a few rows given as dicts, in plain Python (no pandas): the server's path."""
         out = np.zeros((len(records), self.n_features), dtype=np.float32)
-        warnings = []
+        unseen: dict[str, dict[str, int]] = {}  # column -> value -> rows
         for i, rec in enumerate(records):
             j = 0
             for col in self.numeric:
@@ -137,7 +146,8 @@ class FeatureSpec:
                 j += 1
             for col in self.categorical:
                 v = rec.get(col["name"])
-                v = str(v).strip() if _present(v) else col["fill"]
+                v = str(v).strip() if _present(v) else ""
+                v = v or col["fill"]  # absent, null, NaN or blank: the fill, as in training
                 cats = col["categories"]
                 index = col.get("_index")
                 if index is None:
@@ -146,11 +156,12 @@ class FeatureSpec:
                 if k is None and col.get("other"):
                     k = len(cats)  # a rare or unseen value: the "other" column
                 if k is None:
-                    warnings.append(f"column {col['name']!r}: unseen category {v!r} in row {i}, encoded as all zeros")
+                    seen = unseen.setdefault(col["name"], {})
+                    seen[v] = seen.get(v, 0) + 1
                 else:
                     out[i, j + k] = 1.0
                 j += _width(col)
-        return out, warnings
+        return out, [_unseen_warning(name, values) for name, values in unseen.items()]
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         """(features float32 (n, n_features), warnings). Missing columns are an error naming them."""
@@ -209,15 +220,19 @@ def _one_hot(col: dict, s: pd.Series, warnings: list[str]) -> np.ndarray:
         codes = codes.fillna(len(cats))
     unseen = s[codes.isna()]
     if len(unseen):
-        shown = ", ".join(repr(v) for v in sorted(set(unseen))[:5])
-        warnings.append(
-            f"column {col['name']!r}: unseen categor{'y' if unseen.nunique() == 1 else 'ies'} "
-            f"{shown} in {len(unseen)} row(s), encoded as all zeros"
-        )
+        warnings.append(_unseen_warning(col["name"], unseen.value_counts().to_dict()))
     block = np.zeros((len(s), _width(col)), dtype=np.float32)
     ok = codes.notna().to_numpy()
     block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
     return block
+
+
+def _unseen_warning(name: str, values: dict[str, int]) -> str:
+    shown = ", ".join(repr(v) for v in sorted(values)[:5])
+    return (
+        f"column {name!r}: unseen categor{'y' if len(values) == 1 else 'ies'} {shown} in {sum(values.values())} "
+        f"row(s), encoded as all zeros"
+    )
 
 
 def _width(col: dict) -> int:

@@ -192,16 +192,18 @@ def split_rows(table: LabelledTable, options) -> Split:
 def _small_test_notes(table: LabelledTable, idx_test: np.ndarray) -> tuple[str, ...]:
     n = len(idx_test)
     if n < SMALL_TEST_ROWS:
-        return (
+        note = (
             f"the test part holds {n} rows: figures from {n} rows are noise (each row weighs {1 / n:.0%} of every "
-            f"figure); a larger --test-size or more rows give figures to trust",
+            f"figure); a larger --test-size or more rows give figures to trust"
         )
+        return (note,)
     if not table.regression:
         counts = np.bincount(table.y[idx_test], minlength=len(table.labels))
         if counts.min() < SMALL_TEST_PER_CLASS:
             rare = table.labels[int(counts.argmin())]
-            return (
+            note = (
                 f"the test part holds {counts.min()} row(s) of class {rare!r}: its precision, recall and F1 are "
-                f"noise; a larger --test-size or more rows of that class give figures to trust",
+                f"noise; a larger --test-size or more rows of that class give figures to trust"
             )
+            return (note,)
     return ()

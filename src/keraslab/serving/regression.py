@@ -104,6 +104,6 @@ def train_regression(csv: Path, table, split, roles, features, options, out, log
         "predicted_vs_actual",
         plots.predicted_vs_actual(y_test, y_pred, title=f"test part: {options.target}, predicted against actual"),
     )
-    extra = {"scores": {name: values for name, values in rows.items()}}
+    extra = {"scores": dict(rows)}
     _write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary
