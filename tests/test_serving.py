@@ -220,7 +220,9 @@ def test_blank_number_is_a_missing_value_filled_as_in_training_and_said(client, 
         "column 'TotalCharges': 1 missing value(s) filled as in training (the training median, 1381.1)"
     ]
     r = client.post("/predict", json=[{**row, "tenure": " "}])
-    assert r.status_code == 422 and r.json()["error"].startswith("row 0, column 'tenure': missing (absent, null or blank)")
+    assert r.status_code == 422 and r.json()["error"].startswith(
+        "row 0, column 'tenure': missing (absent, null or blank)"
+    )
 
 
 def test_an_unknown_field_is_ignored_and_named(client, churn_rows, churn_bundle):

@@ -9,17 +9,12 @@ import pandas as pd
 import pytest
 
 from keraslab.cli.main import main
+from keraslab.datasets.synthetic import regression_table
 from keraslab.serving import TrainOptions, load, train_table
 
 
 def make_regression_table(path, n: int = 3000, seed: int = 0) -> pd.DataFrame:
-    """A table of known formula plus noise: price = 3 x1 - 5 x2 + 2 sin(x1) + a city's offset + N(0, 2)."""
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.uniform(0, 10, n), rng.normal(0, 1, n)
-    city = rng.choice(["north", "south", "east"], n)
-    offset = pd.Series(city).map({"north": 0.0, "south": 10.0, "east": -10.0}).to_numpy()
-    price = 3 * x1 - 5 * x2 + 2 * np.sin(x1) + offset + rng.normal(0, 2, n)
-    frame = pd.DataFrame({"x1": x1.round(3), "x2": x2.round(3), "city": city, "price": price.round(3)})
+    frame = regression_table(n, seed)  # price = 3 x1 - 5 x2 + 2 sin(x1) + a city's offset + N(0, 2)
     frame.to_csv(path, index=False)
     return frame
 
