@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from keraslab.bundles import TrainOptions, load, train_table
 from keraslab.datasets.synthetic import regression_table
-from keraslab.serving import TrainOptions, load, train_table
 
 
 def main(argv=None) -> int:

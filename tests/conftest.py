@@ -101,7 +101,7 @@ def quick_run(small_data_home, tmp_path_factory):
 @pytest.fixture(scope="session")
 def churn_bundle(tmp_path_factory, shared_data):
     """A bundle trained on the real churn table (5 epochs), shared by the serving tests."""
-    from keraslab.serving import TrainOptions, train_table
+    from keraslab.bundles import TrainOptions, train_table
 
     out = tmp_path_factory.mktemp("bundle") / "churn"
     train_table(
@@ -125,7 +125,7 @@ def client(churn_bundle):
     """A TestClient of the churn bundle's service."""
     from fastapi.testclient import TestClient
 
-    from keraslab.serving import load
+    from keraslab.bundles import load
     from keraslab.serving.app import create_app
 
     return TestClient(create_app(load(churn_bundle)))

@@ -249,8 +249,8 @@ def test_lesson_refuses_a_dataset_it_cannot_use(tmp_path, shared_data):
 @pytest.fixture
 def focal_alphas(monkeypatch):
     """Every alpha a focal loss is built with, in compare() (the lab and the lesson) and in keraslab train."""
+    import keraslab.bundles.train
     import keraslab.imbalance.comparison
-    import keraslab.serving.train
 
     seen = []
 
@@ -259,7 +259,7 @@ def focal_alphas(monkeypatch):
         return binary_focal_loss(gamma, alpha)
 
     monkeypatch.setattr(keraslab.imbalance.comparison, "binary_focal_loss", spy)
-    monkeypatch.setattr(keraslab.serving.train, "binary_focal_loss", spy)
+    monkeypatch.setattr(keraslab.bundles.train, "binary_focal_loss", spy)
     return seen
 
 

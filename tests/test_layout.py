@@ -27,6 +27,7 @@ LAYERS = [
     {"verify"},
     {"imbalance"},
     {"exercises"},
+    {"bundles"},
     {"lessons", "serving", "bench"},
     {"cli"},  # with keraslab/__main__.py, `python -m keraslab`
 ]

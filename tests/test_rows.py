@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keraslab.bundles import TrainOptions, load, train_table
 from keraslab.cli.main import main
 from keraslab.errors import DataFormatError
-from keraslab.serving import TrainOptions, load, train_table
 
 ODD = ["_score", "model_config", "class", "floor area", "城市", "is new"]
 

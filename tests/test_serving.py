@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keraslab.bundles import BundleError, TrainOptions, load, train_table
 from keraslab.cli.main import main
-from keraslab.serving import BundleError, TrainOptions, load, train_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_bundle_files_and_schema(churn_bundle):
 
 
 def test_json_preprocessing_equals_scikit_learn(shared_data, churn_rows):
-    from keraslab.serving.features import FeatureSpec
+    from keraslab.bundles.features import FeatureSpec
     from keraslab.tables import TablePreprocessor
 
     frame = pd.read_csv(shared_data / "customer_churn.csv").drop(columns=["customerID", "Churn"])
@@ -118,7 +118,7 @@ def test_truncated_file_is_reported(churn_bundle, tmp_path):
 
 
 def test_corrupt_model_with_a_matching_manifest(churn_bundle, tmp_path):
-    from keraslab.serving.bundle import write_manifest
+    from keraslab.bundles.bundle import write_manifest
 
     b = _copy(churn_bundle, tmp_path)
     (b / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras zip")
@@ -129,7 +129,7 @@ def test_corrupt_model_with_a_matching_manifest(churn_bundle, tmp_path):
 
 def test_lambda_layer_is_refused(churn_bundle, tmp_path):
     from keraslab.backend import keras as get_keras
-    from keraslab.serving.bundle import write_manifest
+    from keraslab.bundles.bundle import write_manifest
 
     keras = get_keras()
     b = _copy(churn_bundle, tmp_path)
@@ -212,7 +212,7 @@ def test_bad_requests_get_a_4xx_json_error(case, client, churn_rows, churn_bundl
 
 def test_blank_number_is_a_missing_value_filled_as_in_training_and_said(client, churn_rows, churn_bundle):
     """TotalCharges had blanks in training: filled with its median, and the answer says so. tenure never had one:
-    required (the one rule of keraslab.serving.rows; test_rows.py checks it through every way in)."""
+    required (the one rule of keraslab.bundles.rows; test_rows.py checks it through every way in)."""
     row = {**_valid_row(client, churn_rows, churn_bundle), "TotalCharges": " "}
     r = client.post("/predict", json=[row])
     assert r.status_code == 200

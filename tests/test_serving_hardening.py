@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keraslab.bundles import BundleError, load
 from keraslab.cli.main import main
-from keraslab.serving import BundleError, load
 from test_serving import _copy, _records, _valid_row
 
 
@@ -61,7 +61,7 @@ def test_a_manifest_entry_that_is_not_an_object_is_a_bundle_error(churn_bundle, 
 
 
 def test_a_schema_without_target_is_a_bundle_error(churn_bundle, tmp_path):
-    from keraslab.serving.bundle import write_manifest
+    from keraslab.bundles.bundle import write_manifest
 
     b = _copy(churn_bundle, tmp_path)
     _rewrite_json(b / "schema.json", lambda s: s.pop("target"))
@@ -71,7 +71,7 @@ def test_a_schema_without_target_is_a_bundle_error(churn_bundle, tmp_path):
 
 
 def test_preprocessing_and_model_must_agree_on_the_feature_count(churn_bundle, tmp_path):
-    from keraslab.serving.bundle import write_manifest
+    from keraslab.bundles.bundle import write_manifest
 
     b = _copy(churn_bundle, tmp_path)
     _rewrite_json(b / "preprocessing.json", lambda p: p["numeric"].pop())
@@ -158,8 +158,8 @@ def test_on_loopback_only_loopback_host_headers_are_answered(churn_bundle):
 
 
 def test_padded_sizes_are_powers_of_two_up_to_the_row_limit():
+    from keraslab.bundles.bundle import BLOCK_ROWS, padded_size, padded_sizes
     from keraslab.serving.app import MAX_ROWS
-    from keraslab.serving.bundle import BLOCK_ROWS, padded_size, padded_sizes
 
     assert padded_sizes() == (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) and BLOCK_ROWS >= MAX_ROWS
     assert [padded_size(n) for n in (1, 2, 3, 11, 16, 17, 210, 1000, 1024)] == [1, 2, 4, 16, 16, 32, 256, 1024, 1024]
@@ -169,8 +169,8 @@ def test_the_model_sees_only_padded_shapes_all_compiled_at_start_up(churn_bundle
     """Was: every new request size compiled again (200 requests of 11..210 rows: 40.8 s, 489 -> 867 MB)."""
     from fastapi.testclient import TestClient
 
+    from keraslab.bundles.bundle import padded_sizes
     from keraslab.serving.app import create_app
-    from keraslab.serving.bundle import padded_sizes
 
     bundle = load(churn_bundle)
     seen, real = [], bundle.forward
@@ -214,7 +214,7 @@ def _wide_table(n=600, distinct=300, seed=0):
 
 
 def test_capped_categories_equal_scikit_learn_for_rare_unseen_and_missing_values():
-    from keraslab.serving.features import FeatureSpec
+    from keraslab.bundles.features import FeatureSpec
     from keraslab.tables import TablePreprocessor
 
     frame = _wide_table().drop(columns=["t"])
@@ -254,8 +254,8 @@ def test_train_caps_categories_and_publishes_only_the_kept_ones(tmp_path, capsys
 
 
 def test_the_default_cap_is_fifty_and_one_is_refused(tmp_path, capsys):
+    from keraslab.bundles import TrainOptions
     from keraslab.cli.main import build_parser
-    from keraslab.serving import TrainOptions
 
     assert TrainOptions(target="t").max_categories == 50
     assert build_parser().parse_args(["train", "x.csv", "--target", "t"]).max_categories == 50

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keraslab.bundles import TrainOptions, load, train_table
 from keraslab.cli.main import main
 from keraslab.datasets.synthetic import regression_table
-from keraslab.serving import TrainOptions, load, train_table
 
 
 def make_regression_table(path, n: int = 3000, seed: int = 0) -> pd.DataFrame:
@@ -170,7 +170,7 @@ def test_a_tie_and_a_bad_positive_are_said(tmp_path, capsys):
 
 def test_the_threshold_is_tuned_only_on_enough_rows_of_each_class(shared_data, tmp_path):
     """Churn's validation slice holds ~240 churners: tuned; 20 rows of a class would not be."""
-    from keraslab.serving.labelled_rows import LabelledTable, split_rows
+    from keraslab.bundles.labelled_rows import LabelledTable, split_rows
 
     y = np.array([0] * 400 + [1] * 100)
     table = LabelledTable(pd.DataFrame({"x": np.zeros(500)}), y, ["0", "1"], pd.Series({"0": 400, "1": 100}))

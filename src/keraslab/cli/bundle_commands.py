@@ -95,9 +95,9 @@ def add_commands(sub) -> None:
 
 def cmd_train(args) -> int:
     use_backend(args.backend)
+    from keraslab.bundles import TrainOptions, train_table
     from keraslab.cli.run_commands import track
     from keraslab.runs.tracking import tracker_from
-    from keraslab.serving import TrainOptions, train_table
 
     tracker = tracker_from(args.track)  # checked before any work
 
@@ -124,9 +124,9 @@ def cmd_train(args) -> int:
 
 def cmd_predict(args) -> int:
     use_backend(args.backend)
+    from keraslab.bundles import load
     from keraslab.datasets import read_csv
     from keraslab.files import atomic_write_text
-    from keraslab.serving import load
 
     bundle = load(args.bundle)
     frame = read_csv(args.csv, required=[args.id_column] if args.id_column else None)

@@ -1,7 +1,7 @@
 """The HTTP service for a bundle (FastAPI; `pip install 'keraslab[serve]'`).
 
 POST /predict takes a JSON list of 1 to 1000 rows, each an object of column: value checked by the one rule of
-keraslab.serving.rows (the same as `keraslab predict`'s and the Python API's: a required column missing, a wrong
+keraslab.bundles.rows (the same as `keraslab predict`'s and the Python API's: a required column missing, a wrong
 type, NaN or Infinity is a 422 naming row and column; an unknown column is ignored and named in the answer's
 warnings); GET /health; GET /model (schema and metrics); GET /docs (a page of its own, no internet needed) and GET
 /openapi.json (every column with its type, its values, whether it is required, and an example). Any column name
@@ -187,7 +187,7 @@ def serve(
 ) -> None:
     import uvicorn
 
-    from keraslab.serving.bundle import load
+    from keraslab.bundles.bundle import load
 
     app = create_app(load(bundle_dir), allowed_hosts=allowed_hosts_for(host, allow_hosts), allow_missing=allow_missing)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -8,7 +8,6 @@ the training part (maximum F1), never on the test part. Every strategy of kerasl
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 from dataclasses import dataclass
@@ -18,8 +17,11 @@ import numpy as np
 import pandas as pd
 
 from keraslab import models, training
+from keraslab.bundles.features import FeatureSpec
+from keraslab.bundles.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
+from keraslab.bundles.writing import capped_lines, schema_columns, write_bundle
 from keraslab.errors import UsageError
-from keraslab.files import FolderLock, sha256_file
+from keraslab.files import FolderLock
 from keraslab.imbalance import (
     ENSEMBLE_MEMBERS,
     REGISTRY,
@@ -31,13 +33,8 @@ from keraslab.imbalance import (
     training_inputs,
 )
 from keraslab.runs import evaluation, plots
-from keraslab.runs.folder import RunDir
-from keraslab.runs.manifest import build_manifest
-from keraslab.runs.report import Result, figure_png, render_html
+from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
-from keraslab.serving.bundle import write_manifest
-from keraslab.serving.features import FeatureSpec
-from keraslab.serving.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
 from keraslab.tables import ColumnRoles, TablePreprocessor, infer_roles
 
 
@@ -51,7 +48,7 @@ class TrainOptions:
     test_size: float = 0.2
     tune_threshold: bool = True
     max_categories: int = 50  # one-hot columns per categorical column; rarer values share an "other" column
-    task: str | None = None  # "classification" or "regression"; None: by the rule of keraslab.serving.labelled_rows
+    task: str | None = None  # "classification" or "regression"; None: by the rule of keraslab.bundles.labelled_rows
     positive: str | None = None  # the positive class of a two-class target; None: its "yes", else the rarer class
     quiet: bool = False
     # library-only options (the command line keeps their defaults)
@@ -135,7 +132,7 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     for line in capped_lines(features):
         log(line)
     if table.regression:
-        from keraslab.serving.regression import train_regression
+        from keraslab.bundles.regression import train_regression
 
         return train_regression(csv, table, split, roles, features, options, out, log)
     model, history = train_model(features.transform(table.X.iloc[split.fit])[0], table.y[split.fit], table, options)
@@ -158,18 +155,8 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     schema = bundle_schema(features, roles, table, options, threshold)
     result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history)
     extra = {"classification_report": cls["report_frame"].to_dict(orient="records")}
-    _write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
+    write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary
-
-
-def capped_lines(features: FeatureSpec) -> list[str]:
-    """One line per categorical column that --max-categories capped."""
-    return [
-        f"column {c['name']!r}: {c['distinct']:,} distinct values in training; the {c['kept']} most frequent keep a "
-        f"column each, the other {c['distinct'] - c['kept']:,} (and values never seen) share an 'other' column "
-        f"(--max-categories)"
-        for c in features.capped()
-    ]
 
 
 def train_model(x, y, table: LabelledTable, options: TrainOptions):
@@ -261,25 +248,6 @@ def bundle_schema(
     }
 
 
-def schema_columns(features: FeatureSpec) -> list[dict]:
-    """schema.json's columns: each input column with its role, type and values."""
-    return (
-        [{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
-        + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]} for c in features.yes_no]
-        + [
-            {
-                "name": c["name"],
-                "role": "categorical",
-                "dtype": "str",
-                "categories": c["categories"],  # the kept ones: a capped column does not publish its rare values
-                "other": c.get("other", False),
-                "distinct": c.get("distinct", len(c["categories"])),
-            }
-            for c in features.categorical
-        ]
-    )
-
-
 def _report(
     csv: Path,
     table: LabelledTable,
@@ -322,40 +290,3 @@ def _report(
     )
     result.table("classification_report", cls["report_frame"], "test part")
     return result
-
-
-def _write_bundle(
-    out,
-    model,
-    features: FeatureSpec,
-    schema: dict,
-    summary: dict,
-    extra: dict,
-    result: Result,
-    command: str,
-    options: TrainOptions,
-    csv: Path,
-) -> None:
-    manifest = build_manifest(
-        lesson="train", seed=options.seed, data_files=[{"file": csv.name, "path": str(csv), "sha256": sha256_file(csv)}]
-    )
-    with RunDir(out) as run:
-        model.save(run.staging / "model.keras")
-        run.write_json("preprocessing.json", features.to_json())
-        run.write_json("schema.json", schema)
-        run.write_json(
-            "metrics.json",
-            {
-                "summary": summary,
-                **extra,
-                "options": {**dataclasses.asdict(options), "csv": str(csv)},
-                "command": command,
-                "history": result.history.to_dict(orient="list") if result.history is not None else None,
-            },
-        )
-        pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
-        run.write_text("report.html", render_html(result, manifest, command, pngs))
-        write_manifest(
-            run.staging,
-            {"created_by": {k: manifest[k] for k in ("keraslab", "versions", "backend", "created_utc", "git_commit")}},
-        )

@@ -45,7 +45,7 @@ class FeatureSpec:
     @classmethod
     def from_preprocessor(cls, prep, frame: pd.DataFrame) -> FeatureSpec:
         spec = cls._fitted(prep, frame)
-        for col in spec.numeric + spec.yes_no + spec.categorical:  # what a row may leave out (keraslab.serving.rows)
+        for col in spec.numeric + spec.yes_no + spec.categorical:  # what a row may leave out (keraslab.bundles.rows)
             values = frame[col["name"]]
             blank = values.isna() | values.astype("string").str.strip().eq("").fillna(False)
             col["missing_in_training"] = bool(blank.any())

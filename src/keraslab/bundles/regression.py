@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import models, training
+from keraslab.bundles.writing import capped_lines, schema_columns, write_bundle
 from keraslab.runs import plots
 from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
@@ -28,8 +29,6 @@ def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
 
 def train_regression(csv: Path, table, split, roles, features, options, out, log) -> tuple[Path, dict]:
     from sklearn.linear_model import LinearRegression
-
-    from keraslab.serving.train import _write_bundle, capped_lines, schema_columns
 
     x_fit = features.transform(table.X.iloc[split.fit])[0]
     x_test = features.transform(table.X.iloc[split.test])[0]
@@ -105,5 +104,5 @@ def train_regression(csv: Path, table, split, roles, features, options, out, log
         plots.predicted_vs_actual(y_test, y_pred, title=f"test part: {options.target}, predicted against actual"),
     )
     extra = {"scores": dict(rows)}
-    _write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
+    write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary

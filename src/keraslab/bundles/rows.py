@@ -20,8 +20,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from keraslab.bundles.features import TRUE_WORDS, FeatureSpec
 from keraslab.errors import DataFormatError
-from keraslab.serving.features import TRUE_WORDS, FeatureSpec
 
 
 class RowError(DataFormatError):

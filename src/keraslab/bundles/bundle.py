@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from keraslab.backend import current_backend, keras
+from keraslab.bundles.features import FeatureSpec
+from keraslab.bundles.rows import check_rows
 from keraslab.errors import DataFormatError, KeraslabError
 from keraslab.files import sha256_file
-from keraslab.serving.features import FeatureSpec
-from keraslab.serving.rows import check_rows
 
 BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
 BLOCK_ROWS = 1024  # the largest batch the model is run on; the server's row limit (1000) fits in one block
@@ -176,7 +176,7 @@ class Bundle:
         self, records: list[dict], *, allow_missing: bool = False, nan_is_missing: bool = False
     ) -> tuple[list[dict], list[str]]:
         """Rows as dicts (the server's path, and the Python API's) -> (one dict per row, warnings). Every row is
-        checked by keraslab.serving.rows first (a bad one: RowError naming row and column)."""
+        checked by keraslab.bundles.rows first (a bad one: RowError naming row and column)."""
         target = self.schema["target"]["name"]
         warnings = check_rows(
             records, self.features, allow_missing=allow_missing, nan_is_missing=nan_is_missing, ignore=[target]
@@ -196,7 +196,7 @@ class Bundle:
     def predict_frame(
         self, frame: pd.DataFrame, id_column: str | None = None, *, allow_missing: bool = False
     ) -> tuple[pd.DataFrame, list[str]]:
-        """A table's rows, checked by the same rule as the server's (keraslab.serving.rows; a blank cell is a missing
+        """A table's rows, checked by the same rule as the server's (keraslab.bundles.rows; a blank cell is a missing
         value), transformed, predicted.
 
         Returns (predictions, warnings): the row id (id_column, else the input's index), one probability column per

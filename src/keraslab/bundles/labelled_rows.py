@@ -1,6 +1,6 @@
 """The table `keraslab train` learns from: the CSV read, its target checked and encoded, its values checked, and the
 seeded split into the rows to fit on, a validation slice and the untouched test rows. `options` is
-keraslab.serving.train.TrainOptions (not imported: train imports this module).
+keraslab.bundles.train.TrainOptions (not imported: train imports this module).
 
 Classification or regression (`--task` overrides the rule): a target whose every value is a number and that has
 more than REGRESSION_DISTINCT distinct values is a quantity to predict (regression); any other target holds classes.

@@ -1,0 +1,81 @@
+"""What every bundle writes, whatever it learned: schema.json's columns, the lines about capped categorical columns,
+and the bundle folder itself (model.keras, preprocessing.json, schema.json, metrics.json, report.html, manifest.json),
+written atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from keraslab.bundles.bundle import write_manifest
+from keraslab.bundles.features import FeatureSpec
+from keraslab.files import sha256_file
+from keraslab.runs.folder import RunDir
+from keraslab.runs.manifest import build_manifest
+from keraslab.runs.report import Result, figure_png, render_html
+
+
+def capped_lines(features: FeatureSpec) -> list[str]:
+    """One line per categorical column that --max-categories capped."""
+    return [
+        f"column {c['name']!r}: {c['distinct']:,} distinct values in training; the {c['kept']} most frequent keep a "
+        f"column each, the other {c['distinct'] - c['kept']:,} (and values never seen) share an 'other' column "
+        f"(--max-categories)"
+        for c in features.capped()
+    ]
+
+
+def schema_columns(features: FeatureSpec) -> list[dict]:
+    """schema.json's columns: each input column with its role, type and values."""
+    return (
+        [{"name": c["name"], "role": "numeric", "dtype": "float"} for c in features.numeric]
+        + [{"name": c["name"], "role": "yes_no", "dtype": "str", "values": c["values"]} for c in features.yes_no]
+        + [
+            {
+                "name": c["name"],
+                "role": "categorical",
+                "dtype": "str",
+                "categories": c["categories"],  # the kept ones: a capped column does not publish its rare values
+                "other": c.get("other", False),
+                "distinct": c.get("distinct", len(c["categories"])),
+            }
+            for c in features.categorical
+        ]
+    )
+
+
+def write_bundle(
+    out,
+    model,
+    features: FeatureSpec,
+    schema: dict,
+    summary: dict,
+    extra: dict,
+    result: Result,
+    command: str,
+    options,  # keraslab.bundles.train.TrainOptions (not imported: train imports this module)
+    csv: Path,
+) -> None:
+    manifest = build_manifest(
+        lesson="train", seed=options.seed, data_files=[{"file": csv.name, "path": str(csv), "sha256": sha256_file(csv)}]
+    )
+    with RunDir(out) as run:
+        model.save(run.staging / "model.keras")
+        run.write_json("preprocessing.json", features.to_json())
+        run.write_json("schema.json", schema)
+        run.write_json(
+            "metrics.json",
+            {
+                "summary": summary,
+                **extra,
+                "options": {**dataclasses.asdict(options), "csv": str(csv)},
+                "command": command,
+                "history": result.history.to_dict(orient="list") if result.history is not None else None,
+            },
+        )
+        pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
+        run.write_text("report.html", render_html(result, manifest, command, pngs))
+        write_manifest(
+            run.staging,
+            {"created_by": {k: manifest[k] for k in ("keraslab", "versions", "backend", "created_utc", "git_commit")}},
+        )
