@@ -290,7 +290,7 @@ def test_every_numeric_lesson_option_has_its_bounds():
     """A new numeric option cannot slip in unchecked: a parameters cell that declares a number without its range is
     refused when it is read, so every lesson's numeric parameters have one."""
     from keraslab import lessons
-    from keraslab.lessons.parameters import read_parameters
+    from keraslab.options import read_parameters
 
     for name, lesson in lessons.all_lessons().items():
         for p in lesson.parameters.values():

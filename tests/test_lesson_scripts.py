@@ -9,8 +9,8 @@ import pytest
 
 from keraslab import lessons
 from keraslab.errors import UsageError
-from keraslab.lessons.parameters import Bound, parse_assignments, read_parameters, set_values
 from keraslab.lessons.source import parameters_cell, read_cells
+from keraslab.options import Bound, parse_assignments, read_parameters, set_values
 
 NAMES = lessons.COURSE_ORDER
 KERAS_LESSONS = [n for n in NAMES if n != "losses"]

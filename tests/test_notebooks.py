@@ -12,8 +12,8 @@ from keraslab import lessons
 from keraslab.cli.main import main
 from keraslab.lessons import kernel
 from keraslab.lessons.notebook import build_notebook
-from keraslab.lessons.parameters import read_parameters
 from keraslab.lessons.source import read_cells
+from keraslab.options import read_parameters
 
 LESSONS = lessons.COURSE_ORDER
 DATA_LESSONS = [name for name in LESSONS if name != "losses"]

@@ -1,7 +1,9 @@
 """keraslab train / predict / serve: bundles, the JSON preprocessing, safe loading, the HTTP service, a small load
 test, and the churn target."""
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,12 +295,40 @@ def test_multiclass_table(tmp_path):
     assert [c for c in out.columns if c.startswith("proba_")] == ["proba_high", "proba_low", "proba_mid"]
 
 
+def test_the_library_checks_the_same_declaration(tmp_path):
+    """TrainOptions.check reads the declaration the command line is built from (keraslab.bundles.train_options)."""
+    from keraslab.errors import UsageError
+
+    for bad, says in (
+        ({"epochs": 0}, "Invalid value for `epochs`. Expected an integer in [1, inf)"),
+        ({"test_size": float("nan")}, "Invalid value for `test_size`. Expected a number in (0, 1)"),
+        ({"imbalance": "magic"}, "Invalid value for `imbalance`. Expected one of 'baseline'"),
+        ({"batch_size": 2.5}, "Invalid value for `batch_size`. Expected an integer in [1, inf)"),
+    ):
+        with pytest.raises(UsageError, match=re.escape(says)):
+            TrainOptions(target="y", **bad).check()
+    options = TrainOptions(target="y", epochs=7, tune_threshold=False, positive="yes", drop=("id", "ts"))
+    assert options.command("t.csv", "b") == (
+        "keraslab train t.csv --target y --drop id,ts --epochs 7 --no-tune-threshold --positive yes --out b"
+    )
+
+
 def test_train_bad_input(tmp_path, shared_data, capsys):
     csv = str(shared_data / "customer_churn.csv")
     code = main(["train", csv, "--target", "Churned", "--out", str(tmp_path / "a")])
     assert code == 1 and "missing required column 'Churned'" in capsys.readouterr().err
     code = main(["train", csv, "--target", "Churn", "--imbalance", "magic", "--out", str(tmp_path / "c")])
-    assert code == 2 and "Unknown imbalance strategy 'magic'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "argument --imbalance: Invalid value for `imbalance`. Expected one of 'baseline'" in err
+    assert len(err.strip().splitlines()) == 1
+    for bad, says in (
+        (["--epochs", "0"], "Invalid value for `epochs`. Expected an integer in [1, inf)"),
+        (["--test-size", "nan"], "Invalid value for `test_size`. Expected a number in (0, 1)"),
+        (["--max-categories", "1"], "Invalid value for `max_categories`. Expected an integer in [2, inf)"),
+        (["--task", "ranking"], "Invalid value for `task`. Expected one of 'classification', 'regression'"),
+    ):
+        assert main(["train", csv, "--target", "Churn", *bad, "--out", str(tmp_path / "c")]) == 2
+        assert says in capsys.readouterr().err, bad
     pd.DataFrame({"a": [1, 2, 3], "t": ["x", "x", "x"]}).to_csv(tmp_path / "one.csv", index=False)
     code = main(["train", str(tmp_path / "one.csv"), "--target", "t", "--out", str(tmp_path / "d")])
     assert code == 1 and "has one value only ('x')" in capsys.readouterr().err
@@ -370,6 +400,7 @@ def test_the_bundle_report_gives_the_command_that_trains_it_again(churn_bundle):
     import html
     import shlex
 
+    from keraslab.bundles.train_options import TRAIN_OPTIONS
     from keraslab.cli.main import build_parser
 
     metrics = json.loads((churn_bundle / "metrics.json").read_text())
@@ -378,18 +409,10 @@ def test_the_bundle_report_gives_the_command_that_trains_it_again(churn_bundle):
     assert f"<pre>{html.escape(command)}</pre>" in (churn_bundle / "report.html").read_text()
     # parsed back by the command line, it asks for exactly this bundle's options
     args = build_parser().parse_args(shlex.split(command)[1:])
-    options = metrics["options"]
-    assert (args.csv, args.target, args.drop.split(","), args.imbalance) == (
-        options["csv"],
-        options["target"],
-        options["drop"],
-        options["imbalance"],
-    )
-    assert (args.epochs, args.seed, args.test_size, not args.no_tune_threshold, args.max_categories) == (
-        options["epochs"],
-        options["seed"],
-        options["test_size"],
-        options["tune_threshold"],
-        options["max_categories"],
-    )
+    given = {name: getattr(args, name) for name in TRAIN_OPTIONS if getattr(args, name) is not None}
+    given["drop"] = tuple(given.get("drop", "").split(","))
+    again = dataclasses.asdict(TrainOptions(**given, quiet=True))
+    recorded = {k: v for k, v in metrics["options"].items() if k != "csv"}
+    assert json.loads(json.dumps(again)) == recorded  # every option, the library-only ones at their defaults
+    assert args.csv == metrics["options"]["csv"]
     assert Path(args.out) == churn_bundle

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from keraslab.backend import keras
 
+# The course's two table networks, each the hidden layers of one notebook (both versions of the course agree):
+CHURN_HIDDEN = (20, 12)  # the churn notebook's network (the churn lesson writes it out in its cell)
+IMBALANCE_HIDDEN = (26, 15)  # the imbalance notebook's network: `train`, the imbalance lab and the benchmarks
+
 
 def _sequential(layers, name: str):
     return keras().Sequential(layers, name=name)

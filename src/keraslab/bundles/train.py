@@ -19,6 +19,7 @@ import pandas as pd
 from keraslab import models, training
 from keraslab.bundles.features import FeatureSpec
 from keraslab.bundles.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
+from keraslab.bundles.train_options import TRAIN_OPTIONS
 from keraslab.bundles.writing import capped_lines, schema_columns, write_bundle
 from keraslab.errors import UsageError
 from keraslab.files import FolderLock
@@ -28,7 +29,6 @@ from keraslab.imbalance import (
     BalancedEnsemble,
     best_f1_threshold,
     binary_focal_loss,
-    check_strategy,
     ensemble_combine,
     training_inputs,
 )
@@ -37,75 +37,53 @@ from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
 from keraslab.tables import ColumnRoles, TablePreprocessor, infer_roles
 
+_D = {name: p.default for name, p in TRAIN_OPTIONS.items()}  # the declared defaults (keraslab.bundles.train_options)
+
 
 @dataclass
 class TrainOptions:
+    """`keraslab train`'s options (declared once in keraslab.bundles.train_options), for the library."""
+
     target: str
     drop: tuple[str, ...] = ()
-    imbalance: str = "class_weight"
-    epochs: int = 100
-    seed: int = 0
-    test_size: float = 0.2
-    tune_threshold: bool = True
-    max_categories: int = 50  # one-hot columns per categorical column; rarer values share an "other" column
-    task: str | None = None  # "classification" or "regression"; None: by the rule of keraslab.bundles.labelled_rows
-    positive: str | None = None  # the positive class of a two-class target; None: its "yes", else the rarer class
+    imbalance: str = _D["imbalance"]
+    epochs: int = _D["epochs"]
+    seed: int = _D["seed"]
+    test_size: float = _D["test_size"]
+    tune_threshold: bool = _D["tune_threshold"]
+    max_categories: int = _D["max_categories"]
+    task: str | None = _D["task"]
+    positive: str | None = _D["positive"]
     quiet: bool = False
-    # library-only options (the command line keeps their defaults)
-    validation_size: float = 0.2
-    hidden: tuple[int, ...] = (26, 15)
-    batch_size: int = 32
+    validation_size: float = _D["validation_size"]
+    batch_size: int = _D["batch_size"]
+    hidden: tuple[int, ...] = models.IMBALANCE_HIDDEN  # library only: the imbalance notebook's 26-15 network
 
     def check(self) -> None:
-        check_strategy(self.imbalance)
-        if self.task not in (None, "classification", "regression"):
-            raise UsageError(
-                f"Invalid value for `--task`. Expected classification or regression. Received: {self.task!r}"
-            )
-        if not 0 < self.test_size < 1:
-            raise UsageError(
-                f"Invalid value for `--test-size`. Expected a number between 0 and 1. Received: {self.test_size}"
-            )
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise UsageError(f"Invalid value for `--epochs`. Expected a positive integer. Received: {self.epochs}")
-        m = self.max_categories
-        if isinstance(m, bool) or not isinstance(m, int) or m < 2:
-            raise UsageError(
-                f"Invalid value for `--max-categories`. Expected an integer of at least 2 (the most frequent value "
-                f"and 'other'). Received: {m}"
-            )
+        """Every declared option checked against its declaration (a bad one: UsageError, one line)."""
+        for name, p in TRAIN_OPTIONS.items():
+            value = ",".join(self.drop) if name == "drop" else getattr(self, name)
+            p.check(value)
+        if not self.target:
+            raise UsageError("Invalid value for `target`. Expected the name of a column. Received: target=''")
 
     def command(self, csv: str | os.PathLike, out: str | os.PathLike) -> str:
-        """The `keraslab train` command that trains this bundle again (library-only options that differ from their
-        defaults are named after it)."""
+        """The `keraslab train` command that trains this bundle again: every declared option that differs from its
+        default (a library-only `hidden` that differs is named after it)."""
         args = ["keraslab", "train", str(csv), "--target", self.target]
-        if self.drop:
-            args += ["--drop", ",".join(self.drop)]
-        args += [
-            "--imbalance",
-            self.imbalance,
-            "--epochs",
-            str(self.epochs),
-            "--seed",
-            str(self.seed),
-            "--test-size",
-            str(self.test_size),
-            "--max-categories",
-            str(self.max_categories),
-        ]
-        if not self.tune_threshold:
-            args.append("--no-tune-threshold")
-        args += ["--task", self.task] if self.task else []
-        args += ["--positive", self.positive] if self.positive is not None else []
+        for name, p in TRAIN_OPTIONS.items():
+            value = ",".join(self.drop) if name == "drop" else getattr(self, name)
+            if name == "target" or value == p.default:
+                continue
+            if p.type is bool:
+                args.append(p.flag if value else f"--no-{p.flag[2:]}")
+            else:
+                args += [p.flag, str(value)]
         args += ["--out", str(out)]
         line = shlex.join(args)
-        defaults = TrainOptions(target=self.target)
-        library = [
-            f"{f}={getattr(self, f)!r}"
-            for f in ("validation_size", "hidden", "batch_size")
-            if getattr(self, f) != getattr(defaults, f)
-        ]
-        return line + (f"  # through the library, with {', '.join(library)}" if library else "")
+        return line + (
+            f"  # through the library, with hidden={self.hidden!r}" if self.hidden != models.IMBALANCE_HIDDEN else ""
+        )
 
 
 def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.PathLike, log=print) -> tuple[Path, dict]:

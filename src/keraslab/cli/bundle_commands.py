@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from keraslab.backend import use_backend
-from keraslab.cli.common import command, print_summary, split_list
+from keraslab.cli.common import add_declared, command, print_summary, split_list
 from keraslab.errors import KeraslabError, UsageError
 from keraslab.imbalance import REGISTRY
 from keraslab.runs.folder import utc_stamp
@@ -19,47 +19,19 @@ ALLOW_MISSING = (
 
 
 def add_commands(sub) -> None:
-    parser = command(sub, "train", cmd_train, help="train a model bundle on your own table (CSV)")
+    from keraslab.bundles.train_options import TRAIN_OPTIONS
+
+    strategies = "; ".join(f"{s.name} ({s.summary})" for s in REGISTRY.values())
+    parser = command(
+        sub,
+        "train",
+        cmd_train,
+        help="train a model bundle on your own table (CSV)",
+        description=f"Train a model bundle on a CSV table. Imbalance strategies: {strategies}.".replace("%", "%%"),
+    )
     parser.add_argument("csv", metavar="DATA.csv")
     parser.add_argument("--target", required=True, help="the column to predict")
-    parser.add_argument("--drop", default="", metavar="COLS", help="comma-separated columns to ignore (ids, leaks)")
-    strategies = "; ".join(f"{s.name} ({s.summary})" for s in REGISTRY.values())
-    parser.add_argument(
-        "--imbalance",
-        default="class_weight",
-        metavar="STRATEGY",
-        help=f"how to handle a rare class: {strategies} (default: class_weight)",
-    )
-    parser.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default: 0)")
-    parser.add_argument(
-        "--test-size", type=float, default=0.2, help="share of the rows held out for the evaluation (default: 0.2)"
-    )
-    parser.add_argument(
-        "--no-tune-threshold",
-        action="store_true",
-        help="keep the 0.5 threshold instead of picking one on a validation slice",
-    )
-    parser.add_argument(
-        "--max-categories",
-        type=int,
-        default=50,
-        metavar="N",
-        help="one-hot columns per categorical column, at most: the N-1 most frequent values keep their own, the "
-        "rarer ones (and values never seen) share an 'other' column (default: 50)",
-    )
-    parser.add_argument(
-        "--task",
-        choices=("classification", "regression"),
-        help="what the target is (default: regression for a numeric target with more than 10 distinct values, "
-        "else classification)",
-    )
-    parser.add_argument(
-        "--positive",
-        metavar="LABEL",
-        help="the class that matters, of a two-class target (default: the 'yes' of 0/1, no/yes, false/true, n/y; "
-        "else the rarer class)",
-    )
+    add_declared(parser, {n: p for n, p in TRAIN_OPTIONS.items() if n != "target"}, "options (declared once)")
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument(
@@ -96,24 +68,15 @@ def add_commands(sub) -> None:
 def cmd_train(args) -> int:
     use_backend(args.backend)
     from keraslab.bundles import TrainOptions, train_table
+    from keraslab.bundles.train_options import TRAIN_OPTIONS
     from keraslab.cli.run_commands import track
     from keraslab.runs.tracking import tracker_from
 
     tracker = tracker_from(args.track)  # checked before any work
 
-    options = TrainOptions(
-        target=args.target,
-        drop=tuple(split_list(args.drop)),
-        imbalance=args.imbalance,
-        epochs=args.epochs,
-        seed=args.seed,
-        test_size=args.test_size,
-        tune_threshold=not args.no_tune_threshold,
-        max_categories=args.max_categories,
-        task=args.task,
-        positive=args.positive,
-        quiet=args.quiet,
-    )
+    given = {name: getattr(args, name) for name in TRAIN_OPTIONS if getattr(args, name) is not None}
+    given["drop"] = tuple(split_list(given.get("drop", "")))
+    options = TrainOptions(**given, quiet=args.quiet)
     out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")
     folder, summary = train_table(args.csv, options, out, log=(lambda m: None) if args.quiet else print)
     print_summary(summary, folder, quiet=args.quiet)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from keraslab.errors import UsageError
+
 
 class Parser(argparse.ArgumentParser):
     """argparse, with its usage errors printed as one `keraslab: error:` line (naming the command, and where its
@@ -83,3 +85,41 @@ def print_summary(summary: dict, folder: Path, *, quiet: bool) -> None:
     out = console()
     out.print(table)
     out.print(f"run folder: {folder}")
+
+
+def add_declared(
+    parser: argparse.ArgumentParser, parameters: dict, title: str | None = None, *, skip=("seeds",)
+) -> None:
+    """An option per declared parameter (keraslab.options): its flag, type, choices, help, default and range in the
+    help; a value not given stays None (the declaration's default holds). `skip`: those set another way (the run
+    command's own --seeds)."""
+    group = parser.add_argument_group(title) if title else parser
+    for p in parameters.values():
+        if p.name in skip:
+            continue
+        accepts = f"; {p.bound.describe(p.type is int)}" if p.bound is not None else ""
+        help_ = f"{p.help} (default: {p.default}{accepts})".replace("%", "%%")
+        if p.type is bool:
+            group.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, help=help_)
+        else:
+            group.add_argument(
+                p.flag,
+                dest=p.name,
+                type=_parser_of(p),
+                choices=p.choices,
+                help=help_,
+                metavar=None if p.choices else p.name.upper(),
+            )
+
+
+def _parser_of(p):
+    """An argparse type: the text checked against the parameter's declaration (a bad value is one line)."""
+
+    def parse(text: str):
+        try:
+            return p.parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = p.type.__name__
+    return parse

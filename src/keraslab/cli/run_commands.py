@@ -1,6 +1,6 @@
 """`keraslab lessons` and `keraslab run LESSON | all`.
 
-Each lesson is a subcommand of `run` whose options are its parameters cell (keraslab.lessons.parameters): one
+Each lesson is a subcommand of `run` whose options are its parameters cell (keraslab.options): one
 option per parameter, typed, with its choices, its accepted range, its default and its help, each value checked
 as it is parsed (a bad one: one line, exit 2, before any work). An option not given on the command line is not
 passed, so the lesson's default (or a --config file's value) holds.
@@ -15,10 +15,10 @@ from pathlib import Path
 
 from keraslab import lessons
 from keraslab.backend import BACKENDS, use_backend
-from keraslab.cli.common import Parser, command, console, print_summary
+from keraslab.cli.common import Parser, add_declared, command, console, print_summary
 from keraslab.distributed import runtime
 from keraslab.errors import UsageError
-from keraslab.lessons.parameters import Parameter, check_values
+from keraslab.options import Parameter, check_values
 from keraslab.runs.folder import default_run_dir
 from keraslab.runs.runner import CHECKPOINT_POLICIES, replayed, run_all, run_lesson
 from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
@@ -42,7 +42,7 @@ def add_commands(sub) -> None:
         summary = lesson.summary.replace("%", "%%")
         parser = command(names, lesson.name, cmd_run, help=summary, description=f"{summary}. Source: {lesson.path}")
         _add_run_options(parser, one_lesson=True, seeds=lesson.parameters.get("seeds"))
-        _add_parameters(parser, lesson.parameters, f"options of lesson {lesson.name!r} (its parameters cell)")
+        add_declared(parser, lesson.parameters, f"options of lesson {lesson.name!r} (its parameters cell)")
     parser = command(
         names,
         "all",
@@ -52,7 +52,7 @@ def add_commands(sub) -> None:
     )
     _add_run_options(parser, one_lesson=False)
     common = lessons.get_lesson("churn").parameters  # seed, quick, epochs, data_dir: the same in every lesson
-    _add_parameters(parser, {n: common[n] for n in COMMON}, "options given to every lesson that has them")
+    add_declared(parser, {n: common[n] for n in COMMON}, "options given to every lesson that has them")
 
 
 def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds: Parameter | None = None) -> None:
@@ -97,39 +97,6 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds
         help="save each fit's state after every epoch: auto (fits of 5 or more epochs), always "
         "(every fit), never (default: auto)",
     )
-
-
-def _add_parameters(parser: argparse.ArgumentParser, parameters: dict[str, Parameter], title: str) -> None:
-    group = parser.add_argument_group(title)
-    for p in parameters.values():
-        if p.name == "seeds":  # the run command's own --seeds sets it
-            continue
-        accepts = f"; {p.bound.describe(p.type is int)}" if p.bound is not None else ""
-        help_ = f"{p.help} (default: {p.default}{accepts})".replace("%", "%%")
-        if p.type is bool:
-            group.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, help=help_)
-        else:
-            group.add_argument(
-                p.flag,
-                dest=p.name,
-                type=_parser_of(p),
-                choices=p.choices,
-                help=help_,
-                metavar=None if p.choices else p.name.upper(),
-            )
-
-
-def _parser_of(p: Parameter):
-    """An argparse type: the text checked against the parameter's declaration (a bad value is one line)."""
-
-    def parse(text: str):
-        try:
-            return p.parse(text)
-        except UsageError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    parse.__name__ = p.type.__name__
-    return parse
 
 
 def _given(args: argparse.Namespace, names) -> dict:

@@ -38,7 +38,7 @@ METRICS = ("f1", "precision", "recall", "pr_auc", "balanced_accuracy", "accuracy
 
 @dataclass(frozen=True)
 class LabSettings:
-    hidden: tuple[int, ...] = (26, 15)  # n_features -> 26 -> 15 -> 1, the course's network
+    hidden: tuple[int, ...] = models.IMBALANCE_HIDDEN  # n_features -> 26 -> 15 -> 1, the imbalance notebook's
     epochs: int = 100
     batch_size: int = 32
     k: int = ENSEMBLE_MEMBERS  # ensemble members

@@ -6,7 +6,7 @@ executes (in this process, its options set in the script's parameters cell) and 
 never imported: it is run.
 
 - catalog: the lessons, in order (`get_lesson`, `all_lessons`, `COURSE_ORDER`)
-- parameters: the parameters cell is the option list (types, defaults, help, accepted ranges; every check)
+- the parameters cell is the option list (keraslab.options: types, defaults, help, accepted ranges, every check)
 - source: a script as cells (the percent format) and the nbformat notebook they make
 - record: `begin` and `finish`, the two calls a script makes about itself
 - executor, execution: the cells run in this process, outputs kept, the result collected (`keraslab run`)

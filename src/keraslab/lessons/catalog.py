@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keraslab.errors import UsageError
-from keraslab.lessons.parameters import Parameter, read_parameters
 from keraslab.lessons.practice import Exercise, exercises
 from keraslab.lessons.source import Cell, parameters_cell, read_cells
+from keraslab.options import Parameter, read_parameters
 
 FOLDER = Path(__file__).resolve().parent
 

@@ -10,9 +10,9 @@ from typing import Any, TextIO
 from keraslab.errors import KeraslabError, UsageError
 from keraslab.lessons import practice
 from keraslab.lessons.executor import CellFailed, CellRunner
-from keraslab.lessons.parameters import check_values, set_values
 from keraslab.lessons.record import LessonRun, Record, listening
 from keraslab.lessons.source import Cell, notebook
+from keraslab.options import check_values, set_values
 
 
 class LessonFailed(KeraslabError):

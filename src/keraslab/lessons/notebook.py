@@ -16,8 +16,8 @@ from keraslab.errors import UsageError
 from keraslab.files import atomic_write_text
 from keraslab.lessons import practice
 from keraslab.lessons.catalog import get_lesson
-from keraslab.lessons.parameters import parse_assignments, set_values
 from keraslab.lessons.source import Cell, notebook
+from keraslab.options import parse_assignments, set_values
 
 
 def build_notebook(

@@ -130,8 +130,8 @@ def shipped_parameters(lesson: str) -> dict:
     """The parameters declared by a lesson script shipped in this folder (NN_name.py)."""
     from pathlib import Path
 
-    from keraslab.lessons.parameters import read_parameters
     from keraslab.lessons.source import parameters_cell, read_cells
+    from keraslab.options import read_parameters
 
     found = sorted(Path(__file__).parent.glob(f"[0-9][0-9]_{lesson.replace('-', '_')}.py"))
     if not found:

@@ -46,7 +46,7 @@ class RunnableLesson(Protocol):
     summary: str
     headline: str | None
     course_figure: str | None
-    parameters: dict  # name -> keraslab.lessons.parameters.Parameter
+    parameters: dict  # name -> keraslab.options.Parameter
     own_seeds: bool  # the lesson averages over seeds itself (its `seeds` parameter); the runner does not loop
 
     def execute(self, values: dict, *, echo=None): ...

@@ -1,6 +1,8 @@
-"""A lesson's parameters cell (papermill's convention: the code cell tagged `parameters`) is its option list.
+"""Options declared once, with their types, defaults, help and accepted ranges: a lesson's parameters cell
+(papermill's convention: the code cell tagged `parameters`) is its option list, and `keraslab train` declares its
+options the same way (keraslab.bundles.train_options).
 
-Each line of the cell declares one option, once, where a learner sees and changes it:
+Each line of the declaration states one option, once (in a lesson, where a learner sees and changes it):
 
     name: type = default  # in [low, high]: one line of help
 
