@@ -18,7 +18,21 @@ def test_flop_counts_by_hand():
     assert flops.MODEL_FLOPS_PER_SAMPLE["cnn"] == 4 * 9 * 3 * 32 * 900 + 6 * 9 * 32 * 64 * 169 + 6 * (
         2304 * 64 + 64 * 10
     )
+    # churn, the course's 26 -> 20 -> 12 -> 1 (keraslab.models.CHURN_HIDDEN)
+    assert flops.MODEL_FLOPS_PER_SAMPLE["churn"] == 4 * 26 * 20 + 6 * (20 * 12 + 12 * 1)
     assert flops.dense_flops([5, 3], input_gradient=True) == 6 * 15 and flops.dense_flops([5, 3]) == 4 * 15
+
+
+def test_the_counts_are_read_from_the_models_and_follow_them():
+    """The floor is derived from each model's layers, never written twice: a changed network changes its count."""
+    from keraslab import models
+
+    wider = models.binary_net(26, (40, 12))
+    assert sum(flops.product_flops(p) for p in flops.products_of(wider, batch=1)) == 4 * 26 * 40 + 6 * (
+        40 * 12 + 12
+    )
+    stock = models.cifar_cnn(fast=False)  # Keras's own Conv2D counts as keraslab's PatchConv2D
+    assert flops.products_of(stock) == flops.STEP_PRODUCTS["cnn"]
 
 
 def test_the_rate_is_xla_best_over_the_model_products_and_a_square_one(monkeypatch):

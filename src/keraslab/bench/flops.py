@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Mapping
 
-BATCH = 32  # the benchmark's batch size (keraslab.bench.keras_impl trains with it)
+from keraslab.bench.keras_impl import BATCH, build  # the models the benchmark trains, and its batch size
 
 
 def dense_flops(sizes, *, input_gradient: bool = False) -> int:
@@ -28,24 +29,6 @@ def dense_flops(sizes, *, input_gradient: bool = False) -> int:
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         total += (6 if i > 0 or input_gradient else 4) * a * b
     return int(total)
-
-
-def cnn_flops(h: int = 32, w: int = 32, c: int = 3) -> int:
-    """Conv32(3x3) -> Pool -> Conv64(3x3) -> Pool -> Dense64 -> Dense10 on h x w x c images, per sample."""
-    h1, w1 = h - 2, w - 2  # valid 3x3
-    conv1 = 4 * 9 * c * 32 * h1 * w1  # the first layer: no gradient with respect to the images
-    h2, w2 = h1 // 2 - 2, w1 // 2 - 2
-    conv2 = 6 * 9 * 32 * 64 * h2 * w2
-    flat = (h2 // 2) * (w2 // 2) * 64
-    return int(conv1 + conv2 + dense_flops([flat, 64, 10], input_gradient=True))
-
-
-MODEL_FLOPS_PER_SAMPLE = {
-    "mlp": dense_flops([784, 128, 10]),
-    "churn": dense_flops([26, 20, 12, 1]),
-    "ann": dense_flops([3072, 3000, 1000, 10]),
-    "cnn": cnn_flops(),
-}
 
 
 # One matrix product of a training step, as the dot_general training runs: (lhs shape, rhs shape, lhs contracting
@@ -73,14 +56,55 @@ def _patch_conv(pixels: int, patch: int, filters: int, *, input_gradient: bool) 
     return out
 
 
-STEP_PRODUCTS: dict[str, list[Product]] = {
-    "mlp": dense_step([784, 128, 10]),
-    "churn": dense_step([26, 20, 12, 1]),
-    "ann": dense_step([3072, 3000, 1000, 10]),
-    "cnn": _patch_conv(BATCH * 30 * 30, 27, 32, input_gradient=False)
-    + _patch_conv(BATCH * 13 * 13, 288, 64, input_gradient=True)
-    + dense_step([2304, 64, 10], input_gradient=True),
-}
+def products_of(model, *, batch: int = BATCH) -> list[Product]:
+    """The matrix products of one training step, read from a built Keras model's layers: a Dense layer's kernel
+    (in, out) as dense_step; a convolution's kernel (k, k, c_in, c_out) as one product over its output pixels'
+    patches (keraslab's PatchConv2D runs it so; Keras's Conv2D does the same multiply-adds). The first layer with
+    weights computes no gradient with respect to its input (the data)."""
+    out: list[Product] = []
+    first = True
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:  # pooling, flattening, activations: no product
+            continue
+        shape = tuple(int(d) for d in kernel.shape)
+        if len(shape) == 2:
+            out += dense_step(list(shape), batch=batch, input_gradient=not first)
+        elif len(shape) == 4:
+            h, w = (int(d) for d in layer.output.shape[1:3])
+            out += _patch_conv(batch * h * w, shape[0] * shape[1] * shape[2], shape[3], input_gradient=not first)
+        else:
+            raise ValueError(f"layer {layer.name!r}: a kernel of shape {shape} is neither dense nor a 2-D convolution")
+        first = False
+    return out
+
+
+class _FromModels(Mapping):
+    """benchmark model name -> a value computed from the model keraslab.bench.keras_impl builds (once)."""
+
+    def __init__(self, compute):
+        self._compute, self._cache = compute, {}
+
+    def __getitem__(self, name: str):
+        if name not in BENCH_MODELS:
+            raise KeyError(name)
+        if name not in self._cache:
+            self._cache[name] = self._compute(build(name)[0])
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(BENCH_MODELS)
+
+    def __len__(self) -> int:
+        return len(BENCH_MODELS)
+
+
+BENCH_MODELS = ("mlp", "churn", "ann", "cnn")
+# derived from the models themselves, never written a second time
+STEP_PRODUCTS: Mapping[str, list[Product]] = _FromModels(products_of)
+MODEL_FLOPS_PER_SAMPLE: Mapping[str, int] = _FromModels(
+    lambda model: sum(product_flops(p) for p in products_of(model, batch=1))
+)
 
 
 def as_matmul(p: Product) -> tuple[int, int, int]:
@@ -98,7 +122,9 @@ def step_flops(model: str) -> int:
     return sum(product_flops(p) for p in STEP_PRODUCTS[model])
 
 
-MODEL_PRODUCTS = {model: [as_matmul(p) for p in products] for model, products in STEP_PRODUCTS.items()}
+MODEL_PRODUCTS: Mapping[str, list[tuple[int, int, int]]] = _FromModels(
+    lambda model: [as_matmul(p) for p in products_of(model)]
+)
 
 
 def product_gflops(m: int, k: int, n: int, repeats: int = 5, min_seconds: float = 0.05) -> float:
@@ -122,7 +148,7 @@ def product_gflops(m: int, k: int, n: int, repeats: int = 5, min_seconds: float 
     return 2 * m * k * n / best / 1e9
 
 
-def matmul_gflops(models=tuple(MODEL_PRODUCTS), n: int = 2048, repeats: int = 5) -> float:
+def matmul_gflops(models=BENCH_MODELS, n: int = 2048, repeats: int = 5) -> float:
     """The machine's best float32 matrix-product rate in GFLOP/s, with XLA: over the products of `models` and an
     n x n square product."""
     shapes = {s for model in models for s in MODEL_PRODUCTS[model]} | {(n, n, n)}

@@ -8,11 +8,11 @@ import time
 
 from keraslab import models, training
 from keraslab.backend import keras as load_keras
-from keraslab.bench.flops import BATCH  # one batch size for the timing and the floor's products
 from keraslab.seeding import set_seed
 from keraslab.training import devices
 
 EPOCHS_PER_UNIT = {"mlp": 1, "churn": 100, "ann": 1, "cnn": 1}
+BATCH = 32  # the benchmark's batch size: the timing's, and the floor's products (keraslab.bench.flops)
 
 
 IMPLS = ("keraslab", "keras-fit")
@@ -25,7 +25,7 @@ def build(model: str, *, stock: bool = False):
     if model == "mlp":
         m, opt, loss = models.dense_classifier(784, 10, (128,)), "adam", "sparse_categorical_crossentropy"
     elif model == "churn":
-        m, opt, loss = models.binary_net(26, (20, 12)), "adam", "binary_crossentropy"
+        m, opt, loss = models.binary_net(26, models.CHURN_HIDDEN), "adam", "binary_crossentropy"
     elif model == "ann":
         m, opt, loss = models.cifar_ann(), keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy"
     elif model == "cnn":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -17,7 +18,11 @@ def build(model: str):
         net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
         return net, torch.optim.Adam(net.parameters(), lr=1e-3), nn.CrossEntropyLoss()
     if model == "churn":
-        net = nn.Sequential(nn.Linear(26, 20), nn.ReLU(), nn.Linear(20, 12), nn.ReLU(), nn.Linear(12, 1))
+        from keraslab.models import CHURN_HIDDEN
+
+        sizes = [26, *CHURN_HIDDEN, 1]  # the churn notebook's network, as keraslab.bench.keras_impl builds it
+        layers = [m for a, b in itertools.pairwise(sizes) for m in (nn.Linear(a, b), nn.ReLU())][:-1]
+        net = nn.Sequential(*layers)
         return net, torch.optim.Adam(net.parameters(), lr=1e-3), nn.BCEWithLogitsLoss()
     if model == "ann":
         net = nn.Sequential(
