@@ -28,9 +28,7 @@ def test_the_counts_are_read_from_the_models_and_follow_them():
     from keraslab import models
 
     wider = models.binary_net(26, (40, 12))
-    assert sum(flops.product_flops(p) for p in flops.products_of(wider, batch=1)) == 4 * 26 * 40 + 6 * (
-        40 * 12 + 12
-    )
+    assert sum(flops.product_flops(p) for p in flops.products_of(wider, batch=1)) == 4 * 26 * 40 + 6 * (40 * 12 + 12)
     stock = models.cifar_cnn(fast=False)  # Keras's own Conv2D counts as keraslab's PatchConv2D
     assert flops.products_of(stock) == flops.STEP_PRODUCTS["cnn"]
 

@@ -68,6 +68,31 @@ def test_a_bundle_is_logged_too_by_the_environment_variable(store, shared_data, 
     metrics = json.loads((out / "metrics.json").read_text())
     assert {k: run.data.metrics[k] for k in metrics["summary"]} == metrics["summary"]
     assert len(store.get_metric_history(run.info.run_id, "loss")) == 3 and run.data.params["target"] == "Churn"
+    # the bundle is the run's MLflow model: mlflow.pyfunc answers as `keraslab predict` does
+    import mlflow
+
+    new = frame.drop(columns=["Churn"]).tail(30)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", str(out), str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"), "--quiet"]) == 0
+    from_cli = pd.read_csv(tmp_path / "p.csv").drop(columns=["row"])
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(new.reset_index(drop=True))
+    pd.testing.assert_frame_equal(served.reset_index(drop=True), from_cli, check_dtype=False, atol=1e-6)
+
+
+def test_a_lessons_model_is_logged_as_an_mlflow_model(store, small_data_home, tmp_path):
+    import mlflow
+    import numpy as np
+
+    from keraslab.backend import keras
+
+    home, _ = small_data_home
+    out = tmp_path / "churn"
+    assert main(["run", "churn", "--quick", "--data-dir", str(home), "--out", str(out), "--track", "mlflow"]) == 0
+    run = _only_run(store, "keraslab-churn")
+    x = np.random.default_rng(0).normal(size=(7, 26)).astype("float32")
+    model = keras().saving.load_model(out / "model.keras")
+    served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(x)
+    np.testing.assert_allclose(served, model.predict(x, verbose=0), rtol=1e-6)
 
 
 def test_an_unreachable_store_still_completes_the_run_and_exits_non_zero(shared_data, tmp_path, monkeypatch, capsys):

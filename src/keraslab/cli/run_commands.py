@@ -139,7 +139,9 @@ def cmd_run(args) -> int:
 
 def track(folder: Path, tracker: str, *, quiet: bool) -> None:
     """Log a finished folder (a TrackingError, one line and exit 1, if the store fails; the folder stays whole)."""
-    run_id = log_folder(folder, tracker)
+    from keraslab.bundles.pyfunc import pyfunc_for
+
+    run_id = log_folder(folder, tracker, model=pyfunc_for(folder))
     if not quiet:
         print(f"tracked in {tracker}: run {run_id}")
 

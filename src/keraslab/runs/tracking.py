@@ -72,6 +72,37 @@ def folder_record(folder: Path) -> dict:
     }
 
 
+def _history_metrics(history, now: int) -> list:
+    """Every epoch's value of every history column, as MLflow metrics with the epoch as their step."""
+    from mlflow.entities import Metric
+
+    if history is None:
+        return []
+    steps = history["epoch"] if "epoch" in history else pd.Series(range(1, len(history) + 1))
+    return [
+        Metric(col, float(v), now, int(step))
+        for col in history.columns
+        if col != "epoch"
+        for step, v in zip(steps, history[col], strict=True)
+        if _number(v)
+    ]
+
+
+def _log_model(run_id: str, python_model, artifacts: dict) -> None:
+    """The pyfunc model, inside the run (`mlflow.pyfunc.load_model("runs:/RUN_ID/model")` loads it)."""
+    import mlflow
+
+    from keraslab import __version__
+
+    with mlflow.start_run(run_id=run_id):
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=python_model,
+            artifacts=artifacts,
+            pip_requirements=[f"keraslab=={__version__}"],  # the environment that made it; no inference
+        )
+
+
 def _param(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]  # MLflow's limit on a param's value
@@ -81,8 +112,10 @@ def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def log_folder(folder: str | os.PathLike, tracker: str = "mlflow") -> str:
-    """Log a finished run folder or bundle; returns the tracker's run id. Raises TrackingError on any failure."""
+def log_folder(folder: str | os.PathLike, tracker: str = "mlflow", model=None) -> str:
+    """Log a finished run folder or bundle; returns the tracker's run id. Raises TrackingError on any failure.
+    `model`: (an mlflow.pyfunc PythonModel, its artifacts), logged as the run's model "model" (keraslab.bundles.pyfunc
+    makes it for a bundle or a run's trained model)."""
     folder = Path(folder)
     record = folder_record(folder)
     uri = os.environ.get("MLFLOW_TRACKING_URI") or "MLflow's default store"
@@ -90,13 +123,13 @@ def log_folder(folder: str | os.PathLike, tracker: str = "mlflow") -> str:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     try:
-        return _log_mlflow(folder, record)
+        return _log_mlflow(folder, record, model)
     except Exception as exc:  # any failure of the store: the run itself is safe on disk
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TrackingError(f"{folder} is complete, but logging it to MLflow ({uri}) failed: {reason[:300]}") from None
 
 
-def _log_mlflow(folder: Path, record: dict) -> str:
+def _log_mlflow(folder: Path, record: dict, model=None) -> str:
     import logging
 
     for name in ("mlflow", "alembic"):  # their INFO lines (creating tables, ...) are not keraslab's output
@@ -114,15 +147,7 @@ def _log_mlflow(folder: Path, record: dict) -> str:
         now = int(time.time() * 1000)
         params = [Param(k, v) for k, v in record["params"].items()]
         metrics = [Metric(k, v, now, 0) for k, v in record["summary"].items()]
-        history = record["history"]
-        if history is not None:
-            steps = history["epoch"] if "epoch" in history else pd.Series(range(1, len(history) + 1))
-            for col in history.columns:
-                if col == "epoch":
-                    continue
-                metrics += [
-                    Metric(col, float(v), now, int(s)) for s, v in zip(steps, history[col], strict=True) if _number(v)
-                ]
+        metrics += _history_metrics(record["history"], now)
         tags = [RunTag(k, v) for k, v in record["tags"].items()]
         for start in range(0, max(len(params), 1), 100):
             client.log_batch(run_id, params=params[start : start + 100], tags=tags if start == 0 else [])
@@ -132,6 +157,8 @@ def _log_mlflow(folder: Path, record: dict) -> str:
             client.log_artifact(run_id, str(path))
         if record["plots"] is not None:
             client.log_artifacts(run_id, str(record["plots"]), "plots")
+        if model is not None:
+            _log_model(run_id, *model)
     except Exception:
         client.set_terminated(run_id, "FAILED")
         raise
