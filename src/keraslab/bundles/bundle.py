@@ -16,6 +16,7 @@ import pandas as pd
 
 from keraslab.backend import current_backend, keras
 from keraslab.bundles.features import FeatureSpec
+from keraslab.bundles.labelled_rows import TargetKind
 from keraslab.bundles.rows import check_rows
 from keraslab.errors import DataFormatError, KeraslabError
 from keraslab.files import sha256_file
@@ -100,7 +101,7 @@ def _refuse_links(folder: Path, path: Path) -> None:
         )
 
 
-class Bundle:
+class Bundle(TargetKind):
     """A loaded, verified bundle: predict_frame(df) -> DataFrame of probabilities and labels."""
 
     def __init__(self, folder: Path, model, features: FeatureSpec, schema: dict, metrics: dict, manifest: dict):
@@ -133,14 +134,6 @@ class Bundle:
     @property
     def _outputs(self) -> int:
         return int(self.model.outputs[0].shape[-1])
-
-    @property
-    def binary(self) -> bool:
-        return self.task == "classification" and len(self.labels) == 2
-
-    @property
-    def regression(self) -> bool:
-        return self.task == "regression"
 
     def predict_values(self, X: np.ndarray) -> np.ndarray:
         """A regression's answers, in the target's own units."""
