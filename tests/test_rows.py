@@ -166,3 +166,33 @@ def test_allow_missing_fills_a_required_column_and_says_so(odd_bundle, tmp_path,
         ["predict", str(folder), str(tmp_path / "r.csv"), "--output", str(tmp_path / "p.csv"), "--allow-missing"]
     )
     assert code == 0 and "column '_score': 1 missing value(s) filled" in capsys.readouterr().err
+
+
+def test_lone_surrogates_and_huge_texts_come_back_encodable_and_bounded(odd_bundle):
+    """Was: 500 and a traceback for a lone surrogate (the 422 handler could not encode its echo), and a 1.9 MB
+    category echoed whole in the warnings."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from keraslab.serving.app import create_app
+
+    folder, valid = odd_bundle
+    row = json.dumps(valid)[1:-1]
+    with TestClient(create_app(load(folder), warm_up=False)) as client:
+
+        def post(body: str):
+            return client.post("/predict", content=body.encode(), headers={"content-type": "application/json"})
+
+        r = post('[{"\\ud800": 1, ' + row + "}]")  # an unknown column named by a lone surrogate
+        assert r.status_code == 200 and r.json()["warnings"] == [
+            "ignoring column(s) not in the model's schema: '\\ud800'"
+        ]
+        r = post("[{" + row + ', "floor area": "\\ud800"}]')
+        assert r.status_code == 422 and "'floor area': expected a number, found '\\ud800'" in r.json()["error"]
+        r = post('["\\ud800"]')  # not an object: FastAPI's own validation error, its input echoed
+        assert r.status_code == 422 and "\\ud800" in json.dumps(r.json())
+        huge = "x" * 1_900_000
+        r = client.post("/predict", json=[{**valid, "城市": huge}])
+        assert r.status_code == 200 and len(r.json()["warnings"][0]) < 300
+        r = client.post("/predict", json=[{**valid, "floor area": huge}])
+        assert r.status_code == 422 and len(r.json()["error"]) < 400

@@ -228,11 +228,16 @@ def _one_hot(col: dict, s: pd.Series, warnings: list[str]) -> np.ndarray:
 
 
 def _unseen_warning(name: str, values: dict[str, int]) -> str:
-    shown = ", ".join(repr(v) for v in sorted(values)[:5])
+    shown = ", ".join(_short(v) for v in sorted(values)[:5])
     return (
         f"column {name!r}: unseen categor{'y' if len(values) == 1 else 'ies'} {shown} in {sum(values.values())} "
         f"row(s), encoded as all zeros"
     )
+
+
+def _short(value: str, limit: int = 60) -> str:
+    text = repr(value)  # a lone surrogate escaped
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _width(col: dict) -> int:

@@ -28,6 +28,12 @@ class RowError(DataFormatError):
     """A row the model cannot take: names the row (counted from 0) and the column."""
 
 
+def shown(value, limit: int = 60) -> str:
+    """A client's value or column name as a message shows it: repr (a lone surrogate escaped), at most `limit`."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def is_missing(value) -> bool:
     return (
         value is None
@@ -49,9 +55,9 @@ def _check_number(value, row: int, name: str) -> None:
         try:
             number = float(value.strip())
         except ValueError:
-            raise RowError(f"row {row}, column {name!r}: expected a number, found {value.strip()!r}") from None
+            raise RowError(f"row {row}, column {name!r}: expected a number, found {shown(value.strip())}") from None
     else:
-        raise RowError(f"row {row}, column {name!r}: expected a number, found {_kind(value)} {value!r:.40}")
+        raise RowError(f"row {row}, column {name!r}: expected a number, found {_kind(value)} {shown(value)}")
     if not math.isfinite(number):
         raise RowError(f"row {row}, column {name!r}: {value} is not a finite number")
 
@@ -61,7 +67,7 @@ def _check_yes_no(value, row: int, name: str) -> None:
         return
     if isinstance(value, str | int | float | np.integer | np.floating) and str(value).strip().lower() in TRUE_WORDS:
         return
-    raise RowError(f"row {row}, column {name!r}: expected yes/no (true/false, 1/0), found {value!r:.40}")
+    raise RowError(f"row {row}, column {name!r}: expected yes/no (true/false, 1/0), found {shown(value)}")
 
 
 def _check_category(value, row: int, name: str) -> None:
@@ -100,7 +106,8 @@ def check_rows(
                 filled[col["name"]] = filled.get(col["name"], 0) + 1
     warnings = []
     if ignored:
-        warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(map(repr, ignored))}")
+        names = [shown(name) for name in list(ignored)[:20]] + (["..."] if len(ignored) > 20 else [])
+        warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(names)}")
     for name, count in filled.items():
         warnings.append(f"column {name!r}: {count} missing value(s) filled as in training ({_fill_of(spec, name)})")
     return warnings

@@ -94,17 +94,31 @@ async def _send_json(send, status: int, payload: dict):
     await send({"type": "http.response.body", "body": body})
 
 
-def _clean(value):
-    """Make a validation error's details JSON-safe (NaN / Infinity inputs broke FastAPI's default handler)."""
+MAX_ECHO = 200  # characters of a client's text echoed back in an error
+
+
+def _text(value: str) -> str:
+    """A client's text as it may come back: encodable (a lone surrogate escaped) and bounded."""
+    text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 3] + "..."
+
+
+def _clean(value, depth: int = 0):
+    """Make a validation error's details JSON-safe and bounded (NaN / Infinity and lone surrogates broke FastAPI's
+    default handler; a 2 MB input was echoed whole)."""
+    if depth > 3:
+        return "..."
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {_text(str(k)): _clean(v, depth + 1) for k, v in list(value.items())[:20]}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
+        return [_clean(v, depth + 1) for v in value[:20]]
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
-    return str(value)
+    return _text(str(value))
 
 
 def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: bool = True, allow_missing: bool = False):
@@ -149,9 +163,9 @@ def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: boo
         try:
             predictions, warnings = bundle.predict_records(rows, allow_missing=allow_missing, nan_is_missing=False)
         except DataFormatError as exc:
-            return JSONResponse(status_code=422, content={"error": str(exc)})
+            return JSONResponse(status_code=422, content={"error": _text(str(exc))})
         # plain floats, strings and lists: serialized as they are, without FastAPI's generic encoder
-        return JSONResponse(content={"predictions": predictions, "warnings": warnings})
+        return JSONResponse(content={"predictions": predictions, "warnings": [_text(w) for w in warnings]})
 
     @app.post("/predict", openapi_extra=openapi_extra(bundle, allow_missing))
     async def predict(rows: Annotated[list[dict[str, Any]], Body(min_length=1, max_length=MAX_ROWS)]):
