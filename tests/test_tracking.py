@@ -113,3 +113,13 @@ def test_a_tracker_that_does_not_exist_is_refused_before_any_work(tmp_path, caps
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "mlflow" else object())
     code = main(["run", "losses", "--out", str(tmp_path / "r"), "--track", "mlflow"])
     assert code == 2 and "pip install 'keraslab[mlflow]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("uri", ["http://alice:s3cretPW@127.0.0.1:9/", "postgresql://bob:pwsecret@127.0.0.1:9/db"])
+def test_credentials_in_the_store_uri_are_never_printed(uri, tmp_path, monkeypatch, capsys):
+    """Was: the password printed twice (issue 28, item 8)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    code = main(["run", "losses", "--quick", "--out", str(tmp_path / "r"), "--track", "mlflow", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "is complete, but logging it to MLflow" in err and "***@127.0.0.1:9" in err
+    assert "s3cretPW" not in err and "pwsecret" not in err and "alice" not in err and "bob" not in err

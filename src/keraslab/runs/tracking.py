@@ -13,6 +13,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -103,6 +104,14 @@ def _log_model(run_id: str, python_model, artifacts: dict) -> None:
         )
 
 
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@\s:]*)(?::[^/@\s]*)?@")
+
+
+def masked(text: str) -> str:
+    """Every URI's user information hidden: http://alice:s3cret@host/ -> http://***@host/ (in messages and logs)."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+
+
 def _param(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:6000]  # MLflow's limit on a param's value
@@ -118,7 +127,7 @@ def log_folder(folder: str | os.PathLike, tracker: str = "mlflow", model=None) -
     makes it for a bundle or a run's trained model)."""
     folder = Path(folder)
     record = folder_record(folder)
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or "MLflow's default store"
+    uri = masked(os.environ.get("MLFLOW_TRACKING_URI") or "MLflow's default store")
     # an unreachable server should fail in seconds, not after MLflow's default minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
@@ -126,7 +135,9 @@ def log_folder(folder: str | os.PathLike, tracker: str = "mlflow", model=None) -
         return _log_mlflow(folder, record, model)
     except Exception as exc:  # any failure of the store: the run itself is safe on disk
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrackingError(f"{folder} is complete, but logging it to MLflow ({uri}) failed: {reason[:300]}") from None
+        raise TrackingError(
+            f"{folder} is complete, but logging it to MLflow ({uri}) failed: {masked(reason)[:300]}"
+        ) from None
 
 
 def _log_mlflow(folder: Path, record: dict, model=None) -> str:
