@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 from pathlib import Path
@@ -16,6 +17,18 @@ ALLOW_MISSING = (
     "fill any missing value (absent, null, blank) as in training, and say so; without it a column that had no "
     "missing value in training is required"
 )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"Invalid value for `port`. Expected an integer in [1, 65535]. Received: {text}"
+        )
+    return port
 
 
 def add_commands(sub) -> None:
@@ -52,7 +65,7 @@ def add_commands(sub) -> None:
     parser = command(sub, "serve", cmd_serve, help="serve a bundle over HTTP (needs keraslab[serve])")
     parser.add_argument("bundle", metavar="BUNDLE")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument(

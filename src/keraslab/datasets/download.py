@@ -52,6 +52,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _make_folder(dest: Path) -> None:
+    """dest's folder, made if needed; a file where a folder must be is a DataError naming it."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in [dest.parent, *dest.parent.parents] if p.exists() and not p.is_dir()), dest.parent)
+        raise DataError(
+            f"cannot write {dest}: {blocking} is a file, not a folder (move it, or choose another data home with "
+            f"--data-dir / KERASLAB_DATA)"
+        ) from None
+
+
 def download(
     url: str,
     dest: Path,
@@ -72,7 +84,7 @@ def download(
     """
     transport = transport or urllib_transport
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(dest)
     remove_stale_parts(dest)
     # the pid in the name tells a later run whether the process that wrote a leftover .part is still alive
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}.", suffix=".part")

@@ -5,6 +5,7 @@ plots inline: the notebook exactly as a learner runs it. Needs the `notebooks` e
 from __future__ import annotations
 
 import importlib.util
+import math
 import subprocess
 import sys
 import uuid
@@ -75,7 +76,7 @@ def execute_notebook(nb, *, cwd: str | Path, name: str, timeout: float | None = 
     client = NotebookClient(
         nb,
         kernel_manager_class=_kernel_manager_class(),
-        timeout=timeout,
+        timeout=None if timeout is None else max(1, math.ceil(timeout)),  # nbclient counts whole seconds
         resources={"metadata": {"path": str(cwd)}},
         record_timing=False,
     )

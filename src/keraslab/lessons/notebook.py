@@ -43,7 +43,10 @@ def write_notebook(nb, path: str | Path) -> Path:
 
 
 def outputs_for(lessons: list[str], out_dir: str | Path, *, force: bool) -> dict[str, Path]:
-    """DIR/LESSON.ipynb for each lesson; an existing file is refused (UsageError) unless `force`."""
+    """DIR/LESSON.ipynb for each lesson; an existing file is refused (UsageError) unless `force`, and so is a DIR
+    that is a file."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UsageError(f"--out {out_dir}: a file, not a folder; name a folder to write the notebooks into")
     paths = {name: Path(out_dir) / f"{get_lesson(name).name}.ipynb" for name in lessons}
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not force:

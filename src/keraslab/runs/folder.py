@@ -100,6 +100,8 @@ class RunDir(FolderWriter):
         return self.checkpoints.is_dir() and any(self.checkpoints.glob("fit-*/epoch-*.npz"))
 
     def __enter__(self) -> RunDir:
+        # the folders this run creates above its own (runs/, runs/<lesson>/): removed again if it fails with nothing
+        self._made = [p for p in [self.final.parent, *self.final.parent.parents] if not p.exists()]
         self._lock = FolderLock(self.final).__enter__()  # before anything is read or written; refuses a second writer
         try:
             return self._enter()
@@ -157,6 +159,11 @@ class RunDir(FolderWriter):
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
         self._lock.__exit__(None, None, None)
+        for folder in getattr(self, "_made", []):  # deepest first; a folder something else wrote into stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:

@@ -1,0 +1,49 @@
+"""Issue 28, item 14: errors that used to come out raw (TraitError, FileExistsError, NotADirectoryError,
+OverflowError) or left something behind, each now one line naming what is wrong, with the right exit code."""
+
+import nbformat
+import pytest
+
+from keraslab.cli.main import main
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_notebook_out_naming_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["notebook", "losses", "--out", str(tmp_path / "afile")]) == 2
+    assert "a file, not a folder" in _one_line(capsys)
+
+
+def test_serve_port_out_of_range(tmp_path, capsys):
+    assert main(["serve", str(tmp_path), "--port", "70000"]) == 2
+    assert "Invalid value for `port`. Expected an integer in [1, 65535]. Received: 70000" in _one_line(capsys)
+
+
+@pytest.mark.parametrize("blocker", ["home", "home/mnist"])
+def test_data_import_where_a_folder_is_a_file(tmp_path, shared_data, capsys, blocker):
+    home = tmp_path / "home"
+    if blocker == "home/mnist":
+        home.mkdir()
+    (tmp_path / blocker).write_text("not a folder")
+    assert main(["data", "import", "mnist", str(shared_data / "mnist"), "--data-dir", str(home)]) == 1
+    assert f"{tmp_path / blocker} is a file, not a folder" in _one_line(capsys)
+
+
+def test_a_run_that_fails_before_it_starts_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "churn", "--quick", "--offline", "--data-dir", str(tmp_path / "empty")]) == 1
+    assert "--offline forbids downloading it" in _one_line(capsys)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_fractional_notebook_timeout_is_whole_seconds(tmp_path):
+    from keraslab.lessons import kernel
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1 + 1)")])
+    done = kernel.execute_notebook(nb, cwd=tmp_path, name="t", timeout=0.3)  # nbclient takes whole seconds
+    assert done.cells[0].outputs[0].text == "2\n"
