@@ -47,3 +47,24 @@ def test_a_fractional_notebook_timeout_is_whole_seconds(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1 + 1)")])
     done = kernel.execute_notebook(nb, cwd=tmp_path, name="t", timeout=0.3)  # nbclient takes whole seconds
     assert done.cells[0].outputs[0].text == "2\n"
+
+
+def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
+    """Issue 28, item 10: labels "$0_$50" were parsed as mathematics (train failed after training, writing nothing);
+    a folder "[/x]" was parsed as rich markup (MarkupError)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=120)
+    labels = np.where(x > 0, "$50_$100", "$0_$50")
+    pd.DataFrame({"x": x, "price band": labels}).to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "[/bold]b"
+    code = main(["train", str(tmp_path / "t.csv"), "--target", "price band", "--epochs", "2", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert f"run folder: {out}" in capsys.readouterr().out
+    assert "$0_$50" in (out / "report.html").read_text() and (out / "model.keras").is_file()
+    from keraslab.runs import plots
+
+    fig = plots.curves({"$\\undefinedcommand$": [1.0, 0.5]}, title="[/x] $x_$")
+    fig.canvas.draw()  # rendering parses nothing

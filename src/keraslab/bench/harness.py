@@ -208,9 +208,9 @@ def print_report(report: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or Console(markup=False)
     if console.width < 140 and not console.is_terminal:
-        console = Console(width=140)
+        console = Console(width=140, markup=False)
     m = report["machine"]
     console.print(f"{m['cpu']}, {m['cores']} cores; float32 matmul {m['matmul_gflops']} GFLOP/s; {m['date_utc']}")
     table = Table(title="keraslab bench (seconds per epoch)")

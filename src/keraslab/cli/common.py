@@ -57,12 +57,13 @@ def split_list(text: str) -> list[str]:
 
 
 def console():
-    """A rich console; off a terminal (logs, CI) at least 120 columns wide, so tables are not squeezed."""
+    """A rich console; off a terminal (logs, CI) at least 120 columns wide, so tables are not squeezed. Markup is
+    off: every text printed (a config value "[/bold]", a folder "data/[/x]") is shown as it is, never parsed."""
     from rich.console import Console
 
-    out = Console()
+    out = Console(markup=False)
     if not out.is_terminal and out.width < 120:
-        out = Console(width=120)
+        out = Console(width=120, markup=False)
     return out
 
 

@@ -77,6 +77,7 @@ def add_commands(sub) -> None:
 
 def cmd_verify(args) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     use_backend(args.backend)
     from keraslab.verify import all_checks
@@ -92,7 +93,7 @@ def cmd_verify(args) -> int:
             fmt(c.reference, 8),
             fmt(c.difference, 3) if c.kind == "abs" else "-",
             fmt(c.tolerance, 1),
-            "[green]pass[/green]" if c.passed else "[red]FAIL[/red]",
+            Text("pass", style="green") if c.passed else Text("FAIL", style="red"),
         )
     console().print(table)
     failed = [c.check for c in checks if not c.passed]

@@ -18,6 +18,17 @@ def _figure(figsize):
     return Figure(figsize=figsize)
 
 
+def _finished(fig):
+    """Every text of the figure shown as it is written: a class "$0_$50" or a column "$\\undefined$" comes from the
+    user's data, and matplotlib would parse it as mathematics (and fail). Then the layout is tightened."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    fig.tight_layout()
+    return fig
+
+
 def _whole_epochs(ax) -> None:
     """Epoch ticks at whole numbers only (no "2.5" epoch)."""
     from matplotlib.ticker import MaxNLocator
@@ -47,8 +58,7 @@ def curves(
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def functions(x, series: dict[str, np.ndarray], *, title: str, xlabel: str, ylabel: str, ylim=None):
@@ -62,8 +72,7 @@ def functions(x, series: dict[str, np.ndarray], *, title: str, xlabel: str, ylab
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def learning_curves(history, *, title: str, validation: str = "validation"):
@@ -85,8 +94,7 @@ def learning_curves(history, *, title: str, validation: str = "validation"):
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
@@ -111,8 +119,7 @@ def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
                 color="white" if cm[i, j] > limit else "black",
             )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: int = 16):
@@ -141,8 +148,7 @@ def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: 
             color="black" if ok else "red",
         )
     fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def bars(names, values, errors=None, *, title: str, ylabel: str):
@@ -152,8 +158,7 @@ def bars(names, values, errors=None, *, title: str, ylabel: str):
     ax.set_xticks(range(len(names)), labels=names, rotation=30, ha="right")
     ax.set(title=title, ylabel=ylabel)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
 
 
 def predicted_vs_actual(y_true, y_pred, *, title: str, unit: str = ""):
@@ -166,5 +171,4 @@ def predicted_vs_actual(y_true, y_pred, *, title: str, unit: str = ""):
     ax.set(title=title, xlabel=f"actual{unit}", ylabel=f"predicted{unit}")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    return fig
+    return _finished(fig)
