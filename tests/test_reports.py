@@ -206,3 +206,20 @@ def test_runs_compare_bad_input_is_one_line(quick_run, tmp_path, capsys, case):
         "missing": "nope: no such run folder",
     }[case]
     assert code == 2 and expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_runs_compare_labels_runs_of_the_same_name_apart_and_refuses_one_run_twice(quick_run, tmp_path, capsys):
+    """Issue 28, item 7: p1/x/run and p2/x/run showed the second run's numbers under both labels."""
+    import shutil
+
+    a, b = quick_run("churn")[0], quick_run("churn", threshold=0.4)[0]
+    first, second = tmp_path / "p1" / "x" / "run", tmp_path / "p2" / "x" / "run"
+    shutil.copytree(a, first)
+    shutil.copytree(b, second)
+    assert main(["runs", "compare", str(first), str(second)]) == 0
+    out = capsys.readouterr().out
+    assert "p1/x/run" in out and "p2/x/run" in out
+    f1 = {json.loads((f / "metrics.json").read_text())["summary"]["churn_f1"] for f in (first, second)}
+    assert len(f1) == 2 and all(f"{v:.4f}" in out for v in f1)  # both runs' own figures, not one twice
+    assert main(["runs", "compare", str(first), str(first)]) == 2
+    assert "is given more than once" in capsys.readouterr().err

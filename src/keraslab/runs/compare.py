@@ -26,11 +26,18 @@ class Comparison:
 
 
 def labels_for(runs: list[RunInfo]) -> list[str]:
-    """The folder names, made unique with their parents where two are the same."""
-    names = [r.folder.name for r in runs]
-    if len(set(names)) == len(names):
-        return names
-    return [f"{r.folder.parent.name}/{r.folder.name}" for r in runs]
+    """One label per run: its folder's name, with as many of its parents as make every label unique. The same
+    folder given twice is refused (two columns of one run would read as two runs)."""
+    resolved = [r.folder.resolve() for r in runs]
+    twice = next((p for p in resolved if resolved.count(p) > 1), None)
+    if twice is not None:
+        raise UsageError(f"runs compare: {twice} is given more than once; name each run folder once")
+    parts = [r.folder.parts for r in runs]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(p) for p in resolved]  # given as different relative paths that end alike: the full paths
 
 
 def compare(runs: list[RunInfo]) -> Comparison:
