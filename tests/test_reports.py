@@ -223,3 +223,48 @@ def test_runs_compare_labels_runs_of_the_same_name_apart_and_refuses_one_run_twi
     assert len(f1) == 2 and all(f"{v:.4f}" in out for v in f1)  # both runs' own figures, not one twice
     assert main(["runs", "compare", str(first), str(first)]) == 2
     assert "is given more than once" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["bad json", "run is a text", "seed is a text", "summary is a list", "history unparsable", "history is a link"],
+)
+def test_one_hostile_run_folder_breaks_no_browsing(quick_run, tmp_path, capsys, damage):
+    """Issue 28, item 11: one bad folder made `runs list` fail for every run, `runs compare` raise AttributeError or
+    ParserError, and followed a history.csv link out of the folder."""
+    import shutil
+
+    good, other = quick_run("churn")[0], quick_run("churn", threshold=0.4)[0]
+    root = tmp_path / "runs"
+    shutil.copytree(good, root / "churn" / "good")
+    bad = root / "churn" / "bad"
+    shutil.copytree(other, bad)
+    metrics = json.loads((bad / "metrics.json").read_text())
+    manifest = json.loads((bad / "manifest.json").read_text())
+    if damage == "bad json":
+        (bad / "metrics.json").write_text("{not json")
+    elif damage == "run is a text":
+        (bad / "metrics.json").write_text(json.dumps({**metrics, "run": "quick"}))
+    elif damage == "seed is a text":
+        (bad / "manifest.json").write_text(json.dumps({**manifest, "seed": "abc"}))
+    elif damage == "summary is a list":
+        (bad / "metrics.json").write_text(json.dumps({**metrics, "summary": [1, 2]}))
+    elif damage == "history unparsable":
+        (bad / "history.csv").write_text('epoch,loss\n1,"0.5\n2,0.4,9,9\n')
+    else:
+        (bad / "history.csv").unlink()
+        (bad / "history.csv").symlink_to("/etc/passwd")
+    capsys.readouterr()
+    assert main(["runs", "list", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert str(root / "churn" / "good") in out  # the readable run is listed
+    history_damage = damage.startswith("history")
+    if not history_damage:  # the unreadable one is named on stderr, and left out
+        assert f"keraslab: warning: skipped {bad}" in err and str(bad) not in out
+    code = main(["runs", "compare", str(root / "churn" / "good"), str(bad)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "root:" not in out  # /etc/passwd is never read
+    if history_damage:
+        assert code == 0 and "history.csv" in out and "no curves for that run" in out
+    else:
+        assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1

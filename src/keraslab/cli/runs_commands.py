@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from keraslab.cli.common import Parser, command, console
 
 
@@ -40,7 +42,10 @@ def cmd_list(args) -> int:
     from keraslab import lessons
     from keraslab.runs.browse import find_runs, list_frame
 
-    runs = find_runs(args.root)
+    problems: list[str] = []
+    runs = find_runs(args.root, problems)
+    for problem in problems:  # named, and left out; every readable run is still listed
+        print(f"keraslab: warning: skipped {problem}", file=sys.stderr)
     if not runs:
         print(f"no finished run folders under {args.root}")
         return 0

@@ -67,8 +67,20 @@ class RunInfo:
         return name, pm(self.summary[name], self.summary.get(f"{name}_sd"))
 
     def history(self) -> pd.DataFrame | None:
+        """history.csv, or None (absent). A link is not followed and a file that is not a table of numbers is not
+        read: UsageError naming it."""
         path = self.folder / "history.csv"
-        return pd.read_csv(path) if path.is_file() else None
+        if path.is_symlink():
+            raise UsageError(f"{path} is a symbolic link; keraslab follows no link out of a run folder")
+        if not path.is_file():
+            return None
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, OSError, UnicodeDecodeError) as exc:  # pandas' ParserError is a ValueError
+            raise UsageError(f"{path} is not a readable table ({str(exc).splitlines()[0][:120]})") from None
+        if frame.empty or not all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+            raise UsageError(f"{path} is not a table of numbers (an epoch per row)")
+        return frame
 
 
 def read_run(folder: str | os.PathLike) -> RunInfo:
@@ -90,12 +102,37 @@ def read_run(folder: str | os.PathLike) -> RunInfo:
         raise UsageError(f"{folder}: a run file is unreadable ({exc})") from None
     if not all(isinstance(d, dict) for d in loaded):
         raise UsageError(f"{folder}: config.json, metrics.json and manifest.json should each hold a JSON object")
+    _check_fields(folder, *loaded)
     return RunInfo(folder, *loaded)
 
 
-def find_runs(root: str | os.PathLike = "runs") -> list[RunInfo]:
+def _check_fields(folder: Path, config: dict, metrics: dict, manifest: dict) -> None:
+    """The fields browsing reads, each of the type keraslab writes (a hand-edited file is named, not trusted)."""
+    summary, run, seed = metrics.get("summary", {}), metrics.get("run", {}), manifest.get("seed")
+    problems = []
+    if not isinstance(summary, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in summary.values()
+    ):
+        problems.append("metrics.json: 'summary' should map names to numbers")
+    if not isinstance(run, dict):
+        problems.append(f"metrics.json: 'run' should be an object, found {run!r:.40}")
+    seeds = seed if isinstance(seed, list) else [seed]
+    if seed is not None and not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        problems.append(f"manifest.json: 'seed' should be an integer or a list of them, found {seed!r:.40}")
+    for name, value in (
+        ("config.json: 'lesson'", config.get("lesson")),
+        ("metrics.json: 'headline'", metrics.get("headline")),
+    ):
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{name} should be a text, found {value!r:.40}")
+    if problems:
+        raise UsageError(f"{folder}: {problems[0]}")
+
+
+def find_runs(root: str | os.PathLike = "runs", problems: list[str] | None = None) -> list[RunInfo]:
     """Every finished run folder under `root` (itself included), oldest first; seed<N>/ folders of a several-seed
-    run and hidden (staging) folders are skipped."""
+    run and hidden (staging) folders are skipped, and so is a folder that cannot be read: its one-line reason goes
+    to `problems` (one hostile folder never hides the others). Links are not followed."""
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root}: no such folder (runs are written under runs/ unless --out names another)")
@@ -103,7 +140,12 @@ def find_runs(root: str | os.PathLike = "runs") -> list[RunInfo]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if all(name in filenames for name in RUN_FILES):
-            found.append(read_run(dirpath))
+            try:
+                found.append(read_run(dirpath))
+            except UsageError as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
             dirnames[:] = []  # a run's seed<N>/ folders belong to it
     return sorted(found, key=lambda r: (r.created, str(r.folder)))
 

@@ -58,7 +58,7 @@ def compare(runs: list[RunInfo]) -> Comparison:
             f"course's figures."
         )
     result = Comparison(labels, runs, _config_frame(runs, labels), _summary_frame(runs, labels), notes=notes)
-    result.curves = _curves(runs, labels)
+    result.curves = _curves(runs, labels, notes)
     if not result.curves:
         notes.append("No metric curve is shared by two of these runs (or they wrote no history.csv).")
     return result
@@ -90,8 +90,14 @@ def _summary_frame(runs: list[RunInfo], labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", *labels])
 
 
-def _curves(runs: list[RunInfo], labels: list[str], limit: int = 8) -> dict[str, object]:
-    histories = [r.history() for r in runs]
+def _curves(runs: list[RunInfo], labels: list[str], notes: list[str], limit: int = 8) -> dict[str, object]:
+    histories = []
+    for run in runs:  # a history that cannot be read is named, and its run drawn without curves
+        try:
+            histories.append(run.history())
+        except UsageError as exc:
+            notes.append(f"{exc}: no curves for that run.")
+            histories.append(None)
     columns = list(dict.fromkeys(c for h in histories if h is not None for c in h.columns if c not in NOT_CURVES))
     figures = {}
     for col in columns:
