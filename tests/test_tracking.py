@@ -123,3 +123,16 @@ def test_credentials_in_the_store_uri_are_never_printed(uri, tmp_path, monkeypat
     err = capsys.readouterr().err
     assert code == 1 and "is complete, but logging it to MLflow" in err and "***@127.0.0.1:9" in err
     assert "s3cretPW" not in err and "pwsecret" not in err and "alice" not in err and "bob" not in err
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_an_unwritable_local_store_is_refused_before_any_work(where, tmp_path, monkeypatch, capsys):
+    """Issue 28, item 9: MLflow retried an unwritable sqlite store for 100 s after the run; now refused at once."""
+    (tmp_path / "folder.db").mkdir()
+    (tmp_path / "afile").write_text("x")
+    db = tmp_path / "folder.db" if where == "a folder" else tmp_path / "afile" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    code = main(["run", "losses", "--quick", "--out", str(tmp_path / "r"), "--track", "mlflow"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--track mlflow: the store sqlite:///{db} cannot be written" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()  # before the run, not after it

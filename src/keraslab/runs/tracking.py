@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +41,36 @@ def tracker_from(option: str | None) -> str | None:
         raise UsageError(f"Invalid value for `{where}`. Expected one of: {', '.join(TRACKERS)}. Received: {value!r}")
     if importlib.util.find_spec("mlflow") is None:
         raise UsageError("--track mlflow needs MLflow (the mlflow extra): pip install 'keraslab[mlflow]'")
+    check_store(os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db")
     return value
+
+
+def check_store(uri: str) -> None:
+    """A local store (a sqlite file, a folder of runs) that cannot be written is refused before any work, in one
+    line: MLflow itself would retry for minutes after the run. Tried, not judged by permissions (root passes those
+    on a read-only file system). A remote store is tried when the run is done."""
+    scheme, sep, rest = uri.partition("://")
+    if scheme == "sqlite" and rest.startswith("/"):
+        target = Path(rest[1:])  # sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's rule)
+    elif scheme == "file" or not sep:
+        target = Path(rest if sep else uri) / "meta.yaml"
+    else:
+        return
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        if target.exists():
+            with open(target, "ab"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".keraslab-write-test-"):
+                pass
+    except OSError as exc:
+        raise UsageError(
+            f"--track mlflow: the store {masked(uri)} cannot be written ({exc.strerror or exc}: "
+            f"{target if target.exists() else folder}); set MLFLOW_TRACKING_URI to a store you can write"
+        ) from None
 
 
 def folder_record(folder: Path) -> dict:
