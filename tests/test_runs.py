@@ -341,3 +341,36 @@ def test_two_real_runs_into_one_folder_the_second_is_refused_the_first_is_whole(
     assert json.loads((out / "config.json").read_text())["seed"] == 1  # the first run's folder, whole
     assert {"metrics.json", "manifest.json", "report.html"} <= {p.name for p in out.iterdir()}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["R"]  # no orphan .R.partial, no lock left
+
+
+def test_a_run_folder_records_its_files_and_runs_check_names_each_change(tmp_path, toy_lesson, capsys):
+    """Issue 28, item 15: SECURITY.md promised a check of a run folder that did not exist."""
+    from keraslab.cli.main import main
+    from keraslab.files import sha256_file
+
+    folder, _ = runner.run_lesson(toy_lesson, {"seed": 3}, out=tmp_path / "r", quiet=True)
+    files = json.loads((folder / "manifest.json").read_text())["files"]
+    assert set(files) == {
+        "config.json",
+        "history.csv",
+        "lesson.ipynb",
+        "metrics.json",
+        "plots/01-the-draws.png",
+        "report.html",
+        "report.md",
+    }
+    assert files["report.md"]["sha256"] == sha256_file(folder / "report.md")
+    assert main(["runs", "check", str(folder)]) == 0
+    assert f"{folder}: all 7 files as written" in capsys.readouterr().out
+    (folder / "report.md").write_text("edited")
+    (folder / "history.csv").unlink()
+    (folder / "notes.txt").write_text("mine")
+    assert main(["runs", "check", str(folder)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert sorted(err) == sorted(
+        [
+            f"{folder / 'history.csv'}: missing",
+            f"{folder / 'report.md'}: differs from the manifest (sha256 {files['report.md']['sha256'][:12]}...)",
+            f"{folder / 'notes.txt'}: added (not in the manifest)",
+        ]
+    )

@@ -24,6 +24,28 @@ def add_commands(sub) -> None:
     )
     parser.add_argument("runs", nargs="+", metavar="RUN")
     parser.add_argument("--out", metavar="FILE.html", help="also write the comparison as a self-contained page")
+    parser = command(
+        actions,
+        "check",
+        cmd_check,
+        help="check run folders or bundles against their manifest: exit 1 naming each file that differs, is "
+        "missing or was added",
+    )
+    parser.add_argument("folders", nargs="+", metavar="FOLDER")
+
+
+def cmd_check(args) -> int:
+    from keraslab.runs.integrity import check_folder
+
+    failed = False
+    for folder in args.folders:
+        count, problems = check_folder(folder)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        failed = failed or bool(problems)
+        if not problems and not args.quiet:
+            print(f"{folder}: all {count} files as written")
+    return 1 if failed else 0
 
 
 def _print_frame(frame, title: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from keraslab.errors import UsageError
 from keraslab.files import FolderLock, atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
+from keraslab.runs.integrity import seal
 
 
 def utc_stamp() -> str:
@@ -172,6 +173,7 @@ class RunDir(FolderWriter):
         try:
             if not self.keep_checkpoints:
                 shutil.rmtree(self.checkpoints, ignore_errors=True)
+            seal(self.staging)  # manifest.json records every file's sha256, now that the folder is whole
             if self.final.exists():
                 self.final.rmdir()  # an empty folder the user made for us
             os.replace(self.staging, self.final)
