@@ -145,7 +145,28 @@ def test_an_untouched_stub_is_not_attempted_never_an_error(exercise):
 
 def test_an_unknown_exercise_names_the_known_ones():
     verdict = evaluate("losses.msee", lambda t, p: 0)
-    assert verdict.status == NOT_CHECKED and "no exercise of that name; known: losses.mse_plain" in str(verdict)
+    assert verdict.status == NOT_CHECKED and "no exercise of that name; did you mean 'losses.mse_plain'" in str(verdict)
+    verdict = evaluate("churn.threshold", "up")  # the cell's check(...) line trimmed of what it measured
+    assert verdict.status == NOT_CHECKED and "also needs measured=..., recalls=..." in str(verdict)
+
+
+def test_what_a_learner_may_return_instead_of_a_number_is_named():
+    """From a learner tryout: NumPy under another name, a one-element list, a number as text, a dict's wrong key."""
+    import numpy as xp
+
+    def aliased(a, b):
+        return xp.mean((xp.array(a) - xp.array(b)) ** 2)
+
+    assert "without NumPy" in str(evaluate("losses.mse_plain", aliased))
+    in_generator = evaluate(
+        "losses.mse_plain", lambda a, b: sum(np.square(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+    )
+    assert "without NumPy" in str(in_generator)
+    plain = lambda a, b: sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) / len(a)  # noqa: E731
+    assert "expected one number, received list [0.366]" in str(evaluate("losses.mse_plain", lambda a, b: [plain(a, b)]))
+    assert "received str '0.366'" in str(evaluate("losses.mse_plain", lambda a, b: "0.366"))
+    weights = evaluate("churn.class_weight", lambda y: {0: 99.0, 1: float(len(y) / (2 * (y == 1).sum()))})
+    assert "key 0: the values differ" in str(weights)
 
 
 def _sigmoid(z):

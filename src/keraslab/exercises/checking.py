@@ -85,12 +85,35 @@ def evaluate(exercise: str, answer: Any, **context) -> Verdict:
     """The verdict on `answer` for `exercise` (nothing printed)."""
     known = checkers()
     if exercise not in known:
-        close = [e for e in known if e.split(".")[0] == exercise.split(".")[0]] or list(known)
-        return Verdict(exercise, NOT_CHECKED, f"no exercise of that name; known: {', '.join(close)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(exercise), list(known), n=3, cutoff=0.6)
+        same = [e for e in known if e.split(".")[0] == str(exercise).split(".")[0]]
+        hint = f"did you mean {' or '.join(map(repr, close))}?" if close else f"known: {', '.join(same or known)}"
+        return Verdict(str(exercise), NOT_CHECKED, f"no exercise of that name; {hint}")
+    missing = _missing_context(known[exercise].run, context)
+    if missing:
+        return Verdict(
+            exercise,
+            NOT_CHECKED,
+            f"this check also needs {', '.join(f'{name}=...' for name in missing)}: keep the cell's check(...) line "
+            f"as the lesson wrote it",
+        )
     try:
         return known[exercise].run(answer, **context)
     except _Unavailable as exc:
         return Verdict(exercise, NOT_CHECKED, f"cannot be checked here: {exc}")
+
+
+def _missing_context(fn, context: dict) -> list[str]:
+    """The keyword-only arguments a checker needs that the call did not give."""
+    import inspect
+
+    return [
+        name
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and name not in context
+    ]
 
 
 _COLLECTED: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVar("keraslab_verdicts", default=None)
@@ -179,24 +202,46 @@ def _differs_each(received: Any, expected: list | tuple, rtol: float, atol: floa
     return None
 
 
+def _differs_by_key(received: Any, expected: dict, rtol: float, atol: float) -> str | None:
+    if not isinstance(received, dict) or set(received) != set(expected):
+        return f"expected a dict with keys {sorted(expected)}, received {show(received, 60)}"
+    for key in sorted(expected):
+        why = differs(received[key], expected[key], rtol, atol)
+        if why:
+            return f"key {key!r}: {why}"
+    return None
+
+
+def _is_text(value: Any) -> bool:
+    """Text where numbers are expected ('0.366' is not 0.366), alone or in a sequence."""
+    if isinstance(value, str | bytes | dict):
+        return True
+    return isinstance(value, list | tuple) and any(isinstance(v, str | bytes) for v in value)
+
+
 def differs(received: Any, expected: Any, rtol: float, atol: float) -> str | None:
     """Why `received` is not `expected` (None when it is, within the tolerances)."""
     if isinstance(expected, dict):
-        if not isinstance(received, dict) or set(received) != set(expected):
-            return f"expected a dict with keys {sorted(expected)}, received {show(received, 60)}"
-        keys = sorted(expected)
-        return _differs_each([received[k] for k in keys], [expected[k] for k in keys], rtol, atol)
+        return _differs_by_key(received, expected, rtol, atol)
     if isinstance(expected, tuple | list):
         return _differs_each(received, expected, rtol, atol)
+    if _is_text(received):
+        return f"expected a number or an array of numbers, received {type(received).__name__} {show(received, 40)}"
     try:
         r = np.asarray(received, dtype="float64")
     except (TypeError, ValueError):
         return f"expected a number or an array of numbers, received {type(received).__name__}"
     e = np.asarray(expected, dtype="float64")
     if r.shape != e.shape:
+        if e.ndim == 0 and r.size == 1 and r.ndim > 0:
+            return f"expected one number, received {type(received).__name__} {show(received, 40)} (return the number)"
         if r.size != 1 or e.size != 1:
             return f"expected shape {e.shape}, received shape {r.shape}"
         r, e = r.reshape(()), e.reshape(())
+    return _differs_in_value(r, e, rtol, atol)
+
+
+def _differs_in_value(r: np.ndarray, e: np.ndarray, rtol: float, atol: float) -> str | None:
     if not np.all(np.isfinite(r) == np.isfinite(e)):
         if np.all(np.isfinite(e)):
             return "non-finite values (inf or nan) where the expected ones are finite"

@@ -17,8 +17,23 @@ def _keras_mean(loss: str, y_true, y_pred) -> float:
 
 
 def _uses_numpy(fn) -> bool:
+    """Whether the function (or a generator or lambda inside it) names NumPy, under any alias."""
+    import types
+
     code = getattr(fn, "__code__", None)
-    return code is not None and bool({"np", "numpy"} & set(code.co_names))
+    if code is None:
+        return False
+    scope = getattr(fn, "__globals__", {})
+    stack, names = [code], set()
+    while stack:
+        c = stack.pop()
+        names |= set(c.co_names)
+        stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    closed = [c.cell_contents for c in getattr(fn, "__closure__", None) or () if c.cell_contents is not None]
+    values = [scope.get(n) for n in names] + closed
+    return bool({"np", "numpy"} & names) or any(
+        getattr(v, "__name__", "").split(".")[0] == "numpy" for v in values if isinstance(v, types.ModuleType)
+    )
 
 
 @register("losses.mse_plain", "write it")

@@ -46,6 +46,14 @@ def activation_name(layer) -> str | None:
     return getattr(activation, "__name__", str(activation))
 
 
+def _not_a_model(exercise: str, model) -> Verdict:
+    if isinstance(model, type):
+        message = f"received the class {model.__name__} itself, not a model: call it, {model.__name__}([...layers])"
+    else:
+        message = f"expected a Keras model, received {type(model).__name__} {show(model, 60)}"
+    return Verdict(exercise, FAILED, message)
+
+
 def _shapes(model, input_shape: tuple, outputs: int) -> tuple[str, str, str] | None:
     """(what is wrong, expected, received) about the model's input and output shapes, or None."""
     try:
@@ -54,9 +62,13 @@ def _shapes(model, input_shape: tuple, outputs: int) -> tuple[str, str, str] | N
     except (AttributeError, ValueError):
         return "the model has no input shape yet", f"keras.Input(shape={input_shape}) first", "a model not built"
     if given_input != tuple(input_shape):
-        return "the input has the wrong shape", f"(batch, {', '.join(map(str, input_shape))})", str(given_input)
+        return (
+            "the input has the wrong shape",
+            f"(batch, {', '.join(map(str, input_shape))})",
+            f"(batch, {', '.join(map(str, given_input))})",
+        )
     if given_output != (outputs,):
-        return "the output has the wrong shape", f"{outputs} numbers per row", str(given_output)
+        return "the output has the wrong shape", f"(batch, {outputs})", f"(batch, {', '.join(map(str, given_output))})"
     return None
 
 
@@ -77,7 +89,7 @@ def inspect(
     if model is None or model is Ellipsis:
         return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: build and compile the model, then run the cell")
     if not isinstance(model, keras.Model):
-        return Verdict(exercise, FAILED, f"expected a Keras model, received {type(model).__name__} {show(model, 60)}")
+        return _not_a_model(exercise, model)
 
     def wrong(message: str, expected: str, received: str) -> Verdict:
         return Verdict(exercise, FAILED, message, (("expected", expected), ("received", received), ("hint", hint)))
