@@ -196,3 +196,43 @@ def test_lone_surrogates_and_huge_texts_come_back_encodable_and_bounded(odd_bund
         assert r.status_code == 200 and len(r.json()["warnings"][0]) < 300
         r = client.post("/predict", json=[{**valid, "floor area": huge}])
         assert r.status_code == 422 and len(r.json()["error"]) < 400
+
+
+def test_every_error_has_one_shape_and_the_docs_name_the_real_address(odd_bundle):
+    """From a practitioner tryout: 405 answered {"detail"}, a malformed body {"error": "invalid request", details of
+    the whole input}; the /docs example named port 8000 whatever the port; GET / was a 404."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from keraslab.serving.app import create_app
+
+    folder, valid = odd_bundle
+    app = create_app(load(folder), warm_up=False, base_url="http://127.0.0.1:8765")
+    with TestClient(app) as client:
+        for response in (
+            client.get("/predict"),  # 405
+            client.get("/nowhere"),  # 404
+            client.post("/predict", json={"not": "a list"}),
+            client.post("/predict", json=[valid] * 1001),
+            client.post("/predict", json=[{}]),
+        ):
+            body = response.json()
+            assert 400 <= response.status_code < 500 and isinstance(body["error"], str), body
+            assert len(json.dumps(body)) < 3000, len(json.dumps(body))
+        assert "missing column(s) '_score'" in client.post("/predict", json=[{"model_config": 1}]).json()["error"]
+        assert "none of the model's columns is in the input" in client.post("/predict", json=[{}]).json()["error"]
+        assert "http://127.0.0.1:8765/predict" in client.get("/docs").text
+        assert client.get("/", follow_redirects=False).headers["location"] == "/docs"
+        spec = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+        assert set(spec["422"]["content"]["application/json"]["schema"]["properties"]) == {"error", "details"}
+        assert "predictions" in spec["200"]["content"]["application/json"]["schema"]["properties"]
+
+
+def test_predict_refuses_a_file_that_has_none_of_the_models_columns(odd_bundle, tmp_path, capsys):
+    folder, _ = odd_bundle
+    (tmp_path / "semi.csv").write_text("_score;class\n1;a\n")  # read with the wrong delimiter: one column
+    args = ["predict", str(folder), str(tmp_path / "semi.csv"), "--output", str(tmp_path / "p.csv"), "--allow-missing"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "none of the model's columns is in the input (found '_score;class'" in err
+    assert not (tmp_path / "p.csv").exists()

@@ -71,7 +71,14 @@ def read_labelled_table(csv: Path, options, log) -> LabelledTable:
     """The CSV without the --drop columns and the rows whose target is missing; its target checked and encoded."""
     if not csv.is_file():
         raise UsageError(f"{csv}: no such file")
-    frame = read_csv(csv, required=[options.target, *options.drop]).drop(columns=list(options.drop))
+    frame = read_csv(csv, required=[options.target])
+    unknown = [c for c in options.drop if c not in frame.columns]
+    if unknown:
+        raise UsageError(
+            f"--drop {','.join(unknown)}: {csv} has no column(s) {', '.join(map(repr, unknown))}; its columns: "
+            f"{', '.join(map(str, frame.columns[:20]))}"
+        )
+    frame = frame.drop(columns=list(options.drop))
     n_missing = int(frame[options.target].isna().sum())
     if n_missing:
         frame = frame[frame[options.target].notna()].reset_index(drop=True)

@@ -48,7 +48,7 @@ def _kind(value) -> str:
 
 def _check_number(value, row: int, name: str) -> None:
     if isinstance(value, bool | np.bool_):
-        raise RowError(f"row {row}, column {name!r}: a true/false value is not a number")
+        raise RowError(f"row {row}, column {name!r}: a true/false value is not a number (write 1 or 0)")
     if isinstance(value, int | float | np.integer | np.floating):
         number = float(value)
     elif isinstance(value, str):
@@ -117,6 +117,12 @@ def _check_columns_present(records: list, spec: FeatureSpec, columns: list[dict]
     """A required column absent from every row (a CSV without it): one error naming the columns."""
     dicts = [r for r in records if isinstance(r, dict)]
     absent = [c["name"] for c in columns if all(c["name"] not in r for r in dicts)]
+    if dicts and len(absent) == len(columns):  # even --allow-missing has nothing to go on
+        found = list(dict.fromkeys(str(k) for r in dicts for k in r))[:8]
+        raise RowError(
+            f"none of the model's columns is in the input (found {', '.join(map(shown, found)) or 'none'}; expected "
+            f"{', '.join(c['name'] for c in columns[:8])}...): is it the right file, with commas between the values?"
+        )
     required = [n for n in absent if not allow_missing and not _had_missing(spec, n)]
     if required:
         raise RowError(

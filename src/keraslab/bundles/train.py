@@ -107,7 +107,7 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
         TablePreprocessor(roles=roles, max_categories=options.max_categories).fit(table.X.iloc[split.fit]),
         table.X.iloc[split.fit],
     )
-    for line in capped_lines(features):
+    for line in capped_lines(features) + filled_lines(features, table.X.iloc[split.fit]):
         log(line)
     if table.regression:
         from keraslab.bundles.regression import train_regression
@@ -130,11 +130,43 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
     summary = scores(y_test, y_pred, p_test, table)
     cls = evaluation.classification(y_test, y_pred, table.labels)
+    for line in honest_lines(table, split, y_test, y_pred, threshold):
+        log(line)
     schema = bundle_schema(features, roles, table, options, threshold)
     result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history)
     extra = {"classification_report": cls["report_frame"].to_dict(orient="records")}
     write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary
+
+
+def filled_lines(features: FeatureSpec, frame) -> list[str]:
+    """One line per column whose blank cells the training part fills (as every prediction will)."""
+    lines = []
+    for col in features.numeric + features.yes_no + features.categorical:
+        if not col.get("missing_in_training"):
+            continue
+        values = frame[col["name"]]
+        blank = int((values.isna() | values.astype("string").str.strip().eq("").fillna(False)).sum())
+        fill = f"its median, {col['median']:g}" if "median" in col else "its most frequent value"
+        lines.append(f"column {col['name']!r}: {blank} blank cell(s) in the training part, filled with {fill}")
+    return lines
+
+
+def honest_lines(table: LabelledTable, split: Split, y_test, y_pred, threshold) -> list[str]:
+    """What the figures mean: the threshold and how it was chosen, what always saying the commonest class would
+    score, and a model that predicts one class only."""
+    lines = []
+    if table.binary:
+        how = "not tuned" if split.validation is None else "maximum F1 on the validation slice"
+        lines.append(f"decision threshold for {table.labels[1]!r}: {threshold:.2f} ({how})")
+    common = int(np.bincount(y_test, minlength=len(table.labels)).argmax())
+    lines.append(
+        f"test part: always saying {table.labels[common]!r} would score accuracy {np.mean(y_test == common):.3f} "
+        f"(the majority baseline)"
+    )
+    if len(set(y_pred.tolist())) == 1:
+        lines.append(f"note: the model says {table.labels[int(y_pred[0])]!r} for every test row: it learned no rule")
+    return lines
 
 
 def train_model(x, y, table: LabelledTable, options: TrainOptions):

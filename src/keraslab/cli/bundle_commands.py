@@ -40,11 +40,15 @@ def add_commands(sub) -> None:
         "train",
         cmd_train,
         help="train a model bundle on your own table (CSV)",
-        description=f"Train a model bundle on a CSV table. Imbalance strategies: {strategies}.".replace("%", "%%"),
+        description=(
+            "Train a model bundle (model, preprocessing, schema, report) on a CSV table: classes, or a quantity "
+            "(regression). Example: keraslab train customer_churn.csv --target Churn --drop customerID --out "
+            f"churn-bundle. Imbalance strategies: {strategies}."
+        ).replace("%", "%%"),
     )
-    parser.add_argument("csv", metavar="DATA.csv")
+    parser.add_argument("csv", metavar="DATA.csv", help="the table to learn from, one row per example, with a header")
     parser.add_argument("--target", required=True, help="the column to predict")
-    add_declared(parser, {n: p for n, p in TRAIN_OPTIONS.items() if n != "target"}, "options (declared once)")
+    add_declared(parser, {n: p for n, p in TRAIN_OPTIONS.items() if n != "target"}, "training options")
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument(
@@ -54,16 +58,29 @@ def add_commands(sub) -> None:
         "MLflow's default store (default: $KERASLAB_TRACKING, else none)",
     )
 
-    parser = command(sub, "predict", cmd_predict, help="predict new rows with a bundle")
-    parser.add_argument("bundle", metavar="BUNDLE")
-    parser.add_argument("csv", metavar="NEW.csv")
-    parser.add_argument("--output", required=True, metavar="PREDICTIONS.csv")
+    parser = command(
+        sub,
+        "predict",
+        cmd_predict,
+        help="predict new rows with a bundle",
+        description="Predict every row of a CSV table with a bundle; rows are checked by the same rule as the "
+        "server's (README: What a row is).",
+    )
+    parser.add_argument("bundle", metavar="BUNDLE", help="a folder keraslab train wrote")
+    parser.add_argument("csv", metavar="NEW.csv", help="the rows to predict, with the training table's columns")
+    parser.add_argument("--output", required=True, metavar="PREDICTIONS.csv", help="where the predictions go (CSV)")
     parser.add_argument("--id-column", help="a column to copy to the output as the row id")
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
 
-    parser = command(sub, "serve", cmd_serve, help="serve a bundle over HTTP (needs keraslab[serve])")
-    parser.add_argument("bundle", metavar="BUNDLE")
+    parser = command(
+        sub,
+        "serve",
+        cmd_serve,
+        help="serve a bundle over HTTP (needs keraslab[serve])",
+        description="Serve a bundle: POST /predict, GET /docs (the request and answer, offline), /health, /model.",
+    )
+    parser.add_argument("bundle", metavar="BUNDLE", help="a folder keraslab train wrote")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
@@ -114,7 +131,7 @@ def cmd_predict(args) -> int:
         print(f"keraslab: warning: {w}", file=sys.stderr)
     atomic_write_text(args.output, out.to_csv(index=False))
     if not args.quiet:
-        print(f"{len(out)} predictions -> {args.output}")
+        print(f"{len(out)} prediction{'s' if len(out) != 1 else ''} -> {args.output}")
     return 0
 
 

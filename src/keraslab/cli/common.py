@@ -99,7 +99,9 @@ def add_declared(
         if p.name in skip:
             continue
         accepts = f"; {p.bound.describe(p.type is int)}" if p.bound is not None else ""
-        help_ = f"{p.help} (default: {p.default}{accepts})".replace("%", "%%")
+        default = "" if p.default in (None, "") else f"default: {p.default}"
+        shown = f" ({default}{accepts})" if default or accepts else ""
+        help_ = f"{p.help}{shown}".replace("%", "%%").replace("(; ", "(")
         if p.type is bool:
             group.add_argument(p.flag, dest=p.name, action=argparse.BooleanOptionalAction, help=help_)
         else:

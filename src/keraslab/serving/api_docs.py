@@ -30,6 +30,21 @@ ERRORS = (
 )
 
 
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "description": "one line: what is wrong (a row's error names row and column)"},
+        "details": {"type": "array", "description": "for a malformed body: the first few validation errors"},
+    },
+    "required": ["error"],
+}
+ERROR_RESPONSES = {
+    code: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for code, text in ERRORS
+    if code in (400, 413, 422)
+}
+
+
 def _columns(bundle, allow_missing: bool) -> list[dict]:
     """One entry per input column: name, role, the JSON schema of its value, required or not, the fill."""
     spec = bundle.features
@@ -92,10 +107,12 @@ def _answer(bundle) -> dict:
 
 def openapi_extra(bundle, allow_missing: bool) -> dict:
     example = example_rows(bundle)
-    errors = {
-        str(code): {"description": text, "content": {"application/json": {"example": {"error": "..."}}}}
-        for code, text in ERRORS
-        if code in (400, 413, 422)
+    answer = {
+        "type": "object",
+        "properties": {
+            "predictions": {"type": "array", "items": {"type": "object"}, "description": "one per row, in order"},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
     }
     return {
         "requestBody": {
@@ -105,9 +122,8 @@ def openapi_extra(bundle, allow_missing: bool) -> dict:
         "responses": {
             "200": {
                 "description": "one answer per row, in order, and the warnings (ignored columns, values filled)",
-                "content": {"application/json": {"example": _answer(bundle)}},
+                "content": {"application/json": {"schema": answer, "example": _answer(bundle)}},
             },
-            **errors,
         },
     }
 
@@ -117,7 +133,7 @@ def curl_example(bundle, url: str = "http://127.0.0.1:8000") -> str:
     return f"curl -s {url}/predict -H 'content-type: application/json' -d '{body}'"
 
 
-def docs_page(bundle, allow_missing: bool) -> str:
+def docs_page(bundle, allow_missing: bool, base_url: str = "http://127.0.0.1:8000") -> str:
     """GET /docs: a self-contained page (no script, no external asset)."""
     e = html.escape
     target = bundle.schema["target"]
@@ -145,7 +161,7 @@ object of column: value. The answer gives, for each row in order, {e(what)}, and
 does not know (ignored) and values it filled. GET <code>/health</code>, GET <code>/model</code> (schema and test
 scores), GET <code>/openapi.json</code> (this, as OpenAPI).</p>
 <h2>Columns</h2><table><tr><th>column</th><th>type</th><th>missing</th><th>values</th></tr>{rows}</table>
-<h2>Example</h2><pre>{e(curl_example(bundle))}</pre><p>answers</p><pre>{e(answer)}</pre>
+<h2>Example</h2><pre>{e(curl_example(bundle, base_url))}</pre><p>answers</p><pre>{e(answer)}</pre>
 <h2>Errors</h2><p>Every error is a JSON object with an <code>error</code>; never a 5xx for a bad request.</p>
 <table><tr><th>status</th><th>when</th></tr>{errors}</table></body></html>
 """

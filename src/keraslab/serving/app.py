@@ -97,10 +97,10 @@ async def _send_json(send, status: int, payload: dict):
 MAX_ECHO = 200  # characters of a client's text echoed back in an error
 
 
-def _text(value: str) -> str:
+def _text(value: str, limit: int = MAX_ECHO) -> str:
     """A client's text as it may come back: encodable (a lone surrogate escaped) and bounded."""
     text = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _clean(value, depth: int = 0):
@@ -113,7 +113,7 @@ def _clean(value, depth: int = 0):
     if isinstance(value, dict):
         return {_text(str(k)): _clean(v, depth + 1) for k, v in list(value.items())[:20]}
     if isinstance(value, (list, tuple)):
-        return [_clean(v, depth + 1) for v in value[:20]]
+        return [_clean(v, depth + 1) for v in value[:5]]
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, (int, float, bool)) or value is None:
@@ -121,20 +121,13 @@ def _clean(value, depth: int = 0):
     return _text(str(value))
 
 
-def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: bool = True, allow_missing: bool = False):
-    """The service for a loaded bundle. `allowed_hosts`: the Host names it answers (None: any). `warm_up` compiles
-    the model for each padded batch size before the first request (see Bundle.warm_up). `allow_missing`: fill any
-    missing value as in training (`serve --allow-missing`)."""
-    from fastapi import Body, FastAPI, Request
-    from fastapi.concurrency import run_in_threadpool
+def _error_handlers(app) -> None:
+    """Every error the same shape, {"error": one line, ...}: a malformed body (FastAPI's validation, its first
+    error named, a few given), a path or method that does not exist (404, 405)."""
+    from fastapi import Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import HTMLResponse, JSONResponse
-
-    from keraslab.serving.api_docs import docs_page, openapi_extra
-
-    if warm_up:
-        bundle.warm_up()
-    app = FastAPI(title="keraslab model", version="1", docs_url=None, redoc_url=None)
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError):
@@ -147,7 +140,43 @@ def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: boo
             }
             for e in exc.errors()
         ]
-        return JSONResponse(status_code=422, content={"error": "invalid request", "details": _clean(errors)})
+        first = errors[0] if errors else {"loc": [], "msg": ""}
+        where = " -> ".join(first["loc"][1:]) or "body"
+        return JSONResponse(
+            status_code=422,
+            content={"error": _text(f"invalid request: {where}: {first['msg']}"), "details": _clean(errors[:5])},
+        )
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException):  # 404, 405: the same shape as every other error
+        return JSONResponse(status_code=exc.status_code, content={"error": _text(str(exc.detail))})
+
+
+def create_app(
+    bundle,
+    allowed_hosts: frozenset[str] | None = None,
+    warm_up: bool = True,
+    allow_missing: bool = False,
+    base_url: str = "http://127.0.0.1:8000",
+):
+    """The service for a loaded bundle. `allowed_hosts`: the Host names it answers (None: any). `warm_up` compiles
+    the model for each padded batch size before the first request (see Bundle.warm_up). `allow_missing`: fill any
+    missing value as in training (`serve --allow-missing`). `base_url`: where it listens, for its /docs example."""
+    from fastapi import Body, FastAPI
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+    from keraslab.serving.api_docs import ERROR_RESPONSES, docs_page, openapi_extra
+
+    if warm_up:
+        bundle.warm_up()
+    app = FastAPI(title="keraslab model", version="1", docs_url=None, redoc_url=None)
+
+    _error_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/docs")
 
     @app.get("/health")
     def health():
@@ -163,11 +192,12 @@ def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: boo
         try:
             predictions, warnings = bundle.predict_records(rows, allow_missing=allow_missing, nan_is_missing=False)
         except DataFormatError as exc:
-            return JSONResponse(status_code=422, content={"error": _text(str(exc))})
+            # keraslab's own one line: client values in it are already cut short (keraslab.bundles.rows)
+            return JSONResponse(status_code=422, content={"error": _text(str(exc), limit=2000)})
         # plain floats, strings and lists: serialized as they are, without FastAPI's generic encoder
         return JSONResponse(content={"predictions": predictions, "warnings": [_text(w) for w in warnings]})
 
-    @app.post("/predict", openapi_extra=openapi_extra(bundle, allow_missing))
+    @app.post("/predict", openapi_extra=openapi_extra(bundle, allow_missing), responses=ERROR_RESPONSES)
     async def predict(rows: Annotated[list[dict[str, Any]], Body(min_length=1, max_length=MAX_ROWS)]):
         # a few rows take tens of microseconds: answered on the event loop, which saves the hop to a worker
         # thread; larger requests run in the thread pool so that they never hold up the others
@@ -175,7 +205,7 @@ def create_app(bundle, allowed_hosts: frozenset[str] | None = None, warm_up: boo
             return answer(rows)
         return await run_in_threadpool(answer, rows)
 
-    page = docs_page(bundle, allow_missing)
+    page = docs_page(bundle, allow_missing, base_url)
 
     @app.get("/docs", response_class=HTMLResponse)
     def docs():
@@ -203,5 +233,11 @@ def serve(
 
     from keraslab.bundles.bundle import load
 
-    app = create_app(load(bundle_dir), allowed_hosts=allowed_hosts_for(host, allow_hosts), allow_missing=allow_missing)
+    shown_host = f"[{host}]" if ":" in host else host
+    app = create_app(
+        load(bundle_dir),
+        allowed_hosts=allowed_hosts_for(host, allow_hosts),
+        allow_missing=allow_missing,
+        base_url=f"http://{shown_host}:{port}",
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
