@@ -68,3 +68,21 @@ def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
 
     fig = plots.curves({"$\\undefinedcommand$": [1.0, 0.5]}, title="[/x] $x_$")
     fig.canvas.draw()  # rendering parses nothing
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["notebook", "losses", "--execute", "--timeout", "nan"], "--timeout nan: expected a positive, finite"),
+        (["notebook", "losses", "--execute", "--timeout", "inf"], "--timeout inf: expected a positive, finite"),
+        (["launch", "--processes", "2", "--timeout", "inf", "--", "run", "losses"], "Expected seconds > 0, finite"),
+        (["bench", "--samples", "-5"], "Invalid value for `samples`. Expected an integer >= 1"),
+        (["train", "x.csv", "--target", "t", "--test-size", "nan"], "Invalid value for `test_size`"),
+        (["train", "x.csv", "--target", "t", "--epochs", "inf"], "Invalid value for `epochs`"),
+    ],
+)
+def test_nan_and_infinities_are_refused_by_every_command(argv, says, tmp_path, capsys, monkeypatch):
+    """Issue 28, item 5: every option of every command refuses NaN and the infinities, one line, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert says in _one_line(capsys)

@@ -115,9 +115,9 @@ def _check_names(kind: str, given, known) -> None:
             raise UsageError(f"Unknown {kind} {name!r}. Expected one of: {', '.join(known)}")
 
 
-def check_request(models, backends, devices, repeats: int, impls=IMPLS) -> None:
-    """UsageError for an unknown model, implementation, backend or device, a backend that is not installed, or
-    repeats < 1."""
+def check_request(models, backends, devices, repeats: int, impls=IMPLS, samples: int | None = None) -> None:
+    """UsageError for an unknown model, implementation, backend or device, a backend that is not installed,
+    repeats < 1 or samples < 1."""
     _check_names("benchmark model", models, MODELS)
     _check_names("benchmark implementation", impls, IMPLS)
     _check_names("backend", backends, BACKENDS)
@@ -133,6 +133,8 @@ def check_request(models, backends, devices, repeats: int, impls=IMPLS) -> None:
             raise UsageError(f"Unknown device {d!r}. Expected cpu or gpu")
     if repeats < 1:
         raise UsageError(f"Invalid value for `repeats`. Expected an integer >= 1. Received: repeats={repeats}")
+    if samples is not None and samples < 1:
+        raise UsageError(f"Invalid value for `samples`. Expected an integer >= 1. Received: samples={samples}")
 
 
 def run_bench(
@@ -149,7 +151,7 @@ def run_bench(
     PyTorch is not installed."""
     backends = list(backends or ["jax"])
     impls = list(impls)
-    check_request(models, backends, devices, repeats, impls)
+    check_request(models, backends, devices, repeats, impls, samples)
     notes = []
     if "torch-eager" in impls and importlib.util.find_spec("torch") is None:
         impls.remove("torch-eager")

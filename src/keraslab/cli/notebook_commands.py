@@ -83,8 +83,8 @@ def cmd_notebook(args) -> int:
     if args.all == bool(args.lessons):
         raise UsageError("name a LESSON or pass --all; lessons: " + ", ".join(COURSE_ORDER))
     lessons = list(COURSE_ORDER) if args.all else [get_lesson(name).name for name in dict.fromkeys(args.lessons)]
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError(f"--timeout {args.timeout}: expected a positive number of seconds")
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise UsageError(f"--timeout {args.timeout}: expected a positive, finite number of seconds")
     make_notebooks(
         lessons,
         args.out,

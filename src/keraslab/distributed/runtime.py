@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import socket
 import sys
@@ -55,8 +56,8 @@ class Job:
                 f"Invalid value for `process_id`. Expected an integer in [0, {self.processes}). "
                 f"Received: {self.process_id!r}"
             )
-        if not self.timeout > 0:
-            raise UsageError(f"Invalid value for `timeout`. Expected seconds > 0. Received: {self.timeout!r}")
+        if not 0 < self.timeout < math.inf:
+            raise UsageError(f"Invalid value for `timeout`. Expected seconds > 0, finite. Received: {self.timeout!r}")
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
