@@ -162,6 +162,11 @@ def test_cli_run_bad_value_is_refused_before_any_work(tmp_path, shared_data, cap
         ('{"speed": 1}', "the gd-variants lesson has no parameter(s) speed; its parameters: seed"),
         ("[1, 2]", "expected a JSON object"),
         ("{", "not valid JSON"),
+        # issue 28, item 5: the same rules as the command line's, the file named
+        ('{"epochs": 2.5}', "config.json: Invalid value for `epochs`. Expected an integer in [1, inf)"),
+        ('{"quick": "yes"}', "config.json: Invalid value for `quick`. Expected true or false"),
+        ('{"learning_rate": NaN}', "config.json: Invalid value for `learning_rate`. Expected a number in (0, inf)"),
+        ('{"learning_rate": Infinity}', "config.json: Invalid value for `learning_rate`"),
     ],
 )
 def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, capsys, content, message):
