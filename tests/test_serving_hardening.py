@@ -12,6 +12,17 @@ from keraslab.cli.main import main
 from test_serving import _copy, _records, _valid_row
 
 
+def test_an_all_text_table_trains(tmp_path):
+    """Issue 28, item 2: a table with no numeric column raised TypeError: ufunc 'bitwise_and'."""
+    from keraslab.bundles import TrainOptions, train_table
+
+    frame = pd.DataFrame({"a": ["x", "z"] * 20, "b": ["y", "w", "w", "y"] * 10, "t": ["yes", "no"] * 20})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    out, _ = train_table(tmp_path / "t.csv", TrainOptions(target="t", epochs=3, quiet=True), tmp_path / "b")
+    predictions, _ = load(out).predict_frame(frame.drop(columns=["t"]))
+    assert len(predictions) == 40 and set(predictions["label"]) <= {"yes", "no"}
+
+
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
@@ -25,11 +36,19 @@ from test_serving import _copy, _records, _valid_row
         ),
         (
             {"a": [1.0, 2.0, float("inf"), 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
-            "column 'a' holds inf in row 3; replace it with a number, or leave the cell blank",
+            "column 'a' holds inf in row 3, which is no number a network can take; replace it",
         ),
         (
             {"a": [1.0, -float("inf"), 3.0, 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
             "column 'a' holds -inf in row 2",
+        ),
+        (  # issue 28, item 2: was reported as "row 0 ... 78.0" after the scaler overflowed
+            {"a": [1.0, 78.0, 1e308, 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
+            "column 'a' holds 1e+308 in row 3, which is too large to scale (its square overflows)",
+        ),
+        (  # issue 28, item 2: was scikit-learn's "The test_size = 1 should be greater or equal to ..."
+            {"a": [1.0, 2.0, 3.0, 4.0], "t": ["x", "y"] * 2},
+            "4 rows cannot be split with --test-size 0.2",
         ),
     ],
 )

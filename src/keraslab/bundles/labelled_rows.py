@@ -158,15 +158,30 @@ def positive_class(labels: list[str], counts: pd.Series, chosen: str | None, tar
     return rare, f"positive class {rare!r} (the rarer class; --positive to change it)"
 
 
+MAX_SCALABLE = 1e150  # a value whose square overflows float64 cannot be standardised (its variance is inf)
+
+
 def _check_finite(csv: Path, frame) -> None:
-    """inf and -inf are no values a network can take (blank cells are imputed): name the column and the row."""
+    """inf, -inf and numbers too large to standardise are no values a network can take (blank cells are imputed):
+    name the column, the row (counted from 1, as the data rows of the file) and the value."""
     numeric = frame.select_dtypes("number")
-    bad = ~np.isfinite(numeric.to_numpy(np.float64)) & numeric.notna().to_numpy()
+    if numeric.shape[1] == 0:  # an all-text table: nothing numeric to check
+        return
+    values = numeric.to_numpy(np.float64)
+    present = numeric.notna().to_numpy(bool)
+    with np.errstate(invalid="ignore"):
+        bad = present & ~(np.abs(values) <= MAX_SCALABLE)
     if bad.any():
         row, col = (int(i[0]) for i in np.nonzero(bad))
+        value = values[row, col]
+        why = (
+            "is no number a network can take"
+            if not np.isfinite(value)
+            else "is too large to scale (its square overflows)"
+        )
         raise DataFormatError(
-            f"{csv}: column {numeric.columns[col]!r} holds {numeric.iat[row, col]} in row {row + 1}; replace it with "
-            f"a number, or leave the cell blank (blank cells are imputed)"
+            f"{csv}: column {numeric.columns[col]!r} holds {value:g} in row {row + 1}, which {why}; replace it, "
+            f"rescale the column, or leave the cell blank (blank cells are imputed)"
         )
 
 
