@@ -86,3 +86,30 @@ def test_nan_and_infinities_are_refused_by_every_command(argv, says, tmp_path, c
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert says in _one_line(capsys)
+
+
+def _disk_full(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")  # as write() and fsync() raise it: no file named
+
+
+def test_a_full_disk_names_the_path_for_run_notebook_and_train(tmp_path, shared_data, capsys, monkeypatch):
+    """Issue 28, item 3: `train`, `run` and `notebook` printed "no space left on the device" without the path."""
+    import os
+
+    from keraslab.runs.folder import FolderWriter
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", _disk_full)
+        assert main(["notebook", "losses", "--out", str(tmp_path / "nb")]) == 1
+        assert f"{tmp_path / 'nb' / 'losses.ipynb'}: no space left on the device" in _one_line(capsys)
+    with monkeypatch.context() as m:
+        m.setattr(FolderWriter, "write_text", _disk_full)
+        assert main(["run", "losses", "--quick", "--out", str(tmp_path / "r")]) == 1
+        assert f"{tmp_path / 'r'}: no space left on the device" in _one_line(capsys)
+        assert not (tmp_path / "r").exists()
+        csv = str(shared_data / "insurance_data.csv")
+        assert main(["train", csv, "--target", "bought_insurance", "--epochs", "1", "--out", str(tmp_path / "b")]) == 1
+        assert f"{tmp_path / 'b'}: no space left on the device" in _one_line(capsys)
+        assert not (tmp_path / "b").exists()

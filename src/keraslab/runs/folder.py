@@ -168,6 +168,8 @@ class RunDir(FolderWriter):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
+            if isinstance(exc, OSError) and exc.filename is None:
+                exc.filename = str(self.final)  # a full disk while writing the run (Keras's save names no file)
             self.abandon()
             return False
         try:
