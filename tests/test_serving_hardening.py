@@ -286,3 +286,49 @@ def test_the_default_cap_is_fifty_and_one_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "Invalid value for `max_categories`. Expected an integer in [2, inf)" in err
     assert not (tmp_path / "b").exists()
+
+
+def _alter(churn_bundle, tmp_path, name, change):
+    """A copy of the bundle with one file changed, its manifest rewritten (as someone who edits files would)."""
+    from keraslab.bundles.bundle import write_manifest
+
+    b = _copy(churn_bundle, tmp_path)
+    if name == "metrics.json" and change == "list":
+        (b / name).write_text("[1, 2]")
+    else:
+        _rewrite_json(b / name, change)
+    write_manifest(b)
+    return b
+
+
+def _first_categorical_to_yes_no(p):
+    p["yes_no"][0]["fill"] = "x"
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "says"),
+    [
+        ("schema.json", lambda s: s.pop("columns"), "'columns' should list each input column with its name and role"),
+        ("schema.json", lambda s: s["target"].update(labels=["No"]), "a classifier needs two labels or more"),
+        (
+            "schema.json",
+            lambda s: s["target"].update(labels=["a", "b", "c"]),
+            "model.keras has 1 outputs but schema.json describes 3 labels",
+        ),
+        (
+            "schema.json",
+            lambda s: s["target"].update(threshold="0.5"),
+            "'target.threshold' should be a number in [0, 1]",
+        ),
+        ("preprocessing.json", lambda p: p["numeric"][0].update(scale=0), "scale 0 is not what keraslab writes"),
+        ("preprocessing.json", _first_categorical_to_yes_no, "fill 'x' is not what keraslab writes"),
+        ("metrics.json", "list", "metrics.json: expected a JSON object with a 'summary' object"),
+    ],
+)
+def test_a_tampered_bundle_fails_at_load_never_in_a_request(churn_bundle, tmp_path, name, change, says):
+    """Issue 28, item 1: each of these served 500s (KeyError, IndexError, ZeroDivisionError ...) or failed at start
+    with a raw error; now load (and so `serve`) refuses the bundle in one line naming the file and the field."""
+    b = _alter(churn_bundle, tmp_path, name, change)
+    with pytest.raises(BundleError) as caught:
+        load(b)
+    assert says in str(caught.value) and len(str(caught.value).splitlines()) == 1

@@ -248,7 +248,9 @@ def load(folder: str | Path) -> Bundle:
         features = FeatureSpec.from_json(json.loads((folder / "preprocessing.json").read_text()))
         schema = json.loads((folder / "schema.json").read_text())
         metrics = json.loads((folder / "metrics.json").read_text())
-    except (ValueError, DataFormatError, KeyError, TypeError, AttributeError) as exc:
+    except DataFormatError as exc:  # the preprocessing, checked field by field: its own one line
+        raise BundleError(f"{folder}: {exc}; the bundle was altered or damaged (train it again)") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BundleError(f"{folder}: a JSON file of the bundle is truncated or corrupt ({exc!r})") from None
     _check_schema(folder, schema)
     n_in = model.inputs[0].shape[-1]
@@ -257,20 +259,41 @@ def load(folder: str | Path) -> Bundle:
             f"{folder}: preprocessing.json makes {features.n_features} features but model.keras takes {n_in}; the "
             f"two do not belong together"
         )
+    _check_together(folder, model, features, schema, metrics)
     return Bundle(folder, model, features, schema, metrics, manifest)
 
 
 def _check_schema(folder: Path, schema) -> None:
-    target = schema.get("target") if isinstance(schema, dict) else None
+    """schema.json's fields, each of the type keraslab writes (BundleError naming the field otherwise)."""
+    path = folder / "schema.json"
+
+    def bad(what: str) -> BundleError:
+        return BundleError(f"{path}: {what}; the bundle was altered or damaged (train it again)")
+
+    if not isinstance(schema, dict):
+        raise bad("expected a JSON object")
+    target = schema.get("target")
     if (
         not isinstance(target, dict)
         or not isinstance(target.get("name"), str)
         or not isinstance(target.get("labels"), list)
     ):
-        raise BundleError(
-            f"{folder / 'schema.json'}: expected a 'target' with its 'name' and 'labels'; found {target!r:.80}"
-        )
-    if target.get("task", "classification") == "regression":
+        raise BundleError(f"{path}: expected a 'target' with its 'name' and 'labels'; found {target!r:.80}")
+    columns = schema.get("columns")
+    if not isinstance(columns, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) and c.get("role") in ("numeric", "yes_no", "categorical")
+        for c in columns
+    ):
+        raise bad("'columns' should list each input column with its name and role")
+    if not all(isinstance(label, str) for label in target["labels"]):
+        raise bad("'target.labels' should be texts")
+    _check_target(path, target, bad)
+
+
+def _check_target(path: Path, target: dict, bad) -> None:
+    """The target's task and what it needs: a regression its scale, two classes their threshold."""
+    task = target.get("task", "classification")
+    if task == "regression":
         scale = target.get("scale")
         ok = isinstance(scale, dict) and all(
             isinstance(scale.get(k), int | float) and not isinstance(scale.get(k), bool) and np.isfinite(scale[k])
@@ -278,8 +301,35 @@ def _check_schema(folder: Path, schema) -> None:
         )
         if not ok or scale["std"] <= 0:
             raise BundleError(
-                f"{folder / 'schema.json'}: a regression's target needs a 'scale' with a finite 'mean' and a positive "
+                f"{path}: a regression's target needs a 'scale' with a finite 'mean' and a positive "
                 f"'std'; found {scale!r:.80}"
             )
-    elif target.get("task", "classification") != "classification":
-        raise BundleError(f"{folder / 'schema.json'}: unknown task {target.get('task')!r}")
+    elif task != "classification":
+        raise BundleError(f"{path}: unknown task {task!r}")
+    elif len(target["labels"]) < 2:
+        raise bad(f"a classifier needs two labels or more; found {target['labels']!r:.60}")
+    elif len(target["labels"]) == 2:
+        threshold = target.get("threshold")
+        if not (isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1):
+            raise bad(f"'target.threshold' should be a number in [0, 1]; found {threshold!r:.40}")
+
+
+def _check_together(folder: Path, model, features: FeatureSpec, schema: dict, metrics) -> None:
+    """The files of the bundle belong together: the schema's columns are the preprocessing's, the model's outputs
+    fit the labels, and metrics.json is an object (GET /model shows it)."""
+    if [c["name"] for c in schema["columns"]] != features.columns:
+        raise BundleError(
+            f"{folder}: schema.json and preprocessing.json list different columns; they do not belong together"
+        )
+    outputs = int(model.outputs[0].shape[-1])
+    labels = schema["target"]["labels"]
+    regression = schema["target"].get("task", "classification") == "regression"
+    expected = 1 if regression or len(labels) == 2 else len(labels)
+    if outputs != expected:
+        what = "a regression" if regression else f"{len(labels)} labels"
+        raise BundleError(
+            f"{folder}: model.keras has {outputs} outputs but schema.json describes {what} ({expected} expected); the "
+            f"two do not belong together"
+        )
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("summary", {}), dict):
+        raise BundleError(f"{folder / 'metrics.json'}: expected a JSON object with a 'summary' object")

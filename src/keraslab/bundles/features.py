@@ -105,18 +105,20 @@ class FeatureSpec:
 
     @classmethod
     def from_json(cls, data: dict) -> FeatureSpec:
+        """The spec of preprocessing.json, every field checked (a hand-edited or damaged file is a DataFormatError
+        naming the column and the field, never a ZeroDivisionError or a TypeError at prediction time)."""
         if not isinstance(data, dict) or data.get("format") != "keraslab.features/1":
             raise DataFormatError("preprocessing.json is not a keraslab feature specification")
         try:
             spec = cls(list(data["numeric"]), list(data["yes_no"]), list(data["categorical"]))
-            for col in spec.numeric:
-                float(col["median"]), float(col["mean"]), float(col["scale"])
-            for col in spec.categorical:
-                list(col["categories"])
-                if not isinstance(col.get("other", False), bool):
-                    raise ValueError(f"'other' of column {col['name']!r} should be true or false")
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataFormatError(f"preprocessing.json is malformed ({exc})") from None
+            raise DataFormatError(f"preprocessing.json is malformed (no list {exc})") from None
+        for group, fields in (("numeric", _NUMERIC), ("yes_no", _YES_NO), ("categorical", _CATEGORICAL)):
+            for col in getattr(spec, group):
+                _check_column(group, col, fields)
+        names = spec.columns
+        if len(set(names)) != len(names):
+            raise DataFormatError("preprocessing.json names a column twice")
         return spec
 
     @property
@@ -225,6 +227,31 @@ def _one_hot(col: dict, s: pd.Series, warnings: list[str]) -> np.ndarray:
     ok = codes.notna().to_numpy()
     block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
     return block
+
+
+def _finite(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+_NUMERIC = {"median": _finite, "mean": _finite, "scale": lambda v: _finite(v) and v > 0}
+_YES_NO = {"fill": lambda v: v in (0, 1) and not isinstance(v, bool)}
+_CATEGORICAL = {
+    "fill": lambda v: isinstance(v, str),
+    "categories": lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+}
+
+
+def _check_column(group: str, col, fields: dict) -> None:
+    if not isinstance(col, dict) or not isinstance(col.get("name"), str):
+        raise DataFormatError(f"preprocessing.json: a {group} column without a name: {col!r:.60}")
+    for field_name, ok in fields.items():
+        if not ok(col.get(field_name)):
+            raise DataFormatError(
+                f"preprocessing.json: column {col['name']!r}: {field_name} {col.get(field_name)!r:.40} is not what "
+                f"keraslab writes ({'a positive number' if field_name == 'scale' else 'a valid ' + field_name})"
+            )
+    if not isinstance(col.get("other", False), bool):
+        raise DataFormatError(f"preprocessing.json: column {col['name']!r}: 'other' should be true or false")
 
 
 def _unseen_warning(name: str, values: dict[str, int]) -> str:
