@@ -239,3 +239,48 @@ def test_idx_headers_that_overflow_or_have_too_many_dimensions():
     header = bytes([0, 0, 8, 5]) + (1).to_bytes(4, "big") * 5 + b"\x00"
     with pytest.raises(DataFormatError, match=r"wrap5.idx: idx header says 5 dimensions; at most 4"):
         formats.parse_idx(header, "wrap5.idx")
+
+
+def test_a_pickle_that_doubles_bytes_with_a_codec_is_refused(tmp_path):
+    """Issue 28, item 4: _codecs.encode chained with "hex" doubles its input at each call (29 calls, 370 bytes:
+    512 MB a member). Only latin-1, as protocol 2 writes bytes, is allowed."""
+    import codecs
+
+    class Doubling:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __reduce__(self):
+            return (codecs.encode, (self.inner, "hex"))
+
+    payload = b"ab"
+    for _ in range(3):
+        payload = Doubling(payload)
+    raw = pickle.dumps({b"data": payload, b"labels": [0]}, protocol=2)
+    assert b"_codecs" in raw and len(raw) < 400
+    with pytest.raises(DataFormatError, match=r"not a CIFAR batch \(_codecs.encode of bytes with 'hex'"):
+        formats.read_cifar10_tar(_cifar_archive(tmp_path / "hex.tar.gz", raw))
+
+
+def test_a_tarball_that_decompresses_beyond_a_cifar_archive_is_refused_while_streaming(tmp_path, monkeypatch):
+    """Issue 28, item 4: a 244-byte .tar.gz drove the reader to 2.6 GB. Decompression is bounded as it streams
+    (the bound lowered here so that the test stays small)."""
+    monkeypatch.setattr(formats, "CIFAR_MAX_TOTAL", 2_000_000)
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("padding")  # not a CIFAR member: it is skipped, and still counted
+        info.size = 5_000_000
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    assert path.stat().st_size < 20_000
+    with pytest.raises(DataFormatError, match=r"bomb.tar.gz: decompresses to more than 2,000,000 bytes"):
+        formats.read_cifar10_tar(path)
+
+
+def test_an_idx_gz_is_bounded_while_it_is_decompressed(tmp_path, monkeypatch):
+    """Issue 28, item 4: a 408 KB idx .gz was decompressed whole (915 MB) before its size was checked."""
+    monkeypatch.setattr(formats, "IDX_MAX_BYTES", 1_000_000)
+    path = tmp_path / "big-idx3-ubyte.gz"
+    header = bytes([0, 0, 8, 3]) + (10_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    path.write_bytes(gzip.compress(header + bytes(5_000_000)))
+    with pytest.raises(DataFormatError, match=r"holds more than 1,000,000 bytes \(decompressed\)"):
+        formats.read_idx(path)

@@ -34,14 +34,27 @@ CIFAR_MAX_MEMBER = 40_000_000
 CIFAR_MAX_ARRAY = 40_000_000
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """Read a file, gunzipping it if its name ends in .gz; a truncated or corrupt .gz is a DataFormatError."""
+IDX_MAX_BYTES = 100_000_000  # an idx file holds at most this many bytes decompressed (MNIST's largest: 47 MB)
+CIFAR_MAX_TOTAL = 7 * 40_000_000  # the CIFAR-10 tarball decompressed (the real one: 178 MB)
+
+
+def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
+    """Read a file, gunzipping it if its name ends in .gz, never more than `limit` bytes (decompressed while
+    streaming, so a small .gz cannot expand into gigabytes); a truncated, corrupt or larger .gz is a DataFormatError."""
     path = Path(path)
+    limit = IDX_MAX_BYTES if limit is None else limit
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
+                data = fh.read(limit + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise DataFormatError(
+                f"{path}: holds more than {limit:,} bytes (decompressed); no dataset file is as large"
+            )
+        return data
     except EOFError:
         raise DataFormatError(f"{path}: the gzip stream is truncated (the file ended early)") from None
     except (gzip.BadGzipFile, zlib.error) as exc:
@@ -131,7 +144,7 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
             ("numpy", "dtype"),
             ("numpy.core.multiarray", "scalar"),
             ("numpy._core.multiarray", "scalar"),
-            ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2; it only encodes a string
+            ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2: latin-1 only (_checked_encode)
         }
     )
 
@@ -143,7 +156,23 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
             return _checked_reconstruct(found)
         if name == "dtype":
             return _checked_dtype(found)
+        if name == "encode":
+            return _checked_encode(found)
         return found
+
+
+def _checked_encode(encode):
+    """Protocol 2 writes bytes as _codecs.encode(text, "latin1"): that, of a CIFAR batch's size, and nothing else
+    (another codec, "hex" say, doubles its input at every call: 29 nested calls in 370 bytes build 512 MB)."""
+
+    def build(text, encoding="utf-8", errors="strict"):
+        if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or len(text) > CIFAR_MAX_ARRAY:
+            raise pickle.UnpicklingError(
+                f"_codecs.encode of {type(text).__name__} with {encoding!r} is not a CIFAR batch's"
+            )
+        return encode(text, encoding, errors)
+
+    return build
 
 
 def _checked_reconstruct(reconstruct):
@@ -195,33 +224,54 @@ def read_cifar10_tar(path: str | Path) -> dict[str, np.ndarray]:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
+class _Bounded(io.RawIOBase):
+    """A stream that refuses to give more than `limit` bytes in all (the decompressed tarball, read once)."""
+
+    def __init__(self, raw, limit: int, source: str):
+        self.raw, self.left, self.source, self.limit = raw, limit, source, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(min(len(buffer), self.left + 1))
+        if len(data) > self.left:
+            raise DataFormatError(
+                f"{self.source}: decompresses to more than {self.limit:,} bytes; the CIFAR-10 archive is about 178 MB"
+            )
+        self.left -= len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _cifar_batches(path: Path) -> dict[str, object]:
-    """Every CIFAR batch of the archive, unpickled with _ArraysOnlyUnpickler after all members were checked."""
+    """Every CIFAR batch of the archive, unpickled with _ArraysOnlyUnpickler: the archive is read once, as a stream,
+    its decompressed bytes bounded; each member is checked before it is read."""
     source = str(path)
+    found: dict[str, bytes] = {}
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
+        with gzip.open(path, "rb") as gz, tarfile.open(fileobj=_Bounded(gz, CIFAR_MAX_TOTAL, source), mode="r|") as tar:
+            for member in tar:
                 _check_member(member, source)
-            by_name = {posixpath.normpath(m.name): m for m in members if m.isfile()}
-            missing = [m for m in CIFAR_MEMBERS if m not in by_name]
-            if missing:
-                raise DataFormatError(f"{source}: not a CIFAR-10 python archive; missing {', '.join(missing)}")
-            for name in CIFAR_MEMBERS:
-                if by_name[name].size > CIFAR_MAX_MEMBER:
+                name = posixpath.normpath(member.name)
+                if not member.isfile() or name not in CIFAR_MEMBERS:
+                    continue
+                if member.size > CIFAR_MAX_MEMBER:
                     raise DataFormatError(
-                        f"{source}: member {name} is {by_name[name].size:,} bytes; a CIFAR-10 batch is at most "
+                        f"{source}: member {name} is {member.size:,} bytes; a CIFAR-10 batch is at most "
                         f"{CIFAR_MAX_MEMBER:,}"
                     )
-            return {
-                name: _unpickle_batch(source, name, tar.extractfile(by_name[name]).read()) for name in CIFAR_MEMBERS
-            }
+                found[name] = tar.extractfile(member).read()
     except DataFormatError:
         raise
     except EOFError:
         raise DataFormatError(f"{source}: the archive is truncated (the file ended early)") from None
     except (tarfile.TarError, OSError, zlib.error) as exc:
         raise DataFormatError(f"{source}: not a valid .tar.gz archive ({exc})") from None
+    missing = [m for m in CIFAR_MEMBERS if m not in found]
+    if missing:
+        raise DataFormatError(f"{source}: not a CIFAR-10 python archive; missing {', '.join(missing)}")
+    return {name: _unpickle_batch(source, name, found[name]) for name in CIFAR_MEMBERS}
 
 
 def _unpickle_batch(source: str, name: str, raw: bytes):
