@@ -3,6 +3,7 @@ never interrupted; damaged checkpoints fall back with a warning; bad resumes are
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -290,3 +291,46 @@ def test_two_processes_resume_a_killed_run(killed_and_uninterrupted, shared_data
     for key in a:
         np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-5, err_msg=key)
     assert json.loads((root / "two/manifest.json").read_text())["parallel"]["processes"] == 2
+
+
+def _rewritten(path, change):
+    """The checkpoint rewritten as a valid archive with one field changed (CRCs and all correct)."""
+    with np.load(path, allow_pickle=False) as data:
+        members = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(members["meta"]).decode("utf-8"))
+    change(meta, members)
+    members["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **members)
+    path.write_bytes(buf.getvalue())
+
+
+def _nan_weights(meta, members):
+    blob = members["state"].copy()
+    blob[:4] = np.frombuffer(np.float32(np.nan).tobytes(), dtype=np.uint8)
+    members["state"] = blob
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda m, _: m.update(counts=["abc", 0, 2]), "variable counts"),
+        (lambda m, _: m["index"][0].__setitem__(0, "|O"), "is not a numeric one"),
+        (lambda m, _: m.update(epoch=float("inf")), "is not a count of epochs"),
+        (lambda m, _: m["index"][0].__setitem__(2, 10**9), "lies outside the saved state"),
+        (_nan_weights, "a saved weight is NaN or infinite"),
+    ],
+)
+def test_a_tampered_but_valid_checkpoint_is_skipped_saying_why(tmp_path, capsys, change, says):
+    """Issue 28, item 12: counts "abc", dtype "|O", an infinite epoch (TypeError / OverflowError) or NaN weights
+    (resumed as they were) in an archive whose CRCs are right; now each is skipped as a damaged one is."""
+    fit = checkpoints.Store(tmp_path, min_epochs=3).next_fit(epochs=5)
+    state = ([np.ones((2, 3), np.float32)], [], [np.zeros(3, np.float32), np.int64(4)])
+    sig = {"epochs": 5, "batch_size": 32}
+    for epoch in (1, 2):
+        fit.save(epoch, state, [{"epoch": e, "loss": 1.0 / e} for e in range(1, epoch + 1)], sig)
+    _rewritten(fit.folder / "epoch-0002.npz", change)
+    epoch, _rows, got = fit.latest(state, sig)
+    assert epoch == 1 and np.all(np.isfinite(got[0][0]))  # the one before it, whole
+    err = capsys.readouterr().err
+    assert "epoch-0002.npz is damaged" in err and says in err and "falling back to epoch-0001.npz" in err

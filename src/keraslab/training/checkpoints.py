@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import io
 import json
+import math
 import re
 import sys
 import zipfile
@@ -121,21 +122,58 @@ def _encode(epoch: int, state, rows: list[dict], signature: dict) -> bytes:
     return buf.getvalue()
 
 
+_STATE_KINDS = "fiub"  # float, signed and unsigned integer, bool: what a model's and an optimizer's state holds
+
+
 def read(path: str | Path):
-    """(epoch, rows, signature, state) from a checkpoint file; reading every member checks its CRC-32."""
+    """(epoch, rows, signature, state) from a checkpoint file; reading every member checks its CRC-32, and every
+    field of its meta is checked (ValueError for anything keraslab does not write: a count that is not a number, an
+    object dtype, an infinite epoch, a slice outside the blob, a weight that is NaN or infinite)."""
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-        blob, rows = data["state"], history_rows(data["history"])
-    values = []
-    for dtype, shape, start in meta["index"]:
-        dt = np.dtype(dtype)
-        size = dt.itemsize * int(np.prod(shape, dtype=np.int64))
-        values.append(blob[start : start + size].view(dt).reshape(shape).copy())
+        blob, table = data["state"], data["history"]
+    if not isinstance(meta, dict):
+        raise ValueError("its meta is not an object")
+    epoch, counts, index = meta.get("epoch"), meta.get("counts"), meta.get("index")
+    if not (isinstance(epoch, int) and not isinstance(epoch, bool) and epoch >= 0):
+        raise ValueError(f"its epoch {epoch!r:.40} is not a count of epochs")
+    if not (
+        isinstance(counts, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+    ):
+        raise ValueError(f"its variable counts {counts!r:.40} are not counts")
+    if not isinstance(index, list) or sum(counts) != len(index) or not isinstance(meta.get("signature"), dict):
+        raise ValueError("its index does not match its counts")
+    if blob.dtype != np.uint8 or blob.ndim != 1 or table.dtype.kind != "f":
+        raise ValueError("its state or history member is not what keraslab writes")
+    values = [_variable(blob, entry) for entry in index]
+    rows = history_rows(table)
     state, at = [], 0
-    for n in meta["counts"]:
+    for n in counts:
         state.append(values[at : at + n])
         at += n
-    return int(meta["epoch"]), rows, meta["signature"], state
+    return epoch, rows, meta["signature"], state
+
+
+def _variable(blob: np.ndarray, entry) -> np.ndarray:
+    """One variable out of the blob, its dtype, shape and place checked, its values finite."""
+    if not (isinstance(entry, list) and len(entry) == 3):
+        raise ValueError(f"an index entry {entry!r:.40} is not [dtype, shape, start]")
+    dtype, shape, start = entry
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype {dtype!r:.20} is not a dtype") from None
+    if dt.kind not in _STATE_KINDS or dt.hasobject:
+        raise ValueError(f"dtype {dtype!r:.20} is not a numeric one")
+    if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+        raise ValueError(f"shape {shape!r:.40} is not a shape")
+    size = dt.itemsize * math.prod(shape)
+    if not (isinstance(start, int) and not isinstance(start, bool) and start >= 0 and start + size <= blob.size):
+        raise ValueError(f"a variable at {start!r:.20} lies outside the saved state")
+    value = blob[start : start + size].view(dt).reshape(shape).copy()
+    if dt.kind == "f" and not np.all(np.isfinite(value)):
+        raise ValueError("a saved weight is NaN or infinite")
+    return value
 
 
 class FitCheckpoints:
@@ -174,7 +212,7 @@ class FitCheckpoints:
         for n, (epoch, path) in enumerate(files):
             try:
                 got_epoch, rows, sig, state = read(path)
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
                 fallback = (
                     f"falling back to {files[n + 1][1].name}"
                     if n + 1 < len(files)
