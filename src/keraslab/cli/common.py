@@ -99,7 +99,7 @@ def add_declared(
         if p.name in skip:
             continue
         accepts = f"; {p.bound.describe(p.type is int)}" if p.bound is not None else ""
-        default = "" if p.default in (None, "") else f"default: {p.default}"
+        default = "" if p.default == "" else f"default: {p.default}"  # None says "the lesson chooses"
         shown = f" ({default}{accepts})" if default or accepts else ""
         help_ = f"{p.help}{shown}".replace("%", "%%").replace("(; ", "(")
         if p.type is bool:
