@@ -236,3 +236,61 @@ def test_predict_refuses_a_file_that_has_none_of_the_models_columns(odd_bundle, 
     err = capsys.readouterr().err
     assert "none of the model's columns is in the input (found '_score;class'" in err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_slow_clients_are_dropped_and_connections_capped(odd_bundle):
+    """Issue 28, item 13: 50 connections with partial bodies and one with partial headers stayed open for more than
+    65 s. A bounded local test: a 1 s client timeout, a real uvicorn server on a free port, in a thread."""
+    pytest.importorskip("fastapi")
+    import socket
+    import threading
+    import time
+
+    from keraslab.serving.app import create_app, server
+
+    folder, _ = odd_bundle
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(load(folder), warm_up=False, client_timeout=1.0)
+    srv = server(app, "127.0.0.1", port, log_level="error", client_timeout=1.0, max_connections=3)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if srv.started:
+                break
+            time.sleep(0.05)
+
+        def dropped_after(payload: bytes) -> tuple[float, bytes]:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(payload)
+                t0, got = time.monotonic(), b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        return time.monotonic() - t0, got
+                    got += chunk
+
+        head = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the headers never end
+        seconds, answer = dropped_after(head)
+        assert seconds < 5 and answer == b"", (seconds, answer)
+        body = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        body += b"Content-Length: 100\r\n\r\n[{"  # 3 of the 100 bytes announced, then nothing
+        seconds, answer = dropped_after(body)
+        assert seconds < 5 and b" 408 " in answer.split(b"\r\n")[0] and b"did not arrive within 1 s" in answer
+        # the cap: with 3 connections held open, a fourth is answered 503 at once; once they are dropped, 200
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        for h in held:
+            h.sendall(head)
+        time.sleep(0.2)
+        _, answer = dropped_after(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert b" 503 " in answer.split(b"\r\n")[0]
+        time.sleep(2)  # past the client timeout: the held connections were dropped
+        _, answer = dropped_after(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert b" 200 " in answer.split(b"\r\n")[0]
+        for h in held:
+            h.close()
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

@@ -19,6 +19,18 @@ ALLOW_MISSING = (
 )
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"Invalid value for `seconds`. Expected a number in (0, inf). Received: {text}"
+        )
+    return value
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -84,6 +96,20 @@ def add_commands(sub) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
+    parser.add_argument(
+        "--client-timeout",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="drop a client that has not sent its request's headers, or then its body, within SECONDS (default: 10)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_port,  # 1 .. 65535
+        default=200,
+        metavar="N",
+        help="serve at most N connections and requests at once; the rest get 503 (default: 200)",
+    )
     parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument(
         "--allow-host",
@@ -148,5 +174,7 @@ def cmd_serve(args) -> int:
         log_level="warning" if args.quiet else "info",
         allow_hosts=args.allow_host,
         allow_missing=args.allow_missing,
+        client_timeout=args.client_timeout,
+        max_connections=args.max_connections,
     )
     return 0

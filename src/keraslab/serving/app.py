@@ -14,12 +14,16 @@ request of at most INLINE_ROWS rows, answered on the event loop.
 model they name is made inside create_app.)
 """
 
+import asyncio
 import json
 import math
+import time
 from typing import Annotated, Any
 
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
+CLIENT_TIMEOUT = 10.0  # seconds a client may take to send its request's headers, and then its body
+MAX_CONNECTIONS = 200  # concurrent connections and requests; beyond it, 503
 INLINE_ROWS = 16  # requests of up to this many rows are answered on the event loop (see predict)
 
 
@@ -40,8 +44,14 @@ class BodyLimit:
     rebinding), and a request body over `limit` bytes gets 413 before it is parsed, whether it announces its length
     or comes in chunks (the body is read here, at most `limit` bytes of it, and handed on whole)."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES, allowed_hosts: frozenset[str] | None = None):
-        self.app, self.limit, self.allowed_hosts = app, limit, allowed_hosts
+    def __init__(
+        self,
+        app,
+        limit: int = MAX_BODY_BYTES,
+        allowed_hosts: frozenset[str] | None = None,
+        body_timeout: float = CLIENT_TIMEOUT,
+    ):
+        self.app, self.limit, self.allowed_hosts, self.body_timeout = app, limit, allowed_hosts, body_timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -60,8 +70,13 @@ class BodyLimit:
                 send, 413, {"error": f"request body of {int(length)} bytes is over the limit of {self.limit} bytes"}
             )
         chunks, received, more = [], 0, True
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         while more:
-            message = await receive()
+            try:  # a client that stops sending its body is dropped, not waited for
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                error = {"error": f"the request body did not arrive within {self.body_timeout:g} s"}
+                return await _send_json(send, 408, error, close=True)
             if message["type"] != "http.request":  # the client went away
                 return None
             chunk = message.get("body", b"")
@@ -82,13 +97,14 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
-async def _send_json(send, status: int, payload: dict):
+async def _send_json(send, status: int, payload: dict, close: bool = False):
     body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": headers + ([(b"connection", b"close")] if close else []),
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -158,6 +174,7 @@ def create_app(
     warm_up: bool = True,
     allow_missing: bool = False,
     base_url: str = "http://127.0.0.1:8000",
+    client_timeout: float = CLIENT_TIMEOUT,
 ):
     """The service for a loaded bundle. `allowed_hosts`: the Host names it answers (None: any). `warm_up` compiles
     the model for each padded batch size before the first request (see Bundle.warm_up). `allow_missing`: fill any
@@ -211,7 +228,7 @@ def create_app(
     def docs():
         return HTMLResponse(page, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
-    return BodyLimit(app, allowed_hosts=allowed_hosts)
+    return BodyLimit(app, allowed_hosts=allowed_hosts, body_timeout=client_timeout)
 
 
 def allowed_hosts_for(host: str, extra=()) -> frozenset[str] | None:
@@ -221,6 +238,38 @@ def allowed_hosts_for(host: str, extra=()) -> frozenset[str] | None:
     return None
 
 
+def server(
+    app,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    client_timeout: float = CLIENT_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+):
+    """A uvicorn server for `app` that drops slow clients: a connection that has not sent a whole request's headers
+    within `client_timeout` seconds is closed (the body has its own deadline, BodyLimit's), and at most
+    `max_connections` connections and requests are served at once (the rest get 503)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        waiting: dict = {}  # noqa: RUF012 - one server per process
+
+        async def on_tick(self, counter: int) -> bool:
+            now = time.monotonic()
+            for proto in list(self.server_state.connections):
+                if getattr(proto, "cycle", None) is not None:  # a request arrived: its body has its own deadline
+                    self.waiting.pop(proto, None)
+                elif now - self.waiting.setdefault(proto, now) > client_timeout:
+                    proto.transport.close()  # headers never completed
+            for proto in [p for p in self.waiting if p not in self.server_state.connections]:
+                self.waiting.pop(proto, None)
+            return await super().on_tick(counter)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, limit_concurrency=max_connections)
+    return Server(config)
+
+
 def serve(
     bundle_dir,
     host: str = "127.0.0.1",
@@ -228,9 +277,9 @@ def serve(
     log_level: str = "info",
     allow_hosts=(),
     allow_missing: bool = False,
+    client_timeout: float = CLIENT_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> None:
-    import uvicorn
-
     from keraslab.bundles.bundle import load
 
     shown_host = f"[{host}]" if ":" in host else host
@@ -239,5 +288,6 @@ def serve(
         allowed_hosts=allowed_hosts_for(host, allow_hosts),
         allow_missing=allow_missing,
         base_url=f"http://{shown_host}:{port}",
+        client_timeout=client_timeout,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    server(app, host, port, log_level=log_level, client_timeout=client_timeout, max_connections=max_connections).run()
