@@ -20,6 +20,7 @@ from keraslab.bundles.labelled_rows import TargetKind
 from keraslab.bundles.rows import check_rows
 from keraslab.errors import DataFormatError, KeraslabError
 from keraslab.files import sha256_file
+from keraslab.runs.integrity import file_hashes
 
 BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
 BLOCK_ROWS = 1024  # the largest batch the model is run on; the server's row limit (1000) fits in one block
@@ -40,10 +41,7 @@ class BundleError(KeraslabError):
 
 
 def write_manifest(folder: Path, extra: dict | None = None) -> dict:
-    files = {
-        name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in BUNDLE_FILES
-    }
-    manifest = {"format": "keraslab.bundle/1", "files": files, **(extra or {})}
+    manifest = {"format": "keraslab.bundle/1", "files": file_hashes(folder, BUNDLE_FILES), **(extra or {})}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

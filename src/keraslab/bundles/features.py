@@ -46,9 +46,7 @@ class FeatureSpec:
     def from_preprocessor(cls, prep, frame: pd.DataFrame) -> FeatureSpec:
         spec = cls._fitted(prep, frame)
         for col in spec.numeric + spec.yes_no + spec.categorical:  # what a row may leave out (keraslab.bundles.rows)
-            values = frame[col["name"]]
-            blank = values.isna() | values.astype("string").str.strip().eq("").fillna(False)
-            col["missing_in_training"] = bool(blank.any())
+            col["missing_in_training"] = bool(blank_cells(frame[col["name"]]).any())
         return spec
 
     @classmethod
@@ -255,15 +253,21 @@ def _check_column(group: str, col, fields: dict) -> None:
 
 
 def _unseen_warning(name: str, values: dict[str, int]) -> str:
-    shown = ", ".join(_short(v) for v in sorted(values)[:5])
+    listed = ", ".join(shown(v) for v in sorted(values)[:5])
     return (
-        f"column {name!r}: unseen categor{'y' if len(values) == 1 else 'ies'} {shown} in {sum(values.values())} "
+        f"column {name!r}: unseen categor{'y' if len(values) == 1 else 'ies'} {listed} in {sum(values.values())} "
         f"row(s), encoded as all zeros"
     )
 
 
-def _short(value: str, limit: int = 60) -> str:
-    text = repr(value)  # a lone surrogate escaped
+def blank_cells(values: pd.Series) -> pd.Series:
+    """Which cells of a column are missing: NaN, None, or blank text."""
+    return values.isna() | values.astype("string").str.strip().eq("").fillna(False)
+
+
+def shown(value, limit: int = 60) -> str:
+    """A client's value or column name as a message shows it: repr (a lone surrogate escaped), at most `limit`."""
+    text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import models, training
-from keraslab.bundles.writing import capped_lines, schema_columns, write_bundle
+from keraslab.bundles.writing import bundle_schema, describe_inputs, write_bundle
 from keraslab.runs import plots
 from keraslab.runs.report import Result
 from keraslab.seeding import set_seed
@@ -66,20 +66,8 @@ def train_regression(csv: Path, table, split, roles, features, options, out, log
         f"{summary['mean_baseline_r2']:.3f}, linear regression {summary['linear_baseline_r2']:.3f}); MAE "
         f"{summary['test_mae']:.4g}, RMSE {summary['test_rmse']:.4g}"
     )
-    schema = {
-        "format": "keraslab.schema/1",
-        "columns": schema_columns(features),
-        "dropped": {**dict.fromkeys(options.drop, "dropped with --drop"), **roles.dropped},
-        "target": {
-            "name": options.target,
-            "labels": [],
-            "positive": None,
-            "threshold": None,
-            "task": "regression",
-            "why": table.why,
-            "scale": {"mean": mean, "std": std},
-        },
-    }
+    target = {"labels": [], "positive": None, "threshold": None, "task": "regression", "why": table.why}
+    schema = bundle_schema(features, roles, options, {**target, "scale": {"mean": mean, "std": std}})
     frame = pd.DataFrame(rows).T.rename_axis("on the test part").reset_index()
     result = Result(
         title=f"keraslab train: {csv.name} -> {options.target} (regression)",
@@ -92,11 +80,7 @@ def train_regression(csv: Path, table, split, roles, features, options, out, log
         f"and sd 1 over the training part (mean {mean:.6g}, sd {std:.6g}); its answers are in the target's units. "
         f"{options.epochs} epochs."
     )
-    for note in split.notes:
-        result.text(f"Note: {note}.")
-    result.text("Inferred columns: " + "; ".join(roles.describe()))
-    for line in capped_lines(features):
-        result.text(line[0].upper() + line[1:] + ".")
+    describe_inputs(result, split, roles, features)
     result.table("scores", frame, "test part: the network beside two baselines fitted on the training part")
     result.figure("learning_curves", plots.learning_curves(history, title="training (scaled target)"))
     result.figure(

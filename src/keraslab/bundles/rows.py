@@ -20,18 +20,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from keraslab.bundles.features import TRUE_WORDS, FeatureSpec
+from keraslab.bundles.features import TRUE_WORDS, FeatureSpec, shown
 from keraslab.errors import DataFormatError
 
 
 class RowError(DataFormatError):
     """A row the model cannot take: names the row (counted from 0) and the column."""
-
-
-def shown(value, limit: int = 60) -> str:
-    """A client's value or column name as a message shows it: repr (a lone surrogate escaped), at most `limit`."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def is_missing(value) -> bool:

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from keraslab import models, training
-from keraslab.bundles.features import FeatureSpec
+from keraslab.bundles.features import FeatureSpec, blank_cells
 from keraslab.bundles.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
 from keraslab.bundles.train_options import TRAIN_OPTIONS
-from keraslab.bundles.writing import capped_lines, schema_columns, write_bundle
+from keraslab.bundles.writing import bundle_schema as schema_of
+from keraslab.bundles.writing import capped_lines, describe_inputs, write_bundle
 from keraslab.errors import UsageError
 from keraslab.files import FolderLock
 from keraslab.imbalance import (
@@ -145,8 +146,7 @@ def filled_lines(features: FeatureSpec, frame) -> list[str]:
     for col in features.numeric + features.yes_no + features.categorical:
         if not col.get("missing_in_training"):
             continue
-        values = frame[col["name"]]
-        blank = int((values.isna() | values.astype("string").str.strip().eq("").fillna(False)).sum())
+        blank = int(blank_cells(frame[col["name"]]).sum())
         fill = f"its median, {col['median']:g}" if "median" in col else "its most frequent value"
         lines.append(f"column {col['name']!r}: {blank} blank cell(s) in the training part, filled with {fill}")
     return lines
@@ -242,20 +242,15 @@ def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
 def bundle_schema(
     features: FeatureSpec, roles: ColumnRoles, table: LabelledTable, options: TrainOptions, threshold: float | None
 ) -> dict:
-    """schema.json: every input column with its role and values, what was dropped, and the target."""
-    return {
-        "format": "keraslab.schema/1",
-        "columns": schema_columns(features),
-        "dropped": {**dict.fromkeys(options.drop, "dropped with --drop"), **roles.dropped},
-        "target": {
-            "name": options.target,
-            "labels": table.labels,
-            "positive": table.labels[1] if table.binary else None,
-            "threshold": threshold,
-            "task": "classification",
-            "why": table.why,
-        },
+    """schema.json of a classifier: its labels, its positive class (two classes) and its threshold."""
+    target = {
+        "labels": table.labels,
+        "positive": table.labels[1] if table.binary else None,
+        "threshold": threshold,
+        "task": "classification",
+        "why": table.why,
     }
+    return schema_of(features, roles, options, target)
 
 
 def _report(
@@ -288,11 +283,7 @@ def _report(
             + (" (not tuned)" if split.validation is None else " (maximum F1 on the validation slice)")
         )
     result.text(f"Target {options.target!r}: {table.why}.")
-    for note in split.notes:
-        result.text(f"Note: {note}.")
-    result.text("Inferred columns: " + "; ".join(roles.describe()))
-    for line in capped_lines(features):
-        result.text(line[0].upper() + line[1:] + ".")
+    describe_inputs(result, split, roles, features)
     result.figure("learning_curves", plots.learning_curves(history, title="training"))
     result.figure(
         "confusion_matrix",

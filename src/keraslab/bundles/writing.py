@@ -44,6 +44,27 @@ def schema_columns(features: FeatureSpec) -> list[dict]:
     )
 
 
+def bundle_schema(features: FeatureSpec, roles, options, target: dict) -> dict:
+    """schema.json: every input column with its role and values, what was dropped, and the target (its name, and
+    what the task adds: labels, positive class, threshold, or a regression's scale)."""
+    return {
+        "format": "keraslab.schema/1",
+        "columns": schema_columns(features),
+        "dropped": {**dict.fromkeys(options.drop, "dropped with --drop"), **roles.dropped},
+        "target": {"name": options.target, **target},
+    }
+
+
+def describe_inputs(result: Result, split, roles, features: FeatureSpec) -> None:
+    """The report's lines on what the figures mean and what went in: the split's notes, the inferred columns, the
+    capped categorical columns."""
+    for note in split.notes:
+        result.text(f"Note: {note}.")
+    result.text("Inferred columns: " + "; ".join(roles.describe()))
+    for line in capped_lines(features):
+        result.text(line[0].upper() + line[1:] + ".")
+
+
 def write_bundle(
     out,
     model,

@@ -19,28 +19,23 @@ ALLOW_MISSING = (
 )
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"Invalid value for `seconds`. Expected a number in (0, inf). Received: {text}"
-        )
-    return value
+def _in_range(name: str, lo: float, hi: float, kind=int):
+    """An argparse type: `kind` of the text, in [lo, hi] for integers, (lo, hi) for numbers; one line naming `name`
+    otherwise (NaN and the infinities are never inside)."""
 
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (lo <= value <= hi if kind is int else lo < value < hi):
+            interval, what = (f"[{lo}, {hi}]", "an integer") if kind is int else (f"({lo}, {hi})", "a number")
+            raise argparse.ArgumentTypeError(
+                f"Invalid value for `{name}`. Expected {what} in {interval}. Received: {text}"
+            )
+        return value
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"Invalid value for `port`. Expected an integer in [1, 65535]. Received: {text}"
-        )
-    return port
+    return parse
 
 
 def add_commands(sub) -> None:
@@ -94,18 +89,20 @@ def add_commands(sub) -> None:
     )
     parser.add_argument("bundle", metavar="BUNDLE", help="a folder keraslab train wrote")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
+    parser.add_argument(
+        "--port", type=_in_range("port", 1, 65535), default=8000, help="port, 1 to 65535 (default: 8000)"
+    )
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
     parser.add_argument(
         "--client-timeout",
-        type=_positive_seconds,
+        type=_in_range("client_timeout", 0, float("inf"), float),
         default=10.0,
         metavar="SECONDS",
         help="drop a client that has not sent its request's headers, or then its body, within SECONDS (default: 10)",
     )
     parser.add_argument(
         "--max-connections",
-        type=_port,  # 1 .. 65535
+        type=_in_range("max_connections", 1, 65535),
         default=200,
         metavar="N",
         help="serve at most N connections and requests at once; the rest get 503 (default: 200)",

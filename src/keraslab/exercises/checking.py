@@ -151,6 +151,20 @@ def unavailable(message: str) -> _Unavailable:
 # ---------------------------------------------------------------------------------------------- write it: functions
 
 
+def call_answer(exercise: str, fn, *args, hint: str = ""):
+    """The learner's function called on `args`: its result, or the Verdict of an untouched stub (not attempted),
+    of a function that returns nothing, or of one that raises (the error is the verdict, never a traceback)."""
+    if fn is None or fn is Ellipsis:
+        return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: write the function, then run the cell again")
+    try:
+        out = fn(*args)
+    except Exception as exc:  # the learner's code
+        return Verdict(exercise, FAILED, f"raised {type(exc).__name__}: {exc}", (("hint", hint),) if hint else ())
+    if out is None or out is Ellipsis:
+        return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: the function returns nothing (fill it in)")
+    return out
+
+
 @dataclass(frozen=True)
 class Case:
     """One input of a *write it* check: positional arguments, what it is (shown when it fails) and a hint for it."""

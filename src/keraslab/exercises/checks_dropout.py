@@ -8,9 +8,9 @@ import numpy as np
 
 from keraslab.exercises.checking import (
     FAILED,
-    NOT_ATTEMPTED,
     PASSED,
     Verdict,
+    call_answer,
     check_prediction,
     register,
     show,
@@ -36,19 +36,17 @@ def _fail(message: str, x, received, expected: str) -> Verdict:
 def mask(fn) -> Verdict:
     """A dropout mask cannot be compared draw by draw (Keras draws its own numbers): its properties are checked,
     each one exact or, for the share dropped, within 4 standard errors on 20,000 values."""
-    if fn is None or fn is Ellipsis:
-        return Verdict("dropout.mask", NOT_ATTEMPTED, "not attempted yet: write the function, then run the cell again")
     x = np.random.default_rng(71).uniform(0.5, 2.0, (200, 100))
     for rate in (0.5, 0.2):
+        out = call_answer("dropout.mask", fn, x.copy(), rate, np.random.default_rng(0), hint=HINT)
+        if isinstance(out, Verdict):
+            return out
         try:
-            out = fn(x.copy(), rate, np.random.default_rng(0))
-            if out is None or out is Ellipsis:
-                return Verdict(
-                    "dropout.mask", NOT_ATTEMPTED, "not attempted yet: the function returns nothing (fill it in)"
-                )
             out = np.asarray(out, dtype="float64")
-        except Exception as exc:  # the learner's code: its error is the verdict
-            return Verdict("dropout.mask", FAILED, f"raised {type(exc).__name__}: {exc}", (("hint", HINT),))
+        except (TypeError, ValueError) as exc:
+            return Verdict(
+                "dropout.mask", FAILED, f"returned what is not an array of numbers ({exc})", (("hint", HINT),)
+            )
         if out.shape != x.shape:
             return _fail(f"rate {rate}: the output's shape {out.shape} is not the input's", x, out, str(x.shape))
         dropped = out == 0

@@ -9,6 +9,7 @@ from keraslab.exercises.checking import (
     NOT_ATTEMPTED,
     PASSED,
     Verdict,
+    call_answer,
     check_prediction,
     register,
     show,
@@ -32,22 +33,10 @@ def _table(seed: int, n: int = 120, minority: int = 20):
     return X[order], y[order]
 
 
-def _call(exercise: str, fn, *args):
-    if fn is None or fn is Ellipsis:
-        return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: write the function, then run the cell again")
-    try:
-        out = fn(*args)
-    except Exception as exc:  # the learner's code: its error is the verdict
-        return Verdict(exercise, FAILED, f"raised {type(exc).__name__}: {exc}")
-    if out is None:
-        return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: the function returns nothing")
-    return out
-
-
 @register("imbalance.undersample", "write it")
 def undersample(fn) -> Verdict:
     X, y = _table(81)
-    out = _call("imbalance.undersample", fn, X.copy(), y.copy(), np.random.default_rng(0))
+    out = call_answer("imbalance.undersample", fn, X.copy(), y.copy(), np.random.default_rng(0))
     if isinstance(out, Verdict):
         return out
 
@@ -88,7 +77,7 @@ def undersample(fn) -> Verdict:
 @register("imbalance.split_then_resample", "write it")
 def split_then_resample(fn) -> Verdict:
     X, y = _table(82)
-    out = _call("imbalance.split_then_resample", fn, X.copy(), y.copy(), 0)
+    out = call_answer("imbalance.split_then_resample", fn, X.copy(), y.copy(), 0)
     if isinstance(out, Verdict):
         return out
     if not (isinstance(out, tuple | list) and len(out) == 4):

@@ -26,9 +26,11 @@ def _files(folder: Path) -> list[str]:
     )
 
 
-def file_hashes(folder: Path) -> dict[str, dict]:
+def file_hashes(folder: Path, names=None) -> dict[str, dict]:
+    """{name: {sha256, bytes}} of the named files (default: every file of the folder but its manifest)."""
     return {
-        name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size} for name in _files(folder)
+        name: {"sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
+        for name in (_files(folder) if names is None else names)
     }
 
 

@@ -253,7 +253,9 @@ def server(
     import uvicorn
 
     class Server(uvicorn.Server):
-        waiting: dict = {}  # noqa: RUF012 - one server per process
+        def __init__(self, config):
+            super().__init__(config)
+            self.waiting: dict = {}  # connection -> when it was first seen without a whole request
 
         async def on_tick(self, counter: int) -> bool:
             now = time.monotonic()
