@@ -40,19 +40,97 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    """No name lookup off this machine either (a DNS query is network traffic)."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name not in (None, "localhost", "") and not _is_loopback(name):
+        raise RuntimeError(f"tests must not touch the network (tried to look up {name!r})")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def _is_loopback(host: str) -> bool:
+    """A loopback address, or the unspecified one a server binds to (0.0.0.0, ::)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+
+
+def real_data_folder() -> Path:
+    """Where the real datasets are: $KERASLAB_DATA, else ../shared/datasets beside the repository (absolute:
+    KERASLAB_DATA is usually relative and some tests change directory). It may not exist (a fresh clone)."""
+    return Path(os.environ.get("KERASLAB_DATA") or REPO.parent / "shared" / "datasets").resolve()
+
+
+def in_ci() -> bool:
+    """CI (the `CI` variable set, as .ci/run and CI services do) tests everything: missing data is a failure there."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing_data(reason: str) -> None:
+    """Skip the test, saying why; in CI fail it (CI must test everything)."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: CI must have every data set; KERASLAB_DATA or ../shared/datasets)")
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    """@pytest.mark.full_data("mnist", ...): the test needs those full data sets (not shipped with keraslab): skipped
+    with the reason where they are absent, a failure in CI."""
+    marker = item.get_closest_marker("full_data")
+    if marker is None:
+        return
+    from keraslab import datasets
+
+    folder = real_data_folder()
+    absent = [name for name in marker.args if not datasets.is_available(name, folder)]
+    if absent:
+        missing_data(f"needs the full {', '.join(absent)} data set(s), not in {folder} (keraslab data fetch NAME)")
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real datasets: $KERASLAB_DATA, else ../shared/datasets beside the repository."""
-    # absolute: KERASLAB_DATA is usually relative (../shared/datasets) and some tests change directory
-    path = Path(os.environ.get("KERASLAB_DATA") or REPO.parent / "shared" / "datasets").resolve()
-    if not (path / "customer_churn.csv").is_file():
-        pytest.fail(f"the shared datasets are not at {path}; set KERASLAB_DATA to ../shared/datasets")
-    return path
+def shared_data(tmp_path_factory) -> Path:
+    """A folder holding the course's files: the real datasets ($KERASLAB_DATA, else ../shared/datasets), or where
+    those are absent (a fresh clone), the copies that ship with keraslab written out as the course has them (the
+    small tables and mnist_5k; the full image sets are then absent: tests that need them are marked full_data)."""
+    path = real_data_folder()
+    if (path / "customer_churn.csv").is_file():
+        return path
+    if in_ci():
+        pytest.fail(f"the shared datasets are not at {path} (CI is set: set KERASLAB_DATA to ../shared/datasets)")
+    return shipped_as_files(tmp_path_factory.mktemp("shipped-data"))
+
+
+def shipped_as_files(dest: Path) -> Path:
+    """The files that ship with keraslab, decompressed where the course's file is not compressed, under the names
+    the course gives them."""
+    import gzip
+    import shutil
+
+    from keraslab.datasets import REGISTRY
+    from keraslab.datasets.cache import SHIPPED
+
+    for spec in REGISTRY.values():
+        for f in spec.files:
+            if f.shipped is None:
+                continue
+            target = dest / f.name
+            if f.shipped_compressed:
+                with gzip.open(SHIPPED / f.shipped, "rb") as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+            else:
+                shutil.copyfile(SHIPPED / f.shipped, target)
+    return dest
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Loaders on the real shared files, the data home, downloads through a fake transport, and import."""
 
 import contextlib
+import dataclasses
 import io
 import os
 
@@ -14,6 +15,7 @@ from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, Us
 # --- the real files ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.full_data("fashion_mnist")
 def test_fashion_mnist_real(shared_data):
     (x, y), (xt, _yt) = datasets.load_fashion_mnist(data_dir=shared_data, offline=True)
     assert x.shape == (60000, 28, 28) and x.dtype == np.uint8
@@ -22,6 +24,7 @@ def test_fashion_mnist_real(shared_data):
     assert np.bincount(y).tolist() == [6000] * 10
 
 
+@pytest.mark.full_data("fashion_mnist")
 def test_fashion_mnist_scaled(shared_data):
     (x, _), _ = datasets.load_fashion_mnist(data_dir=shared_data, offline=True, scale=True)
     assert x.dtype == np.float32 and x.min() == 0.0 and x.max() == 1.0 and x.flags.c_contiguous
@@ -180,14 +183,66 @@ def _spec_for(data: bytes, name="insurance_data.csv"):
 def test_download_success(tmp_path, shared_data):
     data = (shared_data / "insurance_data.csv").read_bytes()
     transport = fake_transport(data)
-    table = datasets.load_insurance(data_dir=tmp_path, transport=transport)
-    assert table.frame.shape == (28, 3)
-    assert transport.calls == [registry.REGISTRY["insurance"].files[0].url]
+    spec = dataclasses.replace(registry.REGISTRY["insurance"].files[0], shipped=None)  # as if none shipped
+    cache.ensure_file(spec, data_dir=tmp_path, transport=transport, dataset="insurance")
+    assert transport.calls == [spec.url]
     assert (tmp_path / "insurance_data.csv").read_bytes() == data
     assert [p.name for p in tmp_path.iterdir()] == ["insurance_data.csv"]  # no temporary file left
-    # Present and verified now: no second download.
-    datasets.load_insurance(data_dir=tmp_path, transport=transport)
-    assert len(transport.calls) == 1
+    # Present and verified now: the loader reads it, with no second download.
+    with datasets.track_files() as used:
+        table = datasets.load_insurance(data_dir=tmp_path, transport=transport)
+    assert table.frame.shape == (28, 3) and len(transport.calls) == 1
+    assert used[0]["path"] == str(tmp_path / "insurance_data.csv") and "source" not in used[0]
+
+
+def test_a_shipped_file_is_read_when_the_data_home_lacks_it_and_never_downloaded(tmp_path, shared_data):
+    transport = fake_transport(b"never fetched")
+    with datasets.track_files() as used:
+        table = datasets.load_churn(data_dir=tmp_path, transport=transport)
+        x, y = datasets.load_mnist_5k(data_dir=tmp_path, offline=True)
+    assert transport.calls == [] and list(tmp_path.iterdir()) == []
+    real = datasets.load_churn(data_dir=shared_data, offline=True)  # the course's own file (or its copy)
+    assert table.frame.equals(real.frame)
+    assert x.shape == (5000, 28, 28) and np.bincount(y).sum() == 5000
+    assert [(u["file"], u["source"]) for u in used] == [
+        ("customer_churn.csv", "shipped with keraslab"),
+        ("mnist_5k.csv.gz", "shipped with keraslab"),
+    ]
+    assert used[0]["sha256"] == registry.REGISTRY["churn"].files[0].sha256  # of the decompressed content
+    assert used[0]["hashed"] == "decompressed content"
+
+
+def test_a_damaged_shipped_copy_is_refused_by_name(tmp_path, monkeypatch):
+    """A shipped copy is checked like any other file: a damaged installation is one line naming the copy."""
+    import gzip
+
+    fake = tmp_path / "shipped"
+    fake.mkdir()
+    (fake / "sonar_dataset.csv.gz").write_bytes(gzip.compress(b"0.1,M\n"))
+    (fake / "insurance_data.csv").write_bytes(b"age,affordibility,bought_insurance\n")
+    monkeypatch.setattr(cache, "SHIPPED", fake)
+    with pytest.raises(
+        ChecksumError,
+        match=r"dataset 'sonar': the copy of sonar_dataset.csv shipped with keraslab "
+        r"\(.*sonar_dataset.csv.gz\) is damaged: expected sha256 of the decompressed content 9d5d5709",
+    ):
+        datasets.load_sonar(data_dir=tmp_path / "home", offline=True)
+    with pytest.raises(ChecksumError, match=r"insurance_data.csv shipped with keraslab .* expected sha256 b0c76d79"):
+        datasets.load_insurance(data_dir=tmp_path / "home", offline=True)
+    status = {s.dataset: s for s in datasets.status(["sonar", "homeprices"], tmp_path / "home")}
+    assert status["sonar"].shipped and status["sonar"].present and not status["sonar"].verified
+    assert not status["homeprices"].present  # its shipped copy is gone: missing, not verified
+
+
+def test_load_split_splits_mnist_5k_stratified_and_seeded_and_keeps_a_real_split():
+    (xa, ya), (xb, yb) = datasets.load_split("mnist_5k", seed=3, offline=True)
+    assert len(xa) == 4000 and len(xb) == 1000
+    assert np.abs(np.bincount(ya) / 4000 - np.bincount(yb) / 1000).max() < 0.002  # stratified
+    (xc, _), _ = datasets.load_split("mnist_5k", seed=3, offline=True)
+    (xd, _), _ = datasets.load_split("mnist_5k", seed=4, offline=True)
+    assert np.array_equal(xa, xc) and not np.array_equal(xa, xd)
+    with pytest.raises(UsageError, match="'churn' is a table, not an image dataset"):
+        datasets.load_split("churn")
 
 
 def test_download_failing_midway_leaves_nothing(tmp_path):
@@ -233,6 +288,7 @@ def test_download_low_level_keeps_other_files(tmp_path):
 # --- import -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.full_data("fashion_mnist")
 def test_import_good_file(tmp_path, shared_data):
     home = tmp_path / "home"
     [dest] = datasets.import_file(
@@ -297,6 +353,7 @@ def _regzip(src, dest, level=1):
     return dest
 
 
+@pytest.mark.full_data("mnist")
 def test_full_mnist_from_the_idx_files(shared_data):
     with datasets.track_files() as used:
         (x, y), (xt, yt) = datasets.load_mnist(data_dir=shared_data, offline=True)
@@ -308,6 +365,7 @@ def test_full_mnist_from_the_idx_files(shared_data):
     assert used[0]["sha256"] == "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
 
 
+@pytest.mark.full_data("mnist", "fashion_mnist")
 def test_another_mirrors_gz_bytes_verify_by_content(tmp_path, shared_data):
     home = tmp_path / "home"
     for name in IDX:
@@ -321,6 +379,7 @@ def test_another_mirrors_gz_bytes_verify_by_content(tmp_path, shared_data):
         datasets.load_mnist(data_dir=home, offline=True)
 
 
+@pytest.mark.full_data("mnist")
 def test_import_a_folder_of_idx_files(tmp_path, shared_data):
     folder = tmp_path / "download"
     for name in IDX:  # other names: files are recognised by their content
@@ -338,6 +397,7 @@ def test_import_a_folder_of_idx_files(tmp_path, shared_data):
     assert (home / "mnist" / IDX[0]).read_bytes() == before
 
 
+@pytest.mark.full_data("mnist")
 def test_a_folder_lacking_a_file_names_it_and_imports_nothing(tmp_path, shared_data):
     folder = tmp_path / "download"
     for name in IDX[:3]:
@@ -349,6 +409,7 @@ def test_a_folder_lacking_a_file_names_it_and_imports_nothing(tmp_path, shared_d
     assert not home.exists()
 
 
+@pytest.mark.full_data("fashion_mnist")
 def test_an_unknown_file_names_both_its_hashes_and_the_expected_ones(tmp_path, shared_data):
     other = _regzip(shared_data / "fashion-mnist" / IDX[3], tmp_path / "labels.gz")
     with pytest.raises(ChecksumError) as info:
@@ -360,6 +421,7 @@ def test_an_unknown_file_names_both_its_hashes_and_the_expected_ones(tmp_path, s
     assert not (tmp_path / "home").exists()
 
 
+@pytest.mark.full_data("mnist")
 def test_a_truncated_gz_is_one_error_and_leaves_nothing(tmp_path, shared_data):
     data = (shared_data / "mnist" / IDX[3]).read_bytes()
     cut = tmp_path / "cut.gz"

@@ -227,27 +227,126 @@ def test_run_all_quick_table(tmp_path, small_home, capsys, monkeypatch):
     assert out.index("[1/2] losses") < out.index("[2/2] gd-variants")  # the course's order
 
 
-def test_run_all_skips_lessons_whose_data_is_missing(tmp_path, shared_data, capsys, monkeypatch):
+def _only(monkeypatch, *names):
+    """`keraslab run all` over these lessons only (in the course's order)."""
+    found = {k: v for k, v in lessons.all_lessons().items() if k in names}
+    monkeypatch.setattr(lessons, "all_lessons", lambda: found)
+
+
+@pytest.mark.full_data("mnist")
+def test_run_all_quick_offline_runs_an_image_lesson_without_its_data_on_the_stand_in(
+    tmp_path, shared_data, capsys, monkeypatch
+):
+    """CIFAR-10 is not in the data home and --offline forbids fetching it: cnn runs on the shipped digits, labelled
+    stand-in everywhere; mnist, whose full data set is there, runs on it (no stand-in). Exit 0: both ran."""
     from keraslab.cli.main import main
 
-    fast = {k: v for k, v in lessons.all_lessons().items() if k in ("mnist", "cnn")}
-    monkeypatch.setattr(lessons, "all_lessons", lambda: fast)
+    _only(monkeypatch, "mnist", "cnn")
     code = main(["run", "all", "--quick", "--offline", "--data-dir", str(shared_data), "--out", str(tmp_path / "a")])
-    captured = capsys.readouterr()
-    assert code == 0 and "skipped: data missing" in captured.out
-    assert "keraslab: skipped cnn: dataset 'cifar10': cifar-10-python.tar.gz is not in" in captured.err
-    assert "run `keraslab data import cifar10 PATH`" in captured.err  # the exact command
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["index.html", "mnist"]  # the full MNIST
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[-1] == "2 ran, 0 skipped, 0 failed"
+    assert "(quick, stand-in)" in out
+    run = json.loads((tmp_path / "a" / "cnn" / "metrics.json").read_text())["run"]
+    assert run == {
+        "quick": True,
+        "data": "stand-in",
+        "stand_in": {
+            "dataset": "mnist_5k",
+            "instead_of": "cifar10",
+            "reason": "not in the data home, and --offline forbids downloading it",
+        },
+    }
+    assert json.loads((tmp_path / "a" / "cnn" / "config.json").read_text())["dataset"] == "mnist_5k"
+    report = (tmp_path / "a" / "cnn" / "report.html").read_text()
+    assert "stand-in data" in report and "this lesson&#x27;s data set, cifar10, is not on this machine" in report
+    index = (tmp_path / "a" / "index.html").read_text()
+    assert "(quick, stand-in)" in index and "runs marked stand-in ran on another data set" in index
     manifest = json.loads((tmp_path / "a" / "mnist" / "manifest.json").read_text())
     assert [f["file"] for f in manifest["data_files"]] == [
         f"mnist/{n}-ubyte.gz"
         for n in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
     ]
-    assert not any(f.get("substitute") for f in manifest["data_files"])
+    assert json.loads((tmp_path / "a" / "mnist" / "metrics.json").read_text())["run"] == {"quick": True, "data": "real"}
+
+
+def test_run_all_quick_without_a_network_falls_back_to_the_stand_in_too(tmp_path, capsys, monkeypatch):
+    """Not --offline, but the download fails (no network): the lesson runs again on the stand-in, with the reason."""
+    import urllib.error
+
+    from keraslab.cli.main import main
+    from keraslab.datasets import download
+
+    def unreachable(url, timeout=60.0):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(download, "urllib_transport", unreachable)
+    _only(monkeypatch, "cifar10-ann")
+    code = main(
+        ["run", "all", "--quick", "--quiet", "--data-dir", str(tmp_path / "home"), "--out", str(tmp_path / "a")]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[-1] == "1 ran, 0 skipped, 0 failed"
+    stand_in = json.loads((tmp_path / "a" / "cifar10-ann" / "metrics.json").read_text())["run"]["stand_in"]
+    assert stand_in["instead_of"] == "cifar10" and "Could not download cifar-10-python.tar.gz" in stand_in["reason"]
+    assert "no route to host" in stand_in["reason"]
+
+
+def test_a_full_run_all_skips_a_lesson_whose_data_is_missing_and_exits_3(tmp_path, capsys, monkeypatch):
+    """Without --quick nothing stands in: cnn is skipped with the reason and the commands that would run it, losses
+    runs; the last line counts both and the exit status is 3 (some skipped, none failed)."""
+    from keraslab.cli.main import main
+    from keraslab.cli.run_commands import SKIPPED_EXIT
+
+    _only(monkeypatch, "losses", "cnn")
+    home = tmp_path / "empty-home"
+    code = main(["run", "all", "--offline", "--quiet", "--data-dir", str(home), "--out", str(tmp_path / "a")])
+    captured = capsys.readouterr()
+    assert code == SKIPPED_EXIT == 3
+    assert captured.out.splitlines()[-1] == "1 ran, 1 skipped, 0 failed"
+    [line] = [line for line in captured.err.splitlines() if line.startswith("keraslab: cnn ")]
+    assert line.startswith("keraslab: cnn skipped: dataset 'cifar10': cifar-10-python.tar.gz is not in")
+    assert line.endswith(
+        "; to run it: keraslab data fetch cifar10 && keraslab run cnn (or, on the digits that ship with keraslab: "
+        "keraslab run cnn --dataset mnist_5k)"
+    )
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["index.html", "losses"]
+    assert "keraslab data fetch cifar10 &amp;&amp; keraslab run cnn" in (tmp_path / "a" / "index.html").read_text()
+
+
+class _Broken:
+    """A lesson whose script fails in its first cell (as a bug in an edited lesson would)."""
+
+    name, title, summary, headline, course_figure, path = "broken", "Broken", "fails", None, None, "broken.py"
+    parameters: dict = {}  # noqa: RUF012
+    own_seeds = False
+
+    def execute(self, values, *, echo=None):
+        raise ZeroDivisionError("division by zero")
+
+
+def test_run_all_reports_a_failed_lesson_runs_the_next_and_exits_1(tmp_path, capsys, monkeypatch):
+    from keraslab.cli.main import main
+
+    broken, losses = _Broken(), lessons.get_lesson("losses")
+    monkeypatch.setattr(lessons, "all_lessons", lambda: {"broken": broken, "losses": losses})
+    code = main(["run", "all", "--quick", "--quiet", "--out", str(tmp_path / "a")])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out.splitlines()[-1] == "1 ran, 0 skipped, 1 failed"
+    assert "keraslab: broken failed: ZeroDivisionError: division by zero" in captured.err.splitlines()
+    assert "Traceback" not in captured.err
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["index.html", "losses"]  # nothing of the failed one
+    code = main(["run", "all", "--quick", "--quiet", "--debug", "--out", str(tmp_path / "b")])
+    assert code == 1 and "Traceback" in capsys.readouterr().err  # --debug: the failure's traceback too
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "dataset"), [("cnn", "fashion_mnist"), ("cifar10-ann", "mnist")])
+@pytest.mark.parametrize(
+    ("name", "dataset"),
+    [
+        pytest.param("cnn", "fashion_mnist", marks=pytest.mark.full_data("fashion_mnist")),
+        pytest.param("cifar10-ann", "mnist", marks=pytest.mark.full_data("mnist")),
+    ],
+)
 def test_the_image_lessons_take_a_dataset(tmp_path, shared_data, name, dataset):
     """cnn and cifar10-ann on the real 28x28x1 datasets: the networks' input follows the images, the lesson speaks
     of that dataset and sets the course's CIFAR-10 figures beside it as another data set's, and the manifest

@@ -24,6 +24,7 @@ def test_serve_port_out_of_range(tmp_path, capsys):
     assert "Invalid value for `port`. Expected an integer in [1, 65535]. Received: 70000" in _one_line(capsys)
 
 
+@pytest.mark.full_data("mnist")
 @pytest.mark.parametrize("blocker", ["home", "home/mnist"])
 def test_data_import_where_a_folder_is_a_file(tmp_path, shared_data, capsys, blocker):
     home = tmp_path / "home"
@@ -35,9 +36,13 @@ def test_data_import_where_a_folder_is_a_file(tmp_path, shared_data, capsys, blo
 
 
 def test_a_run_that_fails_before_it_starts_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    """CIFAR-10 is not there and --offline forbids fetching it: one line, which also says how to run the lesson on
+    the digits that ship with keraslab; no folder."""
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "churn", "--quick", "--offline", "--data-dir", str(tmp_path / "empty")]) == 1
-    assert "--offline forbids downloading it" in _one_line(capsys)
+    assert main(["run", "cnn", "--quick", "--offline", "--data-dir", str(tmp_path / "empty")]) == 1
+    line = _one_line(capsys)
+    assert "cifar-10-python.tar.gz is not in" in line and "--offline forbids downloading it" in line
+    assert line.endswith("; or run it on the digits that ship with keraslab: keraslab run cnn --dataset mnist_5k")
     assert not (tmp_path / "runs").exists()
 
 

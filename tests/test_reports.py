@@ -138,9 +138,11 @@ def test_run_all_announces_each_lesson_and_writes_an_index(tmp_path, small_data_
     training = out.index("Training churn_ann: ")
     assert first < second < training < out.index("Epoch 1/")  # the lesson, then the model, then its progress
     assert "(quick)" in out and "smoke runs, not the lessons' results" in out
-    last_column = "".join(line.split("│")[-2].strip() for line in out.splitlines() if line.count("│") == 6)
-    assert str(out_dir / "losses") + str(out_dir / "churn") in last_column  # whole paths (folded, not cut)
-    assert f"index: {out_dir / 'index.html'}" in out
+    rows = [line.split("│") for line in out.splitlines() if line.count("│") == 6]
+    assert [(r[1].strip(), r[-2].strip()) for r in rows] == [("losses", "losses"), ("churn", "churn")]  # whole names
+    assert f"run folders: {out_dir}/<lesson>" in out  # the folder they are in, on one line, never wrapped
+    assert f"index: {(out_dir / 'index.html').resolve()}" in out.splitlines()
+    assert out.splitlines()[-1] == "2 ran, 0 skipped, 0 failed"
     index = (out_dir / "index.html").read_text()
     assert '<a href="losses/report.html">losses</a>' in index and '<a href="churn/report.html">churn</a>' in index
     assert "0.57 (S, one unseeded run)" in index and 'class="notice"' in index and CSP in index

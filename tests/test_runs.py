@@ -5,6 +5,7 @@ import json
 import os
 import random
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,6 +167,96 @@ def test_out_must_be_new_or_empty(tmp_path, toy_lesson):
 def test_default_run_dir(tmp_path):
     path = runs.default_run_dir("churn", 4, tmp_path)
     assert path.parent == tmp_path / "churn" and path.name.endswith("-seed4") and path.name[8] == "T"
+    assert runs.default_run_dir("churn", 4, tmp_path, seeds=3).name.endswith("-seeds4-6")
+
+
+def test_a_run_of_several_seeds_is_named_for_them(tmp_path, toy_lesson):
+    folder, _ = runner.run_lesson(toy_lesson, {"seed": 2}, seeds=3, runs_root=tmp_path, quiet=True)
+    assert folder.parent == tmp_path / "toy" and folder.name.endswith("-seeds2-4")
+    folder, _ = runner.run_lesson(toy_lesson, {"seed": 2}, runs_root=tmp_path, quiet=True)
+    assert folder.name.endswith("-seed2")
+
+
+def test_the_reproduce_command_typed_inside_a_run_folder_makes_no_runs_folder_in_it(tmp_path, monkeypatch, capsys):
+    """A report says `keraslab run LESSON --config config.json`; typed in the run folder, the new run goes under the
+    runs/ that folder is in, beside the first, for a lesson's folder and for one of `run all`'s."""
+    from keraslab.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "losses", "--quick", "--quiet"]) == 0
+    [first] = (tmp_path / "runs" / "losses").iterdir()
+    monkeypatch.chdir(first)
+    assert main(["run", "losses", "--config", "config.json", "--quiet"]) == 0
+    again = capsys.readouterr().out.strip().splitlines()[-1]
+    assert not (first / "runs").exists()
+    assert len(list((tmp_path / "runs" / "losses").iterdir())) == 2 and Path(again).parent == first.parent
+    # inside a `run all` folder: runs/all/<stamp>/<lesson> -> runs/<lesson>/
+    monkeypatch.setattr(lessons, "all_lessons", lambda: {"losses": lessons.get_lesson("losses")})
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "all", "--quick", "--quiet"]) in (0,)
+    [stamp] = (tmp_path / "runs" / "all").iterdir()
+    monkeypatch.chdir(stamp / "losses")
+    assert main(["run", "losses", "--config", "config.json", "--quiet"]) == 0
+    assert not (stamp / "losses" / "runs").exists() and len(list((tmp_path / "runs" / "losses").iterdir())) == 3
+    assert runs.runs_root_for(tmp_path) is None  # not in a run folder: runs/ here, as always
+
+
+def test_sigterm_stops_a_run_with_the_same_one_line_as_ctrl_c(tmp_path, shared_data):
+    """A run killed by SIGTERM (kill, a scheduler) cleans up as Ctrl-C does and says, in one line, where its
+    checkpoints are and how to resume; exit 143. The run is churn for many epochs, signalled once it has saved a
+    checkpoint (its staging folder holds one)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    env = {**os.environ, "KERASLAB_DATA": str(shared_data)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keraslab", "run", "churn", "--epochs", "100000", "--quiet", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    checkpoints = tmp_path / ".r.partial" / "checkpoints"
+    deadline = time.monotonic() + 240  # a guard against a hang, not a timing
+    while not list(checkpoints.glob("fit-*/epoch-*.npz")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("keraslab: error: interrupted (SIGTERM); the unfinished run's checkpoints are kept in ")
+    assert err.rstrip().endswith(f"continue with: keraslab run churn --out {out} --resume (with the same options)")
+    assert not out.exists() and not (tmp_path / ".r.lock").exists()  # nothing final, no stale lock
+
+
+def _readme_folder_table() -> dict[str, tuple[bool, set[str]]]:
+    """The README's table of what each lesson's run folder holds: {lesson: (history.csv?, model files)}."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("| lesson | `history.csv`")
+    rows = {}
+    for line in readme[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        lesson, history, models = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[lesson] = (history.startswith("yes"), set(re.findall(r"`(\w+\.keras)`", models)))
+    return rows
+
+
+@pytest.mark.slow
+def test_every_readme_claim_about_run_folders_holds_for_every_lesson(quick_run):
+    table = _readme_folder_table()
+    assert list(table) == list(lessons.all_lessons())
+    for name, (history, models) in table.items():
+        folder, _ = quick_run(name)
+        files = {p.name for p in folder.iterdir()}
+        common = {"lesson.ipynb", "report.html", "report.md", "config.json", "manifest.json", "metrics.json"}
+        assert common | {"plots"} <= files, name
+        assert any((folder / "plots").iterdir()), name
+        assert ("history.csv" in files) == history, name
+        assert {f for f in files if f.endswith(".keras")} == models, name
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):

@@ -31,3 +31,12 @@ class ChecksumError(DataError):
 
 class DataFormatError(DataError, ValueError):
     """A data file does not parse as the expected format."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM: the command stops, in one line that says how to resume where it can. A
+    KeyboardInterrupt, so that everything that cleans up after Ctrl-C cleans up after it too."""
+
+    def __init__(self, message: str = "interrupted", exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code

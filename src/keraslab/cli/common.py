@@ -38,6 +38,9 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 def add_data_home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR", help="data home (default: $KERASLAB_DATA, else ~/.cache/keraslab)")
+
+
+def add_offline(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="never download; fail if a file is missing")
 
 

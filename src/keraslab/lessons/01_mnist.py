@@ -45,17 +45,13 @@ run = begin("mnist", globals())  # checks the values above, seeds Python, NumPy 
 # %% [markdown]
 # ## The data
 #
-# `datasets.load` reads the verified files (their sha256 is checked) and, with `scale=True`, divides the pixels
+# `datasets.load_split` reads the verified files (their sha256 is checked) and, with `scale=True`, divides the pixels
 # by 255 so that they lie in [0, 1]. MNIST has 60,000 training and 10,000 test digits; Fashion-MNIST the same
 # number of clothes (ten kinds) in the same format; `mnist_5k` is a 5,000-digit sample with no split of its own,
 # which we split 80/20, stratified and seeded. A quick run keeps a stratified sample.
 
 # %%
-if dataset == "mnist_5k":
-    x, y = datasets.load(dataset, data_dir=data_dir, scale=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
-else:
-    (x_train, y_train), (x_test, y_test) = datasets.load(dataset, data_dir=data_dir, scale=True)
+(x_train, y_train), (x_test, y_test) = datasets.load_split(dataset, seed=seed, data_dir=data_dir, scale=True)
 
 
 def sample(x, y, n):

@@ -22,7 +22,7 @@ os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND", "jax")  # or "torc
 seed: int = 0  # in [0, 2**32): the initial weights and the shuffling follow from it
 quick: bool = False  # a smoke run: the first 500 training and 200 test images, 1 epoch
 epochs: int | None = None  # in [1, inf): passes over the training images; None: 5 (1 when quick)
-dataset: Literal["cifar10", "fashion_mnist", "mnist"] = "cifar10"  # the last two: 28x28 grey images
+dataset: Literal["cifar10", "fashion_mnist", "mnist", "mnist_5k"] = "cifar10"  # the others: 28x28 grey images
 batch_size: int = 32  # in [1, inf): images per training step
 learning_rate: float = 0.01  # in (0, inf): plain SGD's step size (Keras's default, which the course used)
 time_devices: bool = True  # time one epoch on every device present
@@ -56,8 +56,9 @@ ABOUT = {
     "fashion_mnist": "Fashion-MNIST: 60,000 training and 10,000 test grey photos of 28 x 28 pixels, ten kinds of "
     "clothes",
     "mnist": "MNIST: 60,000 training and 10,000 test grey images of 28 x 28 pixels, handwritten digits",
+    "mnist_5k": "mnist_5k: 5,000 real MNIST digits (28 x 28 grey) that ship with keraslab, split 4,000 / 1,000",
 }
-(x_train, y_train), (x_test, y_test) = datasets.load(dataset, data_dir=data_dir, scale=False)
+(x_train, y_train), (x_test, y_test) = datasets.load_split(dataset, seed=seed, data_dir=data_dir)
 if quick:
     (x_train, y_train), (x_test, y_test) = (x_train[:500], y_train[:500]), (x_test[:200], y_test[:200])
 if x_train.ndim == 3:  # grey images get a channel axis: (n, 28, 28) -> (n, 28, 28, 1)

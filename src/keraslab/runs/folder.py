@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from keraslab.errors import UsageError
+from keraslab.errors import Interrupted, UsageError
 from keraslab.files import FolderLock, atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
 from keraslab.runs.integrity import seal
 
@@ -23,9 +23,31 @@ def utc_stamp() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def default_run_dir(lesson: str, seed: int, root: str | os.PathLike = "runs") -> Path:
-    """runs/<lesson>/<UTC time>-seed<N>/"""
-    return Path(root) / lesson / f"{utc_stamp()}-seed{seed}"
+def default_run_dir(lesson: str, seed: int, root: str | os.PathLike = "runs", *, seeds: int = 1) -> Path:
+    """runs/<lesson>/<UTC time>-seed<N>/, or for several seeds runs/<lesson>/<UTC time>-seeds<N>-<M>/"""
+    stamp = f"{utc_stamp()}-" + (f"seed{seed}" if seeds <= 1 else f"seeds{seed}-{seed + seeds - 1}")
+    folder = Path(root) / lesson
+    for name in (stamp, *(f"{stamp}-{k}" for k in range(2, 1000))):  # a second run in the same second: -2, -3...
+        if not (folder / name).exists() and not (folder / f".{name}.partial").exists():
+            return folder / name
+    raise UsageError(f"{folder}: 1000 runs started in the same second; name the run folder with --out DIR")
+
+
+def runs_root_for(cwd: str | os.PathLike) -> Path | None:
+    """Where new runs go when a command runs from inside a run folder (a report's "reproduce" command, typed in the
+    folder it came from): the runs/ folder that run belongs to, so that no runs/ is made inside it. None when `cwd`
+    is in no run folder.
+
+    runs/<lesson>/<stamp>[/seed<N>] -> runs/; runs/all/<stamp>/<lesson> (a `run all` folder, with its index.html)
+    -> runs/."""
+    cwd = Path(cwd).resolve()
+    inside = [p for p in [cwd, *cwd.parents] if (p / "manifest.json").is_file() and (p / "config.json").is_file()]
+    if not inside:
+        return None
+    run = inside[-1]  # the outermost: a multi-seed run's folder rather than its seed<N>/
+    if (run.parent / "index.html").is_file():  # runs/all/<stamp>/<lesson>
+        return run.parent.parent.parent
+    return run.parent.parent
 
 
 class FolderWriter:
@@ -145,18 +167,18 @@ class RunDir(FolderWriter):
         if diffs:
             raise UsageError(f"--resume: {self.staging} was written by a different config: {'; '.join(diffs)}")
 
-    def abandon(self) -> None:
-        """The run failed: keep its checkpoints (saying how to resume), else remove everything. Once."""
+    def abandon(self, *, announce: bool = True) -> str | None:
+        """The run failed: keep its checkpoints, else remove everything. Once. Returns what was kept and how to
+        resume (None when nothing was), which `announce` also prints."""
         if self._abandoned:
-            return
+            return None
         self._abandoned = True
+        kept = None
         if self.has_checkpoints():
             hint = f"; continue with: {self.resume_hint}" if self.resume_hint else ""
-            print(
-                f"keraslab: the unfinished run's checkpoints are kept in {self.staging}{hint}",
-                file=sys.stderr,
-                flush=True,
-            )
+            kept = f"the unfinished run's checkpoints are kept in {self.staging}{hint}"
+            if announce:
+                print(f"keraslab: {kept}", file=sys.stderr, flush=True)
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
         self._lock.__exit__(None, None, None)
@@ -165,11 +187,17 @@ class RunDir(FolderWriter):
                 folder.rmdir()
             except OSError:
                 break
+        return kept
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             if isinstance(exc, OSError) and exc.filename is None:
                 exc.filename = str(self.final)  # a full disk while writing the run (Keras's save names no file)
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C or SIGTERM: one line, with how to resume
+                kept = self.abandon(announce=False)
+                if kept:
+                    raise Interrupted(f"{str(exc) or 'interrupted'}; {kept}", getattr(exc, "exit_code", 130)) from None
+                return False
             self.abandon()
             return False
         try:
@@ -193,3 +221,19 @@ def unfinished_runs(lesson: str, root: str | os.PathLike = "runs") -> list[Path]
     runs = [r for r in runs if r.has_checkpoints()]
     runs.sort(key=lambda r: r.staging.stat().st_mtime, reverse=True)
     return [r.final for r in runs]
+
+
+def read_config(lesson: str, path: str | os.PathLike) -> dict:
+    """The values of a run's config.json (the run folder's resolved config), to repeat that run."""
+    path = Path(path)
+    try:
+        loaded = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"--config {path}: expected a JSON object")
+    if loaded.get("lesson", lesson) != lesson:
+        raise UsageError(f"--config {path} is for lesson {loaded['lesson']!r}, not {lesson!r}")
+    return {k: v for k, v in loaded.items() if k != "lesson"}

@@ -187,8 +187,9 @@ def _html_text(text: str) -> str:
 
 
 def tags_of(run: dict) -> list[str]:
-    """The tags of metrics.json's `run` entry: "quick run" and/or "substitute data"."""
-    flags = (("quick run", bool(run.get("quick"))), ("substitute data", run.get("data", "real") != "real"))
+    """The tags of metrics.json's `run` entry: "quick run", and "substitute data" or "stand-in data"."""
+    data = str(run.get("data", "real"))
+    flags = (("quick run", bool(run.get("quick"))), (f"{data} data", data != "real"))
     return [tag for tag, on in flags if on]
 
 

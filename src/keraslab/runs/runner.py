@@ -7,6 +7,7 @@ returning what its script handed over and the executed notebook (keraslab.lesson
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -21,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from keraslab import terminal
-from keraslab.datasets import offline_mode
+from keraslab.datasets import get_spec, is_available, offline_mode
 from keraslab.distributed import runtime
 from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import make_plan
 from keraslab.distributed.plan import use as use_plan
-from keraslab.errors import DataMissingError, UsageError
-from keraslab.files import atomic_write_text
+from keraslab.errors import DataMissingError, KeraslabError, UsageError
+from keraslab.files import atomic_write_text, disk_error
 from keraslab.runs import folder as run_folder
 from keraslab.runs.index_page import render_index
 from keraslab.runs.manifest import build_manifest
@@ -63,24 +64,51 @@ QUICK_NOTICE = (
 )
 
 
-def provenance(quick: bool, used: list[dict]) -> dict:
-    """How a run was made, as metrics.json's `run`: quick or full, real or substitute data (and which files)."""
+@dataclasses.dataclass(frozen=True)
+class StandIn:
+    """A lesson run on another data set than its own because its own is not on this machine (`run all --quick`):
+    `dataset` ran instead of `instead_of`, for `reason`."""
+
+    dataset: str
+    instead_of: str
+    reason: str
+
+    def record(self) -> dict:
+        return {"dataset": self.dataset, "instead_of": self.instead_of, "reason": self.reason}
+
+
+# The image set that ships with keraslab: what an image lesson runs on, in a quick `run all`, when its own is missing.
+STAND_IN = "mnist_5k"
+
+
+def provenance(quick: bool, used: list[dict], stand_in: StandIn | None = None) -> dict:
+    """How a run was made, as metrics.json's `run`: quick or full; real, substitute (small copies vouched for by
+    $KERASLAB_CHECKSUMS, and which files) or stand-in data (another data set than the lesson's, and why)."""
     substitute = sorted({u["file"] for u in used if u.get("substitute")})
+    data = "substitute" if substitute else "stand-in" if stand_in else "real"
     return {
         "quick": bool(quick),
-        "data": "substitute" if substitute else "real",
+        "data": data,
         **({"substitute_files": substitute} if substitute else {}),
+        **({"stand_in": stand_in.record()} if stand_in else {}),
     }
 
 
 def notices(prov: dict) -> list[str]:
     """What the tags of a run mean, at the top of its report."""
     out = [QUICK_NOTICE] if prov["quick"] else []
-    if prov["data"] != "real":
+    if prov["data"] == "substitute":
         out.append(
             "Substitute data: the files read were small copies in the real formats, vouched for by "
             f"$KERASLAB_CHECKSUMS ({', '.join(prov['substitute_files'])}), not the course's dataset. The numbers "
             "say nothing about how the lesson does on the real data."
+        )
+    if "stand_in" in prov:
+        s = prov["stand_in"]
+        out.append(
+            f"Stand-in data: this lesson's data set, {s['instead_of']}, is not on this machine ({s['reason']}), so "
+            f"this run used {s['dataset']} in its place. The numbers say nothing about how the lesson does on "
+            f"{s['instead_of']}; `keraslab data fetch {s['instead_of']}` gets it."
         )
     return out
 
@@ -162,6 +190,7 @@ def run_lesson(
     keep_checkpoints: bool = False,
     quiet: bool = False,
     offline: bool = False,
+    stand_in: StandIn | None = None,
 ) -> tuple[Path, dict]:
     """Run `lesson` with `values` in its parameters cell (the others at their defaults), for `seeds` consecutive
     seeds from values["seed"], and write the run folder. Returns (run folder, summary).
@@ -176,7 +205,8 @@ def run_lesson(
     staging folder, "always" of every fit, "never" of none; `resume=True` continues a killed run from there
     (out=None: the newest unfinished run of the lesson); the checkpoints are removed when the run finishes unless
     `keep_checkpoints`. In a distributed job (keraslab launch), process 0 writes the run folder and the checkpoints;
-    the other processes write nothing.
+    the other processes write nothing. `stand_in`: the run is on another data set than the lesson's own (`values`
+    name it), which its metrics.json, report and the index say.
     """
     if checkpoints not in CHECKPOINT_POLICIES:
         raise UsageError(
@@ -189,7 +219,7 @@ def run_lesson(
     primary = runtime.is_primary()
     scratch = None if primary else Path(tempfile.mkdtemp(prefix="keraslab-replica-"))
     if primary:
-        final = _resolve_folder(lesson, given.get("seed", 0), out, resume, runs_root)
+        final = _resolve_folder(lesson, given, seeds, out, resume, runs_root)
     else:  # the other processes of a job: same work, nothing kept
         final, resume = scratch / "run", False
 
@@ -217,7 +247,7 @@ def run_lesson(
         ):
             if resume and not quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
-            summary = _execute_into(run, lesson, values, seeds, resumed=resume, echo=show)
+            summary = _execute_into(run, lesson, values, seeds, resumed=resume, echo=show, stand_in=stand_in)
     finally:
         drop_scratch()
     return final, summary
@@ -232,7 +262,7 @@ def _seeds_for(lesson: RunnableLesson, values: dict, seeds: int | None):
     return values, seeds or 1
 
 
-def _resolve_folder(lesson: RunnableLesson, seed: int, out, resume: bool, runs_root) -> Path:
+def _resolve_folder(lesson: RunnableLesson, given: dict, seeds: int, out, resume: bool, runs_root) -> Path:
     if out is not None:
         return Path(out)
     if resume:
@@ -243,7 +273,9 @@ def _resolve_folder(lesson: RunnableLesson, seed: int, out, resume: bool, runs_r
                 f"{Path(runs_root) / lesson.name} (name the run with --out DIR)"
             )
         return found[0]
-    return run_folder.default_run_dir(lesson.name, seed, runs_root)
+    # how many seeds the folder holds: the runner's, or those of a lesson that averages over seeds itself
+    count = seeds if not lesson.own_seeds else given.get("seeds") or 1
+    return run_folder.default_run_dir(lesson.name, given.get("seed", 0), runs_root, seeds=count)
 
 
 def _config(lesson, given: dict, used: dict) -> dict:
@@ -265,13 +297,13 @@ def replayed(config: dict) -> dict:
     return values
 
 
-def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, seeds: int, *, resumed, echo):
+def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, seeds: int, *, resumed, echo, stand_in):
     extra = {**_job_info(), "resumed": resumed}
     reproduce = reproduce_command(lesson)
     first = values.get("seed", lesson.parameters["seed"].default if "seed" in lesson.parameters else 0)
     if seeds == 1:
         result = lesson.execute(values, echo=echo)
-        prov = provenance(result.values.get("quick", False), result.used)
+        prov = provenance(result.values.get("quick", False), result.used, stand_in)
         manifest = build_manifest(lesson=lesson.name, seed=first, data_files=result.used, extra=extra)
         write_result(run, result, _config(lesson, values, result.values), manifest, prov, lesson)
         return result.summary
@@ -280,13 +312,13 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
     for seed in seed_list:
         result = lesson.execute({**values, "seed": seed}, echo=echo)
         used_all += [u for u in result.used if u not in used_all]
-        prov = provenance(result.values.get("quick", False), result.used)
+        prov = provenance(result.values.get("quick", False), result.used, stand_in)
         manifest = build_manifest(lesson=lesson.name, seed=seed, data_files=result.used, extra=extra)
         config = _config(lesson, {**values, "seed": seed}, result.values)
         write_result(run.subfolder(f"seed{seed}"), result, config, manifest, prov, lesson)
         results.append(result)
     summary = aggregate_summaries([r.summary for r in results])
-    prov = provenance(results[0].values.get("quick", False), used_all)
+    prov = provenance(results[0].values.get("quick", False), used_all, stand_in)
     manifest = build_manifest(lesson=lesson.name, seed=seed_list, data_files=used_all, extra=extra)
     config = {**_config(lesson, values, results[0].values), "seeds": seeds}
     run.write_json("config.json", config)
@@ -339,27 +371,77 @@ def _job_info() -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class LessonOutcome:
-    """One line of `run all`: the lesson's headline value beside the course's figure, or why it was skipped."""
+    """One line of `run all`: the lesson's headline value beside the course's figure, or why it was skipped (its data
+    is missing: `skipped` is the reason, `command` what would run it) or why it failed (`failed`)."""
 
     lesson: str
     headline: str | None
     course_figure: str | None
     value: float | None = None
     folder: Path | None = None
-    skipped: str | None = None  # the reason, when the lesson's data is missing
-    tags: tuple[str, ...] = ()  # "quick run", "substitute data"
+    skipped: str | None = None
+    command: str | None = None
+    failed: str | None = None
+    error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)  # for --debug
+    tags: tuple[str, ...] = ()  # "quick run", "substitute data", "stand-in data"
 
-    def row(self) -> tuple[str, str, str, str, str]:
-        ours = "skipped: data missing" if self.skipped else ("-" if self.value is None else fmt(self.value))
-        if self.tags and not self.skipped:
-            ours += f" ({', '.join(t.split()[0] for t in self.tags)})"  # "0.5431 (quick, substitute)"
-        return (
-            self.lesson,
-            self.headline or "-",
-            self.course_figure or "-",
-            ours,
-            str(self.folder) if self.folder else "-",
-        )
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed else "skipped" if self.skipped else "ran"
+
+    def explain(self) -> str:
+        """Why the lesson did not run: the reason, and for a skip the command that would run it."""
+        if self.failed:
+            return f"failed: {self.failed}"
+        if self.skipped:
+            return f"skipped: {self.skipped}" + (f"; to run it: {self.command}" if self.command else "")
+        return ""
+
+    def row(self, root: str | os.PathLike | None = None) -> tuple[str, str, str, str, str]:
+        """lesson, headline metric, course, ours, run folder (relative to `root` when given)."""
+        ours = self.status if self.folder is None else "-" if self.value is None else fmt(self.value)
+        if self.tags and self.folder is not None:
+            ours += f" ({', '.join(t.split()[0] for t in self.tags)})"  # "0.5431 (quick, stand-in)"
+        folder = "-"
+        if self.folder is not None:
+            folder = str(self.folder)
+            if root is not None and Path(self.folder).is_relative_to(root):
+                folder = Path(self.folder).relative_to(root).as_posix()
+        return (self.lesson, self.headline or "-", self.course_figure or "-", ours, folder)
+
+
+def stand_in_possible(lesson: RunnableLesson, dataset: str | None) -> bool:
+    """Whether the lesson's `dataset` parameter takes the shipped image set in place of `dataset`."""
+    param = lesson.parameters.get("dataset")
+    choices = getattr(param, "choices", None) or ()
+    return dataset is not None and dataset != STAND_IN and STAND_IN in choices and get_spec(dataset).kind == "images"
+
+
+@contextlib.contextmanager
+def stand_in_hint(lesson: RunnableLesson, values: dict):
+    """A missing image data set, for a lesson that can run on the shipped one, says so in its one line."""
+    try:
+        yield
+    except DataMissingError as exc:
+        if not stand_in_possible(lesson, _lesson_dataset(lesson, values)):
+            raise
+        hint = f"or run it on the digits that ship with keraslab: keraslab run {lesson.name} --dataset {STAND_IN}"
+        raise DataMissingError(f"{exc}; {hint}") from exc
+
+
+def _lesson_dataset(lesson: RunnableLesson, values: dict) -> str | None:
+    param = lesson.parameters.get("dataset")
+    return None if param is None else values.get("dataset", param.default)
+
+
+def _run_command(lesson: RunnableLesson, dataset: str | None) -> str:
+    """What runs a lesson skipped for missing data: fetch its data set, then run it (or run it on the stand-in)."""
+    if dataset is None:
+        return f"keraslab run {lesson.name} (once its data is in the data home)"
+    own = f"keraslab data fetch {dataset} && keraslab run {lesson.name}"
+    if stand_in_possible(lesson, dataset):
+        return f"{own} (or, on the digits that ship with keraslab: keraslab run {lesson.name} --dataset {STAND_IN})"
+    return own
 
 
 def run_all(
@@ -369,27 +451,55 @@ def run_all(
     root: str | os.PathLike,
     **run_options,
 ) -> list[LessonOutcome]:
-    """Every lesson in order into root/<lesson>/; a lesson whose data is missing is reported and skipped, not fatal.
+    """Every lesson in order into root/<lesson>/; a lesson whose data is missing is skipped and one that fails is
+    reported, and the next lesson runs either way (Ctrl-C stops them all).
 
+    In a quick run (values["quick"]), an image lesson whose data set is missing (not in the data home, and --offline
+    or the download failed) runs on the image set that ships with keraslab (STAND_IN) instead, labelled as such.
     `values` are given to every lesson that has a parameter of that name (seed, quick, epochs, data_dir);
-    `run_options` go to run_lesson (seeds, devices, quiet, ...)."""
+    `run_options` go to run_lesson (seeds, devices, quiet, offline, ...)."""
     if run_options.get("resume"):
         raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
     outcomes, lessons = [], list(lessons)
     for k, lesson in enumerate(lessons, 1):
-        base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
-        mine = {name: value for name, value in values.items() if name in lesson.parameters}
         if not run_options.get("quiet"):  # each lesson announced before its progress lines
             print(f"\n[{k}/{len(lessons)}] {lesson.name}: {getattr(lesson, 'summary', '')}", flush=True)
-        try:
-            folder, summary = run_lesson(lesson, mine, out=Path(root) / lesson.name, **run_options)
-        except DataMissingError as exc:
-            outcomes.append(dataclasses.replace(base, skipped=str(exc)))
-            continue
-        value = summary.get(lesson.headline) if lesson.headline else None
-        outcomes.append(dataclasses.replace(base, value=value, folder=folder, tags=run_tags(folder)))
+        outcomes.append(_run_one(lesson, values, Path(root) / lesson.name, run_options))
     if runtime.is_primary():
         quick = any("quick run" in o.tags for o in outcomes)
         title = f"keraslab run all{' (quick runs)' if quick else ''}: {Path(root).name}"
         atomic_write_text(Path(root) / "index.html", render_index(outcomes, Path(root), title))
     return outcomes
+
+
+def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict) -> LessonOutcome:
+    base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
+    mine = {name: value for name, value in values.items() if name in lesson.parameters}
+    dataset = _lesson_dataset(lesson, mine)
+    may_stand_in = bool(mine.get("quick")) and stand_in_possible(lesson, dataset)
+    stand_in = None
+    if may_stand_in and run_options.get("offline") and not is_available(dataset, mine.get("data_dir")):
+        stand_in = StandIn(STAND_IN, dataset, "not in the data home, and --offline forbids downloading it")
+    while True:
+        these = mine if stand_in is None else {**mine, "dataset": stand_in.dataset}
+        try:
+            folder, summary = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
+        except DataMissingError as exc:
+            if may_stand_in and stand_in is None:
+                stand_in = StandIn(STAND_IN, dataset, str(exc))
+                continue
+            return dataclasses.replace(base, skipped=str(exc), command=_run_command(lesson, dataset))
+        except Exception as exc:  # a failed lesson is reported; the next one runs (a distributed job stops)
+            if runtime.current() is not None:
+                raise
+            return dataclasses.replace(base, failed=_one_line(exc), error=exc)
+        value = summary.get(lesson.headline) if lesson.headline else None
+        return dataclasses.replace(base, value=value, folder=folder, tags=run_tags(folder))
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, KeraslabError):
+        return str(exc)
+    if isinstance(exc, OSError) and disk_error(exc):
+        return disk_error(exc)
+    return f"{type(exc).__name__}: {exc}"
