@@ -85,17 +85,31 @@ def missing_data(reason: str) -> None:
 
 
 def pytest_runtest_setup(item):
-    """@pytest.mark.full_data("mnist", ...): the test needs those full data sets (not shipped with keraslab): skipped
-    with the reason where they are absent, a failure in CI."""
+    """@pytest.mark.full_data("mnist", ...): the test needs those full data sets (not shipped with keraslab), in any
+    of their layouts; "mnist/idx": MNIST as its four idx files (as ../shared/datasets has it). Skipped with the
+    reason where they are absent, a failure in CI."""
     marker = item.get_closest_marker("full_data")
     if marker is None:
         return
-    from keraslab import datasets
 
     folder = real_data_folder()
-    absent = [name for name in marker.args if not datasets.is_available(name, folder)]
-    if absent:
-        missing_data(f"needs the full {', '.join(absent)} data set(s), not in {folder} (keraslab data fetch NAME)")
+    absent = [name for name in marker.args if not _has(folder, name)]
+    if not absent:
+        return
+    fetch = " && ".join(f"keraslab data fetch {name} --data-dir {folder}" for name in absent if "/" not in name)
+    how = "; ".join(
+        ([f"to run it: {fetch}"] if fetch else [])
+        + (["MNIST's four idx files as ../shared/datasets has them"] if "mnist/idx" in absent else [])
+    )
+    missing_data(f"needs the full {' and '.join(absent)} data set, not in {folder} ({how})")
+
+
+def _has(folder: Path, name: str) -> bool:
+    from keraslab import datasets
+
+    if name == "mnist/idx":
+        return all((folder / f.name).is_file() for f in datasets.get_spec("mnist").alternatives[0])
+    return datasets.is_available(name, folder)
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +122,11 @@ def shared_data(tmp_path_factory) -> Path:
         return path
     if in_ci():
         pytest.fail(f"the shared datasets are not at {path} (CI is set: set KERASLAB_DATA to ../shared/datasets)")
-    return shipped_as_files(tmp_path_factory.mktemp("shipped-data"))
+    folder = shipped_as_files(tmp_path_factory.mktemp("shipped-data"))
+    for entry in path.iterdir() if path.is_dir() else []:  # what was fetched there (keraslab data fetch mnist ...)
+        if not (folder / entry.name).exists():
+            (folder / entry.name).symlink_to(entry)
+    return folder
 
 
 def shipped_as_files(dest: Path) -> Path:

@@ -40,17 +40,24 @@ def test_no_command_is_a_usage_error(capsys):
     assert code == 2 and "usage: keraslab" in out
 
 
-@pytest.mark.full_data("mnist", "fashion_mnist")
+@pytest.mark.full_data("mnist/idx", "fashion_mnist")
 def test_data_verify_shared(capsys, shared_data):
     code, out, _ = run_cli(capsys, "data", "verify", "--data-dir", str(shared_data))
     assert code == 0
     assert "OK        churn: customer_churn.csv" in out and "OK        mnist: mnist/train-images-idx3-ubyte.gz" in out
     assert "MISSING   cifar10: cifar-10-python.tar.gz" in out  # not here: reported, not a failure
-    assert out.splitlines()[-1] == "7 dataset(s) complete, 1 missing, 0 bad"
+    assert (
+        out.splitlines()[-1]
+        == "7 dataset(s) complete, 1 missing, 0 bad (`keraslab data fetch NAME` gets one, `--all` every one)"
+    )
     code, out, _ = run_cli(capsys, "data", "verify", "mnist", "--data-dir", str(shared_data))
     assert code == 0 and out.splitlines()[-1] == "1 dataset(s) complete, 0 missing, 0 bad"
     code, out, err = run_cli(capsys, "data", "verify", "cifar10", "--data-dir", str(shared_data))
-    assert code == 1 and out.splitlines()[-1] == "0 dataset(s) complete, 1 missing, 0 bad"
+    assert (
+        code == 1
+        and out.splitlines()[-1]
+        == "0 dataset(s) complete, 1 missing, 0 bad (`keraslab data fetch NAME` gets one, `--all` every one)"
+    )
     assert _one_error_line(err).startswith("keraslab: error: verification failed: cifar10 missing")
 
 
@@ -72,11 +79,14 @@ def test_on_a_fresh_machine_the_shipped_data_sets_verify(capsys, tmp_path):
         ("homeprices", "homeprices_banglore.csv"),
     ]:
         assert f"OK        {dataset}: {file} (shipped with keraslab)" in out
-    assert out.splitlines()[-1] == "5 dataset(s) complete, 3 missing, 0 bad"
+    assert (
+        out.splitlines()[-1]
+        == "5 dataset(s) complete, 3 missing, 0 bad (`keraslab data fetch NAME` gets one, `--all` every one)"
+    )
     code, out, _ = run_cli(capsys, "data", "list", "--data-dir", str(tmp_path))
     assert code == 0 and out.count("1/1 (shipped)") == 5  # present (and where), for each of the five
     code, out, _ = run_cli(capsys, "data", "fetch", "churn", "--offline", "--data-dir", str(tmp_path))
-    assert code == 0 and "churn: customer_churn.csv -> " in out and "(verified) (shipped with keraslab)" in out
+    assert code == 0 and "churn: customer_churn.csv ships with keraslab, verified (" in out
     assert list(tmp_path.iterdir()) == []  # nothing downloaded or copied: the data home stays as it was
 
 
@@ -90,7 +100,10 @@ def test_data_verify_mismatch(capsys, tmp_path):
         f"9d5d57092020ff968568705889fc1b6bc917dac6ff53ace87693e2e2010f4d70, got {actual}"
     ) in out
     # the data home comes first: its bad sonar file is reported, not hidden by the shipped copy
-    assert out.splitlines()[-1] == "4 dataset(s) complete, 3 missing, 1 bad"
+    assert (
+        out.splitlines()[-1]
+        == "4 dataset(s) complete, 3 missing, 1 bad (`keraslab data fetch NAME` gets one, `--all` every one)"
+    )
     assert _one_error_line(err).startswith("keraslab: error: verification failed: sonar bad")
 
 
@@ -442,7 +455,7 @@ def test_data_fetch_all_fetches_every_data_set_a_full_run_reads(capsys, tmp_path
     assert sorted(fetched) == sorted([*urls, *fashion])  # the shipped ones were not downloaded
     for name in REGISTRY:
         assert f"{name}: " in out
-    assert out.count("(shipped with keraslab)") == 5
+    assert out.count("ships with keraslab, verified") == 5
     code, out, _ = run_cli(capsys, "data", "verify", "--data-dir", str(home))
     assert code == 0 and out.splitlines()[-1] == "8 dataset(s) complete, 0 missing, 0 bad"
     code, _, err = run_cli(capsys, "data", "fetch", "--data-dir", str(home))

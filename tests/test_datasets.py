@@ -353,7 +353,7 @@ def _regzip(src, dest, level=1):
     return dest
 
 
-@pytest.mark.full_data("mnist")
+@pytest.mark.full_data("mnist/idx")
 def test_full_mnist_from_the_idx_files(shared_data):
     with datasets.track_files() as used:
         (x, y), (xt, yt) = datasets.load_mnist(data_dir=shared_data, offline=True)
@@ -365,7 +365,7 @@ def test_full_mnist_from_the_idx_files(shared_data):
     assert used[0]["sha256"] == "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
 
 
-@pytest.mark.full_data("mnist", "fashion_mnist")
+@pytest.mark.full_data("mnist/idx", "fashion_mnist")
 def test_another_mirrors_gz_bytes_verify_by_content(tmp_path, shared_data):
     home = tmp_path / "home"
     for name in IDX:
@@ -379,7 +379,7 @@ def test_another_mirrors_gz_bytes_verify_by_content(tmp_path, shared_data):
         datasets.load_mnist(data_dir=home, offline=True)
 
 
-@pytest.mark.full_data("mnist")
+@pytest.mark.full_data("mnist/idx")
 def test_import_a_folder_of_idx_files(tmp_path, shared_data):
     folder = tmp_path / "download"
     for name in IDX:  # other names: files are recognised by their content
@@ -397,7 +397,7 @@ def test_import_a_folder_of_idx_files(tmp_path, shared_data):
     assert (home / "mnist" / IDX[0]).read_bytes() == before
 
 
-@pytest.mark.full_data("mnist")
+@pytest.mark.full_data("mnist/idx")
 def test_a_folder_lacking_a_file_names_it_and_imports_nothing(tmp_path, shared_data):
     folder = tmp_path / "download"
     for name in IDX[:3]:
@@ -421,7 +421,7 @@ def test_an_unknown_file_names_both_its_hashes_and_the_expected_ones(tmp_path, s
     assert not (tmp_path / "home").exists()
 
 
-@pytest.mark.full_data("mnist")
+@pytest.mark.full_data("mnist/idx")
 def test_a_truncated_gz_is_one_error_and_leaves_nothing(tmp_path, shared_data):
     data = (shared_data / "mnist" / IDX[3]).read_bytes()
     cut = tmp_path / "cut.gz"

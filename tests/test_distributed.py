@@ -113,7 +113,6 @@ def _weights(folder: Path) -> dict:
 def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):
     run = ["run", "churn", "--epochs", "3", "--checkpoints", "always", "--keep-checkpoints", "--quiet", "--offline"]
     assert cli.main([*run, "--out", str(tmp_path / "single"), "--data-dir", str(shared_data)]) == 0
-    t0 = time.monotonic()
     proc = _launch(
         ["--processes", "2", "--timeout", "20", "--", *run, "--out", str(tmp_path / "two")],
         shared_data,
@@ -121,7 +120,9 @@ def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]  # 0 only if both processes exited 0
-    assert "Check failed" not in proc.stderr and "error" not in proc.stderr.lower(), proc.stderr
+    # neither process failed or complained: no XLA check failure, no traceback, no keraslab error line
+    assert "Check failed" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "keraslab: error" not in proc.stderr and "launch: process" not in proc.stderr, proc.stderr
     single, two = _weights(tmp_path / "single"), _weights(tmp_path / "two")
     assert single.keys() == two.keys()
     for key in single:
@@ -129,7 +130,6 @@ def test_two_processes_equal_one_and_both_exit_0(tmp_path, shared_data, capsys):
     manifest = json.loads((tmp_path / "two/manifest.json").read_text())
     assert manifest["parallel"]["processes"] == 2 and manifest["parallel"]["devices"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["single", "two"]  # one folder, from process 0 only
-    assert time.monotonic() - t0 < 240
 
 
 def _children(pid: int) -> list[int]:
@@ -226,6 +226,8 @@ def test_unreachable_coordinator_fails_after_the_timeout(tmp_path, shared_data):
     )
     assert proc.returncode == 75
     assert f"cannot reach the coordinator at 127.0.0.1:{port} after 2 s" in proc.stderr
+    # the behaviour under test is the --timeout of 2 s: without it the wait would be the 60 s default; 30 s leaves
+    # room for a loaded machine's start-up (a guard, not a speed figure)
     assert time.monotonic() - t0 < 30
     proc = _launch(
         [

@@ -2,6 +2,7 @@
 loaders (small MNIST / CIFAR-10 files in the real formats, the real tables), and what their run folders hold."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -233,34 +234,52 @@ def _only(monkeypatch, *names):
     monkeypatch.setattr(lessons, "all_lessons", lambda: found)
 
 
-@pytest.mark.full_data("mnist")
-def test_run_all_quick_offline_runs_an_image_lesson_without_its_data_on_the_stand_in(
-    tmp_path, shared_data, capsys, monkeypatch
-):
-    """CIFAR-10 is not in the data home and --offline forbids fetching it: cnn runs on the shipped digits, labelled
-    stand-in everywhere; mnist, whose full data set is there, runs on it (no stand-in). Exit 0: both ran."""
+def test_run_all_quick_offline_runs_an_image_lesson_without_its_data_on_the_stand_in(tmp_path, capsys, monkeypatch):
+    """A fresh machine: CIFAR-10 is not in the (empty) data home and --offline forbids fetching it, so cnn runs on
+    the shipped digits, labelled stand-in everywhere: the terminal, metrics.json, config.json, the report's head and
+    the lesson's own words in it, the index. Its report's "reproduce" command keeps the label. Exit 0: it ran."""
     from keraslab.cli.main import main
 
-    _only(monkeypatch, "mnist", "cnn")
-    code = main(["run", "all", "--quick", "--offline", "--data-dir", str(shared_data), "--out", str(tmp_path / "a")])
+    _only(monkeypatch, "cnn")
+    home = tmp_path / "empty-home"
+    code = main(["run", "all", "--quick", "--offline", "--data-dir", str(home), "--out", str(tmp_path / "a")])
     out = capsys.readouterr().out
-    assert code == 0 and out.splitlines()[-1] == "2 ran, 0 skipped, 0 failed"
+    assert code == 0 and out.splitlines()[-1] == "1 ran, 0 skipped, 0 failed"
     assert "(quick, stand-in)" in out
-    run = json.loads((tmp_path / "a" / "cnn" / "metrics.json").read_text())["run"]
-    assert run == {
+    assert "cnn: stand-in data: mnist_5k in place of cifar10, which is not on this machine" in out  # at its start
+    folder = tmp_path / "a" / "cnn"
+    record = {
+        "dataset": "mnist_5k",
+        "instead_of": "cifar10",
+        "reason": "not in the data home, and --offline forbids downloading it",
+    }
+    assert json.loads((folder / "metrics.json").read_text())["run"] == {
         "quick": True,
         "data": "stand-in",
-        "stand_in": {
-            "dataset": "mnist_5k",
-            "instead_of": "cifar10",
-            "reason": "not in the data home, and --offline forbids downloading it",
-        },
+        "stand_in": record,
     }
-    assert json.loads((tmp_path / "a" / "cnn" / "config.json").read_text())["dataset"] == "mnist_5k"
-    report = (tmp_path / "a" / "cnn" / "report.html").read_text()
-    assert "stand-in data" in report and "this lesson&#x27;s data set, cifar10, is not on this machine" in report
+    config = json.loads((folder / "config.json").read_text())
+    assert config["dataset"] == "mnist_5k" and config["stand_in"] == record
+    report = (folder / "report.html").read_text()
+    assert "[quick run, stand-in data]" in report
+    assert "this lesson&#x27;s data set, cifar10, is not on this machine" in report
+    assert "this run (quick run, seed 0, stand-in data)" in report and "real data" not in report
     index = (tmp_path / "a" / "index.html").read_text()
     assert "(quick, stand-in)" in index and "runs marked stand-in ran on another data set" in index
+    monkeypatch.chdir(folder)
+    assert main(["run", "cnn", "--config", "config.json", "--quiet"]) == 0
+    again = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert json.loads((again / "metrics.json").read_text())["run"]["stand_in"] == record
+
+
+@pytest.mark.full_data("mnist/idx")
+def test_run_all_quick_offline_runs_mnist_on_the_full_mnist_where_it_is(tmp_path, shared_data, capsys, monkeypatch):
+    """Where the data home has the full MNIST, the mnist lesson reads it: no stand-in."""
+    from keraslab.cli.main import main
+
+    _only(monkeypatch, "mnist")
+    code = main(["run", "all", "--quick", "--offline", "--data-dir", str(shared_data), "--out", str(tmp_path / "a")])
+    assert code == 0 and capsys.readouterr().out.splitlines()[-1] == "1 ran, 0 skipped, 0 failed"
     manifest = json.loads((tmp_path / "a" / "mnist" / "manifest.json").read_text())
     assert [f["file"] for f in manifest["data_files"]] == [
         f"mnist/{n}-ubyte.gz"

@@ -24,7 +24,7 @@ def test_serve_port_out_of_range(tmp_path, capsys):
     assert "Invalid value for `port`. Expected an integer in [1, 65535]. Received: 70000" in _one_line(capsys)
 
 
-@pytest.mark.full_data("mnist")
+@pytest.mark.full_data("mnist/idx")
 @pytest.mark.parametrize("blocker", ["home", "home/mnist"])
 def test_data_import_where_a_folder_is_a_file(tmp_path, shared_data, capsys, blocker):
     home = tmp_path / "home"
@@ -42,7 +42,11 @@ def test_a_run_that_fails_before_it_starts_leaves_no_folder(tmp_path, capsys, mo
     assert main(["run", "cnn", "--quick", "--offline", "--data-dir", str(tmp_path / "empty")]) == 1
     line = _one_line(capsys)
     assert "cifar-10-python.tar.gz is not in" in line and "--offline forbids downloading it" in line
-    assert line.endswith("; or run it on the digits that ship with keraslab: keraslab run cnn --dataset mnist_5k")
+    # the options given, kept (here --quick and the data home), so that the command runs what was asked
+    assert line.endswith(
+        f"; or run it on the digits that ship with keraslab: keraslab run cnn --quick --data-dir {tmp_path / 'empty'} "
+        "--dataset mnist_5k"
+    )
     assert not (tmp_path / "runs").exists()
 
 

@@ -119,6 +119,15 @@ class Parameter:
             raise self.invalid(text) from None
         return self.check(value)
 
+    def as_words(self, value) -> list[str]:
+        """The command-line words that give `value` (what `parse` reads back): ["--epochs", "3"], ["--no-quick"];
+        [] for None (the option left out: the lesson chooses)."""
+        if value is None:
+            return []
+        if self.type is bool:
+            return [self.flag if value else "--no-" + self.flag[2:]]
+        return [self.flag, repr(value) if self.type is float else str(value)]
+
     def _convert(self, text: str) -> Any:
         if self.type is bool:
             if text.lower() in TRUE:
@@ -238,3 +247,11 @@ def set_values(source: str, values: dict[str, Any]) -> str:
                 line[: value.col_offset] + repr(values[node.target.id]) + line[value.end_col_offset :]
             )
     return "\n".join(lines)
+
+
+def command_words(values: dict, parameters: dict[str, Parameter]) -> str:
+    """`values` as the options of a command line, quoted for a POSIX shell: "--epochs 3 --data-dir 'my data'"."""
+    import shlex
+
+    words = [w for name, value in values.items() if name in parameters for w in parameters[name].as_words(value)]
+    return shlex.join(words)

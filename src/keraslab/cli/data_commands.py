@@ -49,8 +49,8 @@ def add_commands(sub) -> None:
         "home, after checking each",
     )
     add_data_home(parser)
-    parser.add_argument("name")
-    parser.add_argument("path")
+    parser.add_argument("name", help=f"the data set: {', '.join(datasets.REGISTRY)}")
+    parser.add_argument("path", help="a file, or a folder holding the data set's files (recognised by their hash)")
 
 
 def cmd_list(args) -> int:
@@ -70,11 +70,15 @@ def cmd_list(args) -> int:
             str(len(found)),
             f"{present}/{len(found)}{shipped}",
             f"{verified}/{len(found)}",
-            f"{size / 1e6:.1f} MB" if present else "-",
+            _size(size) if present else "-",
             spec.description,
         )
     console().print(table)
     return 0
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} KB" if size >= 1e3 else f"{size} B"
 
 
 def cmd_verify(args) -> int:
@@ -101,7 +105,8 @@ def cmd_verify(args) -> int:
         bad = any(st.present and not st.verified for st in found)
         state[name] = "bad" if bad else "complete" if all(st.verified for st in found) else "missing"
     counts = {k: sum(v == k for v in state.values()) for k in ("complete", "missing", "bad")}
-    print(f"{counts['complete']} dataset(s) complete, {counts['missing']} missing, {counts['bad']} bad")
+    fetch = " (`keraslab data fetch NAME` gets one, `--all` every one)" if counts["missing"] else ""
+    print(f"{counts['complete']} dataset(s) complete, {counts['missing']} missing, {counts['bad']} bad{fetch}")
     if counts["bad"] or (args.name and counts["missing"]):
         what = [f"{n} {s}" for n, s in state.items() if s == "bad" or (args.name and s == "missing")]
         return fail(f"verification failed: {', '.join(what)} (in {home})", 1)
@@ -116,8 +121,10 @@ def cmd_fetch(args) -> int:
     for name in datasets.REGISTRY if args.all else [datasets.get_spec(args.name).name]:
         paths = datasets.dataset_paths(name, data_dir=args.data_dir, offline=args.offline, quiet=args.quiet)
         for file, path in paths.items():
-            where = " (shipped with keraslab)" if path.is_relative_to(datasets.cache.SHIPPED) else ""
-            print(f"{name}: {file} -> {path} (verified){where}")
+            if path.is_relative_to(datasets.cache.SHIPPED):
+                print(f"{name}: {file} ships with keraslab, verified ({path})")
+            else:
+                print(f"{name}: {file} -> {path} (verified)")
     return 0
 
 

@@ -19,7 +19,14 @@ from keraslab.cli.common import Parser, add_declared, command, console, print_su
 from keraslab.distributed import runtime
 from keraslab.options import Parameter, check_values
 from keraslab.runs.folder import default_run_dir, read_config, runs_root_for
-from keraslab.runs.runner import CHECKPOINT_POLICIES, replayed, run_all, run_lesson, stand_in_hint
+from keraslab.runs.runner import (
+    CHECKPOINT_POLICIES,
+    replayed,
+    run_all,
+    run_lesson,
+    stand_in_from,
+    stand_in_hint,
+)
 from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
 
 # What `run all` passes to every lesson that has the parameter.
@@ -131,7 +138,7 @@ def cmd_run(args) -> int:
     use_backend(args.backend)
     tracker = tracker_from(args.track)  # checked before any work
     lesson = lessons.get_lesson(args.lesson)
-    values, seeds, offline, quiet = _values(args, lesson)
+    values, seeds, offline, quiet, stand_in = _values(args, lesson)
     with stand_in_hint(lesson, values):
         folder, summary = run_lesson(
             lesson,
@@ -145,6 +152,7 @@ def cmd_run(args) -> int:
             keep_checkpoints=args.keep_checkpoints,
             quiet=quiet,
             offline=offline,
+            stand_in=stand_in,
         )
     if runtime.is_primary():
         print_summary(summary, folder, quiet=quiet)
@@ -167,8 +175,9 @@ def track(folder: Path, tracker: str, *, quiet: bool) -> None:
         print(f"tracked in {tracker}: run {run_id}")
 
 
-def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
-    """(parameter values, seeds, offline, quiet): a --config file's values, overridden by the options given here."""
+def _values(args, lesson):
+    """(parameter values, seeds, offline, quiet, stand-in): a --config file's values, overridden by the options given
+    here."""
     from_file = replayed(read_config(lesson.name, args.config)) if args.config else {}
     seeds = args.seeds
     if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
@@ -176,9 +185,12 @@ def _values(args, lesson) -> tuple[dict, int | None, bool, bool]:
         seeds = file_seeds if seeds is None else seeds
     offline = bool(from_file.pop("offline", False)) or args.offline
     quiet = bool(from_file.pop("quiet", False)) or args.quiet
+    stand_in = stand_in_from(from_file.pop("stand_in", None))
+    if stand_in is not None and getattr(args, "dataset", None) not in (None, stand_in.dataset):
+        stand_in = None  # --dataset given: the data set asked for, not a stand-in
     source = f"--config {args.config}"
     values = {**check_values(from_file, lesson.parameters, lesson=lesson.name, source=source)}
-    return {**values, **_given(args, lesson.parameters)}, seeds, offline, quiet
+    return {**values, **_given(args, lesson.parameters)}, seeds, offline, quiet, stand_in
 
 
 def cmd_run_all(args) -> int:

@@ -23,6 +23,7 @@ insurance, homeprices and mnist_5k load on a machine with no data home and no ne
 """
 
 from keraslab.datasets.cache import (
+    current_stand_in,
     data_home,
     dataset_paths,
     ensure_file,
@@ -31,6 +32,7 @@ from keraslab.datasets.cache import (
     is_substitute,
     offline_mode,
     sha256_of,
+    standing_in,
     status,
     track_files,
     track_from_here,
@@ -64,6 +66,7 @@ __all__ = [
     "FileSpec",
     "Table",
     "class_names",
+    "current_stand_in",
     "data_home",
     "dataset_paths",
     "describe",
@@ -85,6 +88,7 @@ __all__ = [
     "offline_mode",
     "read_csv",
     "sha256_of",
+    "standing_in",
     "status",
     "track_files",
     "track_from_here",

@@ -38,6 +38,26 @@ _USED: contextvars.ContextVar[list | None] = contextvars.ContextVar("keraslab_us
 _OFFLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("keraslab_offline", default=False)
 
 
+# The data set a run reads in place of its lesson's own (keraslab.runs.runner.StandIn), while it runs
+_STAND_IN: contextvars.ContextVar[object | None] = contextvars.ContextVar("keraslab_stand_in", default=None)
+
+
+@contextlib.contextmanager
+def standing_in(stand_in):
+    """Inside the block, `current_stand_in()` is `stand_in` (an object with `dataset`, `instead_of` and `reason`):
+    what the lesson's own words say about its data ("stand-in data") follows the run's label."""
+    token = _STAND_IN.set(stand_in)
+    try:
+        yield
+    finally:
+        _STAND_IN.reset(token)
+
+
+def current_stand_in():
+    """The stand-in of the run in progress (see `standing_in`), or None."""
+    return _STAND_IN.get()
+
+
 @contextlib.contextmanager
 def offline_mode(offline: bool = True):
     """Loaders called inside the block without an `offline` argument never download (True) or may (False)."""

@@ -100,7 +100,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "cifar10-ann",
         "05_cifar10_ann.py",
-        "CIFAR-10 (or fashion_mnist, mnist, mnist_5k) with a 3000-1000-10 dense network, and an epoch on CPU vs GPU",
+        "images (CIFAR-10, or --dataset): a 3000-1000-10 dense network, and an epoch timed on each device",
         "test_accuracy",
         "0.5054 (S, CIFAR-10, 10 epochs)",
     ),
@@ -128,8 +128,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         "cnn",
         "09_cnn.py",
-        "CIFAR-10 (or fashion_mnist, mnist, mnist_5k): a small CNN against the dense network, and a 3x3 convolution "
-        "worked by hand",
+        "images (CIFAR-10, or --dataset): a small CNN against the dense network; a 3x3 convolution by hand",
         "cnn_test_accuracy",
         "0.7028 (O, CIFAR-10, 10 epochs)",
     ),

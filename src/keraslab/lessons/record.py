@@ -76,13 +76,14 @@ class LessonRun:
     @property
     def data(self) -> str:
         """ "substitute" when the data read so far are small copies in the real formats (vouched for by
-        $KERASLAB_CHECKSUMS), or when the `dataset` parameter names such a dataset; else "real"."""
-        from keraslab.datasets import is_substitute
+        $KERASLAB_CHECKSUMS), or when the `dataset` parameter names such a dataset; "stand-in" when the run reads
+        another data set than its lesson's own (`run all --quick` on a machine without it); else "real"."""
+        from keraslab.datasets import current_stand_in, is_substitute
 
         substitute = any(u.get("substitute") for u in self.used) or (
             "dataset" in self.values and is_substitute(self.values["dataset"])
         )
-        return "substitute" if substitute else "real"
+        return "substitute" if substitute else "stand-in" if current_stand_in() is not None else "real"
 
     @property
     def conclusive(self) -> bool:
@@ -142,7 +143,7 @@ def shipped_parameters(lesson: str) -> dict:
 def begin(lesson: str, namespace: Mapping[str, Any]) -> LessonRun:
     """Start a run of `lesson` with the parameter values in `namespace` (the notebook's globals()): each checked
     against its declaration (UsageError, one line, for a bad one), then Python, NumPy and Keras seeded."""
-    from keraslab.datasets import track_from_here
+    from keraslab.datasets import current_stand_in, track_from_here
     from keraslab.seeding import set_seed
 
     sink = _SINK.get()
@@ -160,4 +161,10 @@ def begin(lesson: str, namespace: Mapping[str, Any]) -> LessonRun:
 
     kind = "quick" if run.quick else "full"
     print(f"{lesson}: {kind} run, seed {run.seed}; Keras {keras.__version__} on {keras.backend.backend()}")
+    stand_in = current_stand_in()
+    if stand_in is not None:
+        print(
+            f"{lesson}: stand-in data: {stand_in.dataset} in place of {stand_in.instead_of}, which is not on this "
+            f"machine ({stand_in.reason}); the numbers say nothing about {stand_in.instead_of}"
+        )
     return run

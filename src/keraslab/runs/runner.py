@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 
 from keraslab import terminal
-from keraslab.datasets import get_spec, is_available, offline_mode
+from keraslab.datasets import get_spec, is_available, offline_mode, standing_in
 from keraslab.distributed import runtime
 from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import make_plan
 from keraslab.distributed.plan import use as use_plan
 from keraslab.errors import DataMissingError, KeraslabError, UsageError
 from keraslab.files import atomic_write_text, disk_error
+from keraslab.options import command_words
 from keraslab.runs import folder as run_folder
 from keraslab.runs.index_page import render_index
 from keraslab.runs.manifest import build_manifest
@@ -229,7 +230,7 @@ def run_lesson(
 
     staged = given if seeds == 1 else {**given, "seeds": seeds}
     min_epochs = CHECKPOINT_POLICIES[checkpoints]
-    hint = f"keraslab run {lesson.name} --out {final} --resume (with the same options)"
+    hint = resume_command(lesson, values, seeds, final)
     show = None if quiet else sys.stdout
     try:
         with (
@@ -244,6 +245,7 @@ def run_lesson(
             ),
             terminal.to(show),
             offline_mode(offline),
+            standing_in(stand_in),
         ):
             if resume and not quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
@@ -251,6 +253,16 @@ def run_lesson(
     finally:
         drop_scratch()
     return final, summary
+
+
+def resume_command(lesson: RunnableLesson, values: dict, seeds: int, final: Path) -> str:
+    """The command that continues this run from its checkpoints: the same options, --out, --resume."""
+    import shlex
+
+    given = command_words(values, lesson.parameters)
+    words = [given] if given else []
+    words += [f"--seeds {seeds}"] if seeds > 1 else []
+    return " ".join(["keraslab run", lesson.name, *words, "--out", shlex.quote(str(final)), "--resume"])
 
 
 def _seeds_for(lesson: RunnableLesson, values: dict, seeds: int | None):
@@ -278,12 +290,26 @@ def _resolve_folder(lesson: RunnableLesson, given: dict, seeds: int, out, resume
     return run_folder.default_run_dir(lesson.name, given.get("seed", 0), runs_root, seeds=count)
 
 
-def _config(lesson, given: dict, used: dict) -> dict:
+def _config(lesson, given: dict, used: dict, stand_in: StandIn | None = None) -> dict:
     """config.json: the values the run used, and under "resolved_by_lesson" those the lesson chose itself (a value
-    left at None, or set by `quick`), which a re-run that changes `quick` lets the lesson choose again."""
+    left at None, or set by `quick`), which a re-run that changes `quick` lets the lesson choose again; and for a
+    stand-in run, what stood in for what (a re-run from it is labelled the same)."""
     resolved = sorted(name for name in used if name != "seed" and (name not in given or given[name] != used[name]))
     chosen = [name for name in resolved if used[name] != lesson.parameters[name].default]
-    return {"lesson": lesson.name, **used, "resolved_by_lesson": chosen}
+    extra = {"stand_in": stand_in.record()} if stand_in else {}
+    return {"lesson": lesson.name, **used, "resolved_by_lesson": chosen, **extra}
+
+
+def stand_in_from(config_value) -> StandIn | None:
+    """The StandIn a config.json records (its "stand_in"), or None; a malformed one is a UsageError."""
+    if config_value is None:
+        return None
+    fields = ("dataset", "instead_of", "reason")
+    if not isinstance(config_value, dict) or sorted(config_value) != sorted(fields):
+        raise UsageError(f"config.json: `stand_in` must be an object with {', '.join(fields)}")
+    if not all(isinstance(config_value[f], str) for f in fields):
+        raise UsageError("config.json: `stand_in`'s dataset, instead_of and reason must be texts")
+    return StandIn(**config_value)
 
 
 def replayed(config: dict) -> dict:
@@ -305,7 +331,7 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
         result = lesson.execute(values, echo=echo)
         prov = provenance(result.values.get("quick", False), result.used, stand_in)
         manifest = build_manifest(lesson=lesson.name, seed=first, data_files=result.used, extra=extra)
-        write_result(run, result, _config(lesson, values, result.values), manifest, prov, lesson)
+        write_result(run, result, _config(lesson, values, result.values, stand_in), manifest, prov, lesson)
         return result.summary
     seed_list = [first + i for i in range(seeds)]
     results, used_all = [], []
@@ -314,13 +340,13 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
         used_all += [u for u in result.used if u not in used_all]
         prov = provenance(result.values.get("quick", False), result.used, stand_in)
         manifest = build_manifest(lesson=lesson.name, seed=seed, data_files=result.used, extra=extra)
-        config = _config(lesson, {**values, "seed": seed}, result.values)
+        config = _config(lesson, {**values, "seed": seed}, result.values, stand_in)
         write_result(run.subfolder(f"seed{seed}"), result, config, manifest, prov, lesson)
         results.append(result)
     summary = aggregate_summaries([r.summary for r in results])
     prov = provenance(results[0].values.get("quick", False), used_all, stand_in)
     manifest = build_manifest(lesson=lesson.name, seed=seed_list, data_files=used_all, extra=extra)
-    config = {**_config(lesson, values, results[0].values), "seeds": seeds}
+    config = {**_config(lesson, values, results[0].values, stand_in), "seeds": seeds}
     run.write_json("config.json", config)
     run.write_json("manifest.json", manifest)
     run.write_text("lesson.ipynb", json.dumps(results[0].notebook, indent=1, ensure_ascii=False) + "\n")
@@ -425,7 +451,9 @@ def stand_in_hint(lesson: RunnableLesson, values: dict):
     except DataMissingError as exc:
         if not stand_in_possible(lesson, _lesson_dataset(lesson, values)):
             raise
-        hint = f"or run it on the digits that ship with keraslab: keraslab run {lesson.name} --dataset {STAND_IN}"
+        others = command_words({k: v for k, v in values.items() if k != "dataset"}, lesson.parameters)
+        again = " ".join(["keraslab run", lesson.name, *([others] if others else []), "--dataset", STAND_IN])
+        hint = f"or run it on the digits that ship with keraslab: {again}"
         raise DataMissingError(f"{exc}; {hint}") from exc
 
 
