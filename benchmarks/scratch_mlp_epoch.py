@@ -5,7 +5,7 @@ Each implementation is warmed up on 2,000 images, then timed over full epochs (m
 
     KERASLAB_DATA=../shared/datasets python benchmarks/scratch_mlp_epoch.py [--repeats 3]
 
-Target (issue 3): NumPy epoch / PyTorch epoch <= 1.0.
+Target: NumPy epoch / PyTorch epoch <= 1.0.
 """
 
 from __future__ import annotations

@@ -68,10 +68,14 @@ def test_small_tables_real(shared_data):
     assert hp.frame.shape == (20, 3) and hp.frame.iloc[1].tolist() == [2600, 4, 120]
 
 
-def test_same_data_twice_is_identical(shared_data):
-    a = datasets.load_mnist_5k(data_dir=shared_data, offline=True)
-    b = datasets.load_mnist_5k(data_dir=shared_data, offline=True)
-    np.testing.assert_array_equal(a[0], b[0])
+def test_mnist_5k_decodes_to_the_csv_s_own_numbers(shared_data):
+    """The loader's images and labels are the file's numbers, as pandas reads the same CSV independently."""
+    import pandas as pd
+
+    x, y = datasets.load_mnist_5k(data_dir=shared_data, offline=True)
+    table = pd.read_csv(shared_data / "mnist_5k.csv.gz", header=None).to_numpy()
+    np.testing.assert_array_equal(x.reshape(len(x), 784), table[:, :784])
+    np.testing.assert_array_equal(y, table[:, 784])
 
 
 # --- CSV problems ----------------------------------------------------------------------------------------------

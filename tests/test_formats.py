@@ -242,7 +242,7 @@ def test_idx_headers_that_overflow_or_have_too_many_dimensions():
 
 
 def test_a_pickle_that_doubles_bytes_with_a_codec_is_refused(tmp_path):
-    """Issue 28, item 4: _codecs.encode chained with "hex" doubles its input at each call (29 calls, 370 bytes:
+    """_codecs.encode chained with "hex" doubles its input at each call (29 calls, 370 bytes:
     512 MB a member). Only latin-1, as protocol 2 writes bytes, is allowed."""
     import codecs
 
@@ -263,7 +263,7 @@ def test_a_pickle_that_doubles_bytes_with_a_codec_is_refused(tmp_path):
 
 
 def test_a_tarball_that_decompresses_beyond_a_cifar_archive_is_refused_while_streaming(tmp_path, monkeypatch):
-    """Issue 28, item 4: a 244-byte .tar.gz drove the reader to 2.6 GB. Decompression is bounded as it streams
+    """A 244-byte .tar.gz drove the reader to 2.6 GB. Decompression is bounded as it streams
     (the bound lowered here so that the test stays small)."""
     monkeypatch.setattr(formats, "CIFAR_MAX_TOTAL", 2_000_000)
     path = tmp_path / "bomb.tar.gz"
@@ -277,7 +277,7 @@ def test_a_tarball_that_decompresses_beyond_a_cifar_archive_is_refused_while_str
 
 
 def test_an_idx_gz_is_bounded_while_it_is_decompressed(tmp_path, monkeypatch):
-    """Issue 28, item 4: a 408 KB idx .gz was decompressed whole (915 MB) before its size was checked."""
+    """A 408 KB idx .gz was decompressed whole (915 MB) before its size was checked."""
     monkeypatch.setattr(formats, "IDX_MAX_BYTES", 1_000_000)
     path = tmp_path / "big-idx3-ubyte.gz"
     header = bytes([0, 0, 8, 3]) + (10_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2

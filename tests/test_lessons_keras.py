@@ -313,8 +313,8 @@ def test_run_all_quick_without_a_network_falls_back_to_the_stand_in_too(tmp_path
 def test_a_full_run_all_skips_a_lesson_whose_data_is_missing_and_exits_3(tmp_path, capsys, monkeypatch):
     """Without --quick nothing stands in: cnn is skipped with the reason and the commands that would run it, losses
     runs; the last line counts both and the exit status is 3 (some skipped, none failed)."""
+    from keraslab.cli.lesson_commands import SKIPPED_EXIT
     from keraslab.cli.main import main
-    from keraslab.cli.run_commands import SKIPPED_EXIT
 
     _only(monkeypatch, "losses", "cnn")
     home = tmp_path / "empty-home"

@@ -82,7 +82,13 @@ def test_gd_variants_lesson(tmp_path, shared_data):
     # SGD and mini-batch take more updates per epoch, so they get closer to the least-squares cost.
     assert s["ols_cost"] <= s["sgd_cost"] < s["batch_cost"] and s["minibatch_cost"] < s["batch_cost"]
     prices = json.loads((folder / "metrics.json").read_text())["prices"]
-    assert [round(p["batch"], 4) for p in prices] == [128.4548, 30.2531, 69.4786]  # the course's corrected figures
+    # in rupees: the same houses through the independently written batch fit, each scaling undone by hand
+    houses = np.array([[2600, 4], [1000, 2], [1500, 3]], dtype=np.float64)
+    lo, hi = frame[["area", "bedrooms"]].min().to_numpy(), frame[["area", "bedrooms"]].max().to_numpy()
+    scaled = ((houses - lo) / (hi - lo)) @ w + b
+    expected = scaled * (frame["price"].max() - frame["price"].min()) + frame["price"].min()
+    assert [p["batch"] for p in prices] == pytest.approx(expected.tolist(), rel=1e-12)
+    assert [round(p["batch"], 4) for p in prices] == [128.4548, 30.2531, 69.4786]  # as the lesson prints them
 
 
 def test_gd_variants_seeded(tmp_path, shared_data):
@@ -162,7 +168,7 @@ def test_cli_run_bad_value_is_refused_before_any_work(tmp_path, shared_data, cap
         ('{"speed": 1}', "the gd-variants lesson has no parameter(s) speed; its parameters: seed"),
         ("[1, 2]", "expected a JSON object"),
         ("{", "not valid JSON"),
-        # issue 28, item 5: the same rules as the command line's, the file named
+        # the same rules as the command line's, the file named
         ('{"epochs": 2.5}', "config.json: Invalid value for `epochs`. Expected an integer in [1, inf)"),
         ('{"quick": "yes"}', "config.json: Invalid value for `quick`. Expected true or false"),
         ('{"learning_rate": NaN}', "config.json: Invalid value for `learning_rate`. Expected a number in (0, inf)"),

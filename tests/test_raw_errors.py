@@ -1,4 +1,4 @@
-"""Issue 28, item 14: errors that used to come out raw (TraitError, FileExistsError, NotADirectoryError,
+"""Errors that used to come out raw (TraitError, FileExistsError, NotADirectoryError,
 OverflowError) or left something behind, each now one line naming what is wrong, with the right exit code."""
 
 import nbformat
@@ -59,7 +59,7 @@ def test_a_fractional_notebook_timeout_is_whole_seconds(tmp_path):
 
 
 def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
-    """Issue 28, item 10: labels "$0_$50" were parsed as mathematics (train failed after training, writing nothing);
+    """Labels "$0_$50" were parsed as mathematics (train failed after training, writing nothing);
     a folder "[/x]" was parsed as rich markup (MarkupError)."""
     import numpy as np
     import pandas as pd
@@ -91,7 +91,7 @@ def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
     ],
 )
 def test_nan_and_infinities_are_refused_by_every_command(argv, says, tmp_path, capsys, monkeypatch):
-    """Issue 28, item 5: every option of every command refuses NaN and the infinities, one line, exit 2."""
+    """Every option of every command refuses NaN and the infinities, one line, exit 2."""
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert says in _one_line(capsys)
@@ -104,7 +104,7 @@ def _disk_full(*args, **kwargs):
 
 
 def test_a_full_disk_names_the_path_for_run_notebook_and_train(tmp_path, shared_data, capsys, monkeypatch):
-    """Issue 28, item 3: `train`, `run` and `notebook` printed "no space left on the device" without the path."""
+    """`train`, `run` and `notebook` printed "no space left on the device" without the path."""
     import os
 
     from keraslab.runs.folder import FolderWriter

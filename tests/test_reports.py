@@ -1,4 +1,4 @@
-"""Reports a learner can trust (issue 17): quick and substitute runs say so everywhere and draw no conclusion,
+"""Reports a learner can trust: quick and substitute runs say so everywhere and draw no conclusion,
 numbers print as what they are, the terminal says where it is, and `run all` writes an index page."""
 
 import json
@@ -211,7 +211,7 @@ def test_runs_compare_bad_input_is_one_line(quick_run, tmp_path, capsys, case):
 
 
 def test_runs_compare_labels_runs_of_the_same_name_apart_and_refuses_one_run_twice(quick_run, tmp_path, capsys):
-    """Issue 28, item 7: p1/x/run and p2/x/run showed the second run's numbers under both labels."""
+    """P1/x/run and p2/x/run showed the second run's numbers under both labels."""
     import shutil
 
     a, b = quick_run("churn")[0], quick_run("churn", threshold=0.4)[0]
@@ -232,7 +232,7 @@ def test_runs_compare_labels_runs_of_the_same_name_apart_and_refuses_one_run_twi
     ["bad json", "run is a text", "seed is a text", "summary is a list", "history unparsable", "history is a link"],
 )
 def test_one_hostile_run_folder_breaks_no_browsing(quick_run, tmp_path, capsys, damage):
-    """Issue 28, item 11: one bad folder made `runs list` fail for every run, `runs compare` raise AttributeError or
+    """One bad folder made `runs list` fail for every run, `runs compare` raise AttributeError or
     ParserError, and followed a history.csv link out of the folder."""
     import shutil
 

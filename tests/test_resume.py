@@ -322,7 +322,7 @@ def _nan_weights(meta, members):
     ],
 )
 def test_a_tampered_but_valid_checkpoint_is_skipped_saying_why(tmp_path, capsys, change, says):
-    """Issue 28, item 12: counts "abc", dtype "|O", an infinite epoch (TypeError / OverflowError) or NaN weights
+    """Counts "abc", dtype "|O", an infinite epoch (TypeError / OverflowError) or NaN weights
     (resumed as they were) in an archive whose CRCs are right; now each is skipped as a damaged one is."""
     fit = checkpoints.Store(tmp_path, min_epochs=3).next_fit(epochs=5)
     state = ([np.ones((2, 3), np.float32)], [], [np.zeros(3, np.float32), np.int64(4)])

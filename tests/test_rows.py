@@ -239,7 +239,7 @@ def test_predict_refuses_a_file_that_has_none_of_the_models_columns(odd_bundle, 
 
 
 def test_slow_clients_are_dropped_and_connections_capped(odd_bundle):
-    """Issue 28, item 13: 50 connections with partial bodies and one with partial headers stayed open for more than
+    """50 connections with partial bodies and one with partial headers stayed open for more than
     65 s. A bounded local test: a 1 s client timeout, a real uvicorn server on a free port, in a thread."""
     pytest.importorskip("fastapi")
     import socket

@@ -436,7 +436,7 @@ def test_two_real_runs_into_one_folder_the_second_is_refused_the_first_is_whole(
 
 
 def test_a_run_folder_records_its_files_and_runs_check_names_each_change(tmp_path, toy_lesson, capsys):
-    """Issue 28, item 15: SECURITY.md promised a check of a run folder that did not exist."""
+    """SECURITY.md promised a check of a run folder that did not exist."""
     from keraslab.cli.main import main
     from keraslab.files import sha256_file
 

@@ -356,7 +356,9 @@ def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
     each = np.stack([np.asarray(m(x)).ravel() for m in members])
     expected = (each >= 0.5).mean(axis=0) if strategy == "ensemble_vote" else each.mean(axis=0)
     np.testing.assert_allclose(out.proba_Yes, expected, atol=1e-6)
-    assert 0 < summary["minority_f1"] <= 1
+    # better than answering "Yes" for everyone (F1 = 2p / (1 + p) with p the churn rate, 0.42) by a clear margin
+    p = (pd.read_csv(shared_data / "customer_churn.csv")["Churn"] == "Yes").mean()
+    assert summary["minority_f1"] > 2 * p / (1 + p) + 0.05
     # a fresh process loads and predicts the same
     new.to_csv(tmp_path / "new.csv", index=False)
     proc = subprocess.run(

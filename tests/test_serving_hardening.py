@@ -1,4 +1,4 @@
-"""Hardening of train / predict / serve (issue 16): each test reproduces a fault a hostile or unlucky user found and
+"""Hardening of train / predict / serve: each test reproduces a fault a hostile or unlucky user found and
 fails without its fix."""
 
 import json
@@ -13,7 +13,7 @@ from test_serving import _copy, _records, _valid_row
 
 
 def test_an_all_text_table_trains(tmp_path):
-    """Issue 28, item 2: a table with no numeric column raised TypeError: ufunc 'bitwise_and'."""
+    """A table with no numeric column raised TypeError: ufunc 'bitwise_and'."""
     from keraslab.bundles import TrainOptions, train_table
 
     frame = pd.DataFrame({"a": ["x", "z"] * 20, "b": ["y", "w", "w", "y"] * 10, "t": ["yes", "no"] * 20})
@@ -42,11 +42,11 @@ def test_an_all_text_table_trains(tmp_path):
             {"a": [1.0, -float("inf"), 3.0, 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
             "column 'a' holds -inf in row 2",
         ),
-        (  # issue 28, item 2: was reported as "row 0 ... 78.0" after the scaler overflowed
+        (  # was reported as "row 0 ... 78.0" after the scaler overflowed
             {"a": [1.0, 78.0, 1e308, 4.0, 5.0, 6.0], "t": ["x", "y"] * 3},
             "column 'a' holds 1e+308 in row 3, which is too large to scale (its square overflows)",
         ),
-        (  # issue 28, item 2: was scikit-learn's "The test_size = 1 should be greater or equal to ..."
+        (  # was scikit-learn's "The test_size = 1 should be greater or equal to ..."
             {"a": [1.0, 2.0, 3.0, 4.0], "t": ["x", "y"] * 2},
             "4 rows cannot be split with --test-size 0.2",
         ),
@@ -326,7 +326,7 @@ def _first_categorical_to_yes_no(p):
     ],
 )
 def test_a_tampered_bundle_fails_at_load_never_in_a_request(churn_bundle, tmp_path, name, change, says):
-    """Issue 28, item 1: each of these served 500s (KeyError, IndexError, ZeroDivisionError ...) or failed at start
+    """Each of these served 500s (KeyError, IndexError, ZeroDivisionError ...) or failed at start
     with a raw error; now load (and so `serve`) refuses the bundle in one line naming the file and the field."""
     b = _alter(churn_bundle, tmp_path, name, change)
     with pytest.raises(BundleError) as caught:

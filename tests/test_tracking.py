@@ -1,4 +1,4 @@
-"""--track mlflow (issue 17): a finished run or bundle logged to MLflow, checked against a temporary sqlite store;
+"""--track mlflow: a finished run or bundle logged to MLflow, checked against a temporary sqlite store;
 the logged numbers equal metrics.json. A store that cannot be reached costs the run nothing but is reported in one
 line and the exit status."""
 
@@ -117,7 +117,7 @@ def test_a_tracker_that_does_not_exist_is_refused_before_any_work(tmp_path, caps
 
 @pytest.mark.parametrize("uri", ["http://alice:s3cretPW@127.0.0.1:9/", "postgresql://bob:pwsecret@127.0.0.1:9/db"])
 def test_credentials_in_the_store_uri_are_never_printed(uri, tmp_path, monkeypatch, capsys):
-    """Was: the password printed twice (issue 28, item 8)."""
+    """Was: the password printed twice."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     code = main(["run", "losses", "--quick", "--out", str(tmp_path / "r"), "--track", "mlflow", "--quiet"])
     err = capsys.readouterr().err
@@ -127,7 +127,7 @@ def test_credentials_in_the_store_uri_are_never_printed(uri, tmp_path, monkeypat
 
 @pytest.mark.parametrize("where", ["a folder", "under a file"])
 def test_an_unwritable_local_store_is_refused_before_any_work(where, tmp_path, monkeypatch, capsys):
-    """Issue 28, item 9: MLflow retried an unwritable sqlite store for 100 s after the run; now refused at once."""
+    """MLflow retried an unwritable sqlite store for 100 s after the run; now refused at once."""
     (tmp_path / "folder.db").mkdir()
     (tmp_path / "afile").write_text("x")
     db = tmp_path / "folder.db" if where == "a folder" else tmp_path / "afile" / "mlflow.db"

@@ -4,8 +4,10 @@ sets the exit code.
 - main: `main(argv)`, the entry point: assembles the parser, runs the command, turns expected failures into one
   line and an exit code
 - common: the parser class, the shared flags, the console
-- run_commands: `lessons`, `run LESSON | all` (each lesson's options built from its config dataclass)
+- lesson_commands: `lessons`, `run LESSON | all` (each lesson's options built from its parameters cell)
+- runs_commands: `runs list | compare | check` (finished run folders)
 - data_commands: `data list | verify | fetch | show | import`
 - bundle_commands: `train`, `predict`, `serve`
 - tool_commands: `verify`, `bench`, `launch`
+- notebook_commands: `notebook`, `exercises`
 """

@@ -13,8 +13,8 @@ from keraslab import __version__
 from keraslab.cli import (
     bundle_commands,
     data_commands,
+    lesson_commands,
     notebook_commands,
-    run_commands,
     runs_commands,
     tool_commands,
 )
@@ -23,7 +23,7 @@ from keraslab.distributed import runtime
 from keraslab.errors import Interrupted, KeraslabError
 from keraslab.files import disk_error
 
-GROUPS = (run_commands, runs_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
+GROUPS = (lesson_commands, runs_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
 GLOBAL_FLAGS = ("--debug", "--quiet")  # every command takes them, after its name or before it
 
 

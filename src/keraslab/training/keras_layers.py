@@ -6,7 +6,7 @@ a CPU. XLA's CPU backend (JAX) spends most of a small CNN's training step in Max
 (select-and-scatter) and runs its convolutions through a generic kernel. Measured here, one epoch of the course's
 CIFAR CNN over 50,000 images: Conv2D + MaxPooling2D 58-62 s; Conv2D + ReshapeMaxPooling2D 22.5 s; PatchConv2D +
 ReshapeMaxPooling2D 18.7 s; a plain PyTorch eager loop 27.5 s. Both keep Keras's weight layout, so weights move
-freely between them and the stock layers. Since then (issue 18), on 10,000 images, best of four runs alternated
+freely between them and the stock layers. Since then, on 10,000 images, best of four runs alternated
 before/after: the pooling's gradient as one select (`_jax_max_pool`) and the patches' product as a 2-D matrix
 product (its weight gradient then needs no transposed copy) took the epoch from 1.315 s to 1.079 s.
 
