@@ -279,13 +279,13 @@ def test_launch_bad_arguments(capsys, args, message):
 def test_data_parallel_refuses_the_model_fit_path():
     """A fit that cannot take the data-parallel path says so instead of quietly using one device."""
     from keraslab import models, training
-    from keraslab.backend import keras
+    from keraslab.backend import load_keras
 
     model = training.compile_model(models.binary_net(4, (3,)), loss="binary_crossentropy")
     x, y = np.zeros((8, 4), np.float32), np.zeros(8, np.float32)
     plan = object()  # any plan: the check comes before the plan is used
     with parallel.use(plan), pytest.raises(UsageError, match="data-parallel training goes through"):
-        training.fit(model, x, y, epochs=1, quiet=True, callbacks=[keras().callbacks.History()])
+        training.fit(model, x, y, epochs=1, quiet=True, callbacks=[load_keras().callbacks.History()])
 
 
 def test_the_coordinator_binds_the_address_given(monkeypatch):

@@ -141,10 +141,10 @@ def test_balanced_ensemble_vote_and_mean():
 
 
 def test_keras_focal_loss_equals_scratch():
-    from keraslab.backend import keras as get_keras
+    from keraslab.backend import load_keras
     from keraslab.scratch import losses
 
-    keras = get_keras()
+    keras = load_keras()
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, (20, 1)).astype(np.float64)
     p = rng.uniform(0.01, 0.99, (20, 1))

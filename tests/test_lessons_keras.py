@@ -2,6 +2,8 @@
 loaders (small MNIST / CIFAR-10 files in the real formats, the real tables), and what their run folders hold."""
 
 import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +202,7 @@ def test_churn_preprocessing_bad_rows(shared_data):
 def test_the_fast_layers_compute_kerass_conv2d_and_max_pooling(small_home):
     """What the cnn lesson trains with by default on JAX (fast_layers) is Keras's Conv2D and MaxPooling2D: the same
     outputs from the same weights."""
-    from keraslab.backend import keras as load_keras
+    from keraslab.backend import load_keras
     from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
 
     keras = load_keras()
@@ -379,3 +381,24 @@ def test_the_image_lessons_take_a_dataset(tmp_path, shared_data, name, dataset):
     assert all(not f.get("substitute") for f in manifest["data_files"]) and len(manifest["data_files"]) == 4
     headline = "cnn_test_accuracy" if name == "cnn" else "test_accuracy"
     assert s[headline] > 0.3  # 500 real images, one epoch (16 steps): well above chance (0.1)
+
+
+@pytest.mark.slow
+def test_cifar10_ann_times_every_device_and_compares_each_with_the_cpu(tmp_path):
+    """The device-timing path for real, with a second device and no GPU: XLA's host platform shows two CPU devices
+    (XLA_FLAGS=--xla_force_host_platform_device_count=2); the lesson times one epoch on each and sets the second
+    against cpu:0, as it does a GPU. On the shipped digits, quick, in a fresh process (XLA reads the flag once)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "keraslab", "run", "cifar10-ann", "--quick", "--dataset", "mnist_5k", "--offline"]
+    proc = subprocess.run(
+        [*argv, "--quiet", "--out", str(tmp_path / "r")], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = _outputs(tmp_path / "r")
+    assert "cpu:0" in out and "cpu:1" in out  # both devices timed (the table of seconds)
+    assert re.search(r"cpu:1 is \d+\.\dx faster than cpu:0 here", out), out
+    summary = json.loads((tmp_path / "r" / "metrics.json").read_text())["summary"]
+    assert summary["cpu_epoch_seconds"] > 0 and "gpu_speedup" not in summary  # no GPU: no GPU figure

@@ -163,9 +163,9 @@ def test_finished_run_removes_its_checkpoints_unless_kept(tmp_path, shared_data,
 
 def _net(dropout: bool):
     from keraslab import training
-    from keraslab.backend import keras
+    from keraslab.backend import load_keras
 
-    k = keras()
+    k = load_keras()
     layers = [k.Input((8,)), k.layers.Dense(16, activation="relu")]
     layers += [k.layers.Dropout(0.3)] if dropout else []
     model = k.Sequential([*layers, k.layers.Dense(1, activation="sigmoid")])

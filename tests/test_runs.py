@@ -291,7 +291,7 @@ def test_set_seed_repeats_python_and_numpy():
 
 
 def test_set_seed_repeats_keras():
-    keras = backend.keras()
+    keras = backend.load_keras()
     weights = []
     for seed in (2, 2, 3):
         seeding.set_seed(seed)
@@ -328,7 +328,7 @@ def test_backend_not_installed_names_the_extra(monkeypatch):
 
 
 def test_backend_cannot_switch_after_keras_is_loaded(monkeypatch):
-    backend.keras()
+    backend.load_keras()
     other = "torch" if backend.current_backend() != "torch" else "jax"
     monkeypatch.setattr(backend, "is_installed", lambda name: True)
     with pytest.raises(BackendError, match="already loaded with the"):

@@ -11,12 +11,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn import metrics
 
-from keraslab.backend import keras as get_keras
+from keraslab.backend import load_keras
 from keraslab.scratch import activations as A
 from keraslab.scratch import gradcheck
 from keraslab.scratch import losses as L
 
-keras = get_keras()
+keras = load_keras()
 TOL = 1e-6
 
 

@@ -103,9 +103,9 @@ def _keras_optimizer_steps(keras, opt, w0, grads):
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_optimizer_matches_keras(name):
-    from keraslab.backend import keras as get_keras
+    from keraslab.backend import load_keras
 
-    keras = get_keras()
+    keras = load_keras()
     rng = np.random.default_rng(3)
     w0 = rng.normal(size=(4, 3)).astype(np.float32)
     grads = [rng.normal(size=(4, 3)).astype(np.float32) for _ in range(5)]
@@ -161,7 +161,7 @@ def test_mnist_5k_accuracy_against_keras(shared_data):
     from sklearn.model_selection import train_test_split
 
     from keraslab import datasets
-    from keraslab.backend import keras as get_keras
+    from keraslab.backend import load_keras
     from keraslab.seeding import set_seed
 
     x, y = datasets.load_mnist_5k(data_dir=shared_data, scale=True)
@@ -169,7 +169,7 @@ def test_mnist_5k_accuracy_against_keras(shared_data):
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=1000, random_state=0, stratify=y)
     ours = MLPClassifier(hidden=(128,), epochs=10, seed=0).fit(xtr, ytr).score(xte, yte)
 
-    keras = get_keras()
+    keras = load_keras()
     set_seed(0)
     model = keras.Sequential(
         [keras.Input((784,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax")]

@@ -12,11 +12,11 @@ import pytest
 SCRIPT = """
 import json, random, sys
 import numpy as np
-from keraslab.backend import keras
+from keraslab.backend import load_keras
 from keraslab.seeding import seed_keras
 from keras.src.utils.rng_utils import get_random_seed
 
-k = keras()
+k = load_keras()
 
 
 def state():

@@ -130,10 +130,10 @@ def test_corrupt_model_with_a_matching_manifest(churn_bundle, tmp_path):
 
 
 def test_lambda_layer_is_refused(churn_bundle, tmp_path):
-    from keraslab.backend import keras as get_keras
+    from keraslab.backend import load_keras
     from keraslab.bundles.bundle import write_manifest
 
-    keras = get_keras()
+    keras = load_keras()
     b = _copy(churn_bundle, tmp_path)
     n = load(churn_bundle).features.n_features
     evil = keras.Sequential([keras.Input((n,)), keras.layers.Lambda(lambda x: x * 2), keras.layers.Dense(1)])

@@ -83,14 +83,14 @@ def test_a_lessons_model_is_logged_as_an_mlflow_model(store, small_data_home, tm
     import mlflow
     import numpy as np
 
-    from keraslab.backend import keras
+    from keraslab.backend import load_keras
 
     home, _ = small_data_home
     out = tmp_path / "churn"
     assert main(["run", "churn", "--quick", "--data-dir", str(home), "--out", str(out), "--track", "mlflow"]) == 0
     run = _only_run(store, "keraslab-churn")
     x = np.random.default_rng(0).normal(size=(7, 26)).astype("float32")
-    model = keras().saving.load_model(out / "model.keras")
+    model = load_keras().saving.load_model(out / "model.keras")
     served = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(x)
     np.testing.assert_allclose(served, model.predict(x, verbose=0), rtol=1e-6)
 

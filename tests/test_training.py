@@ -35,7 +35,7 @@ def _net(metrics):
 def test_both_paths_return_a_keras_history_with_the_same_entries(metrics, entries):
     """Replacing training.fit by model.fit, as the lessons invite, changes nothing below it: both return a Keras
     History (the model's own `.history` too), epochs counted from 0, one value per epoch for each entry."""
-    keras = training.fitting.keras()
+    keras = training.fitting.load_keras()
     x, y = _data()
     fast_model, slow_model = _net(metrics), _net(metrics)
     fast = training.fit(fast_model, x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True)

@@ -1,7 +1,7 @@
 """Choose the Keras backend once per process, before Keras is imported.
 
 Order of precedence: the explicit argument (``--backend``), then ``KERAS_BACKEND``, then ``jax`` (measured
-fastest here on the course's dense networks). The rest of keraslab imports Keras only through :func:`keras`.
+fastest here on the course's dense networks). The rest of keraslab imports Keras only through :func:`load_keras`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _REQUIRES = {
 }
 
 _chosen: str | None = None
-_prepared = False  # keras() has applied the pending seed and TensorFlow's log filter
+_prepared = False  # load_keras() has applied the pending seed and TensorFlow's log filter
 
 
 def resolve_backend(name: str | None = None) -> str:
@@ -77,7 +77,7 @@ def current_backend() -> str:
     return _chosen or resolve_backend(None)
 
 
-def keras():
+def load_keras():
     """Import and return Keras, choosing the backend first if nobody has. The first call also applies a seed set
     before Keras was loaded and, on TensorFlow, quiets its new-model tracing notice - whoever imported Keras first
     (importing TensorFlow imports Keras too)."""

@@ -6,7 +6,7 @@ instead of input_shape, and the dropout network has real Dropout layers (the cou
 
 from __future__ import annotations
 
-from keraslab.backend import keras
+from keraslab.backend import load_keras
 
 # The course's two table networks, each the hidden layers of one notebook (both versions of the course agree):
 CHURN_HIDDEN = (20, 12)  # the churn notebook's network (the churn lesson writes it out in its cell)
@@ -14,12 +14,12 @@ IMBALANCE_HIDDEN = (26, 15)  # the imbalance notebook's network: `train`, the im
 
 
 def _sequential(layers, name: str):
-    return keras().Sequential(layers, name=name)
+    return load_keras().Sequential(layers, name=name)
 
 
 def dense_classifier(n_in: int, n_classes: int, hidden: tuple[int, ...] = (), *, name: str = "dense"):
     """n_in -> hidden ReLU layers -> n_classes softmax (the MNIST models: hidden=() and hidden=(100,))."""
-    k = keras()
+    k = load_keras()
     layers = [k.Input((n_in,))] + [k.layers.Dense(h, activation="relu") for h in hidden]
     layers.append(k.layers.Dense(n_classes, activation="softmax"))
     return _sequential(layers, name)
@@ -27,7 +27,7 @@ def dense_classifier(n_in: int, n_classes: int, hidden: tuple[int, ...] = (), *,
 
 def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
     """Flatten -> 3000 ReLU -> 1000 ReLU -> 10 softmax: 12,230,010 parameters."""
-    k = keras()
+    k = load_keras()
     return _sequential(
         [
             k.Input(input_shape),
@@ -49,7 +49,7 @@ def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True
     TensorFlow, 6.4 s against 4.5 s on PyTorch; benchmarks/README.md), so there, and with fast=False, the network
     uses the stock Conv2D and MaxPooling2D.
     """
-    k = keras()
+    k = load_keras()
     if fast and k.backend.backend() == "jax":
         from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
 
@@ -78,7 +78,7 @@ def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name
 
     The churn lesson uses hidden=(20, 12); the imbalance lab (26, 15); the sonar lesson (60, 30, 15).
     """
-    k = keras()
+    k = load_keras()
     layers = [k.Input((n_in,))]
     for h in hidden:
         layers.append(k.layers.Dense(h, activation="relu"))
@@ -90,7 +90,7 @@ def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name
 
 def regression_net(n_in: int, hidden: tuple[int, ...], *, name: str = "regression_net"):
     """n_in -> hidden ReLU layers -> 1 linear output: a quantity (trained on a scaled target, mean squared error)."""
-    k = keras()
+    k = load_keras()
     layers = [k.Input((n_in,)), *(k.layers.Dense(h, activation="relu") for h in hidden), k.layers.Dense(1)]
     return _sequential(layers, name)
 
@@ -101,7 +101,7 @@ def ensemble_model(members, combine: str):
     registers VoteShare)."""
     from keraslab.training.keras_layers import VoteShare
 
-    k = keras()
+    k = load_keras()
     inputs = k.Input(members[0].inputs[0].shape[1:])
     outputs = [m(inputs) for m in members]
     joined = k.layers.Concatenate(axis=-1)(outputs)  # (n, k members)

@@ -18,7 +18,7 @@ def check_seed(seed) -> int:
 
 def set_seed(seed: int) -> int:
     """Seed Python's `random`, NumPy's legacy global generator, and Keras and its backend (now if Keras is loaded,
-    else as keraslab.backend.keras() loads it: the first model of a process is seeded like every later one).
+    else as keraslab.backend.load_keras() loads it: the first model of a process is seeded like every later one).
 
     keraslab's own code never draws from global state (it passes seeds or `np.random.Generator`s explicitly);
     this exists so that code written in the course's style, and the backends' own initialisers, repeat too.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keraslab.backend import current_backend, keras
+from keraslab.backend import current_backend, load_keras
 from keraslab.scratch import activations as A
 from keraslab.scratch import gradcheck
 from keraslab.scratch import losses as L
@@ -50,7 +50,7 @@ class Check:
 @contextlib.contextmanager
 def keras_float64():
     """Keras in float64 for the duration (on JAX with x64 enabled); restores floatx and x64 afterwards."""
-    k = keras()
+    k = load_keras()
     floatx = k.config.floatx()
     if current_backend() == "jax":
         import jax

@@ -7,7 +7,7 @@ import functools
 import time
 
 from keraslab import models, training
-from keraslab.backend import keras as load_keras
+from keraslab.backend import load_keras
 from keraslab.seeding import set_seed
 from keraslab.training import devices
 

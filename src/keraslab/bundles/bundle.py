@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keraslab.backend import current_backend, keras
+from keraslab.backend import current_backend, load_keras
 from keraslab.bundles.features import FeatureSpec
 from keraslab.bundles.labelled_rows import TargetKind
 from keraslab.bundles.rows import check_rows
@@ -227,7 +227,7 @@ def load(folder: str | Path) -> Bundle:
     """A verified bundle: every file's hash checked, the model loaded in Keras's safe mode."""
     folder = Path(folder)
     manifest = verify(folder)
-    k = keras()
+    k = load_keras()
     # keraslab's own layers (VoteShare in an ensemble, the fast CNN layers) must be registered before loading
     import keraslab.training.keras_layers  # noqa: F401
 

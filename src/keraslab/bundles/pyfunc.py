@@ -45,9 +45,9 @@ with warnings.catch_warnings():
         """A lesson's trained model (its .keras file): predict = the model's own predict on the input as an array."""
 
         def load_context(self, context) -> None:
-            from keraslab.backend import keras
+            from keraslab.backend import load_keras
 
-            self.model = keras().saving.load_model(context.artifacts["model"], safe_mode=True, compile=False)
+            self.model = load_keras().saving.load_model(context.artifacts["model"], safe_mode=True, compile=False)
 
         def predict(self, context, model_input, params=None):
             x = np.asarray(model_input, dtype=np.float32)

@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from keraslab.backend import current_backend, keras
+from keraslab.backend import current_backend, load_keras
 from keraslab.distributed import runtime
 from keraslab.errors import UsageError
 
@@ -126,7 +126,7 @@ def make_plan(devices: int | None = None) -> Plan | None:
     for p in range(processes):
         mine = sorted((d for d in jax.devices() if d.process_index == p), key=lambda d: d.id)
         chosen += mine[:wanted]
-    distribution = keras().distribution.DataParallel(
+    distribution = load_keras().distribution.DataParallel(
         devices=[f"{d.platform}:{d.id}" for d in chosen], auto_shard_dataset=False
     )
     mesh = distribution.device_mesh.backend_mesh

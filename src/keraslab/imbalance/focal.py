@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keraslab.backend import keras
+from keraslab.backend import load_keras
 from keraslab.imbalance.strategies import FOCAL_ALPHA, FOCAL_GAMMA
 
 
@@ -11,6 +11,6 @@ def binary_focal_loss(gamma: float = FOCAL_GAMMA, alpha: float | None = FOCAL_AL
     when alpha is given, unweighted when it is None. The defaults and their reasons are in
     keraslab.imbalance.strategies. keraslab.scratch.losses.binary_focal is the same function in NumPy (a test holds
     them together)."""
-    return keras().losses.BinaryFocalCrossentropy(
+    return load_keras().losses.BinaryFocalCrossentropy(
         gamma=gamma, alpha=0.25 if alpha is None else alpha, apply_class_balancing=alpha is not None
     )

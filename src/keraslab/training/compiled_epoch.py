@@ -16,13 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from keraslab.backend import keras
+from keraslab.backend import load_keras
 from keraslab.distributed.plan import local_copy
 
 
 def _loss_callable(loss):
     """loss(y, p, w=None) -> the mean (weighted) loss, for a Keras loss name, function or Loss object."""
-    k = keras()
+    k = load_keras()
     fn = k.losses.get(loss)
     if isinstance(fn, k.losses.Loss):
         return lambda y, p, w=None: fn(y, p, sample_weight=w)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from keraslab.backend import current_backend, keras
+from keraslab.backend import current_backend, load_keras
 from keraslab.distributed.plan import use as use_plan
 from keraslab.training import checkpoints
 from keraslab.training.fitting import compile_model, fit
@@ -43,12 +43,19 @@ def scope(device: str):
 
     if device == "cpu:0" and not gpus():
         return contextlib.nullcontext()
-    return keras().device(device)
+    return load_keras().device(device)
 
 
 def available() -> list[str]:
-    """["cpu:0"] plus every GPU."""
-    return ["cpu:0", *gpus()]
+    """Every device to train on: "cpu:0", any other CPU device the backend shows (JAX's, with
+    XLA_FLAGS=--xla_force_host_platform_device_count=N: how the tests get a second device without a GPU), then every
+    GPU."""
+    cpus = ["cpu:0"]
+    if current_backend() == "jax":
+        import jax
+
+        cpus = [f"cpu:{i}" for i in range(len(jax.devices("cpu")))]
+    return [*cpus, *gpus()]
 
 
 def time_epoch(

@@ -271,12 +271,12 @@ def _print_epoch(row: dict, epochs: int, seconds: float, accuracy: bool, stream)
 
 def _history(model, rows: list[dict], *, epochs: int, validation: bool, accuracy: bool):
     """A keras.callbacks.History of the rows, as model.fit returns it (and sets as model.history)."""
-    from keraslab.backend import keras
+    from keraslab.backend import load_keras
 
     columns = ["loss", "accuracy"] + (["val_loss", "val_accuracy"] if validation else []) + ["seconds"]
     if not accuracy:
         columns = [c for c in columns if "accuracy" not in c]
-    history = keras().callbacks.History()
+    history = load_keras().callbacks.History()
     history.set_model(model)
     history.set_params({"verbose": 0, "epochs": epochs})
     history.epoch = [int(row["epoch"]) - 1 for row in rows]

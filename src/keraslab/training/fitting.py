@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import terminal
-from keraslab.backend import current_backend, keras
+from keraslab.backend import current_backend, load_keras
 from keraslab.distributed.plan import current as current_plan
 from keraslab.errors import UsageError
 
@@ -171,7 +171,7 @@ def _scaled(x, scale: float) -> np.ndarray:
 def _epoch_timer():
     """A Keras callback recording each epoch's wall time (training and validation) in `.seconds`."""
 
-    class EpochTimer(keras().callbacks.Callback):
+    class EpochTimer(load_keras().callbacks.Callback):
         def __init__(self):
             super().__init__()
             self.seconds: list[float] = []

@@ -15,7 +15,7 @@ VoteShare turns the probabilities of a balanced ensemble's members into the shar
 
 from __future__ import annotations
 
-from keraslab.backend import keras as load_keras
+from keraslab.backend import load_keras
 
 keras = load_keras()
 ops = keras.ops
