@@ -191,3 +191,15 @@ def test_importing_the_command_line_loads_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout) == []
+
+
+def test_the_tests_mirror_the_package():
+    """A package's tests are in the folder of its name (tests/datasets/ for keraslab/datasets/, ...); the tests left at
+    the top are those of keraslab's top-level modules and of the layout itself."""
+    tests = SRC.parents[1] / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()}
+    assert folders <= packages, folders - packages
+    top = {p.stem.removeprefix("test_") for p in tests.glob("test_*.py")}
+    modules = {p.stem for p in SRC.glob("*.py")}
+    assert top - {"layout"} <= modules | {"backends"}, top - modules  # test_backends: keraslab/backend.py

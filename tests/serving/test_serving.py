@@ -15,7 +15,7 @@ import pytest
 from keraslab.bundles import BundleError, TrainOptions, load, train_table
 from keraslab.cli.main import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_bundle_files_and_schema(churn_bundle):

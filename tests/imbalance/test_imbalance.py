@@ -23,7 +23,7 @@ from keraslab.imbalance import (
 )
 from keraslab.imbalance.strategies import ENSEMBLE_MEMBERS, FOCAL_ALPHA, FOCAL_GAMMA, K_NEIGHBORS, STRATEGIES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _imbalanced(n=300, minority=0.2, seed=0, d=4):

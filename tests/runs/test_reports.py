@@ -94,7 +94,7 @@ def test_the_imbalance_report_and_the_readme_agree_on_the_strategies(quick_run):
 
     folder, _ = quick_run("imbalance")
     metrics = json.loads((folder / "metrics.json").read_text())
-    readme = (__import__("pathlib").Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (__import__("pathlib").Path(__file__).resolve().parents[2] / "README.md").read_text()
     listed = [name for name in REGISTRY if f"| `{name}` |" in readme]
     assert listed == list(REGISTRY) and metrics["strategies_run"] == [s.summary for s in REGISTRY.values()]
 

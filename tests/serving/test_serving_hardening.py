@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from test_serving import _copy, _records, _valid_row
 
 from keraslab.bundles import BundleError, load
 from keraslab.cli.main import main
-from test_serving import _copy, _records, _valid_row
 
 
 def test_an_all_text_table_trains(tmp_path):

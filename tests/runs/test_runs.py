@@ -235,7 +235,7 @@ def test_sigterm_stops_a_run_with_the_same_one_line_as_ctrl_c(tmp_path, shared_d
 
 def _readme_folder_table() -> dict[str, tuple[bool, set[str]]]:
     """The README's table of what each lesson's run folder holds: {lesson: (history.csv?, model files)}."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     start = readme.index("| lesson | `history.csv`")
     rows = {}
     for line in readme[start:].splitlines()[2:]:

@@ -245,7 +245,7 @@ def test_the_tensorflow_extra_is_the_cpu_build_and_torch_is_pinned():
 
     from packaging.requirements import Requirement
 
-    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    extras = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     extras = extras["optional-dependencies"]
     linux = {"sys_platform": "linux", "platform_system": "Linux"}
     tf = [Requirement(r) for r in extras["tensorflow"]]
@@ -365,7 +365,7 @@ def test_lesson_times_measures_a_real_run_and_tables_the_ratio(shared_data, tmp_
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parents[1] / "benchmarks" / "lesson_times.py"
+    path = Path(__file__).parents[2] / "benchmarks" / "lesson_times.py"
     spec = importlib.util.spec_from_file_location("lesson_times", path)
     lesson_times = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lesson_times)

@@ -15,7 +15,7 @@ from keraslab.scratch.mlp import MLPClassifier, Network
 from keraslab.scratch.optimizers import SGD, Adam
 from keraslab.scratch.safetensors_io import load_file, save_file
 
-SCRATCH = Path(__file__).resolve().parents[1] / "src" / "keraslab" / "scratch"
+SCRATCH = Path(__file__).resolve().parents[2] / "src" / "keraslab" / "scratch"
 
 
 def _net(hidden_act: str, head: str, rng, dropout=False):
