@@ -203,3 +203,18 @@ def test_the_tests_mirror_the_package():
     top = {p.stem.removeprefix("test_") for p in tests.glob("test_*.py")}
     modules = {p.stem for p in SRC.glob("*.py")}
     assert top - {"layout"} <= modules | {"backends"}, top - modules  # test_backends: keraslab/backend.py
+
+
+def test_every_test_the_docs_cite_exists():  # negative control: a wrong name fails it (tried: test_nope)
+    """README.md, SECURITY.md and benchmarks/README.md name tests as evidence: each file is there and each named test
+    is defined in it."""
+    import re
+
+    root = SRC.parents[1]
+    for doc in ("README.md", "SECURITY.md", "benchmarks/README.md"):
+        text = (root / doc).read_text()
+        for path, names in re.findall(r"(tests/[\w/]+\.py)((?:::\w+)?(?:, test_\w+)*)", text):
+            assert (root / path).is_file(), f"{doc} cites {path}, which does not exist"
+            source = (root / path).read_text()
+            for name in re.findall(r"test_\w+", names):
+                assert f"def {name}(" in source, f"{doc} cites {path}::{name}, which is not defined there"
