@@ -86,7 +86,9 @@ def test_no_measured_epoch_beats_its_floor():
     assert {r["model"] for r in rows} == {"mlp", "churn"}
     for r in rows:
         assert r["epoch_seconds_min"] >= r["floor_seconds"], r
-        assert r["epoch_seconds_min"] >= r["kernel_seconds"], r  # nor its products alone, as XLA runs them
+    # An epoch against its products timed alone (kernel_seconds) compares two measurements of the same work, a few
+    # percent apart on a loaded machine (0.302 s against 0.310 s once): a benchmark figure (`keraslab bench`,
+    # benchmarks/README.md), not a bound a unit test can hold.
 
 
 def test_tiny_bench_run_through_workers(tmp_path):
