@@ -27,7 +27,6 @@ from keraslab.datasets.cache import (
     data_home,
     dataset_paths,
     ensure_file,
-    import_file,
     is_available,
     is_substitute,
     offline_mode,
@@ -38,6 +37,7 @@ from keraslab.datasets.cache import (
     track_from_here,
 )
 from keraslab.datasets.csv_tables import Table, read_csv
+from keraslab.datasets.importing import import_file
 from keraslab.datasets.loaders import (
     CIFAR10_CLASSES,
     FASHION_MNIST_CLASSES,

@@ -5,12 +5,15 @@
 - notebook_report: a lesson's executed notebook rendered as report.md and a self-contained report.html
 - report: the pages' shared head and style, and `Result` (a `keraslab train` bundle's report)
 - plots, evaluation: the figures and classifier metrics reports are made of
-- runner: `run_lesson` (a lesson's script executed, its folder written; seeds, resume, devices) and `run_all`
+- runner: `run_lesson` (a lesson's script executed, its folder written; seeds, resume, devices)
+- every_lesson: `run_all` (every lesson, one folder each, an index page; skipped and failed lessons counted)
+- stand_in: a lesson run on another data set than its own, and how the run says so
 """
 
+from keraslab.runs.every_lesson import run_all
 from keraslab.runs.folder import RunDir, default_run_dir
 from keraslab.runs.manifest import build_manifest
 from keraslab.runs.report import Result
-from keraslab.runs.runner import run_all, run_lesson
+from keraslab.runs.runner import run_lesson
 
 __all__ = ["Result", "RunDir", "build_manifest", "default_run_dir", "run_all", "run_lesson"]

@@ -11,7 +11,7 @@ from keraslab.runs.report import page_head
 
 
 def render_index(outcomes, root: Path, title: str) -> str:
-    """The page for `outcomes` (runner.LessonOutcome, in the course's order) written into `root`."""
+    """The page for `outcomes` (every_lesson.LessonOutcome, in the course's order) written into `root`."""
     rows = []
     for k, o in enumerate(outcomes, 1):
         if o.folder is None:  # skipped or failed: the reason, and for a skip the command that would run it

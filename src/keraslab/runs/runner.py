@@ -7,14 +7,11 @@ returning what its script handed over and the executed notebook (keraslab.lesson
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -22,19 +19,18 @@ import numpy as np
 import pandas as pd
 
 from keraslab import terminal
-from keraslab.datasets import get_spec, is_available, offline_mode, standing_in
+from keraslab.datasets import offline_mode, standing_in
 from keraslab.distributed import runtime
 from keraslab.distributed.plan import current as current_plan
 from keraslab.distributed.plan import make_plan
 from keraslab.distributed.plan import use as use_plan
-from keraslab.errors import DataMissingError, KeraslabError, UsageError
-from keraslab.files import atomic_write_text, disk_error
+from keraslab.errors import UsageError
 from keraslab.options import command_words
 from keraslab.runs import folder as run_folder
-from keraslab.runs.index_page import render_index
 from keraslab.runs.manifest import build_manifest
 from keraslab.runs.notebook_report import ReportHead, render_html, render_markdown, seeds_frame
-from keraslab.runs.report import fmt, tags_of
+from keraslab.runs.report import tags_of
+from keraslab.runs.stand_in import StandIn
 from keraslab.training import checkpoints as ckpt
 from keraslab.training import history_frame
 
@@ -63,23 +59,6 @@ QUICK_NOTICE = (
     "that the lesson runs; they are not the lesson's result, do not compare with the course's figures, and no "
     "conclusion is drawn from them. Run without --quick for the real thing."
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class StandIn:
-    """A lesson run on another data set than its own because its own is not on this machine (`run all --quick`):
-    `dataset` ran instead of `instead_of`, for `reason`."""
-
-    dataset: str
-    instead_of: str
-    reason: str
-
-    def record(self) -> dict:
-        return {"dataset": self.dataset, "instead_of": self.instead_of, "reason": self.reason}
-
-
-# The image set that ships with keraslab: what an image lesson runs on, in a quick `run all`, when its own is missing.
-STAND_IN = "mnist_5k"
 
 
 def provenance(quick: bool, used: list[dict], stand_in: StandIn | None = None) -> dict:
@@ -300,18 +279,6 @@ def _config(lesson, given: dict, used: dict, stand_in: StandIn | None = None) ->
     return {"lesson": lesson.name, **used, "resolved_by_lesson": chosen, **extra}
 
 
-def stand_in_from(config_value) -> StandIn | None:
-    """The StandIn a config.json records (its "stand_in"), or None; a malformed one is a UsageError."""
-    if config_value is None:
-        return None
-    fields = ("dataset", "instead_of", "reason")
-    if not isinstance(config_value, dict) or sorted(config_value) != sorted(fields):
-        raise UsageError(f"config.json: `stand_in` must be an object with {', '.join(fields)}")
-    if not all(isinstance(config_value[f], str) for f in fields):
-        raise UsageError("config.json: `stand_in`'s dataset, instead_of and reason must be texts")
-    return StandIn(**config_value)
-
-
 def replayed(config: dict) -> dict:
     """A run's config.json as values to run it again: the values the lesson chose itself (from `quick`) are left
     for it to choose again (the same ones for the same `quick`; the full run's when --no-quick replays a quick run)."""
@@ -390,144 +357,3 @@ def _job_info() -> dict:
     if plan is not None:
         info["mesh"] = plan.describe()
     return {"parallel": info}
-
-
-# --- every lesson -------------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class LessonOutcome:
-    """One line of `run all`: the lesson's headline value beside the course's figure, or why it was skipped (its data
-    is missing: `skipped` is the reason, `command` what would run it) or why it failed (`failed`)."""
-
-    lesson: str
-    headline: str | None
-    course_figure: str | None
-    value: float | None = None
-    folder: Path | None = None
-    skipped: str | None = None
-    command: str | None = None
-    failed: str | None = None
-    error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)  # for --debug
-    tags: tuple[str, ...] = ()  # "quick run", "substitute data", "stand-in data"
-
-    @property
-    def status(self) -> str:
-        return "failed" if self.failed else "skipped" if self.skipped else "ran"
-
-    def explain(self) -> str:
-        """Why the lesson did not run: the reason, and for a skip the command that would run it."""
-        if self.failed:
-            return f"failed: {self.failed}"
-        if self.skipped:
-            return f"skipped: {self.skipped}" + (f"; to run it: {self.command}" if self.command else "")
-        return ""
-
-    def row(self, root: str | os.PathLike | None = None) -> tuple[str, str, str, str, str]:
-        """lesson, headline metric, course, ours, run folder (relative to `root` when given)."""
-        ours = self.status if self.folder is None else "-" if self.value is None else fmt(self.value)
-        if self.tags and self.folder is not None:
-            ours += f" ({', '.join(t.split()[0] for t in self.tags)})"  # "0.5431 (quick, stand-in)"
-        folder = "-"
-        if self.folder is not None:
-            folder = str(self.folder)
-            if root is not None and Path(self.folder).is_relative_to(root):
-                folder = Path(self.folder).relative_to(root).as_posix()
-        return (self.lesson, self.headline or "-", self.course_figure or "-", ours, folder)
-
-
-def stand_in_possible(lesson: RunnableLesson, dataset: str | None) -> bool:
-    """Whether the lesson's `dataset` parameter takes the shipped image set in place of `dataset`."""
-    param = lesson.parameters.get("dataset")
-    choices = getattr(param, "choices", None) or ()
-    return dataset is not None and dataset != STAND_IN and STAND_IN in choices and get_spec(dataset).kind == "images"
-
-
-@contextlib.contextmanager
-def stand_in_hint(lesson: RunnableLesson, values: dict):
-    """A missing image data set, for a lesson that can run on the shipped one, says so in its one line."""
-    try:
-        yield
-    except DataMissingError as exc:
-        if not stand_in_possible(lesson, _lesson_dataset(lesson, values)):
-            raise
-        others = command_words({k: v for k, v in values.items() if k != "dataset"}, lesson.parameters)
-        again = " ".join(["keraslab run", lesson.name, *([others] if others else []), "--dataset", STAND_IN])
-        hint = f"or run it on the digits that ship with keraslab: {again}"
-        raise DataMissingError(f"{exc}; {hint}") from exc
-
-
-def _lesson_dataset(lesson: RunnableLesson, values: dict) -> str | None:
-    param = lesson.parameters.get("dataset")
-    return None if param is None else values.get("dataset", param.default)
-
-
-def _run_command(lesson: RunnableLesson, dataset: str | None) -> str:
-    """What runs a lesson skipped for missing data: fetch its data set, then run it (or run it on the stand-in)."""
-    if dataset is None:
-        return f"keraslab run {lesson.name} (once its data is in the data home)"
-    own = f"keraslab data fetch {dataset} && keraslab run {lesson.name}"
-    if stand_in_possible(lesson, dataset):
-        return f"{own} (or, on the digits that ship with keraslab: keraslab run {lesson.name} --dataset {STAND_IN})"
-    return own
-
-
-def run_all(
-    lessons: Iterable[RunnableLesson],
-    values: dict,
-    *,
-    root: str | os.PathLike,
-    **run_options,
-) -> list[LessonOutcome]:
-    """Every lesson in order into root/<lesson>/; a lesson whose data is missing is skipped and one that fails is
-    reported, and the next lesson runs either way (Ctrl-C stops them all).
-
-    In a quick run (values["quick"]), an image lesson whose data set is missing (not in the data home, and --offline
-    or the download failed) runs on the image set that ships with keraslab (STAND_IN) instead, labelled as such.
-    `values` are given to every lesson that has a parameter of that name (seed, quick, epochs, data_dir);
-    `run_options` go to run_lesson (seeds, devices, quiet, offline, ...)."""
-    if run_options.get("resume"):
-        raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
-    outcomes, lessons = [], list(lessons)
-    for k, lesson in enumerate(lessons, 1):
-        if not run_options.get("quiet"):  # each lesson announced before its progress lines
-            print(f"\n[{k}/{len(lessons)}] {lesson.name}: {getattr(lesson, 'summary', '')}", flush=True)
-        outcomes.append(_run_one(lesson, values, Path(root) / lesson.name, run_options))
-    if runtime.is_primary():
-        quick = any("quick run" in o.tags for o in outcomes)
-        title = f"keraslab run all{' (quick runs)' if quick else ''}: {Path(root).name}"
-        atomic_write_text(Path(root) / "index.html", render_index(outcomes, Path(root), title))
-    return outcomes
-
-
-def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict) -> LessonOutcome:
-    base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
-    mine = {name: value for name, value in values.items() if name in lesson.parameters}
-    dataset = _lesson_dataset(lesson, mine)
-    may_stand_in = bool(mine.get("quick")) and stand_in_possible(lesson, dataset)
-    stand_in = None
-    if may_stand_in and run_options.get("offline") and not is_available(dataset, mine.get("data_dir")):
-        stand_in = StandIn(STAND_IN, dataset, "not in the data home, and --offline forbids downloading it")
-    while True:
-        these = mine if stand_in is None else {**mine, "dataset": stand_in.dataset}
-        try:
-            folder, summary = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
-        except DataMissingError as exc:
-            if may_stand_in and stand_in is None:
-                stand_in = StandIn(STAND_IN, dataset, str(exc))
-                continue
-            return dataclasses.replace(base, skipped=str(exc), command=_run_command(lesson, dataset))
-        except Exception as exc:  # a failed lesson is reported; the next one runs (a distributed job stops)
-            if runtime.current() is not None:
-                raise
-            return dataclasses.replace(base, failed=_one_line(exc), error=exc)
-        value = summary.get(lesson.headline) if lesson.headline else None
-        return dataclasses.replace(base, value=value, folder=folder, tags=run_tags(folder))
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, KeraslabError):
-        return str(exc)
-    if isinstance(exc, OSError) and disk_error(exc):
-        return disk_error(exc)
-    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,130 @@
+"""`run all`: every lesson in the course's order, one folder each and an index page; a lesson whose data is missing
+is skipped (or, in a quick run, stands in), one that fails is reported, and the next one runs either way."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from keraslab.datasets import is_available
+from keraslab.distributed import runtime
+from keraslab.errors import DataMissingError, KeraslabError, UsageError
+from keraslab.files import atomic_write_text, disk_error
+from keraslab.runs.index_page import render_index
+from keraslab.runs.report import fmt
+from keraslab.runs.runner import RunnableLesson, run_lesson, run_tags
+from keraslab.runs.stand_in import STAND_IN, StandIn, lesson_dataset, stand_in_possible
+
+
+@dataclasses.dataclass(frozen=True)
+class LessonOutcome:
+    """One line of `run all`: the lesson's headline value beside the course's figure, or why it was skipped (its data
+    is missing: `skipped` is the reason, `command` what would run it) or why it failed (`failed`)."""
+
+    lesson: str
+    headline: str | None
+    course_figure: str | None
+    value: float | None = None
+    folder: Path | None = None
+    skipped: str | None = None
+    command: str | None = None
+    failed: str | None = None
+    error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)  # for --debug
+    tags: tuple[str, ...] = ()  # "quick run", "substitute data", "stand-in data"
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed else "skipped" if self.skipped else "ran"
+
+    def explain(self) -> str:
+        """Why the lesson did not run: the reason, and for a skip the command that would run it."""
+        if self.failed:
+            return f"failed: {self.failed}"
+        if self.skipped:
+            return f"skipped: {self.skipped}" + (f"; to run it: {self.command}" if self.command else "")
+        return ""
+
+    def row(self, root: str | os.PathLike | None = None) -> tuple[str, str, str, str, str]:
+        """lesson, headline metric, course, ours, run folder (relative to `root` when given)."""
+        ours = self.status if self.folder is None else "-" if self.value is None else fmt(self.value)
+        if self.tags and self.folder is not None:
+            ours += f" ({', '.join(t.split()[0] for t in self.tags)})"  # "0.5431 (quick, stand-in)"
+        folder = "-"
+        if self.folder is not None:
+            folder = str(self.folder)
+            if root is not None and Path(self.folder).is_relative_to(root):
+                folder = Path(self.folder).relative_to(root).as_posix()
+        return (self.lesson, self.headline or "-", self.course_figure or "-", ours, folder)
+
+
+def _run_command(lesson: RunnableLesson, dataset: str | None) -> str:
+    """What runs a lesson skipped for missing data: fetch its data set, then run it (or run it on the stand-in)."""
+    if dataset is None:
+        return f"keraslab run {lesson.name} (once its data is in the data home)"
+    own = f"keraslab data fetch {dataset} && keraslab run {lesson.name}"
+    if stand_in_possible(lesson, dataset):
+        return f"{own} (or, on the digits that ship with keraslab: keraslab run {lesson.name} --dataset {STAND_IN})"
+    return own
+
+
+def run_all(
+    lessons: Iterable[RunnableLesson],
+    values: dict,
+    *,
+    root: str | os.PathLike,
+    **run_options,
+) -> list[LessonOutcome]:
+    """Every lesson in order into root/<lesson>/; a lesson whose data is missing is skipped and one that fails is
+    reported, and the next lesson runs either way (Ctrl-C stops them all).
+
+    In a quick run (values["quick"]), an image lesson whose data set is missing (not in the data home, and --offline
+    or the download failed) runs on the image set that ships with keraslab (STAND_IN) instead, labelled as such.
+    `values` are given to every lesson that has a parameter of that name (seed, quick, epochs, data_dir);
+    `run_options` go to run_lesson (seeds, devices, quiet, offline, ...)."""
+    if run_options.get("resume"):
+        raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
+    outcomes, lessons = [], list(lessons)
+    for k, lesson in enumerate(lessons, 1):
+        if not run_options.get("quiet"):  # each lesson announced before its progress lines
+            print(f"\n[{k}/{len(lessons)}] {lesson.name}: {getattr(lesson, 'summary', '')}", flush=True)
+        outcomes.append(_run_one(lesson, values, Path(root) / lesson.name, run_options))
+    if runtime.is_primary():
+        quick = any("quick run" in o.tags for o in outcomes)
+        title = f"keraslab run all{' (quick runs)' if quick else ''}: {Path(root).name}"
+        atomic_write_text(Path(root) / "index.html", render_index(outcomes, Path(root), title))
+    return outcomes
+
+
+def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict) -> LessonOutcome:
+    base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
+    mine = {name: value for name, value in values.items() if name in lesson.parameters}
+    dataset = lesson_dataset(lesson, mine)
+    may_stand_in = bool(mine.get("quick")) and stand_in_possible(lesson, dataset)
+    stand_in = None
+    if may_stand_in and run_options.get("offline") and not is_available(dataset, mine.get("data_dir")):
+        stand_in = StandIn(STAND_IN, dataset, "not in the data home, and --offline forbids downloading it")
+    while True:
+        these = mine if stand_in is None else {**mine, "dataset": stand_in.dataset}
+        try:
+            folder, summary = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
+        except DataMissingError as exc:
+            if may_stand_in and stand_in is None:
+                stand_in = StandIn(STAND_IN, dataset, str(exc))
+                continue
+            return dataclasses.replace(base, skipped=str(exc), command=_run_command(lesson, dataset))
+        except Exception as exc:  # a failed lesson is reported; the next one runs (a distributed job stops)
+            if runtime.current() is not None:
+                raise
+            return dataclasses.replace(base, failed=_one_line(exc), error=exc)
+        value = summary.get(lesson.headline) if lesson.headline else None
+        return dataclasses.replace(base, value=value, folder=folder, tags=run_tags(folder))
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, KeraslabError):
+        return str(exc)
+    if isinstance(exc, OSError) and disk_error(exc):
+        return disk_error(exc)
+    return f"{type(exc).__name__}: {exc}"
