@@ -5,7 +5,7 @@ in the real formats), best of --repeats.
 
     python benchmarks/executors.py --repeats 2
 
-Also times `keraslab notebook --all --quick --execute` (the nine notebooks, one kernel each): the issue's limit is
+Also times `keraslab notebook --all --quick --execute` (the nine notebooks, one kernel each): the limit is
 4 minutes on 2 cores.
 """
 

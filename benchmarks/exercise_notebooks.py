@@ -1,7 +1,7 @@
 """The nine notebooks with their exercises solved, executed quick in a Jupyter kernel as a learner runs them:
 `keraslab notebook LESSON --quick --solutions --execute`, each a whole command from its start, on the real data
 (CIFAR-10 is not among the shared data sets: the two CIFAR lessons run on Fashion-MNIST). Counts the checks that
-passed in each executed notebook; the issue's limit is 5 minutes for the nine on 2 cores.
+passed in each executed notebook; the limit is 5 minutes for the nine on 2 cores.
 
     python benchmarks/exercise_notebooks.py --shared ../shared/datasets \
         --json benchmarks/results/exercise-notebooks.json

@@ -178,7 +178,7 @@ def quick_run(small_data_home, tmp_path_factory):
 
     def run(name: str, **values):
         from keraslab import lessons
-        from keraslab.runs import runner
+        from keraslab.run_folders import runner
 
         key = (name, tuple(sorted(values.items())))
         if key not in cache:

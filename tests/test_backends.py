@@ -2,6 +2,7 @@
 installed, `pip install -e '.[test,tensorflow,torch]'`, and are skipped with the reason elsewhere)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,9 +56,11 @@ def _run(argv, small_data_home, timeout=900, **kwargs):
 
 
 def _every_lesson_ran_on(out, backend):
-    for name in lessons.all_lessons():
+    """Each lesson finished on `backend` (its manifest says so) with its headline figure a finite number."""
+    for name, lesson in lessons.all_lessons().items():
         folder = out / name
-        assert (folder / "metrics.json").is_file(), name
+        summary = json.loads((folder / "metrics.json").read_text())["summary"]
+        assert math.isfinite(summary[lesson.headline]), (name, summary)
         assert json.loads((folder / "manifest.json").read_text())["backend"] == backend, name
 
 

@@ -23,8 +23,8 @@ LAYERS = [
     {"distributed"},
     {"training"},
     {"models"},
-    {"runs"},
-    {"verify"},
+    {"run_folders"},
+    {"proof"},
     {"imbalance"},
     {"exercises"},
     {"bundles"},
@@ -218,3 +218,48 @@ def test_every_test_the_docs_cite_exists():  # negative control: a wrong name fa
             source = (root / path).read_text()
             for name in re.findall(r"test_\w+", names):
                 assert f"def {name}(" in source, f"{doc} cites {path}::{name}, which is not defined there"
+
+
+def test_the_code_and_docs_cite_only_what_is_in_the_repository():
+    """A path named in a docstring, comment or doc (keraslab/..., tests/..., benchmarks/...) exists in the
+    repository; nothing cites an issue number or the course-notes folder outside it (../shared/docs)."""
+    import re
+
+    root = SRC.parents[1]
+    texts = {p: p.read_text() for p in [*SRC.rglob("*.py"), *(root / "tests").rglob("*.py")]}
+    texts |= {root / d: (root / d).read_text() for d in ("README.md", "SECURITY.md", "benchmarks/README.md")}
+    texts |= {p: p.read_text() for p in (root / "benchmarks").glob("*.py")}
+    cited = re.compile(r"(?<![\w./-])((?:src/)?(?:keraslab|tests|benchmarks)/[\w/.-]*\w\.(?:py|md|json|csv|gz))")
+    elsewhere = re.compile(r"\bissue #?\d+|\bissue.s\b|shared/docs|(?:curriculum|measurements|architecture)\.md")
+    problems = []
+    for path, text in texts.items():
+        where = path.relative_to(root)
+        if path == Path(__file__).resolve():
+            text = text.split("def test_the_code_and_docs_cite_only_what_is_in_the_repository")[0]
+        for name in cited.findall(text):
+            base = root if not name.startswith("keraslab/") else root / "src"
+            if not any(mark in name for mark in ("*", "<", "NN_")) and not (base / name).exists():
+                problems.append(f"{where} cites {name}, which is not in the repository")
+        problems += [f"{where} cites {m.group(0)!r}" for m in elsewhere.finditer(text)]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_mutant_still_applies_and_names_tests_that_exist():
+    """tests/mutants.py breaks each key behaviour in a copy of the package and expects named tests to fail: each
+    mutant's text is in its file exactly once, each test it names is defined, and names the mutant it catches."""
+    sys.path.insert(0, str(SRC.parents[1] / "tests"))
+    try:
+        import mutants
+    finally:
+        sys.path.pop(0)
+    root = SRC.parents[1]
+    assert len(mutants.MUTANTS) >= 10 and len({m.name for m in mutants.MUTANTS}) == len(mutants.MUTANTS)
+    for m in mutants.MUTANTS:
+        assert (SRC / m.file).read_text().count(m.old) == 1, m.name
+        assert m.old != m.new, m.name
+        for test in m.tests:
+            path, name = test.split("::")
+            source = (root / path).read_text()
+            assert f"def {name}(" in source, test
+            body = source.split(f"def {name}(")[1].split("\ndef ")[0]
+            assert m.name in body, f"{test} does not name the mutant {m.name} it catches"

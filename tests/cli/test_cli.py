@@ -117,7 +117,8 @@ def test_data_import(capsys, tmp_path, shared_data):
     code, _out, _ = run_cli(
         capsys, "data", "import", "sonar", str(shared_data / "sonar_dataset.csv"), "--data-dir", str(tmp_path)
     )
-    assert code == 0 and (tmp_path / "sonar_dataset.csv").is_file()
+    imported = tmp_path / "sonar_dataset.csv"
+    assert code == 0 and imported.read_bytes() == (shared_data / "sonar_dataset.csv").read_bytes()
     code, _, err = run_cli(
         capsys,
         "data",

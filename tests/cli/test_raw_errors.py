@@ -73,7 +73,7 @@ def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert f"run folder: {out}" in capsys.readouterr().out
     assert "$0_$50" in (out / "report.html").read_text() and (out / "model.keras").is_file()
-    from keraslab.runs import plots
+    from keraslab.run_folders import plots
 
     fig = plots.curves({"$\\undefinedcommand$": [1.0, 0.5]}, title="[/x] $x_$")
     fig.canvas.draw()  # rendering parses nothing
@@ -107,7 +107,7 @@ def test_a_full_disk_names_the_path_for_run_notebook_and_train(tmp_path, shared_
     """`train`, `run` and `notebook` printed "no space left on the device" without the path."""
     import os
 
-    from keraslab.runs.folder import FolderWriter
+    from keraslab.run_folders.folder import FolderWriter
 
     with monkeypatch.context() as m:
         m.setattr(os, "fsync", _disk_full)

@@ -83,11 +83,19 @@ def test_empty_files(tmp_path):
         formats.read_mnist_5k(empty_gz)
 
 
-def test_mnist_npz_small(tmp_path):
-    path = synthetic.write_mnist_npz(tmp_path / "mnist.npz", n_train=30, n_test=10)
-    d = formats.read_mnist_npz(path)
-    assert d["x_train"].shape == (30, 28, 28) and d["x_train"].dtype == np.uint8
-    assert d["y_test"].shape == (10,)
+def test_mnist_npz_reads_back_the_arrays_keras_saves(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, 30).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, 10).astype(np.uint8),
+    }
+    np.savez_compressed(tmp_path / "mnist.npz", **arrays)  # the layout of keras.datasets.mnist's mnist.npz
+    d = formats.read_mnist_npz(tmp_path / "mnist.npz")
+    for name, expected in arrays.items():
+        assert d[name].dtype == expected.dtype, name
+        np.testing.assert_array_equal(d[name], expected, err_msg=name)
 
 
 def test_mnist_npz_object_array_refused(tmp_path):

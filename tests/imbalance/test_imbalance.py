@@ -54,6 +54,7 @@ def _rows(X):
 def test_every_strategy_trains_on_the_training_part_only():
     """No test row (after preprocessing) is ever in a training matrix under the honest protocol; under the
     tutorial protocol, over-sampling's copies of test rows are (the leak, shown)."""
+    # Fails when broken (tests/mutants.py imbalance-scaler-sees-test-rows): the scaler saw 300 rows, not 300 - 60.
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
@@ -70,36 +71,66 @@ def test_every_strategy_trains_on_the_training_part_only():
     assert len(trainer.seen) == 9
     assert trainer.seen[1][2] == balanced_class_weight(y[idx_train]) and trainer.seen[-1][1] == "focal"
 
+    # the preprocessing is learned from the training rows only: a scaler fitted with the test rows in it leaks their
+    # mean and spread into every training matrix
+    fitted_on = []
+
+    class RecordingScaler(StandardScaler):
+        def fit(self, X, y=None, sample_weight=None):
+            fitted_on.append(np.asarray(X).copy())
+            return super().fit(X, y, sample_weight)
+
+    compare(X, y, strategies=["baseline"], seeds=[0, 1], trainer=RecordingTrainer(), preprocessor=RecordingScaler)
+    for seed, X_fitted in zip((0, 1), fitted_on, strict=True):
+        _, idx_test_seed = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
+        assert len(X_fitted) == len(y) - len(idx_test_seed) and not (_rows(X_fitted) & _rows(X[idx_test_seed]))
+
     leaky = RecordingTrainer()
     rows = compare(X, y, strategies=["oversample"], seeds=[0], trainer=leaky, protocol="tutorial")
     assert list(rows.protocol) == ["honest", "tutorial (leaky: resampled before the split)"]
     assert rows.test_rows.iloc[1] > rows.test_rows.iloc[0]  # the leaky test part is balanced, with copies in it
 
 
-def test_summary_keys():
+def test_summary_values_are_the_seeds_mean_and_sd_of_scores_derived_here():
+    """Each honest row's scores are those of a model fitted on that seed's training part (derived here with
+    scikit-learn on the same stratified split), and the summary holds their mean and sample sd over the seeds."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score, precision_score, recall_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
     X, y = _imbalanced()
-    rows = compare(
-        X,
-        y,
-        strategies=["baseline", "smote"],
-        seeds=[0, 1],
-        trainer=RecordingTrainer(),
-        settings=LabSettings(tune_threshold=True),
-    )
+    rows = compare(X, y, strategies=["baseline"], seeds=[0, 1, 2], trainer=RecordingTrainer(), settings=LabSettings())
+    derived = []
+    for seed in (0, 1, 2):
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+        scaler = StandardScaler().fit(X_tr)
+        pred = LogisticRegression().fit(scaler.transform(X_tr), y_tr).predict_proba(scaler.transform(X_te))[:, 1]
+        hard = (pred >= 0.5).astype(int)
+        derived.append([f1_score(y_te, hard), precision_score(y_te, hard), recall_score(y_te, hard)])
+    derived = np.array(derived)
+    np.testing.assert_allclose(rows[["f1", "precision", "recall"]].to_numpy(), derived, rtol=1e-12)
+    assert len(set(derived[:, 0])) == 3  # the seeds differ, so the sd below is not a 0 = 0
+
     keys = summary_keys(summarise(rows))
-    for key in (
-        "baseline_f1",
-        "baseline_f1_sd",
-        "smote_precision",
-        "smote_recall",
-        "smote_pr_auc",
-        "smote_balanced_accuracy",
-        "smote_accuracy",
-        "smote_tuned_f1",
-        "smote_tuned_threshold",
-    ):
-        assert key in keys
-    assert len(rows) == 8 and set(rows.threshold_kind) == {"0.5", "tuned"}
+    np.testing.assert_allclose(keys["baseline_f1"], derived[:, 0].mean(), rtol=1e-12)
+    np.testing.assert_allclose(keys["baseline_f1_sd"], derived[:, 0].std(ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(keys["baseline_recall"], derived[:, 2].mean(), rtol=1e-12)
+
+
+def test_summary_names_the_tuned_threshold_and_its_scores():
+    X, y = _imbalanced()
+    settings = LabSettings(tune_threshold=True)
+    rows = compare(X, y, strategies=["baseline", "smote"], seeds=[0, 1], trainer=RecordingTrainer(), settings=settings)
+    assert len(rows) == 8 and list(rows.threshold_kind[:2]) == ["0.5", "tuned"]
+    keys = summary_keys(summarise(rows))
+    tuned = rows[(rows.strategy == "smote") & (rows.threshold_kind == "tuned")]
+    assert keys["smote_tuned_threshold"] == pytest.approx(tuned.threshold.mean())
+    assert keys["smote_tuned_f1"] == pytest.approx(tuned.f1.mean())
+    at_half = rows[(rows.strategy == "smote") & (rows.threshold_kind == "0.5")]
+    assert keys["smote_f1"] == pytest.approx(at_half.f1.mean()) and set(at_half.threshold) == {0.5}
+    for metric in ("precision", "recall", "pr_auc", "balanced_accuracy", "accuracy"):
+        assert keys[f"smote_{metric}"] == pytest.approx(at_half[metric].mean()), metric
 
 
 def test_resample_balances_and_is_seeded():
@@ -207,7 +238,7 @@ def test_unknown_strategy_lists_the_valid_ones():
 
 def _lesson(tmp_path, shared_data, **values):
     from keraslab import lessons
-    from keraslab.runs import runner
+    from keraslab.run_folders import runner
 
     lesson = lessons.get_lesson("imbalance")
     values = {"data_dir": str(shared_data), "quick": True, **values}

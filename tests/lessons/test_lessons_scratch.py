@@ -1,5 +1,5 @@
 """The from-scratch lessons run as `keraslab run` runs them, their figures derived here independently (the toy
-arithmetic, closed-form least squares, scikit-learn), and `keraslab verify`."""
+arithmetic, closed-form least squares, scikit-learn), and `keraslab prove`."""
 
 import json
 
@@ -8,7 +8,7 @@ import pytest
 
 from keraslab import lessons
 from keraslab.cli.main import main
-from keraslab.runs import runner
+from keraslab.run_folders import runner
 
 
 def _run(name, tmp_path, shared_data=None, **values):
@@ -19,6 +19,8 @@ def _run(name, tmp_path, shared_data=None, **values):
 
 
 def test_losses_lesson(tmp_path):
+    # Fails when broken (tests/mutants.py losses-log-loss-half: no (1 - y) log(1 - p) term): log loss 0.4508,
+    # not 7.3587.
     from sklearn.metrics import log_loss
 
     folder, s = _run("losses", tmp_path)
@@ -40,6 +42,8 @@ def test_losses_lesson(tmp_path):
 
 
 def test_gradient_descent_lesson(tmp_path, shared_data):
+    # Fails when broken (tests/mutants.py gradient-descent-frozen-bias, the tutorial's bug): (w1, w2, b) end at
+    # (1.078, ..., 0.0) instead of the independently written loop's (8.40, ...).
     from sklearn.model_selection import train_test_split
 
     from keraslab import datasets
@@ -63,6 +67,7 @@ def test_gradient_descent_lesson(tmp_path, shared_data):
 
 
 def test_gd_variants_lesson(tmp_path, shared_data):
+    # Fails when broken (tests/mutants.py gd-variants-first-rows-only): the SGD cost differs from the derivation.
     from sklearn.preprocessing import MinMaxScaler
 
     from keraslab import datasets
@@ -79,8 +84,20 @@ def test_gd_variants_lesson(tmp_path, shared_data):
         w, b = w + 0.01 * 2 * X.T @ residual / len(y), b + 0.01 * 2 * residual.mean()
     assert s["batch_cost"] == pytest.approx(np.mean((y - (X @ w + b)) ** 2), rel=1e-12)  # the cost at epoch 500
     assert round(s["batch_cost"], 8) == 0.00686419  # the original course's printed cost
-    # SGD and mini-batch take more updates per epoch, so they get closer to the least-squares cost.
-    assert s["ols_cost"] <= s["sgd_cost"] < s["batch_cost"] and s["minibatch_cost"] < s["batch_cost"]
+    # SGD (one house a step) and mini-batch (5 a step), written independently: each epoch visits every house once,
+    # in the order numpy.random.default_rng(seed).permutation draws (seed 0), and the cost is taken at its start.
+    for method, per_step in (("sgd", 1), ("minibatch", 5)):
+        rng, w_m, b_m = np.random.default_rng(0), np.ones(2), 0.0
+        for _ in range(500):
+            cost = np.mean((y - (X @ w_m + b_m)) ** 2)
+            order = rng.permutation(len(y))
+            for rows in np.split(order, len(y) // per_step):
+                residual = y[rows] - (X[rows] @ w_m + b_m)
+                w_m = w_m + 0.01 * 2 * X[rows].T @ residual / len(rows)
+                b_m = b_m + 0.01 * 2 * residual.mean()
+        assert s[f"{method}_cost"] == pytest.approx(cost, rel=1e-9), method
+    # more updates per epoch: closer to the least-squares cost
+    assert s["ols_cost"] <= s["sgd_cost"] < s["minibatch_cost"] < s["batch_cost"]
     prices = json.loads((folder / "metrics.json").read_text())["prices"]
     # in rupees: the same houses through the independently written batch fit (its 500th update made: the weights the
     # lesson ends with), each scaling undone by hand
@@ -186,18 +203,18 @@ def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path, capsys, content, mes
     assert not (tmp_path / "r").exists()
 
 
-def test_verify_command(capsys):
-    assert main(["verify"]) == 0
+def test_prove_command(capsys):
+    assert main(["prove"]) == 0
     out = capsys.readouterr().out
     assert "all 25 checks passed" in out and "negative" in out
 
 
-def test_verify_fails_when_a_check_fails(capsys, monkeypatch):
+def test_prove_fails_when_a_check_fails(capsys, monkeypatch):
     from keraslab.scratch import losses
 
     monkeypatch.setitem(losses.LOSSES, "mse", (lambda y, p: losses.mse(y, p) * 1.01, losses.mse_grad))
     monkeypatch.setattr(losses, "mse", lambda y, p: float(((p - y) ** 2).mean() * 1.01))
-    assert main(["verify"]) == 1
+    assert main(["prove"]) == 1
     assert "check(s) failed: mse vs keras" in capsys.readouterr().err
 
 

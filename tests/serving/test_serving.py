@@ -35,6 +35,8 @@ def test_bundle_files_and_schema(churn_bundle):
 
 
 def test_json_preprocessing_equals_scikit_learn(shared_data, churn_rows):
+    # Fails when broken (tests/mutants.py bundle-stores-the-variance): the bundle's features differ from
+    # scikit-learn's.
     from keraslab.bundles.features import FeatureSpec
     from keraslab.tables import TablePreprocessor
 

@@ -176,6 +176,8 @@ def _net(dropout: bool):
 def test_fit_resumes_mid_run_bit_identical_with_dropout_state(tmp_path, dropout):
     """Library level: a fit stopped after epoch 2 and continued by a fresh model equals an uninterrupted fit,
     dropout's seed-generator state included."""
+    # Fails when broken (tests/mutants.py resume-forgets-the-optimizer: Adam's moments not restored): the resumed
+    # weights are not the uninterrupted fit's.
     from keraslab import training
     from keraslab.seeding import set_seed
 

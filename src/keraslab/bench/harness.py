@@ -17,7 +17,7 @@ import sys
 from keraslab.bench.flops import BATCH, MODEL_FLOPS_PER_SAMPLE, matmul_gflops
 from keraslab.bench.keras_impl import EPOCHS_PER_UNIT
 from keraslab.errors import KeraslabError, UsageError
-from keraslab.runs.manifest import package_version
+from keraslab.run_folders.manifest import package_version
 
 MODELS = ("mlp", "churn", "ann", "cnn")
 IMPLS = ("keraslab", "keras-fit", "torch-eager")

@@ -20,7 +20,7 @@ from keraslab.bundles.labelled_rows import TargetKind
 from keraslab.bundles.rows import check_rows
 from keraslab.errors import DataFormatError, KeraslabError
 from keraslab.files import sha256_file
-from keraslab.runs.integrity import file_hashes
+from keraslab.run_folders.integrity import file_hashes
 
 BUNDLE_FILES = ("model.keras", "preprocessing.json", "schema.json", "metrics.json", "report.html")
 BLOCK_ROWS = 1024  # the largest batch the model is run on; the server's row limit (1000) fits in one block

@@ -12,8 +12,8 @@ import pandas as pd
 
 from keraslab import models, training
 from keraslab.bundles.writing import bundle_schema, describe_inputs, write_bundle
-from keraslab.runs import plots
-from keraslab.runs.report import Result
+from keraslab.run_folders import plots
+from keraslab.run_folders.report import Result
 from keraslab.seeding import set_seed
 
 

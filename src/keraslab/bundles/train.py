@@ -33,8 +33,8 @@ from keraslab.imbalance import (
     ensemble_combine,
     training_inputs,
 )
-from keraslab.runs import evaluation, plots
-from keraslab.runs.report import Result
+from keraslab.run_folders import evaluation, plots
+from keraslab.run_folders.report import Result
 from keraslab.seeding import set_seed
 from keraslab.tables import ColumnRoles, TablePreprocessor, infer_roles
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from keraslab.bundles.bundle import write_manifest
 from keraslab.bundles.features import FeatureSpec
 from keraslab.files import sha256_file
-from keraslab.runs.folder import RunDir
-from keraslab.runs.manifest import build_manifest
-from keraslab.runs.report import Result, figure_png, render_html
+from keraslab.run_folders.folder import RunDir
+from keraslab.run_folders.manifest import build_manifest
+from keraslab.run_folders.report import Result, figure_png, render_html
 
 
 def capped_lines(features: FeatureSpec) -> list[str]:

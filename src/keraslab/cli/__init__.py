@@ -8,6 +8,6 @@ sets the exit code.
 - runs_commands: `runs list | compare | check` (finished run folders)
 - data_commands: `data list | verify | fetch | show | import`
 - bundle_commands: `train`, `predict`, `serve`
-- tool_commands: `verify`, `bench`, `launch`
+- tool_commands: `prove`, `bench`, `launch`
 - notebook_commands: `notebook`, `exercises`
 """

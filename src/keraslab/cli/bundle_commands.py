@@ -11,7 +11,7 @@ from keraslab.backend import use_backend
 from keraslab.cli.common import add_declared, command, print_summary, split_list
 from keraslab.errors import KeraslabError, UsageError
 from keraslab.imbalance import REGISTRY
-from keraslab.runs.folder import utc_stamp
+from keraslab.run_folders.folder import utc_stamp
 
 ALLOW_MISSING = (
     "fill any missing value (absent, null, blank) as in training, and say so; without it a column that had no "
@@ -123,7 +123,7 @@ def cmd_train(args) -> int:
     from keraslab.bundles import TrainOptions, train_table
     from keraslab.bundles.train_options import TRAIN_OPTIONS
     from keraslab.cli.lesson_commands import track
-    from keraslab.runs.tracking import tracker_from
+    from keraslab.run_folders.tracking import tracker_from
 
     tracker = tracker_from(args.track)  # checked before any work
 

@@ -20,6 +20,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         command = self.prog.removeprefix("keraslab").strip()
         where = f"{command}: " if command else ""
+        if not command and "invalid choice: 'verify'" in message:  # its name before it was renamed
+            message += "; `keraslab verify` is now `keraslab prove` (`keraslab data verify` checks data files)"
         raise SystemExit(fail(f"{where}{message} (see `{self.prog} --help`)", 2))
 
 
@@ -77,8 +79,8 @@ def print_summary(summary: dict, folder: Path, *, quiet: bool) -> None:
         return
     from rich.table import Table
 
-    from keraslab.runs.report import summary_frame
-    from keraslab.runs.runner import run_tags
+    from keraslab.run_folders.report import summary_frame
+    from keraslab.run_folders.runner import run_tags
 
     tags = run_tags(folder)
     table = Table(title=f"summary ({', '.join(tags)})" if tags else "summary")

@@ -18,11 +18,11 @@ from keraslab.backend import BACKENDS, use_backend
 from keraslab.cli.common import Parser, add_declared, command, console, print_summary
 from keraslab.distributed import runtime
 from keraslab.options import Parameter, check_values
-from keraslab.runs.every_lesson import run_all
-from keraslab.runs.folder import default_run_dir, read_config, runs_root_for
-from keraslab.runs.runner import CHECKPOINT_POLICIES, replayed, run_lesson
-from keraslab.runs.stand_in import stand_in_from, stand_in_hint
-from keraslab.runs.tracking import TrackingError, log_folder, tracker_from
+from keraslab.run_folders.every_lesson import run_all
+from keraslab.run_folders.folder import default_run_dir, read_config, runs_root_for
+from keraslab.run_folders.runner import CHECKPOINT_POLICIES, replayed, run_lesson
+from keraslab.run_folders.stand_in import stand_in_from, stand_in_hint
+from keraslab.run_folders.tracking import TrackingError, log_folder, tracker_from
 
 # What `run all` passes to every lesson that has the parameter.
 COMMON = ("seed", "quick", "epochs", "data_dir")

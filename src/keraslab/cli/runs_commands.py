@@ -35,7 +35,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_check(args) -> int:
-    from keraslab.runs.integrity import check_folder
+    from keraslab.run_folders.integrity import check_folder
 
     failed = False
     for folder in args.folders:
@@ -62,7 +62,7 @@ def _print_frame(frame, title: str) -> None:
 def cmd_list(args) -> int:
     """One plain line per run (greppable; the whole path last): time, lesson, seeds, kind, headline, folder."""
     from keraslab import lessons
-    from keraslab.runs.browse import find_runs, list_frame
+    from keraslab.run_folders.browse import find_runs, list_frame
 
     problems: list[str] = []
     runs = find_runs(args.root, problems)
@@ -83,8 +83,8 @@ def cmd_list(args) -> int:
 
 def cmd_compare(args) -> int:
     from keraslab.files import atomic_write_text
-    from keraslab.runs.browse import read_run
-    from keraslab.runs.compare import compare, render_compare_html
+    from keraslab.run_folders.browse import read_run
+    from keraslab.run_folders.compare import compare, render_compare_html
 
     comparison = compare([read_run(r) for r in args.runs])
     for note in comparison.notes:

@@ -1,4 +1,4 @@
-"""`keraslab verify | bench | launch`: the from-scratch half checked, the speed measured, a job spread out."""
+"""`keraslab prove | bench | launch`: the from-scratch half proven, the speed measured, a job spread out."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from keraslab.cli.common import command, console, fail, split_list
 from keraslab.distributed.launcher import launch
 from keraslab.distributed.runtime import DEFAULT_TIMEOUT
 from keraslab.files import atomic_write_json
-from keraslab.runs.report import fmt
+from keraslab.run_folders.report import fmt
 
 
 def add_commands(sub) -> None:
     parser = command(
-        sub, "verify", cmd_verify, help="check keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)"
+        sub, "prove", cmd_prove, help="prove keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the random test inputs (default: 0)")
     parser.add_argument("--backend", help="Keras backend for the references (default: $KERAS_BACKEND, else jax)")
@@ -77,12 +77,12 @@ def add_commands(sub) -> None:
     parser.usage = parser.format_usage().removeprefix("usage: ").rstrip() + " -- COMMAND ..."
 
 
-def cmd_verify(args) -> int:
+def cmd_prove(args) -> int:
     from rich.table import Table
     from rich.text import Text
 
     use_backend(args.backend)
-    from keraslab.verify import all_checks
+    from keraslab.proof import all_checks
 
     checks = all_checks(args.seed)
     table = Table(title="keraslab.scratch against Keras and scikit-learn")

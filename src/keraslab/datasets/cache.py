@@ -38,7 +38,7 @@ _USED: contextvars.ContextVar[list | None] = contextvars.ContextVar("keraslab_us
 _OFFLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("keraslab_offline", default=False)
 
 
-# The data set a run reads in place of its lesson's own (keraslab.runs.stand_in.StandIn), while it runs
+# The data set a run reads in place of its lesson's own (keraslab.run_folders.stand_in.StandIn), while it runs
 _STAND_IN: contextvars.ContextVar[object | None] = contextvars.ContextVar("keraslab_stand_in", default=None)
 
 

@@ -9,7 +9,7 @@ from keraslab.exercises.model_checks import Need, image_data, inspect, train_and
 
 
 def _keras_conv_same(image, kernel):
-    from keraslab.verify import keras_float64
+    from keraslab.proof import keras_float64
 
     with keras_float64() as k:
         h, w = image.shape

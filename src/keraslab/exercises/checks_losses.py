@@ -9,7 +9,7 @@ from keraslab.exercises.checking import FAILED, Case, Verdict, check_function, c
 
 def _keras_mean(loss: str, y_true, y_pred) -> float:
     """Keras's loss, in float64, averaged over the rows."""
-    from keraslab.verify import keras_float64
+    from keraslab.proof import keras_float64
 
     with keras_float64() as k:
         value = getattr(k.losses, loss)(np.asarray(y_true, "float64"), np.asarray(y_pred, "float64"))
@@ -104,7 +104,7 @@ def log_loss(fn) -> Verdict:
 
 
 def _keras_from_logits(y_true, logits) -> float:
-    from keraslab.verify import keras_float64
+    from keraslab.proof import keras_float64
 
     with keras_float64() as k:
         value = k.losses.binary_crossentropy(

@@ -36,7 +36,7 @@ from sklearn.model_selection import train_test_split
 
 from keraslab import datasets, training
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 
 epochs = (1 if quick else 5) if epochs is None else epochs  # the course trained for 5 epochs

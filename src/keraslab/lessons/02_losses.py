@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-from keraslab import verify
+from keraslab import proof
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 
 run = begin("losses", globals())  # checks the values above, seeds Python, NumPy and Keras, says how this run is made
 
@@ -184,10 +184,10 @@ print(f"Keras {float(keras.losses.SparseCategoricalCrossentropy()(labels, probs)
 #
 # keraslab's from-scratch module has each of these losses and its gradient. On seeded random inputs, in float64,
 # each agrees with Keras (and with scikit-learn where it has the loss) to $10^{-6}$: change `seed` above and run
-# again. (`keraslab verify` checks the gradients too.)
+# again. (`keraslab prove` checks the gradients too.)
 
 # %%
-checks = pd.DataFrame([check.row() for check in verify.loss_checks(seed)])
+checks = pd.DataFrame([check.row() for check in proof.loss_checks(seed)])
 print(f"{int(checks['pass'].sum())} of {len(checks)} agree")
 checks
 

@@ -37,7 +37,7 @@ from sklearn.model_selection import train_test_split
 
 from keraslab import datasets
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.scratch.gradcheck import numerical_gradient
 from keraslab.scratch.gradient_descent import fit_neuron
 from keraslab.seeding import set_seed

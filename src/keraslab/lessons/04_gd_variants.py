@@ -34,7 +34,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from keraslab import datasets
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.scratch.gradient_descent import fit_linear
 from keraslab.seeding import set_seed
 

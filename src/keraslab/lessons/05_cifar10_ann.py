@@ -37,7 +37,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from keraslab import datasets, training
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 from keraslab.training import devices
 

@@ -44,7 +44,7 @@ from sklearn.model_selection import train_test_split
 
 from keraslab import datasets, training
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 from keraslab.tables import ChurnPreprocessor
 from keraslab.tables.churn_preprocessor import FEATURES, SCALED

@@ -56,7 +56,7 @@ from keraslab.imbalance import (
     summary_keys,
 )
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.tables import ChurnPreprocessor, TablePreprocessor
 
 epochs = (3 if quick else 100) if epochs is None else epochs  # the course trained 100 epochs

@@ -38,7 +38,7 @@ from sklearn.metrics import accuracy_score, classification_report, confusion_mat
 
 from keraslab import datasets, training
 from keraslab.lessons import begin
-from keraslab.runs import plots
+from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
 

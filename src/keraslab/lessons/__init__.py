@@ -15,7 +15,7 @@ never imported: it is run.
 
     lesson = get_lesson("churn")
     result = lesson.execute({"seed": 1, "epochs": 20})        # summary, models, the executed notebook
-    folder, summary = keraslab.runs.run_lesson(lesson, {"epochs": 20})   # ... and its run folder
+    folder, summary = keraslab.run_folders.run_lesson(lesson, {"epochs": 20})   # ... and its run folder
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The telco churn preprocessing of the course (curriculum.md section 6), as a fitted, reusable transformer.
+"""The telco churn preprocessing of the course's churn notebook, as a fitted, reusable transformer.
 
     prep = ChurnPreprocessor().fit(train_frame)     # learns only the min/max of the three numeric columns
     X = prep.transform(any_frame)                   # (n, 26) float32, same columns for any rows

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from keraslab.runs.report import html_table, markdown_table, notices_html, page_head, summary_frame
+from keraslab.run_folders.report import html_table, markdown_table, notices_html, page_head, summary_frame
 
 EXTRA_CSS = """
 .cell{margin:.8rem 0}.code pre{background:#f6f8fa;border-left:3px solid #8c959f;margin:.3rem 0}

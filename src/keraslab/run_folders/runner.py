@@ -26,11 +26,11 @@ from keraslab.distributed.plan import make_plan
 from keraslab.distributed.plan import use as use_plan
 from keraslab.errors import UsageError
 from keraslab.options import command_words
-from keraslab.runs import folder as run_folder
-from keraslab.runs.manifest import build_manifest
-from keraslab.runs.notebook_report import ReportHead, render_html, render_markdown, seeds_frame
-from keraslab.runs.report import tags_of
-from keraslab.runs.stand_in import StandIn
+from keraslab.run_folders import folder as run_folder
+from keraslab.run_folders.manifest import build_manifest
+from keraslab.run_folders.notebook_report import ReportHead, render_html, render_markdown, seeds_frame
+from keraslab.run_folders.report import tags_of
+from keraslab.run_folders.stand_in import StandIn
 from keraslab.training import checkpoints as ckpt
 from keraslab.training import history_frame
 

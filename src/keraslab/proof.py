@@ -1,6 +1,6 @@
-"""`keraslab verify`: keraslab.scratch checked against Keras (and scikit-learn), as rows of a table.
+"""`keraslab prove`: keraslab.scratch proven against Keras (and scikit-learn), as rows of a table.
 
-Used by the `verify` command and by the losses lesson. Keras runs in float64 here (JAX x64), so the differences
+Used by the `prove` command and by the losses lesson. Keras runs in float64 here (JAX x64), so the differences
 measured are ours, not float32 rounding.
 """
 

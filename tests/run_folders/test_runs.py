@@ -12,8 +12,8 @@ import pytest
 
 from keraslab import backend, files, lessons, seeding
 from keraslab.errors import BackendError, UsageError
-from keraslab.runs import folder as runs
-from keraslab.runs import runner
+from keraslab.run_folders import folder as runs
+from keraslab.run_folders import runner
 
 # A lesson of one's own: a percent-format script with a parameters cell, `begin` and `run.finish`.
 TOY = """# %% [markdown]

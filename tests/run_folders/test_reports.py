@@ -10,8 +10,8 @@ import pytest
 
 from keraslab import lessons
 from keraslab.cli.main import main
-from keraslab.runs import plots
-from keraslab.runs.report import CSP, Result, fmt, pm, render_html, render_markdown, summary_frame
+from keraslab.run_folders import plots
+from keraslab.run_folders.report import CSP, Result, fmt, pm, render_html, render_markdown, summary_frame
 
 
 def shown(folder) -> str:
@@ -54,7 +54,7 @@ def test_a_quick_dropout_run_draws_no_conclusion(quick_run):
 
 
 def test_a_full_run_on_real_data_has_no_tags(tmp_path, shared_data):
-    from keraslab.runs import runner
+    from keraslab.run_folders import runner
 
     lesson = lessons.get_lesson("losses")  # full-size and fast
     folder, _ = runner.run_lesson(lesson, {}, out=tmp_path / "losses", quiet=True, offline=True)

@@ -64,8 +64,8 @@ def test_a_report_in_a_real_browser(browser, quick_run, tmp_path, lesson):
 
 
 def test_a_compare_page_and_an_index_in_a_real_browser(browser, quick_run, tmp_path):
-    from keraslab.runs.browse import read_run
-    from keraslab.runs.compare import compare, render_compare_html
+    from keraslab.run_folders.browse import read_run
+    from keraslab.run_folders.compare import compare, render_compare_html
 
     runs = [read_run(quick_run("churn")[0]), read_run(quick_run("churn", threshold=0.4)[0])]
     page = tmp_path / "compare.html"
@@ -75,7 +75,7 @@ def test_a_compare_page_and_an_index_in_a_real_browser(browser, quick_run, tmp_p
 
 def test_a_page_that_breaks_its_policy_is_caught(browser, tmp_path):
     """The negative control: a script the policy forbids is a console error, so the checks above can fail."""
-    from keraslab.runs.report import CSP
+    from keraslab.run_folders.report import CSP
 
     page = tmp_path / "bad.html"
     page.write_text(

@@ -12,10 +12,10 @@ from keraslab.datasets import is_available
 from keraslab.distributed import runtime
 from keraslab.errors import DataMissingError, KeraslabError, UsageError
 from keraslab.files import atomic_write_text, disk_error
-from keraslab.runs.index_page import render_index
-from keraslab.runs.report import fmt
-from keraslab.runs.runner import RunnableLesson, run_lesson, run_tags
-from keraslab.runs.stand_in import STAND_IN, StandIn, lesson_dataset, stand_in_possible
+from keraslab.run_folders.index_page import render_index
+from keraslab.run_folders.report import fmt
+from keraslab.run_folders.runner import RunnableLesson, run_lesson, run_tags
+from keraslab.run_folders.stand_in import STAND_IN, StandIn, lesson_dataset, stand_in_possible
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from keraslab.errors import UsageError
-from keraslab.runs import plots
-from keraslab.runs.browse import RunInfo
-from keraslab.runs.report import figure_png, fmt, html_table, notices_html, page_head, pm, png_figure
+from keraslab.run_folders import plots
+from keraslab.run_folders.browse import RunInfo
+from keraslab.run_folders.report import figure_png, fmt, html_table, notices_html, page_head, pm, png_figure
 
 NOT_CURVES = frozenset({"epoch", "seconds"})
 

@@ -3,8 +3,8 @@ in the prose escaped, figures linked by name in report.md."""
 
 import re
 
-from keraslab.runs.notebook_report import ReportHead, markdown_html, math_svg, render_html, render_markdown
-from keraslab.runs.report import CSP
+from keraslab.run_folders.notebook_report import ReportHead, markdown_html, math_svg, render_html, render_markdown
+from keraslab.run_folders.report import CSP
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keraslab.errors import Interrupted, UsageError
 from keraslab.files import FolderLock, atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
-from keraslab.runs.integrity import seal
+from keraslab.run_folders.integrity import seal
 
 
 def utc_stamp() -> str:

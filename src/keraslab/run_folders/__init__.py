@@ -1,4 +1,4 @@
-"""keraslab.runs: what a run leaves behind, and running lessons into it.
+"""keraslab.run_folders: what a run leaves behind, and running lessons into it.
 
 - folder: the run folder, staged and renamed into place when finished (`RunDir`), its config and locking
 - manifest: versions, backend, devices, seed and data files with their sha256
@@ -10,10 +10,10 @@
 - stand_in: a lesson run on another data set than its own, and how the run says so
 """
 
-from keraslab.runs.every_lesson import run_all
-from keraslab.runs.folder import RunDir, default_run_dir
-from keraslab.runs.manifest import build_manifest
-from keraslab.runs.report import Result
-from keraslab.runs.runner import run_lesson
+from keraslab.run_folders.every_lesson import run_all
+from keraslab.run_folders.folder import RunDir, default_run_dir
+from keraslab.run_folders.manifest import build_manifest
+from keraslab.run_folders.report import Result
+from keraslab.run_folders.runner import run_lesson
 
 __all__ = ["Result", "RunDir", "build_manifest", "default_run_dir", "run_all", "run_lesson"]

@@ -1,7 +1,7 @@
 """Matplotlib figures for reports.
 
 Each function returns a `matplotlib.figure.Figure` made without pyplot: it never opens a window, needs no backend
-choice and no closing (it is freed with its last reference), and it renders to PNG (keraslab.runs.report) or
+choice and no closing (it is freed with its last reference), and it renders to PNG (keraslab.run_folders.report) or
 inline in a notebook.
 """
 

@@ -1,7 +1,7 @@
 """Finding and reading finished run folders: `keraslab runs list` and the input of `runs compare`.
 
-A run folder holds config.json, metrics.json and manifest.json (keraslab.runs.runner writes them last, then renames
-the staging folder into place). A several-seed run's seed<N>/ folders are part of it, not runs of their own.
+A run folder holds config.json, metrics.json and manifest.json (keraslab.run_folders.runner writes them last, then
+renames the staging folder into place). A several-seed run's seed<N>/ folders are part of it, not runs of their own.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from keraslab.errors import UsageError
-from keraslab.runs.report import pm
+from keraslab.run_folders.report import pm
 
 RUN_FILES = ("config.json", "metrics.json", "manifest.json")
 
