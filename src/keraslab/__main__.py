@@ -1,3 +1,3 @@
-from keraslab.cli.main import main
+from keraslab.cli.main import run
 
-raise SystemExit(main())
+run()

@@ -89,6 +89,12 @@ def load_keras():
         _prepared = True
         if module.backend.backend() == "tensorflow":
             quiet_new_model_tracing_notices()
+        if module.backend.backend() == "jax":  # compile once: programs kept in keraslab's cache folder
+            from keraslab import phases
+            from keraslab.caches import enable_compile_cache
+
+            enable_compile_cache()
+            phases.listen_to_jax()
         from keraslab.seeding import apply_pending
 
         apply_pending(module)

@@ -83,7 +83,9 @@ def test_sigkill_after_epoch_2_then_resume_is_bit_identical(killed_and_uninterru
     assert a.keys() == b.keys() and len(a) > 6  # weights, biases, Adam moments, step count
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert json.loads((work / "metrics.json").read_text()) == json.loads((whole / "metrics.json").read_text())
+    resumed, uninterrupted = (json.loads((f / "metrics.json").read_text()) for f in (work, whole))
+    assert set(resumed.pop("phases")) == set(uninterrupted.pop("phases"))  # where the time went: not a result
+    assert resumed == uninterrupted
     assert json.loads((work / "manifest.json").read_text())["resumed"] is True
 
 

@@ -5,6 +5,7 @@ sets the exit code.
   line and an exit code
 - common: the parser class, the shared flags, the console
 - lesson_commands: `lessons`, `run LESSON | all` (each lesson's options built from its parameters cell)
+- run_output: what `run` prints besides the summary: the `run all` table, `--profile`'s phases, tracking
 - runs_commands: `runs list | compare | check` (finished run folders)
 - data_commands: `data list | verify | fetch | show | import`
 - bundle_commands: `train`, `predict`, `serve`

@@ -122,7 +122,7 @@ def cmd_train(args) -> int:
     use_backend(args.backend)
     from keraslab.bundles import TrainOptions, train_table
     from keraslab.bundles.train_options import TRAIN_OPTIONS
-    from keraslab.cli.lesson_commands import track
+    from keraslab.cli.run_output import track
     from keraslab.run_folders.tracking import tracker_from
 
     tracker = tracker_from(args.track)  # checked before any work

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from pathlib import Path
 
-from keraslab import lessons
+from keraslab import caches, lessons
 from keraslab.backend import BACKENDS, use_backend
-from keraslab.cli.common import Parser, add_declared, command, console, print_summary
+from keraslab.cli.common import Parser, add_declared, command, print_summary
+from keraslab.cli.run_output import print_phases, show_outcomes, track
 from keraslab.distributed import runtime
 from keraslab.options import Parameter, check_values
 from keraslab.run_folders.every_lesson import run_all
 from keraslab.run_folders.folder import default_run_dir, read_config, runs_root_for
 from keraslab.run_folders.runner import CHECKPOINT_POLICIES, replayed, run_lesson
 from keraslab.run_folders.stand_in import stand_in_from, stand_in_hint
-from keraslab.run_folders.tracking import TrackingError, log_folder, tracker_from
+from keraslab.run_folders.tracking import TrackingError, tracker_from
 
 # What `run all` passes to every lesson that has the parameter.
 COMMON = ("seed", "quick", "epochs", "data_dir")
@@ -106,6 +106,13 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds
     parser.add_argument(
         "--keep-checkpoints", action="store_true", help="keep the per-epoch checkpoints in the run folder"
     )
+    parser.add_argument("--profile", action="store_true", help="print where the time went (also in metrics.json)")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compile and decode afresh: no compiled programs or decoded data "
+        "kept in or read from keraslab's cache folder (also: KERASLAB_CACHE=off)",
+    )
     parser.add_argument(
         "--checkpoints",
         choices=tuple(CHECKPOINT_POLICIES),
@@ -131,6 +138,8 @@ def cmd_lessons(args) -> int:
 
 def cmd_run(args) -> int:
     use_backend(args.backend)
+    if args.no_cache:
+        caches.turn_off()
     tracker = tracker_from(args.track)  # checked before any work
     lesson = lessons.get_lesson(args.lesson)
     values, seeds, offline, quiet, stand_in = _values(args, lesson)
@@ -151,6 +160,8 @@ def cmd_run(args) -> int:
         )
     if runtime.is_primary():
         print_summary(summary, folder, quiet=quiet)
+        if args.profile:
+            print_phases(folder)
         if tracker:
             track(folder, tracker, quiet=quiet)
     return 0
@@ -159,15 +170,6 @@ def cmd_run(args) -> int:
 def _runs_root() -> Path:
     """runs/ here; from inside a run folder (its report's "reproduce" command), the runs/ that folder is in."""
     return runs_root_for(Path.cwd()) or Path("runs")
-
-
-def track(folder: Path, tracker: str, *, quiet: bool) -> None:
-    """Log a finished folder (a TrackingError, one line and exit 1, if the store fails; the folder stays whole)."""
-    from keraslab.bundles.pyfunc import pyfunc_for
-
-    run_id = log_folder(folder, tracker, model=pyfunc_for(folder))
-    if not quiet:
-        print(f"tracked in {tracker}: run {run_id}")
 
 
 def _values(args, lesson):
@@ -192,6 +194,8 @@ def cmd_run_all(args) -> int:
     """Every lesson; the last line counts them. Exit 0 when every lesson ran, SKIPPED_EXIT when some were skipped
     for missing data (and none failed), 1 when one failed (or its tracking did)."""
     use_backend(args.backend)
+    if args.no_cache:
+        caches.turn_off()
     tracker = tracker_from(args.track)
     given = _given(args, COMMON)
     seeds = args.seeds or 1
@@ -207,7 +211,11 @@ def cmd_run_all(args) -> int:
         quiet=args.quiet,
         offline=args.offline,
     )
-    _show_outcomes(outcomes, root, quick=bool(given.get("quick")), debug=args.debug)
+    show_outcomes(outcomes, root, quick=bool(given.get("quick")), debug=args.debug)
+    if args.profile:
+        for outcome in outcomes:
+            if outcome.folder is not None:
+                print_phases(outcome.folder, f"{outcome.lesson}: ")
     untracked = []
     for outcome in outcomes if tracker and runtime.is_primary() else []:
         if outcome.folder is not None:
@@ -221,25 +229,3 @@ def cmd_run_all(args) -> int:
     if counts["failed"] or untracked:
         return 1
     return SKIPPED_EXIT if counts["skipped"] else 0
-
-
-def _show_outcomes(outcomes, root: Path, *, quick: bool, debug: bool) -> None:
-    """The table (each run folder relative to root, never broken inside a name), the index page, and for each lesson
-    that did not run the reason (with --debug a failure's traceback)."""
-    from rich.table import Table
-
-    note = " --quick: smoke runs, not the lessons' results" if quick else ""
-    table = Table(title=f"keraslab run all{note}")
-    for col in ("lesson", "headline metric", "course", "ours", "run folder"):
-        table.add_column(col, no_wrap=col != "course")  # names and paths whole; the course's note may wrap
-    for outcome in outcomes:
-        table.add_row(*outcome.row(root))
-    console().print(table)
-    print(f"run folders: {root}/<lesson>")
-    if (root / "index.html").is_file():
-        print(f"index: {(root / 'index.html').resolve()}")
-    for outcome in outcomes:
-        if outcome.folder is None:
-            print(f"keraslab: {outcome.lesson} {outcome.explain()}", file=sys.stderr, flush=True)
-            if debug and outcome.error is not None:
-                traceback.print_exception(outcome.error, file=sys.stderr)

@@ -4,7 +4,9 @@ failures into one line and an exit code (a traceback only with --debug), and joi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -39,6 +41,22 @@ def build_parser() -> Parser:
     for group in GROUPS:
         group.add_commands(sub)
     return parser
+
+
+def run() -> None:
+    """The `keraslab` command (and `python -m keraslab`): main(), then a quick exit. Once the command is done, its
+    output flushed and the exit handlers run (atexit: logging, temporary folders, child processes), the process
+    ends at once: tearing down the interpreter (every module, JAX's compiler and devices) took 0.6-0.8 s of every
+    run, after the result was already on disk and on the screen."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit runs before tearing down
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

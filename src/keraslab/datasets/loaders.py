@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.datasets import csv_tables, formats
+from keraslab.datasets import csv_tables, decoded, formats
 from keraslab.datasets.cache import dataset_paths
 from keraslab.datasets.csv_tables import Table
 from keraslab.datasets.registry import get_spec
 from keraslab.errors import DataFormatError, UsageError
+from keraslab.phases import timed
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -42,6 +43,7 @@ def _paths(name, data_dir, offline, transport, quiet):
     return dataset_paths(name, data_dir=data_dir, offline=offline, transport=transport, quiet=quiet)
 
 
+@timed("data")
 def load_mnist(
     *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
 ):
@@ -50,13 +52,15 @@ def load_mnist(
     paths = _paths("mnist", data_dir, offline, transport, quiet)
     if "mnist.npz" not in paths:
         return _idx_pair("mnist", "mnist", paths, scale)
-    d = formats.read_mnist_npz(paths["mnist.npz"])
+    path = paths["mnist.npz"]
+    d = decoded.cached("mnist-npz", path, lambda: formats.read_mnist_npz(path))
     return (
         (_images(d["x_train"], scale), d["y_train"].astype(np.int64)),
         (_images(d["x_test"], scale), d["y_test"].astype(np.int64)),
     )
 
 
+@timed("data")
 def load_fashion_mnist(
     *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
 ):
@@ -69,23 +73,30 @@ def load_fashion_mnist(
 def _idx_pair(name: str, folder: str, paths: dict, scale: bool):
     out = []
     for split in ("train", "t10k"):
-        x = formats.read_idx(paths[f"{folder}/{split}-images-idx3-ubyte.gz"], expected_ndim=3)
-        y = formats.read_idx(paths[f"{folder}/{split}-labels-idx1-ubyte.gz"], expected_ndim=1)
+        x = _idx(paths[f"{folder}/{split}-images-idx3-ubyte.gz"], expected_ndim=3)
+        y = _idx(paths[f"{folder}/{split}-labels-idx1-ubyte.gz"], expected_ndim=1)
         if len(x) != len(y):
             raise DataFormatError(f"{name}: {split} has {len(x)} images but {len(y)} labels")
         out.append((_images(x, scale), y.astype(np.int64)))
     return tuple(out)
 
 
+def _idx(path, expected_ndim: int) -> np.ndarray:
+    return decoded.cached(f"idx{expected_ndim}", path, lambda: {"x": formats.read_idx(path, expected_ndim)})["x"]
+
+
+@timed("data")
 def load_mnist_5k(
     *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
 ):
     """5000 real MNIST digits: x (5000, 28, 28), y (5000,). No split."""
     paths = _paths("mnist_5k", data_dir, offline, transport, quiet)
-    x, y = formats.read_mnist_5k(paths["mnist_5k.csv.gz"])
-    return _images(x, scale), y
+    path = paths["mnist_5k.csv.gz"]
+    d = decoded.cached("mnist-5k-csv", path, lambda: dict(zip("xy", formats.read_mnist_5k(path), strict=True)))
+    return _images(d["x"], scale), d["y"]
 
 
+@timed("data")
 def load_split(
     name: str,
     *,
@@ -111,6 +122,7 @@ def load_split(
     return (x_train, y_train), (x_test, y_test)
 
 
+@timed("data")
 def load_cifar10(
     *, scale: bool = False, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None
 ):
@@ -119,10 +131,12 @@ def load_cifar10(
     Labels are flat int64 (Keras's loader gives (N, 1)). The tarball's hash is verified before anything is read.
     """
     paths = _paths("cifar10", data_dir, offline, transport, quiet)
-    d = formats.read_cifar10_tar(paths["cifar-10-python.tar.gz"])
+    path = paths["cifar-10-python.tar.gz"]
+    d = decoded.cached("cifar10-tar", path, lambda: formats.read_cifar10_tar(path))
     return (_images(d["x_train"], scale), d["y_train"]), (_images(d["x_test"], scale), d["y_test"])
 
 
+@timed("data")
 def load_churn(
     *,
     blank_total_charges: str = "drop",
@@ -136,16 +150,19 @@ def load_churn(
     return csv_tables.load_churn_csv(paths["customer_churn.csv"], blank_total_charges)
 
 
+@timed("data")
 def load_sonar(*, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None) -> Table:
     paths = _paths("sonar", data_dir, offline, transport, quiet)
     return csv_tables.load_sonar_csv(paths["sonar_dataset.csv"])
 
 
+@timed("data")
 def load_insurance(*, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None) -> Table:
     paths = _paths("insurance", data_dir, offline, transport, quiet)
     return csv_tables.load_insurance_csv(paths["insurance_data.csv"])
 
 
+@timed("data")
 def load_homeprices(*, data_dir=None, offline: bool | None = None, transport=None, quiet: bool | None = None) -> Table:
     paths = _paths("homeprices", data_dir, offline, transport, quiet)
     return csv_tables.load_homeprices_csv(paths["homeprices_banglore.csv"])

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from keraslab.lessons.source import Cell
+from keraslab.phases import phase, timed
 
 PNG_DPI = 100
 
@@ -128,6 +129,13 @@ class CellRunner:
     def _execute(self, cell: Cell):
         # the script's own line numbers, so that a traceback points into the lesson's file
         tree = ast.parse("\n" * (cell.line - 1) + cell.code(), self.filename)
+        imports = 0  # the cell's leading imports: start-up time, not the lesson's (keraslab.phases)
+        while imports < len(tree.body) and isinstance(tree.body[imports], (ast.Import, ast.ImportFrom)):
+            imports += 1
+        if imports:
+            with phase("start-up"):
+                exec(compile(ast.Module(tree.body[:imports], type_ignores=[]), self.filename, "exec"), self.namespace)
+            del tree.body[:imports]
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         exec(compile(tree, self.filename, "exec"), self.namespace)
         if last is None:
@@ -147,9 +155,13 @@ def _is_figure(obj) -> bool:
     return type(obj).__module__.startswith("matplotlib.figure") and hasattr(obj, "savefig")
 
 
+@timed("figures")
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches="tight")
+    # keraslab's own figures are laid out when made (keraslab.run_folders.plots); any other is cropped to what it
+    # draws, as Jupyter shows it (a second layout pass)
+    tight = None if getattr(fig, "keraslab_laid_out", False) else "tight"
+    fig.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches=tight)
     return buf.getvalue()
 
 

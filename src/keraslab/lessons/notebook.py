@@ -74,6 +74,9 @@ def make_notebooks(
 
     if execute:
         require_extra()
+        from keraslab.caches import enable_compile_cache
+
+        enable_compile_cache()  # for the kernels, which inherit its setting: compiled programs kept between runs
     paths = outputs_for(lessons, out_dir, force=force)
     notebooks = {
         name: build_notebook(name, params=params, seed=seed, quick=quick, solutions=solutions) for name in lessons

@@ -39,6 +39,7 @@ class ReportHead:
     reproduce: str = ""
     footer: str = ""
     seeds: pd.DataFrame | None = None  # every seed's summary, for a run of several seeds
+    timing: str = ""  # where the time went up to the report (keraslab.phases.line)
 
     @property
     def full_title(self) -> str:
@@ -52,6 +53,8 @@ def render_html(nb: dict, head: ReportHead) -> str:
     out = page_head(head.full_title, css=EXTRA_CSS)
     out += notices_html(head.notices)
     out.append(f'<p class="how">{html.escape(head.how)}</p>')
+    if head.timing:
+        out.append(f'<p class="how">Time: {html.escape(head.timing)}</p>')
     out.append(f"<h2>Summary{' (' + ', '.join(head.tags) + ')' if head.tags else ''}</h2>")
     out.append(html_table(summary_frame(head.summary)))
     out.append("<h2>The lesson, as this run executed it</h2>")
@@ -160,7 +163,8 @@ def render_markdown(nb: dict, head: ReportHead, plots: str = "plots") -> str:
     """report.md: the same content, each figure a link to its PNG in the folder `plots` (relative to report.md)."""
     out = [f"# {head.full_title}", ""]
     out += [line for notice in head.notices for line in (f"> **{notice}**", "")]
-    out += [head.how, "", f"## Summary{' (' + ', '.join(head.tags) + ')' if head.tags else ''}", ""]
+    timing = [f"Time: {head.timing}", ""] if head.timing else []
+    out += [head.how, "", *timing, f"## Summary{' (' + ', '.join(head.tags) + ')' if head.tags else ''}", ""]
     out += [markdown_table(summary_frame(head.summary)), "", "## The lesson, as this run executed it", ""]
     for cell in report_cells(nb):
         source = _text(cell.get("source", ""))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from keraslab.phases import timed
 from keraslab.training import history_frame
 
 
@@ -26,6 +27,7 @@ def _finished(fig):
     for text in fig.findobj(Text):
         text.set_parse_math(False)
     fig.tight_layout()
+    fig.keraslab_laid_out = True  # saved as it is: no second layout pass (keraslab.lessons.executor)
     return fig
 
 
@@ -44,6 +46,7 @@ def _marker(n: int) -> str | None:
     return "o" if n <= MARK_POINTS else None
 
 
+@timed("figures")
 def curves(
     series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False
 ):
@@ -61,6 +64,7 @@ def curves(
     return _finished(fig)
 
 
+@timed("figures")
 def functions(x, series: dict[str, np.ndarray], *, title: str, xlabel: str, ylabel: str, ylim=None):
     """One line per named series over the same x (a loss as a function of the predicted value, say)."""
     fig = _figure((7, 4))
@@ -75,6 +79,7 @@ def functions(x, series: dict[str, np.ndarray], *, title: str, xlabel: str, ylab
     return _finished(fig)
 
 
+@timed("figures")
 def learning_curves(history, *, title: str, validation: str = "validation"):
     """Loss and accuracy per epoch, training beside the `val_` curves, from a Keras History (or its table).
 
@@ -97,6 +102,7 @@ def learning_curves(history, *, title: str, validation: str = "validation"):
     return _finished(fig)
 
 
+@timed("figures")
 def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
     """A labelled confusion-matrix heatmap (rows: truth, columns: prediction) with counts in the cells."""
     n = len(class_names)
@@ -122,35 +128,46 @@ def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
     return _finished(fig)
 
 
+@timed("figures")
 def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: int = 16):
     """A grid of images titled with the prediction and, below it, the truth; wrong predictions in red. With
-    pred_labels None, each image is titled with its label alone (a look at the data)."""
+    pred_labels None, each image is titled with its label alone (a look at the data). Drawn as one picture (the
+    images tiled on a white ground) with a title over each tile: one axes instead of n, five times faster to draw."""
     n = min(n, len(images))
     cols = min(8, n)
     rows = int(np.ceil(n / cols))
-    fig = _figure((1.9 * cols, (2.6 if pred_labels is not None else 2.2) * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k >= n:
-            continue
-        img = images[k]
-        if img.ndim == 3 and img.shape[-1] == 1:  # grey images with a channel axis
-            img = img[..., 0]
-        ax.imshow(img, cmap="gray_r" if img.ndim == 2 else None)
+    tiles = np.asarray(images[:n])
+    if tiles.ndim == 4 and tiles.shape[-1] == 1:  # grey images with a channel axis
+        tiles = tiles[..., 0]
+    grey = tiles.ndim == 3
+    h, w = tiles.shape[1:3]
+    lines = 1 if pred_labels is None else 2
+    gap, head = max(2, w // 6), int(h * (0.45 if lines == 1 else 0.75))  # room between tiles, and for the titles
+    white = 0 if grey else (255 if tiles.dtype == np.uint8 else 1.0)  # grey maps are drawn reversed (gray_r)
+    canvas = np.full((rows * (head + h), cols * (w + gap) - gap, *tiles.shape[3:]), white, dtype=tiles.dtype)
+    width = 1.9 * cols  # inches; the picture's own height, and half an inch over it for the title
+    picture = width * canvas.shape[0] / canvas.shape[1]
+    fig = _figure((width, picture + 0.5))
+    ax = fig.add_axes((0.0, 0.0, 1.0, picture / (picture + 0.5)))
+    for k in range(n):
+        r, c = divmod(k, cols)
+        top, left = r * (head + h) + head, c * (w + gap)
+        canvas[top : top + h, left : left + w] = tiles[k]
         if pred_labels is None:
-            ax.set_title(str(class_names[true_labels[k]]), fontsize=10)
-            continue
-        ok = true_labels[k] == pred_labels[k]
-        ax.set_title(
-            f"{class_names[pred_labels[k]]}\ntrue: {class_names[true_labels[k]]}",
-            fontsize=10,
-            color="black" if ok else "red",
-        )
-    fig.suptitle(title)
-    return _finished(fig)
+            label, colour = str(class_names[true_labels[k]]), "black"
+        else:
+            ok = true_labels[k] == pred_labels[k]
+            label = f"{class_names[pred_labels[k]]}\ntrue: {class_names[true_labels[k]]}"
+            colour = "black" if ok else "red"
+        ax.text(left + w / 2, top - 1, label, ha="center", va="bottom", fontsize=10, color=colour, parse_math=False)
+    ax.imshow(canvas, cmap="gray_r" if grey else None, interpolation="nearest")
+    ax.axis("off")
+    fig.suptitle(title, parse_math=False)
+    fig.keraslab_laid_out = True
+    return fig
 
 
+@timed("figures")
 def bars(names, values, errors=None, *, title: str, ylabel: str):
     fig = _figure((max(5, 0.9 * len(names)), 4))
     ax = fig.subplots()
@@ -161,6 +178,7 @@ def bars(names, values, errors=None, *, title: str, ylabel: str):
     return _finished(fig)
 
 
+@timed("figures")
 def predicted_vs_actual(y_true, y_pred, *, title: str, unit: str = ""):
     """Each row a point (actual, predicted), and the diagonal where a perfect prediction would lie."""
     fig = _figure((5.5, 5))

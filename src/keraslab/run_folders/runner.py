@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from keraslab import terminal
+from keraslab import caches, phases, terminal
 from keraslab.datasets import offline_mode, standing_in
 from keraslab.distributed import runtime
 from keraslab.distributed.plan import current as current_plan
@@ -124,23 +124,30 @@ def write_result(run: run_folder.FolderWriter, result, config: dict, manifest: d
     `summary`), history.csv, each kept model as NAME.keras (model.keras when there is one), plots/, report.md and
     report.html."""
     record, reproduce = result.record, reproduce_command(lesson)
-    run.write_json("config.json", config)
-    run.write_json("manifest.json", manifest)
-    run.write_text("lesson.ipynb", json.dumps(result.notebook, indent=1, ensure_ascii=False) + "\n")
-    head = report_head(result.title, record.summary, prov, [config.get("seed", 0)], manifest, reproduce)
+    with phases.phase("report"):
+        run.write_json("config.json", config)
+        run.write_json("manifest.json", manifest)
+        run.write_text("lesson.ipynb", json.dumps(result.notebook, indent=1, ensure_ascii=False) + "\n")
+        table = history_table(record.histories)
+        if table is not None:
+            run.write_csv("history.csv", table)
+        for name, model in record.models.items():
+            path = run.path("model.keras" if len(record.models) == 1 else f"{name}.keras")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save(path)
+        for name, png in result.figures:
+            run.write_bytes(f"plots/{name}.png", png)
+        head = report_head(result.title, record.summary, prov, [config.get("seed", 0)], manifest, reproduce)
+        run.write_text("report.md", render_markdown(result.notebook, head))
+        run.write_text("report.html", render_html(result.notebook, head))
     metrics = {"title": head.full_title, "summary": record.summary, "run": prov, "headline": lesson.headline}
-    run.write_json("metrics.json", {**metrics, **record.details})
-    table = history_table(record.histories)
-    if table is not None:
-        run.write_csv("history.csv", table)
-    for name, model in record.models.items():
-        path = run.path("model.keras" if len(record.models) == 1 else f"{name}.keras")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(path)
-    for name, png in result.figures:
-        run.write_bytes(f"plots/{name}.png", png)
-    run.write_text("report.md", render_markdown(result.notebook, head))
-    run.write_text("report.html", render_html(result.notebook, head))
+    run.write_json("metrics.json", {**metrics, **record.details, **_phases()})
+
+
+def _phases() -> dict:
+    """metrics.json's `phases`: where the run's time went so far, in seconds (keraslab.phases)."""
+    timer = phases.current()
+    return {} if timer is None else {"phases": timer.seconds()}
 
 
 def report_head(title, summary, prov, seeds, manifest, reproduce, seeds_table=None) -> ReportHead:
@@ -154,6 +161,7 @@ def report_head(title, summary, prov, seeds, manifest, reproduce, seeds_table=No
         footer=f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, created "
         f"{manifest.get('created_utc')}",
         seeds=seeds_table,
+        timing="" if phases.current() is None else phases.line(phases.current().seconds()) + " before this report",
     )
 
 
@@ -228,7 +236,9 @@ def run_lesson(
         ):
             if resume and not quiet:
                 print(f"Resuming {final} from its checkpoints", flush=True)
-            summary = _execute_into(run, lesson, values, seeds, resumed=resume, echo=show, stand_in=stand_in)
+            caches.enable_compile_cache()  # before the lesson imports JAX, if it has not been imported yet
+            with phases.recording():
+                summary = _execute_into(run, lesson, values, seeds, resumed=resume, echo=show, stand_in=stand_in)
     finally:
         drop_scratch()
     return final, summary
@@ -321,9 +331,10 @@ def _execute_into(run: run_folder.RunDir, lesson: RunnableLesson, values: dict, 
     table = seeds_frame(seed_list, [r.summary for r in results])
     head = report_head(results[0].title, summary, prov, seed_list, manifest, reproduce, table)
     metrics = {"title": head.full_title, "summary": summary, "run": prov, "headline": lesson.headline}
-    run.write_json("metrics.json", {**metrics, "seeds": seed_list, "per_seed": per_seed})
-    run.write_text("report.md", render_markdown(results[0].notebook, head, f"seed{seed_list[0]}/plots"))
-    run.write_text("report.html", render_html(results[0].notebook, head))
+    with phases.phase("report"):
+        run.write_text("report.md", render_markdown(results[0].notebook, head, f"seed{seed_list[0]}/plots"))
+        run.write_text("report.html", render_html(results[0].notebook, head))
+    run.write_json("metrics.json", {**metrics, "seeds": seed_list, "per_seed": per_seed, **_phases()})
     return summary
 
 

@@ -54,6 +54,13 @@ def _hits(yb, out, kind: str, mask=None):
     return jnp.sum(hit if mask is None else hit & mask)
 
 
+def _uses_batch_statistics(model) -> bool:
+    """Whether a layer of the model computes statistics over the batch in training (BatchNormalization)."""
+    k = load_keras()
+    layers = model._flatten_layers() if hasattr(model, "_flatten_layers") else getattr(model, "layers", [])  # noqa: SLF001
+    return any(isinstance(layer, k.layers.BatchNormalization) for layer in layers)
+
+
 class EpochTrainer:
     """The compiled functions for one compiled Keras model: `epoch` (a whole shuffled epoch on one device),
     `epoch_batches` (given global batches, sharded over a mesh) and `evaluate`.
@@ -71,6 +78,7 @@ class EpochTrainer:
         self.loss = _loss_callable(loss)
         self.batch_size = int(batch_size)
         self.n_out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+        self.batch_statistics = _uses_batch_statistics(model)
         self.epoch = jax.jit(self._epoch, static_argnums=(7,), donate_argnums=(0,))
         self.epoch_batches = jax.jit(self._epoch_batches, static_argnums=(7,), donate_argnums=(0,))
         self.evaluate = jax.jit(self._evaluate, static_argnums=(4,))
@@ -98,10 +106,17 @@ class EpochTrainer:
 
     def _epoch(self, state, x, y, seed, epoch_index, weight_table, scale, kind):
         """Every batch of one epoch, in the order drawn from (seed, epoch_index). Returns (state, mean loss,
-        accuracy)."""
+        accuracy).
+
+        One scan over ceil(n / batch) steps: a last, smaller batch is padded to the full width with rows that weigh
+        nothing, its loss rescaled to its real rows, so that its loss and gradient are those model.fit computes on
+        the smaller batch and the step is traced and compiled once, not twice. A model whose layers use batch
+        statistics (BatchNormalization), which padded rows would change, trains the smaller batch at its own size."""
         n, bs = x.shape[0], self.batch_size
-        n_full = n // bs
         order = jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(seed), epoch_index), n)
+        if not self.batch_statistics:
+            return self._padded_epoch(state, x, y, order, weight_table, scale, kind)
+        n_full = n // bs
 
         def body(carry, idx):
             st, loss_sum, hit_sum = carry
@@ -116,6 +131,27 @@ class EpochTrainer:
         if n % bs:  # the final partial batch, as Keras trains it
             carry, _ = body(carry, order[n_full * bs :])
         st, loss_sum, hit_sum = carry
+        return st, loss_sum / n, hit_sum / n
+
+    def _padded_epoch(self, state, x, y, order, weight_table, scale, kind):
+        n, bs = x.shape[0], self.batch_size
+        steps = -(-n // bs)
+        rows = jnp.concatenate([order, jnp.zeros(steps * bs - n, order.dtype)]).reshape(steps, bs)
+        real = (jnp.arange(steps * bs) < n).reshape(steps, bs)
+
+        def body(carry, batch):
+            st, loss_sum, hit_sum = carry
+            idx, mask = batch
+            xb, yb = x[idx], y[idx]
+            wb = mask.astype(jnp.float32)
+            if weight_table is not None:
+                wb = wb * weight_table[yb.reshape(-1).astype(jnp.int32)]
+            count = jnp.sum(mask)
+            st, loss, hits = self._step(st, xb, yb, wb, kind, scale, mask, count)
+            return (st, loss_sum + loss * count, hit_sum + hits), None
+
+        carry = (state, jnp.float32(0.0), jnp.int32(0))
+        (st, loss_sum, hit_sum), _ = jax.lax.scan(body, carry, (rows, real))
         return st, loss_sum / n, hit_sum / n
 
     def _epoch_batches(self, state, xs, ys, ws, ms, counts, scale, kind):

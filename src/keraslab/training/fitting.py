@@ -19,6 +19,7 @@ from keraslab import terminal
 from keraslab.backend import current_backend, load_keras
 from keraslab.distributed.plan import current as current_plan
 from keraslab.errors import UsageError
+from keraslab.phases import timed
 
 STEPS_PER_EXECUTION = {"jax": 32, "tensorflow": 16, "torch": 1}
 # The metrics the compiled epoch computes itself (Keras resolves each to the accuracy that fits the labels).
@@ -47,6 +48,7 @@ def compile_model(model, *, optimizer="adam", loss, metrics=("accuracy",), steps
     return model
 
 
+@timed("training")
 def fit(
     model,
     x,

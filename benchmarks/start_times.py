@@ -1,0 +1,106 @@
+"""Time to result: every command a learner repeats, cold (keraslab's cache folder empty) and warm (the same
+command again, the caches filled), each a whole command from its start, side by side in one sitting; with
+--baseline-src, the same commands on another checkout's code (its src/ folder, first on PYTHONPATH) in the same
+sitting, for a before/after.
+
+    python benchmarks/start_times.py --shared ../shared/datasets --json benchmarks/results/start-times.json
+    python benchmarks/start_times.py --baseline-src /tmp/before/src ...
+
+Rows: `keraslab run mnist` (the full MNIST, both networks), `keraslab run LESSON --quick` for every lesson,
+`keraslab run all --quick`, and the nine notebooks executed (`keraslab notebook --all --quick --execute`). Warm is
+the best of --repeats runs after the cold one. Each run's phases (metrics.json) are kept: where the time went.
+Targets (warm, 2 cores, nothing else running): mnist <= 6 s, churn --quick <= 3 s, run all --quick <= 15 s, the
+nine notebooks <= 45 s; cold no slower than before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LESSONS = ("mnist", "losses", "gradient-descent", "gd-variants", "cifar10-ann", "churn", "dropout", "imbalance", "cnn")
+TARGETS = {"run mnist": 6.0, "run churn --quick": 3.0, "run all --quick": 15.0, "notebook --all --quick": 45.0}
+
+
+def commands() -> list[tuple[str, list[str]]]:
+    rows = [("run mnist", ["run", "mnist"])]
+    rows += [(f"run {name} --quick", ["run", name, "--quick"]) for name in LESSONS]
+    rows += [("run all --quick", ["run", "all", "--quick"])]
+    rows += [("notebook --all --quick", ["notebook", "--all", "--quick", "--execute"])]
+    return rows
+
+
+def run_once(words: list[str], env: dict, work: Path) -> tuple[float, dict | None]:
+    """Wall seconds of one whole command (in a fresh folder), and its phases when it wrote one run folder."""
+    out = work / f"out-{time.monotonic_ns()}"
+    offline = ["--offline"] if words[0] == "run" else []  # a notebook's kernel reads the data home as it is
+    argv = [sys.executable, "-m", "keraslab", *words, *offline, "--quiet", "--out", str(out)]
+    started = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=work)
+    seconds = time.perf_counter() - started
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(words)} failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-3:]}")
+    metrics = out / "metrics.json"
+    return seconds, json.loads(metrics.read_text()).get("phases") if metrics.is_file() else None
+
+
+def measure(label: str, words: list[str], env: dict, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="start-times-") as tmp:
+        work = Path(tmp)
+        env = {**env, "KERASLAB_CACHE": str(work / "cache"), "HOME": str(work)}
+        cold, cold_phases = run_once(words, env, work)
+        warm = [run_once(words, env, work) for _ in range(repeats)]
+    best, best_phases = min(warm, key=lambda w: w[0])
+    row = {"command": f"keraslab {label}", "cold_s": round(cold, 2), "warm_s": round(best, 2)}
+    row |= {"warm_all_s": [round(w[0], 2) for w in warm], "cold_phases": cold_phases, "warm_phases": best_phases}
+    if label in TARGETS:
+        row["target_warm_s"] = TARGETS[label]
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared", default="../shared/datasets", help="the data home (the real data sets)")
+    parser.add_argument("--repeats", type=int, default=2, help="warm runs after the cold one (best kept)")
+    parser.add_argument("--only", action="append", help="only the rows whose command contains this (repeatable)")
+    parser.add_argument("--baseline-src", help="also time another checkout's src/ folder (before), in this sitting")
+    parser.add_argument("--json", help="write the rows here")
+    args = parser.parse_args(argv)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    base["KERASLAB_DATA"] = str(Path(args.shared).resolve())
+    versions = {"after": dict(base)}
+    if args.baseline_src:
+        versions = {"before": {**base, "PYTHONPATH": str(Path(args.baseline_src).resolve())}, **versions}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="start-times-data-") as data:
+        kernels = synthetic_home(Path(data), Path(args.shared))  # the notebooks read the CI's data (executors.py)
+        for label, words in commands():
+            if args.only and not any(part in label for part in args.only):
+                continue
+            for version, env in versions.items():
+                env = {**env, **kernels} if words[0] == "notebook" else env
+                rows.append(row := {"code": version, **measure(label, words, env, args.repeats)})
+                target = f" (target {row['target_warm_s']} s)" if "target_warm_s" in row else ""
+                cold, warm = row["cold_s"], row["warm_s"]
+                print(f"{version:6s} {row['command']:40s} cold {cold:6.2f} s  warm {warm:6.2f} s{target}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": os.cpu_count(), "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+def synthetic_home(folder: Path, shared: Path) -> dict:
+    """A data home of the real tables and small MNIST / CIFAR-10 files in the real formats, and the variables that
+    vouch for them (keraslab.datasets.synthetic): what CI has, and what benchmarks/executors.py times."""
+    argv = [sys.executable, "-m", "keraslab.datasets.synthetic", str(folder), "--from", str(shared.resolve())]
+    checksums = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    return {"KERASLAB_DATA": str(folder), "KERASLAB_CHECKSUMS": checksums}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
