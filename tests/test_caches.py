@@ -110,4 +110,3 @@ def test_caches_never_change_a_lesson_s_result(tmp_path, shared_data):
         assert set(metrics["phases"]) == {*phases.ORDER, "total"}
     assert summaries[0] == summaries[1] == summaries[2]
     assert any((tmp_path / "cache" / "xla").glob("*-cache"))
-
