@@ -1,7 +1,7 @@
 """Fails when broken: keraslab's most important behaviours, each broken on purpose in a copy of the package, and
 the tests that must then fail.
 
-    python tests/mutants.py              # every mutant (about 5 minutes on 2 cores)
+    python tests/mutants.py              # every mutant (about 2 minutes on 2 cores)
     python tests/mutants.py NAME ...     # some of them
     python tests/mutants.py --list       # what each one breaks
 
@@ -117,10 +117,18 @@ MUTANTS = (
     ),
     Mutant(
         "fast-path-drops-the-partial-batch",
-        "the compiled epoch skips the last, smaller batch that model.fit trains on",
+        "the compiled epoch skips the last, smaller batch that model.fit trains on (a model with BatchNormalization)",
         "training/compiled_epoch.py",
         "        if n % bs:  # the final partial batch, as Keras trains it",
         "        if False:  # the final partial batch, as Keras trains it",
+        ("tests/training/test_training.py::test_the_compiled_epoch_trains_as_model_fit_does_on_the_same_batch_order",),
+    ),
+    Mutant(
+        "fast-path-counts-a-padding-row",
+        "the compiled epoch's padded last batch trains on one padding row as if it were real (an off-by-one)",
+        "training/compiled_epoch.py",
+        "        real = (jnp.arange(steps * bs) < n).reshape(steps, bs)",
+        "        real = (jnp.arange(steps * bs) <= n).reshape(steps, bs)",
         ("tests/training/test_training.py::test_the_compiled_epoch_trains_as_model_fit_does_on_the_same_batch_order",),
     ),
     Mutant(

@@ -16,11 +16,10 @@ import sys
 
 from keraslab.bench.flops import BATCH, MODEL_FLOPS_PER_SAMPLE, matmul_gflops
 from keraslab.bench.keras_impl import EPOCHS_PER_UNIT
+from keraslab.bench.names import IMPLS, MODELS
 from keraslab.errors import KeraslabError, UsageError
 from keraslab.run_folders.manifest import package_version
 
-MODELS = ("mlp", "churn", "ann", "cnn")
-IMPLS = ("keraslab", "keras-fit", "torch-eager")
 BACKENDS = ("jax", "torch", "tensorflow")
 _BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
 

@@ -18,9 +18,7 @@ from keraslab.cli.common import Parser, add_declared, command, print_summary
 from keraslab.cli.run_output import print_phases, show_outcomes, track
 from keraslab.distributed import runtime
 from keraslab.options import Parameter, check_values
-from keraslab.run_folders.every_lesson import run_all
-from keraslab.run_folders.folder import default_run_dir, read_config, runs_root_for
-from keraslab.run_folders.runner import CHECKPOINT_POLICIES, replayed, run_lesson
+from keraslab.run_folders.folder import CHECKPOINT_POLICIES, default_run_dir, read_config, runs_root_for
 from keraslab.run_folders.stand_in import stand_in_from, stand_in_hint
 from keraslab.run_folders.tracking import TrackingError, tracker_from
 
@@ -144,6 +142,8 @@ def cmd_run(args) -> int:
     lesson = lessons.get_lesson(args.lesson)
     values, seeds, offline, quiet, stand_in = _values(args, lesson)
     with stand_in_hint(lesson, values):
+        from keraslab.run_folders.runner import run_lesson  # the runner (pandas, matplotlib) when a lesson runs
+
         folder, summary = run_lesson(
             lesson,
             values,
@@ -175,6 +175,8 @@ def _runs_root() -> Path:
 def _values(args, lesson):
     """(parameter values, seeds, offline, quiet, stand-in): a --config file's values, overridden by the options given
     here."""
+    from keraslab.run_folders.runner import replayed
+
     from_file = replayed(read_config(lesson.name, args.config)) if args.config else {}
     seeds = args.seeds
     if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
@@ -200,6 +202,8 @@ def cmd_run_all(args) -> int:
     given = _given(args, COMMON)
     seeds = args.seeds or 1
     root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0), _runs_root(), seeds=seeds)
+    from keraslab.run_folders.every_lesson import run_all
+
     outcomes = run_all(
         lessons.all_lessons().values(),
         given,

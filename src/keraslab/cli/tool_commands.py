@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from keraslab.backend import use_backend
-from keraslab.bench import IMPLS, MODELS, print_report, run_bench
+from keraslab.bench import IMPLS, MODELS
 from keraslab.cli.common import command, console, fail, split_list
 from keraslab.distributed.launcher import launch
 from keraslab.distributed.runtime import DEFAULT_TIMEOUT
 from keraslab.files import atomic_write_json
-from keraslab.run_folders.report import fmt
 
 
 def add_commands(sub) -> None:
@@ -81,6 +80,8 @@ def cmd_prove(args) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from keraslab.run_folders.report import fmt
+
     use_backend(args.backend)
     from keraslab.proof import all_checks
 
@@ -106,6 +107,8 @@ def cmd_prove(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from keraslab.bench import print_report, run_bench
+
     report = run_bench(
         models=args.model or MODELS,
         backends=split_list(args.backends),

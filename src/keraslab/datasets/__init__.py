@@ -36,26 +36,47 @@ from keraslab.datasets.cache import (
     track_files,
     track_from_here,
 )
-from keraslab.datasets.csv_tables import Table, read_csv
 from keraslab.datasets.importing import import_file
-from keraslab.datasets.loaders import (
-    CIFAR10_CLASSES,
-    FASHION_MNIST_CLASSES,
-    MNIST_CLASSES,
-    class_names,
-    describe,
-    load,
-    load_churn,
-    load_cifar10,
-    load_fashion_mnist,
-    load_homeprices,
-    load_insurance,
-    load_mnist,
-    load_mnist_5k,
-    load_sonar,
-    load_split,
-)
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
+
+# The loaders and tables are imported when first used (PEP 562): `keraslab data list` and the command line's help
+# need the registry and the cache, not pandas.
+_LAZY = {
+    "Table": "csv_tables",
+    "read_csv": "csv_tables",
+    **dict.fromkeys(
+        (
+            "CIFAR10_CLASSES",
+            "FASHION_MNIST_CLASSES",
+            "MNIST_CLASSES",
+            "class_names",
+            "describe",
+            "load",
+            "load_churn",
+            "load_cifar10",
+            "load_fashion_mnist",
+            "load_homeprices",
+            "load_insurance",
+            "load_mnist",
+            "load_mnist_5k",
+            "load_sonar",
+            "load_split",
+        ),
+        "loaders",
+    ),
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keraslab.datasets' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"keraslab.datasets.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CIFAR10_CLASSES",

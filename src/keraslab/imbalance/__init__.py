@@ -7,19 +7,6 @@
 - comparison: `compare(X, y, strategies, seeds, ...)`, `summarise`, the lab's network trainer
 """
 
-from keraslab.imbalance.comparison import (
-    METRICS,
-    KerasTrainer,
-    LabSettings,
-    best_f1_threshold,
-    compare,
-    ensemble_combine,
-    fit_strategy,
-    summarise,
-    summary_keys,
-)
-from keraslab.imbalance.ensemble import BalancedEnsemble
-from keraslab.imbalance.focal import binary_focal_loss
 from keraslab.imbalance.strategies import (
     BINARY_ONLY,
     ENSEMBLE_MEMBERS,
@@ -38,6 +25,39 @@ from keraslab.imbalance.strategies import (
     resample,
     training_inputs,
 )
+
+# The rest is imported when first used (PEP 562): the command line reads the registry above for its help, and
+# `keraslab lessons` need not load pandas and scikit-learn for it.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "METRICS",
+            "KerasTrainer",
+            "LabSettings",
+            "best_f1_threshold",
+            "compare",
+            "ensemble_combine",
+            "fit_strategy",
+            "summarise",
+            "summary_keys",
+        ),
+        "comparison",
+    ),
+    "BalancedEnsemble": "ensemble",
+    "binary_focal_loss": "focal",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keraslab.imbalance' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"keraslab.imbalance.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BINARY_ONLY",

@@ -10,10 +10,27 @@
 - stand_in: a lesson run on another data set than its own, and how the run says so
 """
 
-from keraslab.run_folders.every_lesson import run_all
-from keraslab.run_folders.folder import RunDir, default_run_dir
-from keraslab.run_folders.manifest import build_manifest
-from keraslab.run_folders.report import Result
-from keraslab.run_folders.runner import run_lesson
+# Imported when first used (PEP 562): the command line needs the folder helpers for its help and its light
+# commands, not pandas, matplotlib and the runner behind them.
+_LAZY = {
+    "run_all": "every_lesson",
+    "RunDir": "folder",
+    "default_run_dir": "folder",
+    "build_manifest": "manifest",
+    "Result": "report",
+    "run_lesson": "runner",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keraslab.run_folders' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"keraslab.run_folders.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["Result", "RunDir", "build_manifest", "default_run_dir", "run_all", "run_lesson"]

@@ -18,6 +18,9 @@ from keraslab.errors import Interrupted, UsageError
 from keraslab.files import FolderLock, atomic_write_bytes, atomic_write_json, atomic_write_text, dumps_json
 from keraslab.run_folders.integrity import seal
 
+# --checkpoints: the shortest fit that saves a checkpoint after every epoch (None: no checkpoints).
+CHECKPOINT_POLICIES: dict[str, int | None] = {"auto": 5, "always": 1, "never": None}
+
 
 def utc_stamp() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")

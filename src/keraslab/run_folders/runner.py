@@ -27,15 +27,13 @@ from keraslab.distributed.plan import use as use_plan
 from keraslab.errors import UsageError
 from keraslab.options import command_words
 from keraslab.run_folders import folder as run_folder
+from keraslab.run_folders.folder import CHECKPOINT_POLICIES
 from keraslab.run_folders.manifest import build_manifest
 from keraslab.run_folders.notebook_report import ReportHead, render_html, render_markdown, seeds_frame
 from keraslab.run_folders.report import tags_of
 from keraslab.run_folders.stand_in import StandIn
 from keraslab.training import checkpoints as ckpt
 from keraslab.training import history_frame
-
-# --checkpoints: the shortest fit that saves a checkpoint after every epoch (None: no checkpoints).
-CHECKPOINT_POLICIES: dict[str, int | None] = {"auto": 5, "always": 1, "never": None}
 
 
 class RunnableLesson(Protocol):

@@ -18,8 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from keraslab.errors import KeraslabError, UsageError
 
 TRACKERS = ("mlflow",)
@@ -75,6 +73,8 @@ def check_store(uri: str) -> None:
 
 def folder_record(folder: Path) -> dict:
     """What a finished folder holds for a tracker: lesson, params, summary, history, artifacts."""
+    import pandas as pd  # here, not with the module: the command line imports this module for its options
+
     metrics = json.loads((folder / "metrics.json").read_text())
     if (folder / "config.json").is_file():  # a lesson's run folder
         config = json.loads((folder / "config.json").read_text())
@@ -109,7 +109,7 @@ def _history_metrics(history, now: int) -> list:
 
     if history is None:
         return []
-    steps = history["epoch"] if "epoch" in history else pd.Series(range(1, len(history) + 1))
+    steps = history["epoch"] if "epoch" in history else range(1, len(history) + 1)
     return [
         Metric(col, float(v), now, int(step))
         for col in history.columns
