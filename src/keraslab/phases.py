@@ -52,7 +52,7 @@ class Timer:
         totals, now = dict(self.totals), time.perf_counter()
         for i, (name, started, nested) in enumerate(self.open_phases):
             inner = now - self.open_phases[i + 1][1] if i + 1 < len(self.open_phases) else 0.0
-            totals[name] = totals.get(name, 0.0) + (now - started) - nested - inner
+            totals[name] = totals.get(name, 0.0) + max(0.0, (now - started) - nested - inner)
         out = {name: round(totals.get(name, 0.0), 3) for name in ORDER}
         out["total"] = round(sum(totals.values()), 3)
         return out
@@ -94,7 +94,8 @@ def phase(name: str):
     finally:
         timer.open_phases.pop()
         elapsed = time.perf_counter() - frame[1]
-        timer.add(name, elapsed - frame[2])
+        # JAX reports a jit traced inside another's trace as its own event too: never below zero for that
+        timer.add(name, max(0.0, elapsed - frame[2]))
         if timer.open_phases:
             timer.open_phases[-1][2] += elapsed
 
