@@ -38,11 +38,15 @@ print(json.dumps({"weights": digest, "loss": history.history["loss"], **counts,
 """
 
 
-def _fit(cache, *args):
+def _fit_process(cache, *args):
     env = {**os.environ, caches.ENV_VAR: str(cache)}
     for name in [k for k in env if k.startswith("JAX_")]:
         del env[name]
-    proc = subprocess.run([sys.executable, "-c", FIT, *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-c", FIT, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def _fit(cache, *args):
+    proc = _fit_process(cache, *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -110,3 +114,43 @@ def test_caches_never_change_a_lesson_s_result(tmp_path, shared_data):
         assert set(metrics["phases"]) == {*phases.ORDER, "total"}
     assert summaries[0] == summaries[1] == summaries[2]
     assert any((tmp_path / "cache" / "xla").glob("*-cache"))
+
+
+@pytest.mark.slow
+def test_damaged_programs_are_compiled_again_said_in_one_line_and_removed(tmp_path):
+    cold = _fit(tmp_path / "c")
+    programs = sorted((tmp_path / "c" / "xla").glob("*-cache"))
+    for path in programs[:3]:
+        path.write_bytes(b"not a program")
+    programs[3].write_bytes(b"")
+    proc = _fit_process(tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert again["weights"] == cold["weights"] and again["misses"] == 4  # compiled again: the same weights
+    assert "UserWarning" not in proc.stderr and "Error reading persistent compilation cache" not in proc.stderr
+    said = f"keraslab: warning: compiled programs in {tmp_path / 'c' / 'xla'} could not be read: 4 damaged file(s)"
+    assert proc.stderr.strip().splitlines() == [f"{said} removed, their programs compiled again"]
+    assert all(p.stat().st_size > 100 for p in programs[:4])  # removed, then written afresh by the same run
+    assert caches.remove_damaged_programs(tmp_path / "c" / "xla") == 0
+    third = _fit(tmp_path / "c")
+    assert third["misses"] == 0 and third["weights"] == cold["weights"]
+
+
+@pytest.mark.slow
+def test_a_moved_cache_folder_still_serves_its_programs(tmp_path):
+    _fit(tmp_path / "here")
+    (tmp_path / "here").rename(tmp_path / "there")
+    moved = _fit(tmp_path / "there")
+    assert moved["misses"] == 0 and moved["hits"] > 0  # the folder's path is no part of a program's key
+
+
+def test_remove_damaged_programs_keeps_the_good_ones(tmp_path):
+    import zlib
+
+    (tmp_path / "good-cache").write_bytes(zlib.compress(b"program"))
+    (tmp_path / "good-atime").write_bytes(b"1")
+    (tmp_path / "bad-cache").write_bytes(b"garbage")
+    (tmp_path / "bad-atime").write_bytes(b"1")
+    (tmp_path / "empty-cache").write_bytes(b"")
+    assert caches.remove_damaged_programs(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good-atime", "good-cache"]

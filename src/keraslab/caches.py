@@ -72,6 +72,9 @@ def enable_compile_cache() -> Path | None:
         return None
     settings = {
         "jax_compilation_cache_dir": str(folder),
+        # no XLA sub-cache under the folder: its path would enter every program's key, and a cache moved, copied
+        # or restored elsewhere (a CI cache, another $HOME) would compile everything again
+        "jax_persistent_cache_enable_xla_caches": "none",
         "jax_persistent_cache_min_compile_time_secs": 0.0,
         "jax_persistent_cache_min_entry_size_bytes": 0,
     }
@@ -82,4 +85,69 @@ def enable_compile_cache() -> Path | None:
             os.environ[name.upper()] = str(value)
         else:
             jax.config.update(name, value)
+    _report_damaged_programs(folder)
     return folder
+
+
+# JAX's warning for a cached program it cannot read (it compiles the program again, and never rewrites the entry)
+_DAMAGED = "Error reading persistent compilation cache entry"
+
+
+def _report_damaged_programs(folder: Path) -> None:
+    """Instead of JAX's two-line warning per damaged program: at the first one, every damaged file is removed (so
+    that the programs JAX compiles again are written afresh), and one line says so when the command ends."""
+    import atexit
+    import warnings
+
+    removed: list[int] = []
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if _DAMAGED not in str(message):
+            original(message, category, filename, lineno, file, line)
+        elif not removed:
+            removed.append(remove_damaged_programs(folder))
+
+    def report():
+        if removed:
+            print(
+                f"keraslab: warning: compiled programs in {folder} could not be read: {removed[0]} damaged file(s) "
+                "removed, their programs compiled again",
+                file=sys.stderr,
+            )
+
+    warnings.showwarning = show
+    atexit.register(report)
+
+
+def remove_damaged_programs(folder: Path) -> int:
+    """Remove the cached programs that cannot be decompressed (truncated, overwritten); returns how many."""
+    decompress = _jax_decompressor()
+    removed = 0
+    for path in Path(folder).glob("*-cache"):
+        try:
+            decompress(path.read_bytes())
+        except Exception:  # whatever cannot be decompressed is damage
+            path.unlink(missing_ok=True)
+            path.with_name(path.name.removesuffix("-cache") + "-atime").unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _jax_decompressor():
+    """How JAX compresses its cache entries, chosen as JAX chooses it: Python's zstd (3.14), else the zstandard
+    package, else zlib."""
+    try:
+        from compression import zstd
+
+        return zstd.decompress
+    except ImportError:
+        pass
+    try:
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompress
+    except ImportError:
+        import zlib
+
+        return zlib.decompress

@@ -132,7 +132,7 @@ def process_age() -> float:
 
 def line(seconds: dict[str, float]) -> str:
     """One line: 'start-up 2.1 s, data 0.3 s, ... (total 6.6 s)', the phases that took any time."""
-    parts = [f"{name} {seconds[name]:.1f} s" for name in ORDER if seconds.get(name, 0.0) >= 0.05]
+    parts = [f"{name} {seconds[name]:.1f} s" for name in ORDER if seconds.get(name, 0.0) >= 0.005]
     return ", ".join(parts) + f" (total {seconds.get('total', 0.0):.1f} s)"
 
 

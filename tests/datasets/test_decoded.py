@@ -66,6 +66,7 @@ def test_another_file_is_another_entry(cache, source, tmp_path):
         (lambda e: (e / "x.npy").write_bytes((e / "x.npy").read_bytes()[:100]), "x.npy"),
         (lambda e: (e / "arrays.json").write_text("{not json"), "its arrays.json cannot be read"),
         (lambda e: (e / "y.npy").unlink(), "y.npy"),
+        (lambda e: (e / "y.npy").write_bytes(b""), "y.npy cannot be read"),
         (lambda e: _rewrite_meta(e, shape=[10, 20]), "x.npy is not the |u1 [10, 20] it should be"),
     ],
 )

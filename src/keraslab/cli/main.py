@@ -91,6 +91,9 @@ def terminated_as_interrupt():
     and says, in the same one line, how to resume; exit status 143 (128 + SIGTERM). Main thread only."""
 
     def stop(signum, frame):
+        if _in_gc_callback(frame):  # Python discards an exception raised there: ask again in a moment
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            return
         raise Interrupted("interrupted (SIGTERM)", 128 + signal.SIGTERM)
 
     if threading.current_thread() is not threading.main_thread():
@@ -101,6 +104,19 @@ def terminated_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _in_gc_callback(frame) -> bool:
+    """Whether the signal arrived while a garbage-collection callback ran (JAX registers one): an exception raised
+    inside it is printed as "Exception ignored" and dropped, and the command would go on."""
+    import gc
+
+    codes = {getattr(callback, "__code__", None) for callback in gc.callbacks} - {None}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def split_launch(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -69,8 +69,8 @@ def _read(entry: Path) -> dict | None:
                 return _discard(entry, f"{name}.npy is not the {info['dtype']} {info['shape']} it should be")
             if _content_sha256(array) != info["sha256"]:
                 return _discard(entry, f"{name}.npy does not match its sha256")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            return _discard(entry, f"{name}.npy cannot be read: {exc}")
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            return _discard(entry, f"{name}.npy cannot be read: {exc or type(exc).__name__}")
         out[name] = array
     return out
 

@@ -142,6 +142,15 @@ def write_result(run: run_folder.FolderWriter, result, config: dict, manifest: d
     run.write_json("metrics.json", {**metrics, **record.details, **_phases()})
 
 
+def _timing_so_far() -> str:
+    """The report's time line: every phase up to the report (its own writing is in metrics.json)."""
+    timer = phases.current()
+    if timer is None:
+        return ""
+    seconds = {name: value for name, value in timer.seconds().items() if name not in ("report", "total")}
+    return phases.line({**seconds, "total": sum(seconds.values())}) + " before writing this report"
+
+
 def _phases() -> dict:
     """metrics.json's `phases`: where the run's time went so far, in seconds (keraslab.phases)."""
     timer = phases.current()
@@ -159,7 +168,7 @@ def report_head(title, summary, prov, seeds, manifest, reproduce, seeds_table=No
         footer=f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, created "
         f"{manifest.get('created_utc')}",
         seeds=seeds_table,
-        timing="" if phases.current() is None else phases.line(phases.current().seconds()) + " before this report",
+        timing=_timing_so_far(),
     )
 
 
