@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "keraslab"
 # Lowest first. A module may import its own room and the rooms of lower layers; nothing sideways, nothing upward.
 # The ground floor (rank 0) is the one layer whose rooms may import each other (backend -> errors, seeding).
 LAYERS = [
-    {"__init__", "errors", "backend", "seeding", "files", "terminal", "options", "caches", "phases"},
+    {"__init__", "errors", "backend", "seeding", "files", "terminal", "options", "caches", "phases", "lazy"},
     {"scratch"},
     {"datasets"},
     {"tables"},

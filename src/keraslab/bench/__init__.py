@@ -5,13 +5,9 @@ The models and implementations are named here; the harness (and Keras, behind it
 """
 
 from keraslab.bench.names import IMPLS, MODELS
+from keraslab.lazy import lazy_attributes
 
 __all__ = ["IMPLS", "MODELS", "print_report", "run_bench"]
 
 
-def __getattr__(name: str):
-    if name not in ("print_report", "run_bench"):
-        raise AttributeError(f"module 'keraslab.bench' has no attribute {name!r}")
-    from keraslab.bench import harness
-
-    return getattr(harness, name)
+__getattr__ = lazy_attributes(__name__, {"print_report": "harness", "run_bench": "harness"})

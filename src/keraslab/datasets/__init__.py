@@ -38,6 +38,7 @@ from keraslab.datasets.cache import (
 )
 from keraslab.datasets.importing import import_file
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
+from keraslab.lazy import lazy_attributes
 
 # The loaders and tables are imported when first used (PEP 562): `keraslab data list` and the command line's help
 # need the registry and the cache, not pandas.
@@ -67,15 +68,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keraslab.datasets' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"keraslab.datasets.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

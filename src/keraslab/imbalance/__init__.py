@@ -25,6 +25,7 @@ from keraslab.imbalance.strategies import (
     resample,
     training_inputs,
 )
+from keraslab.lazy import lazy_attributes
 
 # The rest is imported when first used (PEP 562): the command line reads the registry above for its help, and
 # `keraslab lessons` need not load pandas and scikit-learn for it.
@@ -48,15 +49,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keraslab.imbalance' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"keraslab.imbalance.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

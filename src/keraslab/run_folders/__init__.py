@@ -10,6 +10,8 @@
 - stand_in: a lesson run on another data set than its own, and how the run says so
 """
 
+from keraslab.lazy import lazy_attributes
+
 # Imported when first used (PEP 562): the command line needs the folder helpers for its help and its light
 # commands, not pandas, matplotlib and the runner behind them.
 _LAZY = {
@@ -22,15 +24,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keraslab.run_folders' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"keraslab.run_folders.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["Result", "RunDir", "build_manifest", "default_run_dir", "run_all", "run_lesson"]
