@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
+# no warm workers (keraslab.cli.warm_start) left behind by the commands the tests run: tests/cli/test_warm.py turns
+# them on where it tests them
+os.environ["KERASLAB_WORKER"] = "off"
 
 REPO = Path(__file__).resolve().parents[1]
 _real_connect = socket.socket.connect

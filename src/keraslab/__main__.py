@@ -1,3 +1,3 @@
-from keraslab.cli.main import run
+from keraslab.cli.entry import run
 
 run()

@@ -119,12 +119,24 @@ def listen_to_jax() -> None:
         jax.monitoring.register_event_duration_secs_listener(on_jax_duration)
 
 
+def count_startup_from(started: float) -> None:
+    """Count this process's start-up from `started` (CLOCK_BOOTTIME seconds) rather than from its own start: a
+    command run by a warm worker (keraslab.cli.warm_start) counts from the start of the `keraslab` its caller ran."""
+    global _started_at
+    _started_at = started
+
+
+_started_at: float | None = None
+
+
 def process_age() -> float:
     """Seconds since this process started (Linux: from /proc/self/stat, so the interpreter's own start counts);
     elsewhere since this module was imported."""
     try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime: clock ticks after boot
+        started = _started_at
+        if started is None:
+            fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+            started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime: clock ticks after boot
         return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
     except (OSError, ValueError, IndexError, AttributeError):
         return time.perf_counter() - _PROCESS_START

@@ -484,3 +484,45 @@ def test_a_download_killed_with_sigkill_leaves_a_part_that_the_next_run_removes(
     download.download("u", tmp_path / "f.bin", hashlib.sha256(data).hexdigest(), transport=fake_transport(data))
     assert not part.exists() and live.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["f.bin", live.name])
+
+
+def test_a_files_sha256_is_remembered_per_version_of_the_file(tmp_path, monkeypatch):
+    """Computed once for a version of a file (path, size, times, inode), then read from the cache folder by later
+    processes; a file rewritten with the same size and its old modification time restored is hashed again (its
+    change time moved)."""
+    import hashlib
+    import time
+
+    monkeypatch.setenv("KERASLAB_CACHE", str(tmp_path / "c"))
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"one")
+    assert datasets.sha256_of(path) == hashlib.sha256(b"one").hexdigest()
+    assert len(list((tmp_path / "c" / "hashes").iterdir())) == 1
+    monkeypatch.setattr(cache, "_HASHES", {})  # a later process
+    monkeypatch.setattr(cache, "sha256_file", lambda p: pytest.fail("hashed again"))
+    assert datasets.sha256_of(path) == hashlib.sha256(b"one").hexdigest()
+    monkeypatch.undo()
+    monkeypatch.setenv("KERASLAB_CACHE", str(tmp_path / "c"))
+    monkeypatch.setattr(cache, "_HASHES", {})
+    before = path.stat()
+    time.sleep(0.01)
+    path.write_bytes(b"two")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert datasets.sha256_of(path) == hashlib.sha256(b"two").hexdigest()
+    memo = next(p for p in (tmp_path / "c" / "hashes").iterdir() if p.read_text() == hashlib.sha256(b"two").hexdigest())
+    memo.write_text("not a sha256")  # a damaged memo is not believed
+    monkeypatch.setattr(cache, "_HASHES", {})
+    assert datasets.sha256_of(path) == hashlib.sha256(b"two").hexdigest()
+
+
+def test_scaled_images_start_on_a_64_byte_boundary_and_hold_the_pixels_over_255():
+    """JAX uses such an array where it is instead of copying it (188 MB per model for MNIST)."""
+    import jax
+
+    from keraslab.datasets.loaders import _images
+
+    x = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    scaled = _images(x, True)
+    assert scaled.ctypes.data % 64 == 0 and scaled.dtype == np.float32
+    np.testing.assert_array_equal(scaled, x.astype(np.float32) / np.float32(255.0))
+    assert jax.device_put(scaled).unsafe_buffer_pointer() == scaled.ctypes.data

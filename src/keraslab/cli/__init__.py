@@ -1,8 +1,10 @@
 """The `keraslab` command line. Thin: every command parses its arguments, calls one library function, prints and
 sets the exit code.
 
-- main: `main(argv)`, the entry point: assembles the parser, runs the command, turns expected failures into one
-  line and an exit code
+- entry: `run()`, the console script: a command a warm worker serves goes there, any other to main
+- main: `main(argv)`: assembles the parser, runs the command, turns expected failures into one line and an exit
+  code; `finish(code)`, the quick exit
+- warm_start, warm_worker: the warm worker that serves `keraslab run` with its imports done
 - common: the parser class, the shared flags, the console
 - lesson_commands: `lessons`, `run LESSON | all` (each lesson's options built from its parameters cell)
 - run_output: what `run` prints besides the summary: the `run all` table, `--profile`'s phases, tracking

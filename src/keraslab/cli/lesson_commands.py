@@ -15,7 +15,7 @@ from pathlib import Path
 from keraslab import caches, lessons
 from keraslab.backend import BACKENDS, use_backend
 from keraslab.cli.common import Parser, add_declared, command, print_summary
-from keraslab.cli.run_output import print_phases, show_outcomes, track
+from keraslab.cli.run_output import jobs_for, print_phases, show_outcomes, track
 from keraslab.distributed import runtime
 from keraslab.options import Parameter, check_values
 from keraslab.run_folders.folder import CHECKPOINT_POLICIES, default_run_dir, read_config, runs_root_for
@@ -104,11 +104,19 @@ def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds
     parser.add_argument(
         "--keep-checkpoints", action="store_true", help="keep the per-epoch checkpoints in the run folder"
     )
+    if not one_lesson:
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            metavar="N",
+            help="run N lessons at a time, each in its own process (default: 2 with --quick on 2 or more cores, else "
+            "1, so that a full run's timings are the lesson's alone); results do not change",
+        )
     parser.add_argument("--profile", action="store_true", help="print where the time went (also in metrics.json)")
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="compile and decode afresh: no compiled programs or decoded data "
+        help="compile and decode afresh: no compiled programs, decoded data or warm worker "
         "kept in or read from keraslab's cache folder (also: KERASLAB_CACHE=off)",
     )
     parser.add_argument(
@@ -214,6 +222,7 @@ def cmd_run_all(args) -> int:
         keep_checkpoints=args.keep_checkpoints,
         quiet=args.quiet,
         offline=args.offline,
+        jobs=jobs_for(args.jobs, quick=bool(given.get("quick"))),
     )
     show_outcomes(outcomes, root, quick=bool(given.get("quick")), debug=args.debug)
     if args.profile:

@@ -43,20 +43,21 @@ def build_parser() -> Parser:
     return parser
 
 
-def run() -> None:
-    """The `keraslab` command (and `python -m keraslab`): main(), then a quick exit. Once the command is done, its
-    output flushed and the exit handlers run (atexit: logging, temporary folders, child processes), the process
-    ends at once: tearing down the interpreter (every module, JAX's compiler and devices) took 0.6-0.8 s of every
-    run, after the result was already on disk and on the screen."""
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+def finish(code: int) -> None:
+    """Exit with `code` at once. Once the command is done, its output flushed and the exit handlers run (atexit:
+    logging, temporary folders, child processes), the process ends: tearing down the interpreter (every module,
+    JAX's compiler and devices) took 0.6-0.8 s of every run, after the result was already on disk and on the
+    screen."""
+    flush()
     atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit runs before tearing down
+    flush()
+    os._exit(code)
+
+
+def flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,17 @@
 """What `keraslab run` and `run all` print besides a run's summary: the table of every lesson, where the time
-went (--profile), and the line that says a finished run was tracked."""
+went (--profile), the line that says a finished run was tracked, and how many lessons run at a time."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 
 from keraslab import phases
 from keraslab.cli.common import console
+from keraslab.errors import UsageError
 from keraslab.run_folders.tracking import log_folder
 
 
@@ -33,6 +35,8 @@ def show_outcomes(outcomes, root: Path, *, quick: bool, debug: bool) -> None:
             print(f"keraslab: {outcome.lesson} {outcome.explain()}", file=sys.stderr, flush=True)
             if debug and outcome.error is not None:
                 traceback.print_exception(outcome.error, file=sys.stderr)
+            elif debug and outcome.error_traceback:  # it failed in a process of its own (run all --jobs)
+                print(outcome.error_traceback, file=sys.stderr, end="")
 
 
 def track(folder: Path, tracker: str, *, quiet: bool) -> None:
@@ -49,3 +53,10 @@ def print_phases(folder: Path, prefix: str = "") -> None:
     recorded = json.loads((Path(folder) / "metrics.json").read_text()).get("phases")
     if recorded:
         print(f"{prefix}time: {phases.line(recorded)}", flush=True)
+
+
+def jobs_for(given: int | None, *, quick: bool) -> int:
+    """`run all --jobs`: as given (1 or more), else 2 for quick runs on 2 or more cores, else 1."""
+    if given is not None and given < 1:
+        raise UsageError(f"--jobs: expected 1 or more lessons at a time, got {given}")
+    return given or (2 if quick and (os.cpu_count() or 1) >= 2 else 1)

@@ -33,10 +33,21 @@ FASHION_MNIST_CLASSES = (
 
 def _images(x: np.ndarray, scale: bool) -> np.ndarray:
     if scale:
-        out = np.ascontiguousarray(x, dtype=np.float32)  # one float32 copy, divided in place (no second copy)
-        out /= np.float32(255.0)
+        out = aligned_empty(x.shape, np.float32)  # one float32 copy, divided in place (no second copy)
+        np.divide(x, np.float32(255.0), out=out, dtype=np.float32)
         return out
     return x
+
+
+def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:
+    """np.empty whose data start on a multiple of `alignment` bytes (NumPy's own start 16 bytes past one): JAX puts
+    such an array on the CPU device without copying it (keraslab.training.fastfit), where 188 MB of MNIST would
+    otherwise be copied once per model trained."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = np.empty(nbytes + alignment, np.uint8)
+    start = -buffer.ctypes.data % alignment
+    return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def _paths(name, data_dir, offline, transport, quiet):

@@ -126,9 +126,11 @@ def fit_and_evaluate(model, title):
         seed=seed,
         title=title,
     )
-    proba = model.predict(x_test_flat, batch_size=1024, verbose=0)  # (n, 10): one probability per class
+    # all the test images in one batch: nothing is learned from them, so one pass does it
+    everything = len(x_test_flat)
+    proba = model.predict(x_test_flat, batch_size=everything, verbose=0)  # (n, 10): one probability per class
     y_pred = proba.argmax(axis=1)
-    test_loss = model.evaluate(x_test_flat, y_test, verbose=0)[0]
+    test_loss = model.evaluate(x_test_flat, y_test, batch_size=everything, verbose=0)[0]
     print(
         f"{title}: {model.count_params():,} parameters; test accuracy {accuracy_score(y_test, y_pred):.4f}, "
         f"test loss {test_loss:.4f}"

@@ -205,7 +205,7 @@ else:
 # versions of the course wrote this threshold out too (`if element > 0.5`).
 
 # %%
-proba = model.predict(x_test, batch_size=1024, verbose=0).ravel()
+proba = model.predict(x_test, batch_size=len(x_test), verbose=0).ravel()  # every test customer in one batch
 y_pred = (proba >= threshold).astype(int)
 cm = confusion_matrix(y_test, y_pred, labels=[0, 1])
 print(classification_report(y_test, y_pred, target_names=["No churn", "Churn"], digits=4, zero_division=0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class LessonOutcome:
     command: str | None = None
     failed: str | None = None
     error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)  # for --debug
+    error_traceback: str | None = dataclasses.field(default=None, compare=False, repr=False)  # from another process
     tags: tuple[str, ...] = ()  # "quick run", "substitute data", "stand-in data"
 
     @property
@@ -74,6 +76,7 @@ def run_all(
     values: dict,
     *,
     root: str | os.PathLike,
+    jobs: int = 1,
     **run_options,
 ) -> list[LessonOutcome]:
     """Every lesson in order into root/<lesson>/; a lesson whose data is missing is skipped and one that fails is
@@ -82,19 +85,86 @@ def run_all(
     In a quick run (values["quick"]), an image lesson whose data set is missing (not in the data home, and --offline
     or the download failed) runs on the image set that ships with keraslab (STAND_IN) instead, labelled as such.
     `values` are given to every lesson that has a parameter of that name (seed, quick, epochs, data_dir);
-    `run_options` go to run_lesson (seeds, devices, quiet, offline, ...)."""
+    `run_options` go to run_lesson (seeds, devices, quiet, offline, ...). With `jobs` > 1, that many lessons run at
+    a time, each in a process of its own (forked from this one); what each prints is shown whole, in the course's
+    order, when it and the lessons before it are done. Every lesson is seeded on its own, so its results are those of
+    a run one at a time; only its timings share the machine."""
     if run_options.get("resume"):
         raise UsageError("--resume works on one lesson's run: keraslab run LESSON --out DIR --resume")
-    outcomes, lessons = [], list(lessons)
-    for k, lesson in enumerate(lessons, 1):
-        if not run_options.get("quiet"):  # each lesson announced before its progress lines
-            print(f"\n[{k}/{len(lessons)}] {lesson.name}: {getattr(lesson, 'summary', '')}", flush=True)
-        outcomes.append(_run_one(lesson, values, Path(root) / lesson.name, run_options))
+    lessons = list(lessons)
+    if jobs > 1 and len(lessons) > 1 and may_fork():
+        outcomes = _run_side_by_side(lessons, values, Path(root), jobs, run_options)
+    else:
+        outcomes = []
+        for k, lesson in enumerate(lessons, 1):
+            _announce(k, lessons, run_options)
+            outcomes.append(_run_one(lesson, values, Path(root) / lesson.name, run_options))
     if runtime.is_primary():
         quick = any("quick run" in o.tags for o in outcomes)
         title = f"keraslab run all{' (quick runs)' if quick else ''}: {Path(root).name}"
         atomic_write_text(Path(root) / "index.html", render_index(outcomes, Path(root), title))
     return outcomes
+
+
+def _announce(k: int, lessons: list, run_options: dict, stream=None) -> None:
+    if not run_options.get("quiet"):  # each lesson announced before its progress lines
+        print(f"\n[{k}/{len(lessons)}] {lessons[k - 1].name}: {getattr(lessons[k - 1], 'summary', '')}", file=stream)
+        (stream or sys.stdout).flush()
+
+
+def may_fork() -> bool:
+    """Whether lessons may run in forked processes: Linux or another fork-safe POSIX system, not a process of a
+    distributed job, and JAX's devices not started here (a fork would copy them half-alive)."""
+    if not hasattr(os, "fork") or sys.platform == "darwin" or runtime.current() is not None:
+        return False
+    bridge = sys.modules.get("jax._src.xla_bridge")
+    return not (bridge is not None and getattr(bridge, "_backends", None))
+
+
+# What the forked processes of _run_side_by_side read (set before they are forked, never sent to them)
+_SIDE_BY_SIDE: tuple | None = None
+
+
+def _run_side_by_side(lessons: list, values: dict, root: Path, jobs: int, run_options: dict) -> list[LessonOutcome]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _SIDE_BY_SIDE
+    _SIDE_BY_SIDE = (lessons, values, root, run_options)
+    pool = ProcessPoolExecutor(min(jobs, len(lessons)), mp_context=multiprocessing.get_context("fork"))
+    try:
+        futures = [pool.submit(_run_captured, k) for k in range(len(lessons))]
+        outcomes = []
+        for future in futures:  # in the course's order, each as soon as it and those before it are done
+            outcome, output = future.result()
+            sys.stdout.write(output)
+            sys.stdout.flush()
+            outcomes.append(outcome)
+        return outcomes
+    except BaseException:  # Ctrl-C, a kill: the lessons still running stop as a kill stops them
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _SIDE_BY_SIDE = None
+
+
+def _run_captured(k: int) -> tuple[LessonOutcome, str]:
+    """In a forked process: lesson k, what it printed (stdout and stderr, in order) and its outcome."""
+    import contextlib
+    import io
+    import traceback
+
+    lessons, values, root, run_options = _SIDE_BY_SIDE
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        _announce(k + 1, lessons, run_options, buffer)
+        outcome = _run_one(lessons[k], values, root / lessons[k].name, run_options)
+    if outcome.error is not None:  # an exception may not travel between processes: its traceback does
+        text = "".join(traceback.format_exception(outcome.error))
+        outcome = dataclasses.replace(outcome, error=None, error_traceback=text)
+    return outcome, buffer.getvalue()
 
 
 def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict) -> LessonOutcome:

@@ -81,7 +81,7 @@ class EpochTrainer:
         self.batch_statistics = _uses_batch_statistics(model)
         self.epoch = jax.jit(self._epoch, static_argnums=(7,), donate_argnums=(0,))
         self.epoch_batches = jax.jit(self._epoch_batches, static_argnums=(7,), donate_argnums=(0,))
-        self.evaluate = jax.jit(self._evaluate, static_argnums=(4,))
+        self.evaluate = jax.jit(self._evaluate, static_argnums=(5,))
 
     # --- what gets compiled -----------------------------------------------------------------------------------
     def _forward_loss(self, tv, ntv, xb, yb, wb, training: bool, scale=None):
@@ -168,10 +168,21 @@ class EpochTrainer:
         (st, loss_sum, hit_sum), _ = jax.lax.scan(body, carry, (xs, ys, ws, ms, counts))
         return st, loss_sum, hit_sum
 
-    def _evaluate(self, state, x, y, scale, kind):
+    def _evaluate(self, state, xs, ys, ws, scale, kind):
+        """The summed loss and hits over validation rows given as chunks (chunks, width, ...) with weights (chunks,
+        width): 1 for a real row, 0 for the rows that pad the last chunk to the width. One program and one call for
+        the whole validation set, whatever its size."""
         tv, ntv, _ = state
-        loss, (out, _) = self._forward_loss(tv, ntv, x, y, None, False, scale)
-        return loss, _hits(y, out, kind) / x.shape[0]
+
+        def body(carry, chunk):
+            loss_sum, hit_sum = carry
+            xb, yb, wb = chunk
+            loss, (out, _) = self._forward_loss(tv, ntv, xb, yb, wb, False, scale)
+            # the loss is a mean over the chunk's width (keraslab's padded rows weigh 0): times the width, a sum
+            return (loss_sum + loss * xb.shape[0], hit_sum + _hits(yb, out, kind, wb > 0)), None
+
+        (loss_sum, hit_sum), _ = jax.lax.scan(body, (jnp.float32(0.0), jnp.int32(0)), (xs, ys, ws))
+        return loss_sum, hit_sum
 
     # --- moving the state in and out of the Keras model ---------------------------------------------------------
     def state(self):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -83,11 +84,13 @@ class OneDevice:
 
     def __init__(self, trainer: EpochTrainer, data: FitData, *, seed: int, scale: float | None, kind: str):
         self.trainer, self.seed, self.kind = trainer, np.uint32(seed), kind
-        self.x, self.y = jnp.asarray(data.x), jnp.asarray(data.y)
-        self.table = None if data.weight_table is None else jnp.asarray(data.weight_table)
+        self.x, self.y = self.put(data.x), self.put(data.y)
+        self.table = None if data.weight_table is None else self.put(data.weight_table)
         self.scale = None if scale is None else jnp.float32(scale)
 
-    put = staticmethod(jnp.asarray)
+    # device_put, not jnp.asarray: an array whose data are 64-byte aligned (keraslab.datasets' images) is used where
+    # it is, not copied
+    put = staticmethod(jax.device_put)
 
     def train(self, state, epoch: int):
         state, loss, acc = self.trainer.epoch(
@@ -242,25 +245,32 @@ def fit_epochs(
     return _history(model, rows, epochs=epochs, validation=data.validation is not None, accuracy=accuracy)
 
 
-def _validation_chunks(data: FitData, put) -> list:
+def _validation_chunks(data: FitData, put) -> tuple | None:
+    """The validation rows as (chunks, width, ...) arrays on the device (width at most VALIDATION_CHUNK), the last
+    chunk padded with rows of weight 0 where the rows do not divide evenly, their weights, and how many rows are
+    real; None without validation rows."""
     if data.validation is None:
-        return []
+        return None
     xv, yv = data.validation
-    return [
-        (put(xv[i : i + VALIDATION_CHUNK]), put(yv[i : i + VALIDATION_CHUNK]), len(xv[i : i + VALIDATION_CHUNK]))
-        for i in range(0, len(xv), VALIDATION_CHUNK)
-    ]
+    n = len(xv)
+    chunks = -(-n // VALIDATION_CHUNK)
+    width = -(-n // chunks)  # as even as they come: 10,000 rows are 10 chunks of 1,000, none padded, nothing copied
+    pad = chunks * width - n
+
+    def chunked(a):
+        if pad:
+            a = np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)])
+        return a.reshape(chunks, width, *a.shape[1:])
+
+    weights = (np.arange(chunks * width) < n).astype(np.float32).reshape(chunks, width)
+    return put(chunked(xv)), put(chunked(yv)), put(weights), n
 
 
-def _evaluate(trainer: EpochTrainer, state, chunks, kind, scale) -> tuple[float, float]:
-    """Mean loss and accuracy over the validation chunks."""
-    total_loss = total_acc = 0.0
-    n = sum(c[2] for c in chunks)
-    for xb, yb, size in chunks:
-        loss, acc = trainer.evaluate(state, xb, yb, scale, kind)
-        total_loss += float(local_copy(loss)) * size
-        total_acc += float(local_copy(acc)) * size
-    return total_loss / n, total_acc / n
+def _evaluate(trainer: EpochTrainer, state, validation, kind, scale) -> tuple[float, float]:
+    """Mean loss and accuracy over the validation rows (one compiled call)."""
+    xs, ys, ws, n = validation
+    loss_sum, hits = trainer.evaluate(state, xs, ys, ws, scale, kind)
+    return float(local_copy(loss_sum)) / n, float(local_copy(hits)) / n
 
 
 def _print_epoch(row: dict, epochs: int, seconds: float, accuracy: bool, stream) -> None:
