@@ -94,12 +94,14 @@ def worker_key() -> str:
     """Which worker may serve this process's command (see the module's docstring)."""
     h = hashlib.sha256()
     h.update(f"{os.path.realpath(sys.executable)}\0{sys.version}\0{os.getuid()}\0".encode())
+    here = os.getcwd()
     for entry in sys.path:
         entry = os.path.abspath(entry or ".")  # "" (python -c) is the working folder, as python -m names it
-        try:
-            h.update(f"{entry}\0{os.stat(entry).st_mtime_ns}\0".encode())
+        try:  # a folder's time moves when a package is installed in it or removed; the working folder's, at every run
+            changed = "" if entry == here else os.stat(entry).st_mtime_ns
         except OSError:
-            h.update(f"{entry}\0-\0".encode())
+            changed = "-"
+        h.update(f"{entry}\0{changed}\0".encode())
     package = Path(__file__).resolve().parents[1]
     for path in sorted(package.rglob("*.py")):
         stat = path.stat()
@@ -148,8 +150,10 @@ def run_in_worker(key: str, argv: list[str]) -> int | None:
     try:
         conn.settimeout(10.0)
         conn.connect(str(path))
+        umask = os.umask(0o022)
+        os.umask(umask)
         request = json.dumps(
-            {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "started": _process_start()}
+            {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask, "started": _process_start()}
         ).encode()
         socket.send_fds(conn, [struct.pack("!I", len(request)) + request], [0, 1, 2])
         reader = conn.makefile("rb")

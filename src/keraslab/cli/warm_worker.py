@@ -2,9 +2,9 @@
 
 It imports the modules listed beside its socket (SOCKET with the suffix .modules: those the command that started it
 imported), makes sure nothing it imported started JAX's devices or a thread, and then waits. For each command it
-forks: the copy takes the caller's terminal (its stdin, stdout and stderr), working folder, environment and
-arguments, and runs `keraslab.cli.main.main` there; the worker tells the caller the copy's process id and, when it
-ends, its exit status (128 + N for a signal N). One worker per socket (a lock beside it); it quits after
+forks: the copy takes the caller's terminal (its stdin, stdout and stderr), working folder, file mode mask,
+environment and arguments, and runs `keraslab.cli.main.main` there; the worker tells the caller the copy's process
+id and, when it ends, its exit status (128 + N for a signal N). One worker per socket (a lock beside it); it quits after
 IDLE_SECONDS without a command, removing its socket. Its log (SOCKET with the suffix .log) has one line per command
 it ran.
 """
@@ -24,9 +24,11 @@ import socket
 import struct
 import sys
 import threading
+import time
 from pathlib import Path
 
 _REQUEST_LIMIT = 1 << 20  # bytes: arguments, folder and environment
+_LOOK_AGAIN = 30.0  # seconds between two looks at whether the socket is still there
 
 
 def main(path: Path, idle: float) -> int:
@@ -35,6 +37,8 @@ def main(path: Path, idle: float) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0  # another worker holds this socket
+    lock.write(f"{os.getpid()}\n")  # who to stop: kill $(cat SOCKET.lock)
+    lock.flush()
     from keraslab import caches
 
     caches.enable_compile_cache()  # as a run sets it up: before JAX is imported
@@ -48,10 +52,10 @@ def main(path: Path, idle: float) -> int:
     listener = _listen(path)
     ours = os.stat(path).st_ino
     try:
-        _serve(listener, idle)
+        _serve(listener, idle, lambda: _still_ours(path, ours))
     finally:
-        with contextlib.suppress(OSError):
-            if os.stat(path).st_ino == ours:  # not a newer worker's socket
+        if _still_ours(path, ours):  # not a newer worker's socket
+            with contextlib.suppress(OSError):
                 path.unlink()
         listener.close()
     return 0
@@ -112,13 +116,25 @@ def _listen(path: Path) -> socket.socket:
     return listener
 
 
-def _serve(listener: socket.socket, idle: float) -> None:
+def _still_ours(path: Path, inode: int) -> bool:
+    """Whether `path` is still this worker's socket (not removed with its cache folder, nor another worker's)."""
+    try:
+        return os.stat(path).st_ino == inode
+    except OSError:
+        return False
+
+
+def _serve(listener: socket.socket, idle: float, still_ours) -> None:
+    """Serve until `idle` seconds pass without a command running or arriving, or the socket is no longer ours."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, None)
     running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the caller's connection)
+    last = time.monotonic()
     while True:
-        events = selector.select(timeout=None if running else idle)
-        if not events:
+        events = selector.select(timeout=min(idle, _LOOK_AGAIN))
+        if running or events:
+            last = time.monotonic()
+        elif time.monotonic() - last >= idle or not still_ours():
             return
         for key, _ in events:
             if key.data is None:
@@ -203,6 +219,7 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     signal.signal(signal.SIGTTIN, signal.SIG_IGN)
     os.chdir(request["cwd"])
+    os.umask(int(request.get("umask", 0o022)))
     compile_cache = {k: v for k, v in os.environ.items() if k.startswith("JAX_") and k not in request["env"]}
     os.environ.clear()
     os.environ.update(request["env"])
