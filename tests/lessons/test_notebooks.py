@@ -4,6 +4,7 @@ the same script reaches when `keraslab run` executes it in its own process."""
 
 import dataclasses
 import json
+import time
 
 import nbformat
 import pytest
@@ -170,3 +171,44 @@ def test_a_kernel_and_the_command_reach_the_same_summary(name, in_a_kernel, quic
     assert {k: v for k, v in from_kernel.items() if k not in timed} == {
         k: v for k, v in summary.items() if k not in timed
     }
+
+
+@pytest.mark.slow
+def test_two_kernels_at_a_time_write_every_notebook_in_order(tmp_path, monkeypatch):
+    """`notebook --jobs 2`: the kernels overlap in time, and the notebooks are written and reported in the order
+    asked for, each executed clean."""
+    from keraslab.lessons.notebook import make_notebooks
+
+    spans, real = [], kernel.execute_notebook
+
+    def timed(nb, **kwargs):
+        started = time.monotonic()
+        try:
+            return real(nb, **kwargs)
+        finally:
+            spans.append((started, time.monotonic()))
+
+    monkeypatch.setattr(kernel, "execute_notebook", timed)
+    said = []
+    names = ["losses", "gradient-descent", "gd-variants"]
+    written = make_notebooks(names, tmp_path, execute=True, quick=True, jobs=2, progress=said.append)
+    assert [p.name for p in written] == [f"{n}.ipynb" for n in names]
+    assert [line.split(" (executed in ")[0] for line in said] == [str(p) for p in written]
+    for path in written:
+        outputs = [o for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", [])]
+        assert outputs and not [o for o in outputs if o.output_type == "error"], path
+    first, second = sorted(spans)[:2]
+    assert second[0] < first[1]  # the second kernel started before the first was done
+
+
+@pytest.mark.slow
+def test_with_two_kernels_a_failure_keeps_the_notebooks_before_it_only(tmp_path, capsys, monkeypatch):
+    churn, losses = lessons.get_lesson("churn"), lessons.get_lesson("losses")
+    text = churn.text.replace('table = datasets.load("churn", data_dir=data_dir)', 'raise RuntimeError("no table")')
+    (tmp_path / "06_churn.py").write_text(text)
+    monkeypatch.setattr(lessons.catalog, "LESSONS", (losses, dataclasses.replace(churn, folder=tmp_path)))
+    out = tmp_path / "out"
+    argv = ["notebook", "churn", "losses", "--out", str(out), "--execute", "--quick", "--jobs", "2"]
+    assert main(argv) == 1
+    assert "notebook churn: cell 6 ('raise RuntimeError(\"no table\")') failed" in capsys.readouterr().err
+    assert (out / "churn.failed.ipynb").is_file() and not (out / "losses.ipynb").exists()  # losses comes after it

@@ -96,15 +96,15 @@ def test_no_fork_once_jax_has_started_its_devices():
 
 @pytest.mark.parametrize(("given", "quick", "expected"), [(None, True, 2), (None, False, 1), (3, False, 3)])
 def test_how_many_lessons_run_at_a_time(given, quick, expected, monkeypatch):
-    from keraslab.cli.run_output import jobs_for
+    from keraslab.cli.common import jobs_for
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert jobs_for(given, quick=quick) == expected
 
 
 def test_jobs_below_one_is_a_usage_error():
-    from keraslab.cli.run_output import jobs_for
+    from keraslab.cli.common import jobs_for
     from keraslab.errors import UsageError
 
-    with pytest.raises(UsageError, match="--jobs: expected 1 or more lessons at a time, got 0"):
+    with pytest.raises(UsageError, match="--jobs: expected 1 or more at a time, got 0"):
         jobs_for(0, quick=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -131,3 +132,11 @@ def _parser_of(p):
 
     parse.__name__ = p.type.__name__
     return parse
+
+
+def jobs_for(given: int | None, *, quick: bool) -> int:
+    """`run all --jobs`, `notebook --jobs`: as given (1 or more), else 2 for quick runs on 2 or more cores, else 1
+    (a full run's timings are then the lesson's alone)."""
+    if given is not None and given < 1:
+        raise UsageError(f"--jobs: expected 1 or more at a time, got {given}")
+    return given or (2 if quick and (os.cpu_count() or 1) >= 2 else 1)

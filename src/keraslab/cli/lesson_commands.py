@@ -14,8 +14,8 @@ from pathlib import Path
 
 from keraslab import caches, lessons
 from keraslab.backend import BACKENDS, use_backend
-from keraslab.cli.common import Parser, add_declared, command, print_summary
-from keraslab.cli.run_output import jobs_for, print_phases, show_outcomes, track
+from keraslab.cli.common import Parser, add_declared, command, jobs_for, print_summary
+from keraslab.cli.run_output import print_phases, show_outcomes, track
 from keraslab.distributed import runtime
 from keraslab.options import Parameter, check_values
 from keraslab.run_folders.folder import CHECKPOINT_POLICIES, default_run_dir, read_config, runs_root_for

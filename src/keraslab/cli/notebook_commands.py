@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from keraslab.cli.common import command
+from keraslab.cli.common import command, jobs_for
 from keraslab.errors import UsageError
 from keraslab.lessons import COURSE_ORDER
 
@@ -45,6 +45,12 @@ def add_notebook_command(sub) -> None:
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing notebooks")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per cell, with --execute (default: none)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="with --execute: N kernels at a time (default: 2 with --quick on 2 or more cores, else 1)",
+    )
 
 
 def add_exercises_command(sub) -> None:
@@ -96,5 +102,6 @@ def cmd_notebook(args) -> int:
         solutions=args.solutions,
         timeout=args.timeout,
         progress=None if args.quiet else print,
+        jobs=jobs_for(args.jobs, quick=args.quick),
     )
     return 0

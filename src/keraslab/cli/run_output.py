@@ -1,17 +1,15 @@
 """What `keraslab run` and `run all` print besides a run's summary: the table of every lesson, where the time
-went (--profile), the line that says a finished run was tracked, and how many lessons run at a time."""
+went (--profile), and the line that says a finished run was tracked."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 from pathlib import Path
 
 from keraslab import phases
 from keraslab.cli.common import console
-from keraslab.errors import UsageError
 from keraslab.run_folders.tracking import log_folder
 
 
@@ -53,10 +51,3 @@ def print_phases(folder: Path, prefix: str = "") -> None:
     recorded = json.loads((Path(folder) / "metrics.json").read_text()).get("phases")
     if recorded:
         print(f"{prefix}time: {phases.line(recorded)}", flush=True)
-
-
-def jobs_for(given: int | None, *, quick: bool) -> int:
-    """`run all --jobs`: as given (1 or more), else 2 for quick runs on 2 or more cores, else 1."""
-    if given is not None and given < 1:
-        raise UsageError(f"--jobs: expected 1 or more lessons at a time, got {given}")
-    return given or (2 if quick and (os.cpu_count() or 1) >= 2 else 1)

@@ -63,19 +63,9 @@ def main(path: Path, idle: float) -> int:
 
 # What every lesson run imports, whatever the command that started the worker imported (a `run all` runs its
 # lessons in processes of their own, so its own modules do not list them)
-PRELOAD = (
-    "keraslab.cli.main",
-    "keraslab.run_folders.runner",
-    "keraslab.lessons.execution",
-    "keras",
-    "pandas",
-    "sklearn.metrics",
-    "sklearn.model_selection",
-    "matplotlib.figure",
-    "matplotlib.backends.backend_agg",
-    "keraslab.training",
-    "keraslab.run_folders.plots",
-)
+PRELOAD = """keraslab.cli.main keraslab.run_folders.runner keraslab.lessons.execution keras pandas sklearn.metrics
+sklearn.model_selection matplotlib.figure matplotlib.backends.backend_agg keraslab.training keraslab.run_folders.plots
+""".split()  # noqa: SIM905 - a list of module names, read as one
 
 
 def _preload(listing: Path) -> None:

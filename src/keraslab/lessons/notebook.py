@@ -66,11 +66,14 @@ def make_notebooks(
     solutions: bool = False,
     timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> list[Path]:
     """Write DIR/LESSON.ipynb for each lesson (every notebook is built and every parameter checked before anything
     is written). With `execute`, each runs in a fresh kernel first and is written with its outputs; a failing cell
-    raises NotebookFailed after the partly executed notebook is written as DIR/LESSON.failed.ipynb."""
-    from keraslab.lessons.kernel import NotebookFailed, execute_notebook, require_extra
+    raises NotebookFailed after the partly executed notebook is written as DIR/LESSON.failed.ipynb (the notebooks
+    before it are written, those after it are not). `jobs` kernels run at a time (each kernel is a process of its
+    own); the notebooks are still written, and reported, in the order given."""
+    from keraslab.lessons.kernel import NotebookFailed, require_extra
 
     if execute:
         require_extra()
@@ -82,20 +85,45 @@ def make_notebooks(
         name: build_notebook(name, params=params, seed=seed, quick=quick, solutions=solutions) for name in lessons
     }
     written = []
-    for name, nb in notebooks.items():
+    for name, nb, failure, seconds in _executed(notebooks, paths, execute=execute, timeout=timeout, jobs=jobs):
         path = paths[name]
         failed = path.with_suffix(".failed.ipynb")
-        t0 = time.perf_counter()
+        if failure is not None:
+            write_notebook(failure.notebook, failed)
+            message = f"{failure}; the partly executed notebook is {failed}"
+            raise NotebookFailed(message, failure.notebook, failure.cell_index) from failure
         if execute:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                nb = execute_notebook(nb, cwd=path.parent, name=name, timeout=timeout)
-            except NotebookFailed as exc:
-                write_notebook(exc.notebook, failed)
-                message = f"{exc}; the partly executed notebook is {failed}"
-                raise NotebookFailed(message, exc.notebook, exc.cell_index) from exc
             failed.unlink(missing_ok=True)  # a failure of an earlier attempt no longer describes this notebook
         written.append(write_notebook(nb, path))
         if progress:
-            progress(f"{path}" + (f" (executed in {time.perf_counter() - t0:.1f} s)" if execute else ""))
+            progress(f"{path}" + (f" (executed in {seconds:.1f} s)" if execute else ""))
     return written
+
+
+def _executed(notebooks: dict, paths: dict, *, execute: bool, timeout: float | None, jobs: int):
+    """(name, notebook, NotebookFailed or None, seconds) for each notebook, in order: executed `jobs` at a time,
+    or as built without `execute`."""
+    if not execute:
+        for name, nb in notebooks.items():
+            yield name, nb, None, 0.0
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from keraslab.lessons.kernel import NotebookFailed, execute_notebook
+
+    def run(name: str):
+        started = time.perf_counter()
+        paths[name].parent.mkdir(parents=True, exist_ok=True)
+        try:
+            nb = execute_notebook(notebooks[name], cwd=paths[name].parent, name=name, timeout=timeout)
+        except NotebookFailed as exc:
+            return None, exc, time.perf_counter() - started
+        return nb, None, time.perf_counter() - started
+
+    pool = ThreadPoolExecutor(max(1, jobs), thread_name_prefix="keraslab-kernel")
+    try:
+        futures = {name: pool.submit(run, name) for name in notebooks}
+        for name, future in futures.items():
+            yield name, *future.result()
+    finally:  # a failure or Ctrl-C: the notebooks not started yet never start
+        pool.shutdown(wait=False, cancel_futures=True)
