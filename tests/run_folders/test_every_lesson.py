@@ -87,10 +87,16 @@ def test_a_lesson_failing_in_its_own_process_is_reported_with_its_traceback_unde
     assert "Traceback (most recent call last)" in done.stderr and ", in execute\nZeroDivisionError" in done.stderr
 
 
-def test_no_fork_once_jax_has_started_its_devices():
+def test_no_fork_once_jax_has_started_its_devices_or_another_backend_is_loaded(monkeypatch):
     import jax.numpy as jnp
 
     jnp.zeros(1).block_until_ready()  # JAX's devices started in this process
+    assert not every_lesson.may_fork()
+    monkeypatch.setattr("jax._src.xla_bridge._backends", {})  # as before JAX starts them
+    for other in ("tensorflow", "torch"):
+        monkeypatch.delitem(sys.modules, other, raising=False)
+    assert every_lesson.may_fork()
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
     assert not every_lesson.may_fork()
 
 

@@ -114,8 +114,11 @@ def _announce(k: int, lessons: list, run_options: dict, stream=None) -> None:
 
 def may_fork() -> bool:
     """Whether lessons may run in forked processes: Linux or another fork-safe POSIX system, not a process of a
-    distributed job, and JAX's devices not started here (a fork would copy them half-alive)."""
+    distributed job, JAX's devices not started here and TensorFlow or PyTorch not loaded here (a fork would copy
+    their runtimes half-alive; the lessons load them in their own processes)."""
     if not hasattr(os, "fork") or sys.platform == "darwin" or runtime.current() is not None:
+        return False
+    if "tensorflow" in sys.modules or "torch" in sys.modules:
         return False
     bridge = sys.modules.get("jax._src.xla_bridge")
     return not (bridge is not None and getattr(bridge, "_backends", None))
