@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from keraslab.cli import warm_start
+from keraslab.cli import warm_call, warm_start
 
 
 @pytest.fixture
@@ -57,13 +57,17 @@ def test_only_lesson_runs_are_served(cache, monkeypatch):
 
 def test_the_key_follows_what_imports_read(cache, monkeypatch, tmp_path):
     """Another environment for Keras, JAX or XLA, a changed folder on the module path, or another HOME: another
-    worker. The worker setting itself, or an unrelated variable: the same."""
+    worker. The worker setting itself, an unrelated variable, KERAS_BACKEND=jax for unset, or another working folder
+    (a worker imports nothing from one): the same."""
     key = warm_start.worker_key()
     assert warm_start.worker_key() == key
     monkeypatch.setenv("SOMETHING_ELSE", "1")
     monkeypatch.setenv("KERASLAB_WORKER", "5")
     assert warm_start.worker_key() == key
-    for name, value in (("KERAS_BACKEND", "jax"), ("XLA_FLAGS", "--x"), ("JAX_ENABLE_X64", "1"), ("HOME", "/h")):
+    with monkeypatch.context() as m:
+        m.setenv("KERAS_BACKEND", "jax")  # what every lesson sets when it is unset: one worker for both
+        assert warm_start.worker_key() == key
+    for name, value in (("KERAS_BACKEND", "torch"), ("XLA_FLAGS", "--x"), ("JAX_ENABLE_X64", "1"), ("HOME", "/h")):
         with monkeypatch.context() as m:
             m.setenv(name, value)
             assert warm_start.worker_key() != key, name
@@ -118,7 +122,7 @@ def _summary(folder: Path) -> dict:
 
 def test_a_served_run_is_the_run_a_fresh_process_makes(worker, tmp_path, capfd):
     argv = ["run", "gd-variants", "--quick", "--offline", "--out", str(tmp_path / "warm")]
-    assert warm_start.run_in_worker("test", argv) == 0
+    assert warm_call.run_in_worker("test", argv) == 0
     out = capfd.readouterr().out
     assert "gd-variants: quick run, seed 0" in out  # the worker's copy wrote to this process's stdout
     assert "pid " in worker.with_suffix(".log").read_text()  # ... and the worker ran it
@@ -135,7 +139,7 @@ def test_a_served_run_is_the_run_a_fresh_process_makes(worker, tmp_path, capfd):
 
 
 def test_the_exit_status_and_a_one_line_error_come_back(worker, capfd):
-    assert warm_start.run_in_worker("test", ["run", "churn", "--epochs", "0"]) == 2
+    assert warm_call.run_in_worker("test", ["run", "churn", "--epochs", "0"]) == 2
     err = capfd.readouterr().err
     assert "epochs" in err and "Traceback" not in err
 
@@ -146,11 +150,16 @@ def test_a_connection_without_a_command_is_dropped_and_the_worker_goes_on(worker
         probe.connect(str(worker))
         probe.sendall(payload)
         probe.close()
-    assert warm_start.run_in_worker("test", ["run", "churn", "--epochs", "0"]) == 2
+    bad = json.dumps({"argv": 5, "cwd": "/tmp", "env": {}}).encode()  # the terminal, but not a request's shape
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.connect(str(worker))
+    socket.send_fds(probe, [len(bad).to_bytes(4, "big") + bad], [0, 1, 2])
+    probe.close()
+    assert warm_call.run_in_worker("test", ["run", "churn", "--epochs", "0"]) == 2
 
 
 def test_no_worker_means_nothing_ran(cache):
-    assert warm_start.run_in_worker("nobody-listens", ["run", "churn"]) is None
+    assert warm_call.run_in_worker("nobody-listens", ["run", "churn"]) is None
 
 
 def test_ctrl_c_reaches_the_served_run(cache, tmp_path):
@@ -207,3 +216,65 @@ def test_the_command_leaves_a_worker_that_serves_the_next_and_quits_when_idle(ca
     while path.exists():
         assert time.monotonic() < deadline, "the idle worker did not quit"
         time.sleep(0.5)
+
+
+def test_two_commands_at_once_are_both_served(worker, tmp_path):
+    def call(name):
+        argv = ["run", "losses", "--quick", "--quiet", "--out", str(tmp_path / name)]
+        code = f"import sys; from keraslab.cli import warm_call; sys.exit(warm_call.run_in_worker('test', {argv!r}))"
+        return subprocess.Popen([sys.executable, "-c", code], env=_env(), stdout=subprocess.DEVNULL)
+
+    calls = [call("a"), call("b")]
+    assert [c.wait(timeout=300) for c in calls] == [0, 0]
+    assert _summary(tmp_path / "a") == _summary(tmp_path / "b")
+    assert worker.with_suffix(".log").read_text().count("pid ") == 2
+
+
+def test_an_error_main_does_not_catch_prints_its_traceback_and_exits_1(worker, tmp_path, capfd):
+    argv = ["run", "cifar10-ann", "--quick", "--offline", "--data-dir", str(tmp_path / "empty"), "--debug"]
+    assert warm_call.run_in_worker("test", argv) == 1  # --debug re-raises the missing data set's error
+    err = capfd.readouterr().err
+    assert "Traceback (most recent call last)" in err and "DataMissingError" in err
+
+
+def test_a_worker_imports_nothing_from_the_working_folder(cache, tmp_path, monkeypatch):
+    """A learner's random.py in the folder a run starts from never becomes the worker's (and every later run's)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    marker = tmp_path / "imported"
+    (folder / "random.py").write_text(f"open({str(marker)!r}, 'w').write('yes')\nraise SystemExit('shadowed')\n")
+    monkeypatch.chdir(folder)
+    key = warm_start.worker_key()
+    warm_start.start_worker(key, _env(), ["random", "keraslab.cli.main"])
+    path = warm_start.socket_path(key)
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        assert time.monotonic() < deadline, path.with_suffix(".log").read_text()
+        time.sleep(0.2)
+    try:
+        assert not marker.exists()
+    finally:
+        os.kill(int(path.with_suffix(".lock").read_text()), signal.SIGTERM)
+
+
+def test_a_worker_asked_to_stop_lets_the_running_command_finish_then_goes(cache, tmp_path):
+    import threading
+
+    path = warm_start.socket_path("test")
+    process = _start_worker(path)
+
+    def stop_once_it_serves():
+        while "pid " not in path.with_suffix(".log").read_text():
+            time.sleep(0.05)
+        process.terminate()  # SIGTERM, as `kill $(cat SOCKET.lock)`
+
+    threading.Thread(target=stop_once_it_serves, daemon=True).start()
+    argv = ["run", "gd-variants", "--quick", "--offline", "--quiet", "--out", str(tmp_path / "r")]
+    assert warm_call.run_in_worker("test", argv) == 0  # its real status, not "stopped without an exit status"
+    assert process.wait(timeout=60) == 0
+    assert not path.exists() and not path.with_suffix(".lock").exists()
+
+
+def test_signals_the_command_ignores_are_ignored_by_its_copy(monkeypatch):
+    monkeypatch.setattr(signal, "getsignal", lambda s: signal.SIG_IGN if s == signal.SIGHUP else signal.SIG_DFL)
+    assert warm_call._request(["run", "churn"])["ignored"] == [int(signal.SIGHUP)]  # noqa: SLF001

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from keraslab.cli import warm_start
+from keraslab.cli import warm_call, warm_start
 
 
 def run() -> None:
@@ -18,7 +18,11 @@ def run() -> None:
     warm = warm_start.serves(argv)
     if warm:
         key, env = warm_start.worker_key(), dict(os.environ)
-        code = warm_start.run_in_worker(key, argv)
+        try:
+            code = warm_call.run_in_worker(key, argv)
+        except KeyboardInterrupt:  # Ctrl-C before the worker's copy took the command: it stops with this process
+            print("keraslab: error: interrupted", file=sys.stderr)
+            code = 130
         if code is not None:
             os._exit(code)
     from keraslab.cli import main

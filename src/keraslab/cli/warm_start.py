@@ -22,13 +22,10 @@ imports); KERASLAB_WORKER=SECONDS sets how long a worker waits. Its folder: kera
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import signal
 import socket
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +84,10 @@ def serves(argv: list[str]) -> bool:
         return False
     if os.environ.get("KERAS_BACKEND", "jax") != "jax" or os.environ.get("KERASLAB_JOB"):
         return False
+    try:
+        os.getcwd()
+    except OSError:  # a working folder removed since: the command says so itself, in one line
+        return False
     return idle_seconds() is not None and caches.cache_root() is not None
 
 
@@ -97,8 +98,10 @@ def worker_key() -> str:
     here = os.getcwd()
     for entry in sys.path:
         entry = os.path.abspath(entry or ".")  # "" (python -c) is the working folder, as python -m names it
-        try:  # a folder's time moves when a package is installed in it or removed; the working folder's, at every run
-            changed = "" if entry == here else os.stat(entry).st_mtime_ns
+        if entry == here:  # a worker never imports from a working folder (python -P)
+            continue
+        try:  # a folder's time moves when a package is installed in it or removed
+            changed = os.stat(entry).st_mtime_ns
         except OSError:
             changed = "-"
         h.update(f"{entry}\0{changed}\0".encode())
@@ -106,9 +109,10 @@ def worker_key() -> str:
     for path in sorted(package.rglob("*.py")):
         stat = path.stat()
         h.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    for name in sorted(os.environ):
+    environment = {"KERAS_BACKEND": "jax", **os.environ}  # unset is jax, as every lesson sets it
+    for name in sorted(environment):
         if name.startswith(KEY_PREFIXES) and name != ENV_VAR:
-            h.update(f"{name}={os.environ[name]}\0".encode())
+            h.update(f"{name}={environment[name]}\0".encode())
     return h.hexdigest()[:24]
 
 
@@ -137,63 +141,6 @@ def socket_path(key: str) -> Path | None:
     return folder / f"{key}.sock"
 
 
-# --- the command's side ------------------------------------------------------------------------------------------
-
-
-def run_in_worker(key: str, argv: list[str]) -> int | None:
-    """Run the command in the warm worker of `key` and return its exit status; None when no worker took it (then
-    nothing ran)."""
-    path = socket_path(key)
-    if path is None or not path.exists():
-        return None
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.settimeout(10.0)
-        conn.connect(str(path))
-        umask = os.umask(0o022)
-        os.umask(umask)
-        request = json.dumps(
-            {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask, "started": _process_start()}
-        ).encode()
-        socket.send_fds(conn, [struct.pack("!I", len(request)) + request], [0, 1, 2])
-        reader = conn.makefile("rb")
-        first = reader.readline()  # "pid N": the command runs in process N
-        if not first.startswith(b"pid "):
-            return None
-        pid = int(first.split()[1])
-    except (OSError, ValueError):
-        conn.close()
-        return None
-    conn.settimeout(None)
-    forward = lambda signum, frame: _kill(pid, signum)  # noqa: E731 - Ctrl-C, kill, a closed terminal: to the run
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, forward)
-    while True:
-        try:
-            last = reader.readline()
-            break
-        except InterruptedError:
-            continue
-    if last.startswith(b"exit "):
-        return int(last.split()[1])
-    print("keraslab: error: the worker running this command stopped without an exit status", file=sys.stderr)
-    return 1
-
-
-def _kill(pid: int, signum: int) -> None:
-    with contextlib.suppress(OSError):
-        os.kill(pid, signum)
-
-
-def _process_start() -> float | None:
-    """This process's start, in CLOCK_BOOTTIME seconds: the run's start-up phase counts from here."""
-    try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def start_worker(key: str, env: dict, modules: list[str]) -> None:
     """Leave a worker behind under `key` (computed, with `env`, as the command started) that imports `modules` (those
     the finished command imported) and waits; nothing when one already answers there. Never fails the command: a
@@ -203,9 +150,11 @@ def start_worker(key: str, env: dict, modules: list[str]) -> None:
         if path is None or _answers(path):
             return
         path.with_suffix(".modules").write_text(json.dumps(modules))
-        with open(path.with_suffix(".log"), "wb") as log:  # the worker's own errors, for --debug's reader
+        with open(path.with_suffix(".log"), "ab") as log:  # the worker's own lines: each command, its errors
+            # -P: nothing is imported from a working folder (a learner's random.py would become every run's)
             subprocess.Popen(
-                [sys.executable, "-m", "keraslab.cli.warm_worker", str(path), str(idle_seconds() or WORKER_IDLE)],
+                [sys.executable, "-P", "-m", "keraslab.cli.warm_worker", str(path), str(idle_seconds() or WORKER_IDLE)],
+                cwd=path.parent,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

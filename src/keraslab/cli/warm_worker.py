@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import gc
 import importlib
-import io
 import json
 import os
 import selectors
@@ -27,16 +26,18 @@ import threading
 import time
 from pathlib import Path
 
-_REQUEST_LIMIT = 1 << 20  # bytes: arguments, folder and environment
+from keraslab.cli import warm_copy
+
 _LOOK_AGAIN = 30.0  # seconds between two looks at whether the socket is still there
 
 
 def main(path: Path, idle: float) -> int:
-    lock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 - held for the worker's life
+    lock = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for the worker's life; not emptied unlocked
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0  # another worker holds this socket
+    lock.truncate(0)
     lock.write(f"{os.getpid()}\n")  # who to stop: kill $(cat SOCKET.lock)
     lock.flush()
     from keraslab import caches
@@ -51,14 +52,38 @@ def main(path: Path, idle: float) -> int:
     gc.freeze()  # the imported objects stay out of the copies' garbage collections: fewer pages copied
     listener = _listen(path)
     ours = os.stat(path).st_ino
+    stop = _Stop.on_sigterm()
     try:
-        _serve(listener, idle, lambda: _still_ours(path, ours))
+        _serve(listener, idle, lambda: _still_ours(path, ours), stop)
     finally:
-        if _still_ours(path, ours):  # not a newer worker's socket
-            with contextlib.suppress(OSError):
-                path.unlink()
+        if _still_ours(path, ours):  # not a newer worker's socket: its files are gone with it
+            for suffix in (".sock", ".modules", ".log", ".lock"):
+                with contextlib.suppress(OSError):
+                    path.with_suffix(suffix).unlink()
         listener.close()
     return 0
+
+
+class _Stop:
+    """SIGTERM (`kill $(cat SOCKET.lock)`): take no new command, let the running ones finish and report them. The
+    signal wakes the worker's wait through `wake`, a pipe its selector watches."""
+
+    def __init__(self):
+        self.asked = False
+        self.wake, writer = os.pipe()
+        os.set_blocking(self.wake, False)
+        os.set_blocking(writer, False)
+        signal.set_wakeup_fd(writer)
+
+    @classmethod
+    def on_sigterm(cls) -> _Stop:
+        stop = cls()
+
+        def asked(signum, frame):
+            stop.asked = True
+
+        signal.signal(signal.SIGTERM, asked)
+        return stop
 
 
 # What every lesson run imports, whatever the command that started the worker imported (a `run all` runs its
@@ -114,60 +139,85 @@ def _still_ours(path: Path, inode: int) -> bool:
         return False
 
 
-def _serve(listener: socket.socket, idle: float, still_ours) -> None:
-    """Serve until `idle` seconds pass without a command running or arriving, or the socket is no longer ours."""
+def _serve(listener: socket.socket, idle: float, still_ours, stop: _Stop) -> None:
+    """Serve until `idle` seconds pass without a command running or arriving, the socket is no longer ours, or a
+    SIGTERM asks it to stop (then the commands running finish first)."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, None)
+    selector.register(stop.wake, selectors.EVENT_READ, "wake")
     running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the caller's connection)
     last = time.monotonic()
     while True:
+        if stop.asked and listener.fileno() >= 0:
+            selector.unregister(listener)
+            listener.close()
+        if stop.asked and not running:
+            return
         events = selector.select(timeout=min(idle, _LOOK_AGAIN))
         if running or events:
             last = time.monotonic()
         elif time.monotonic() - last >= idle or not still_ours():
             return
         for key, _ in events:
-            if key.data is None:
-                conn, _ = listener.accept()
-                pid = _start(conn, listener, selector, running)
-                if pid is None:
-                    conn.close()
-                    continue
-                pidfd = os.pidfd_open(pid)
-                running[pidfd] = (pid, conn)
-                selector.register(pidfd, selectors.EVENT_READ, pidfd)
-            else:
-                pid, conn = running.pop(key.data)
-                selector.unregister(key.data)
-                os.close(key.data)
-                _, status = os.waitpid(pid, 0)
-                code = os.waitstatus_to_exitcode(status)
+            if key.data == "wake":
                 with contextlib.suppress(OSError):
-                    conn.sendall(f"exit {code if code >= 0 else 128 - code}\n".encode())
-                conn.close()
+                    os.read(stop.wake, 64)
+            elif key.data is None:
+                _accept(listener, selector, running)
+            else:
+                _finished(key.data, selector, running)
+
+
+def _accept(listener: socket.socket, selector, running: dict) -> None:
+    conn, _ = listener.accept()
+    try:
+        pid = _start(conn, listener, selector, running)
+    except Exception as exc:  # whatever one connection brings, the worker goes on
+        print(f"dropped a connection: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        pid = None
+    if pid is None:
+        conn.close()
+        return
+    pidfd = os.pidfd_open(pid)
+    running[pidfd] = (pid, conn)
+    selector.register(pidfd, selectors.EVENT_READ, pidfd)
+
+
+def _finished(pidfd: int, selector, running: dict) -> None:
+    """A copy ended: its exit status to its caller (128 + N for a signal N)."""
+    pid, conn = running.pop(pidfd)
+    selector.unregister(pidfd)
+    os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    with contextlib.suppress(OSError):
+        conn.sendall(f"exit {code if code >= 0 else 128 - code}\n".encode())
+    conn.close()
 
 
 def _start(conn: socket.socket, listener, selector, running) -> int | None:
     """Read one command from `conn` and fork a copy that runs it; the copy's pid, or None for a connection that
-    brought no command (a probe, another user, a caller that gave up)."""
+    brought no command (a probe, another user, a malformed request, a caller that gave up)."""
     peer_uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
     if peer_uid != os.getuid():
         return None
-    request, fds = _read_request(conn)
+    request, fds = warm_copy.read_request(conn)
     if request is None:
         for fd in fds:
             os.close(fd)
         return None
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, warm_copy.FORWARDED)  # until the copy is the caller's command
     pid = os.fork()
     if pid == 0:
         try:
-            for other, _ in running.values():
+            for pidfd, (_, other) in running.items():
                 other.close()
+                os.close(pidfd)
             selector.close()
             listener.close()
-            _run(conn, request, fds)
         finally:
-            os._exit(70)  # only when _run itself failed
+            warm_copy.run(conn, request, fds)
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
     for fd in fds:
         os.close(fd)
     print(f"pid {pid}: keraslab {' '.join(request['argv'])} (in {request['cwd']})", file=sys.stderr, flush=True)
@@ -176,74 +226,6 @@ def _start(conn: socket.socket, listener, selector, running) -> int | None:
     except OSError:
         os.kill(pid, signal.SIGTERM)  # the caller is gone: its command stops as a `kill` stops it
     return pid
-
-
-def _read_request(conn: socket.socket) -> tuple[dict | None, list[int]]:
-    """(the request, the caller's stdin, stdout and stderr), or (None, whatever descriptors came) when the
-    connection brought no whole request within 5 s."""
-    conn.settimeout(5.0)
-    try:
-        data, fds, _flags, _address = socket.recv_fds(conn, 65536, 3)
-        if len(fds) != 3 or len(data) < 4:
-            return None, fds
-        (size,) = struct.unpack("!I", data[:4])
-        data = data[4:]
-        while len(data) < min(size, _REQUEST_LIMIT):
-            more = conn.recv(65536)
-            if not more:
-                break
-            data += more
-        request = json.loads(data) if len(data) == size else None
-    except (OSError, ValueError):
-        return None, locals().get("fds", [])
-    conn.settimeout(None)
-    return (request if isinstance(request, dict) else None), fds
-
-
-def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked copy: become the caller's command, run it, exit with its status."""
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
-    # the copy writes to the caller's terminal from outside its foreground group: never stopped for that
-    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    signal.signal(signal.SIGTTIN, signal.SIG_IGN)
-    os.chdir(request["cwd"])
-    os.umask(int(request.get("umask", 0o022)))
-    compile_cache = {k: v for k, v in os.environ.items() if k.startswith("JAX_") and k not in request["env"]}
-    os.environ.clear()
-    os.environ.update(request["env"])
-    os.environ.update(compile_cache)  # what JAX took from the worker's environment, for the processes a run starts
-    sys.argv = ["keraslab", *request["argv"]]
-    _new_streams()
-    from keraslab import phases
-
-    if request.get("started") is not None:
-        phases.count_startup_from(float(request["started"]))
-
-    def caller_gone():  # the caller was killed: stop the command as a `kill` would
-        with contextlib.suppress(OSError):
-            conn.recv(1)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=caller_gone, daemon=True).start()
-    from keraslab.cli import main
-
-    main.finish(main.main(list(request["argv"])))
-
-
-def _new_streams() -> None:
-    """sys.stdin, stdout and stderr on the caller's descriptors, buffered as Python buffers them at start-up: stdout
-    by line on a terminal, stderr by line always."""
-
-    def text(fd: int, writing: bool, like, line: bool):
-        raw = io.FileIO(fd, "wb" if writing else "rb", closefd=False)
-        buffered = io.BufferedWriter(raw) if writing else io.BufferedReader(raw)
-        return io.TextIOWrapper(buffered, encoding=like.encoding, errors=like.errors, line_buffering=line)
-
-    sys.stdin = sys.__stdin__ = text(0, False, sys.__stdin__, False)
-    sys.stdout = sys.__stdout__ = text(1, True, sys.__stdout__, os.isatty(1))
-    sys.stderr = sys.__stderr__ = text(2, True, sys.__stderr__, True)
 
 
 if __name__ == "__main__":

@@ -125,5 +125,9 @@ def _executed(notebooks: dict, paths: dict, *, execute: bool, timeout: float | N
         futures = {name: pool.submit(run, name) for name in notebooks}
         for name, future in futures.items():
             yield name, *future.result()
-    finally:  # a failure or Ctrl-C: the notebooks not started yet never start
+    except KeyboardInterrupt:  # Ctrl-C: no waiting
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:  # done or a failure: the notebooks not started never start, and the kernels running finish (their
+        # clients share ZeroMQ's context: one left running while the process ends could bring it down)
+        pool.shutdown(wait=True, cancel_futures=True)
