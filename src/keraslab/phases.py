@@ -129,14 +129,18 @@ def count_startup_from(started: float) -> None:
 _started_at: float | None = None
 
 
+def process_start() -> float:
+    """When this process started, in CLOCK_BOOTTIME seconds (Linux: /proc/self/stat); OSError, ValueError or
+    IndexError where that cannot be read."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime: clock ticks after boot
+
+
 def process_age() -> float:
     """Seconds since this process started (Linux: from /proc/self/stat, so the interpreter's own start counts);
     elsewhere since this module was imported."""
     try:
-        started = _started_at
-        if started is None:
-            fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-            started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime: clock ticks after boot
+        started = process_start() if _started_at is None else _started_at
         return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
     except (OSError, ValueError, IndexError, AttributeError):
         return time.perf_counter() - _PROCESS_START

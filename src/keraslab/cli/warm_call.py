@@ -13,8 +13,8 @@ import signal
 import socket
 import struct
 import sys
-from pathlib import Path
 
+from keraslab import phases
 from keraslab.cli.warm_start import socket_path
 
 
@@ -68,7 +68,7 @@ def _request(argv: list[str]) -> dict:
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "cpus": sorted(os.sched_getaffinity(0)),
         "ignored": [int(s) for s in FORWARDED if signal.getsignal(s) == signal.SIG_IGN],  # nohup, a background job
-        "started": _process_start(),
+        "started": _started(),
     }
 
 
@@ -97,10 +97,9 @@ def _kill(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _process_start() -> float | None:
-    """This process's start, in CLOCK_BOOTTIME seconds: the run's start-up phase counts from here."""
+def _started() -> float | None:
+    """This process's start (CLOCK_BOOTTIME seconds): the served run's start-up phase counts from here."""
     try:
-        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return phases.process_start()
     except (OSError, ValueError, IndexError):
         return None
