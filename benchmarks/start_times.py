@@ -8,9 +8,9 @@ sitting, for a before/after.
 
 Rows: `keraslab run mnist` (the full MNIST, both networks), `keraslab run LESSON --quick` for every lesson,
 `keraslab run all --quick`, and the nine notebooks executed (`keraslab notebook --all --quick --execute`). Cold: an
-empty cache folder and no warm worker; warm: the same command again, the caches filled and the worker the cold run
-left behind listening (keraslab.cli.warm_start). Warm is the median of --repeats runs after the cold one. Each
-run's phases (metrics.json) are kept: where the time went.
+empty cache folder; warm: the same command again, the caches filled (and, for a baseline from before keraslab
+stopped leaving a warm worker behind, that worker listening: it is waited for, and stopped after the row). Warm is
+the median of --repeats runs after the cold one. Each run's phases (metrics.json) are kept: where the time went.
 Targets (warm, 2 cores, nothing else running): mnist <= 6 s, churn --quick <= 3 s, run all --quick <= 15 s, the
 nine notebooks <= 45 s; cold no slower than before.
 """
@@ -91,9 +91,9 @@ def measure(label: str, words: list[str], env: dict, repeats: int) -> dict:
 
 
 def wait_for_worker(folder: Path, seconds: float = 60.0) -> None:
-    """Warm means the caches filled and, where the code has them, the warm worker the cold run left behind
-    listening (keraslab.cli.warm_start): it imports for a few seconds after the cold run ends."""
-    if not folder.is_dir():  # code without workers, or a command they do not serve
+    """Warm means the caches filled and, for a baseline that had one (keraslab before 2026-12), the warm worker the
+    cold run left behind listening: it imported for a few seconds after the cold run ended."""
+    if not folder.is_dir():  # today's code: no worker
         return
     deadline = time.monotonic() + seconds
     while not list(folder.glob("*.sock")) and time.monotonic() < deadline:
@@ -141,13 +141,23 @@ def main(argv=None) -> int:
                 cold, warm = row["cold_s"], row["warm_s"]
                 print(f"{version:6s} {row['command']:40s} cold {cold:6.2f} s  warm {warm:6.2f} s{target}", flush=True)
                 if args.json:  # after every row: a long sitting that stops keeps what it measured
-                    result = {"machine": os.cpu_count(), "light_commands": light, "rows": rows}
+                    result = {"machine": machine(), "light_commands": light, "rows": rows}
                     Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     if args.json:
         Path(args.json).write_text(
-            json.dumps({"machine": os.cpu_count(), "light_commands": light, "rows": rows}, indent=1) + "\n"
+            json.dumps({"machine": machine(), "light_commands": light, "rows": rows}, indent=1) + "\n"
         )
     return 0
+
+
+def machine() -> dict:
+    """The CPU the figures come from (`lscpu`'s model name) and how many cores."""
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        lines = []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")), "unknown")
+    return {"cpu": model, "cores": os.cpu_count()}
 
 
 def synthetic_home(folder: Path, shared: Path) -> dict:

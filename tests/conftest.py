@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
-# no warm workers (keraslab.cli.warm_start) left behind by the commands the tests run: tests/cli/test_warm.py turns
-# them on where it tests them
-os.environ["KERASLAB_WORKER"] = "off"
 
 REPO = Path(__file__).resolve().parents[1]
 _real_connect = socket.socket.connect
@@ -139,7 +136,7 @@ def shipped_as_files(dest: Path) -> Path:
     import shutil
 
     from keraslab.datasets import REGISTRY
-    from keraslab.datasets.cache import SHIPPED
+    from keraslab.datasets.home import SHIPPED
 
     for spec in REGISTRY.values():
         for f in spec.files:
@@ -181,7 +178,7 @@ def quick_run(small_data_home, tmp_path_factory):
 
     def run(name: str, **values):
         from keraslab import lessons
-        from keraslab.run_folders import runner
+        from keraslab.running import one_lesson as runner
 
         key = (name, tuple(sorted(values.items())))
         if key not in cache:
@@ -191,7 +188,7 @@ def quick_run(small_data_home, tmp_path_factory):
             with pytest.MonkeyPatch.context() as mp:
                 mp.setenv("KERASLAB_CHECKSUMS", str(checksums))
                 out = tmp_path_factory.mktemp(name) / name
-                cache[key] = runner.run_lesson(lesson, values, out=out, quiet=True, offline=True)
+                cache[key] = tuple(runner.run_lesson(lesson, values, out=out, quiet=True, offline=True))
         return cache[key]
 
     return run

@@ -143,8 +143,8 @@ MUTANTS = (
         "bundle-stores-the-variance",
         "a bundle stores each numeric column's variance where its standard deviation belongs",
         "bundles/features.py",
-        '"scale": float(scaler.scale_[i]),',
-        '"scale": float(scaler.var_[i]),',
+        "(imputer.statistics_, scaler.mean_, scaler.scale_)",
+        "(imputer.statistics_, scaler.mean_, scaler.var_)",
         ("tests/serving/test_serving.py::test_json_preprocessing_equals_scikit_learn",),
     ),
 )

@@ -1,3 +1,3 @@
-from keraslab.cli.entry import run
+from keraslab.cli.main import run
 
 run()

@@ -4,9 +4,7 @@
                compiler's options and versions (a second run of a lesson compiles nothing new); at most
                COMPILE_CACHE_BYTES, the least recently used programs removed first (JAX's own eviction)
     decoded/   a data set's decoded arrays (keraslab.datasets.decoded), keyed by the source file's sha256
-    hashes/    each data file's sha256, keyed by the file's path, size, times and inode (keraslab.datasets.cache)
-    workers/   the sockets of the warm workers that serve `keraslab run` with its imports done
-               (keraslab.cli.warm_start)
+    hashes/    each data file's sha256, keyed by the file's path, size, times and inode (keraslab.datasets.home)
 
 The folder is $KERASLAB_CACHE, else ~/.cache/keraslab (beside the default data home, never inside a data home
 given by $KERASLAB_DATA, which may be read-only). KERASLAB_CACHE=off, or `keraslab run ... --no-cache`, turns

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import math
@@ -21,16 +20,11 @@ import numpy as np
 
 from keraslab.errors import UsageError
 
-CHUNK = 1 << 20
-
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """The hex sha256 of a file's bytes, read 1 MiB at a time."""
-    digest = hashlib.sha256()
+    """The hex sha256 of a file's bytes, read in blocks."""
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def jsonable(obj):
@@ -53,25 +47,6 @@ def jsonable(obj):
 def dumps_json(obj) -> str:
     """Indented JSON of `jsonable(obj)`, ending in a newline."""
     return json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
-
-
-DISK_ERRORS = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "read-only file system",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-}
-
-
-def disk_error(exc: OSError, path: str | os.PathLike | None = None) -> str | None:
-    """'PATH: no space left on the device' (or read-only, permission denied...) for an OSError of the disk; None for
-    any other error."""
-    reason = DISK_ERRORS.get(exc.errno)
-    if reason is None:
-        return None
-    where = exc.filename or path
-    return f"{where}: {reason}" if where else reason
 
 
 def umask_mode(fd: int) -> None:

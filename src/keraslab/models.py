@@ -1,7 +1,9 @@
-"""The course's Keras models, built fresh each call (seed first with keraslab.seeding.set_seed).
+"""Keras model builders for the library: `keraslab train`, the imbalance lab and the benchmarks, each built fresh
+per call (seed first with keraslab.seeding.set_seed). The lessons do not call them: each writes its model out in
+its own cell, where the learner reads it.
 
 Fixed against the course: several classes end in softmax (the course used sigmoid), layers get a keras.Input
-instead of input_shape, and the dropout network has real Dropout layers (the course had Dense(0.5)).
+instead of input_shape, and a dropout network has real Dropout layers (the course had Dense(0.5)).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from keraslab.backend import load_keras
 
 # The course's two table networks, each the hidden layers of one notebook (both versions of the course agree):
-CHURN_HIDDEN = (20, 12)  # the churn notebook's network (the churn lesson writes it out in its cell)
+CHURN_HIDDEN = (20, 12)  # the churn notebook's network (the churn lesson writes it out in its cell): the benchmark
 IMBALANCE_HIDDEN = (26, 15)  # the imbalance notebook's network: `train`, the imbalance lab and the benchmarks
 
 
@@ -76,7 +78,8 @@ def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True
 def binary_net(n_in: int, hidden: tuple[int, ...], *, dropout: float = 0.0, name: str = "binary_net"):
     """n_in -> hidden ReLU layers (each followed by Dropout(dropout) when dropout > 0) -> 1 sigmoid.
 
-    The churn lesson uses hidden=(20, 12); the imbalance lab (26, 15); the sonar lesson (60, 30, 15).
+    `keraslab train` and the imbalance lab use the imbalance notebook's hidden=(26, 15) (IMBALANCE_HIDDEN); the
+    benchmark's churn model the churn notebook's (20, 12) (CHURN_HIDDEN).
     """
     k = load_keras()
     layers = [k.Input((n_in,))]

@@ -1,6 +1,7 @@
 """Options declared once, with their types, defaults, help and accepted ranges: a lesson's parameters cell
 (papermill's convention: the code cell tagged `parameters`) is its option list, and `keraslab train` declares its
-options the same way (keraslab.bundles.train_options).
+options with the same Parameters, as the fields of a dataclass (`option`, `declared`:
+keraslab.bundles.train_options).
 
 Each line of the declaration states one option, once (in a lesson, where a learner sees and changes it):
 
@@ -17,9 +18,13 @@ of its own values when it starts (in Jupyter too): a bad value is one line in Ke
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import operator
 import re
+import shlex
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +76,8 @@ class Parameter:
     default: Any
     help: str = ""
     bound: Bound | None = None
+    many: bool = False  # a tuple of such values, written on a command line separated by commas
+    metavar: str | None = None  # what --help shows for its value (default: the name in capitals)
 
     @property
     def flag(self) -> str:
@@ -84,6 +91,7 @@ class Parameter:
             kind = self.bound.describe(self.type is int)
         else:
             kind = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[self.type]
+        kind = "a tuple of texts (on a command line: separated by commas)" if self.many else kind
         return f"{kind} or None" if self.optional else kind
 
     def invalid(self, value) -> UsageError:
@@ -98,6 +106,10 @@ class Parameter:
             if self.optional:
                 return None
             raise self.invalid(value)
+        if self.many:
+            if not isinstance(value, tuple | list) or not all(isinstance(v, self.type) for v in value):
+                raise self.invalid(value)
+            return tuple(value)
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
@@ -113,6 +125,8 @@ class Parameter:
         text = text.strip()
         if self.optional and text.lower() in NONE:
             return None
+        if self.many:
+            return self.check(tuple(v.strip() for v in text.split(",") if v.strip()))
         try:
             value = self._convert(text)
         except ValueError:
@@ -122,8 +136,10 @@ class Parameter:
     def as_words(self, value) -> list[str]:
         """The command-line words that give `value` (what `parse` reads back): ["--epochs", "3"], ["--no-quick"];
         [] for None (the option left out: the lesson chooses)."""
-        if value is None:
+        if value is None or (self.many and not value):
             return []
+        if self.many:
+            return [self.flag, ",".join(value)]
         if self.type is bool:
             return [self.flag if value else "--no-" + self.flag[2:]]
         return [self.flag, repr(value) if self.type is float else str(value)]
@@ -219,20 +235,62 @@ def parse_assignments(pairs: list[str], declared: dict[str, Parameter], *, lesso
     return values
 
 
-def check_values(values: dict[str, Any], declared: dict[str, Parameter], *, lesson: str, source: str) -> dict:
-    """Every value of `values` checked against its declaration (unknown names refused, naming the valid ones)."""
+def option(default, *, help: str, bound: Bound | None = None, choices: tuple | None = None, metavar: str | None = None):
+    """A field of an options dataclass, declared once: its default, help, and the range (`bound`) or `choices` it
+    accepts; its type is the field's annotation (int, float, str, bool, `T | None`, `tuple[str, ...]`). From it come
+    the command line's option, its --help, every check and the command that repeats a run (`declared`)."""
+    return dataclasses.field(default=default, metadata={"option": (help, bound, choices, metavar)})
+
+
+def declared(cls) -> dict[str, Parameter]:
+    """The options an options dataclass declares with `option(...)`, by name, in order."""
+    hints, found = typing.get_type_hints(cls), {}
+    for f in dataclasses.fields(cls):
+        if "option" not in f.metadata:
+            continue
+        help_, bound, choices, metavar = f.metadata["option"]
+        tp, optional, many = hints[f.name], False, False
+        if isinstance(tp, types.UnionType) and type(None) in tp.__args__:
+            tp, optional = next(a for a in tp.__args__ if a is not type(None)), True
+        if typing.get_origin(tp) is tuple:
+            tp, many = typing.get_args(tp)[0], True
+        if tp in (int, float) and bound is None:
+            raise ValueError(f"{cls.__name__}.{f.name} is a number and declares no range (bound=...)")
+        parameter = Parameter(f.name, tp, optional, choices, f.default, help_, bound, many, metavar)
+        parameter.check(f.default)  # a default the declaration refuses is the author's mistake: say so now
+        found[f.name] = parameter
+    return found
+
+
+def count(name: str, value, *, optional: bool = True):
+    """`value` checked as a count (an integer in [1, inf), or None when `optional`), in the words of every other
+    option's check: "Invalid value for `devices`. Expected an integer in [1, inf) or None. Received: devices=0"."""
+    return Parameter(name, int, optional, None, None, bound=Bound(1)).check(value)
+
+
+class Values(dict):
+    """Parameter values already checked against their declarations where they entered (`check_values`, or the
+    command line's options, each parsed by its Parameter): the code they are handed to trusts them."""
+
+
+def check_values(values: dict[str, Any], declared: dict[str, Parameter], *, lesson: str, source: str = "") -> Values:
+    """Every value of `values` checked against its declaration (unknown names refused, naming the valid ones);
+    `source` (where they came from: "--config FILE") heads the one line of a bad one."""
+    if isinstance(values, Values):
+        return values
+    where = f"{source}: " if source else ""
     unknown = [name for name in values if name not in declared]
     if unknown:
         raise UsageError(
-            f"{source}: the {lesson} lesson has no parameter(s) {', '.join(unknown)}; its parameters: "
+            f"{where}the {lesson} lesson has no parameter(s) {', '.join(unknown)}; its parameters: "
             f"{', '.join(declared)}"
         )
-    checked = {}
+    checked = Values()
     for name, value in values.items():
         try:
             checked[name] = declared[name].check(value)
         except UsageError as exc:
-            raise UsageError(f"{source}: {exc}") from None
+            raise UsageError(f"{where}{exc}") from None
     return checked
 
 
@@ -251,7 +309,5 @@ def set_values(source: str, values: dict[str, Any]) -> str:
 
 def command_words(values: dict, parameters: dict[str, Parameter]) -> str:
     """`values` as the options of a command line, quoted for a POSIX shell: "--epochs 3 --data-dir 'my data'"."""
-    import shlex
-
     words = [w for name, value in values.items() if name in parameters for w in parameters[name].as_words(value)]
     return shlex.join(words)

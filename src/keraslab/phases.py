@@ -15,13 +15,14 @@ up), counted once per process.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from keraslab import run_state
+from keraslab.files import process_start
 
 ORDER = ("start-up", "data", "compile", "training", "evaluation", "figures", "report")
 # JAX's duration events for turning a Python function into a program: tracing, lowering, and compiling it or
@@ -35,7 +36,6 @@ _COMPILE_EVENTS = (
 
 _PROCESS_START = time.perf_counter()  # the fallback clock: from the first import of this module
 _startup_claimed = False
-_current: contextvars.ContextVar[Timer | None] = contextvars.ContextVar("keraslab_phases", default=None)
 _listening = False
 
 
@@ -59,7 +59,8 @@ class Timer:
 
 
 def current() -> Timer | None:
-    return _current.get()
+    """The timer of the run in progress (keraslab.run_state), or None."""
+    return run_state.current().timer
 
 
 @contextlib.contextmanager
@@ -72,18 +73,14 @@ def recording(startup: bool = True):
         timer.add("start-up", process_age())
     if "jax" in sys.modules:  # else keraslab.backend.load_keras listens when it loads JAX
         listen_to_jax()
-    token = _current.set(timer)
-    try:
-        with phase("evaluation"):  # the lesson's own time: whatever no inner phase claims
-            yield timer
-    finally:
-        _current.reset(token)
+    with run_state.changed(timer=timer), phase("evaluation"):  # the lesson's own time: what no inner phase claims
+        yield timer
 
 
 @contextlib.contextmanager
 def phase(name: str):
     """Count the block's time as `name`, less what phases nested in it count (no-op when nothing records)."""
-    timer = _current.get()
+    timer = current()
     if timer is None:
         yield
         return
@@ -101,7 +98,7 @@ def phase(name: str):
 
 
 def on_jax_duration(event: str, duration: float, **_kwargs) -> None:
-    timer = _current.get()
+    timer = current()
     if timer is None or event not in _COMPILE_EVENTS:
         return
     timer.add("compile", duration)
@@ -119,30 +116,13 @@ def listen_to_jax() -> None:
         jax.monitoring.register_event_duration_secs_listener(on_jax_duration)
 
 
-def count_startup_from(started: float) -> None:
-    """Count this process's start-up from `started` (CLOCK_BOOTTIME seconds) rather than from its own start: a
-    command run by a warm worker (keraslab.cli.warm_start) counts from the start of the `keraslab` its caller ran."""
-    global _started_at
-    _started_at = started
-
-
-_started_at: float | None = None
-
-
-def process_start() -> float:
-    """When this process started, in CLOCK_BOOTTIME seconds (Linux: /proc/self/stat); OSError, ValueError or
-    IndexError where that cannot be read."""
-    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime: clock ticks after boot
-
-
 def process_age() -> float:
     """Seconds since this process started (Linux: from /proc/self/stat, so the interpreter's own start counts);
     elsewhere since this module was imported."""
+    ticks = process_start(os.getpid())  # clock ticks after boot, or None
     try:
-        started = process_start() if _started_at is None else _started_at
-        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
-    except (OSError, ValueError, IndexError, AttributeError):
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - int(ticks) / os.sysconf("SC_CLK_TCK"))
+    except (TypeError, ValueError, OSError, AttributeError):
         return time.perf_counter() - _PROCESS_START
 
 

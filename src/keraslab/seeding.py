@@ -7,13 +7,17 @@ import sys
 
 import numpy as np
 
+from keraslab.options import Bound, Parameter
+
 _pending: int | None = None  # a seed set before Keras was loaded, applied when keraslab.backend loads it
 
 
+# A seed, checked as every option is (a UsageError, a ValueError, in Keras's words)
+SEED = Parameter("seed", int, False, None, 0, bound=Bound(0, 2**32, hi_closed=False))
+
+
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**32:
-        raise ValueError(f"Invalid value for `seed`. Expected an integer in [0, 2**32). Received: seed={seed!r}")
-    return int(seed)
+    return SEED.check(int(seed) if isinstance(seed, np.integer) else seed)
 
 
 def set_seed(seed: int) -> int:

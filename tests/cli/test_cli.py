@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -461,3 +462,48 @@ def test_data_fetch_all_fetches_every_data_set_a_full_run_reads(capsys, tmp_path
     assert code == 0 and out.splitlines()[-1] == "8 dataset(s) complete, 0 missing, 0 bad"
     code, _, err = run_cli(capsys, "data", "fetch", "--data-dir", str(home))
     assert code == 2 and "name one dataset, or give --all" in _one_error_line(err)
+
+
+def _processes_marked(mark: str) -> list[str]:
+    """Every process (of this user) whose environment carries `mark`: a command's children and their descendants,
+    whether or not they left its session or were adopted by init."""
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if mark.encode() in (proc / "environ").read_bytes():
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc.name}: {command[:200]}")
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "churn", "--quick", "--offline", "--quiet"], ["data", "list"], ["run", "churn", "--bogus"]],
+    ids=["run", "light command", "usage error"],
+)
+def test_no_process_is_left_behind_after_a_command(tmp_path, argv):
+    """keraslab starts no daemon: once the command has exited, no process it started (a child, or a descendant that
+    detached) is still running. A warm worker left behind would carry the mark in its environment (negative control:
+    a command that backgrounds a `sleep` is found)."""
+    import time
+    import uuid
+
+    mark = f"KERASLAB_TEST_MARK={uuid.uuid4().hex}"
+    name, value = mark.split("=")
+    env = {**os.environ, name: value, "KERASLAB_DATA": str(tmp_path / "d")}
+    argv = [*argv, "--out", str(tmp_path / "run")] if argv[0] == "run" and "--bogus" not in argv else argv
+    subprocess.run([sys.executable, "-m", "keraslab", *argv], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+    time.sleep(1.0)  # a detaching child has had time to start
+    assert _processes_marked(mark) == []
+    # the check sees a process left behind: the shell exits at once, its `sleep` stays
+    subprocess.run(["sh", "-c", "sleep 5 >/dev/null 2>&1 &"], env=env, timeout=30)
+    left = _processes_marked(mark)
+    assert left and "sleep 5" in left[0]

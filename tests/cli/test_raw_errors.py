@@ -21,7 +21,7 @@ def test_notebook_out_naming_a_file(tmp_path, capsys):
 
 def test_serve_port_out_of_range(tmp_path, capsys):
     assert main(["serve", str(tmp_path), "--port", "70000"]) == 2
-    assert "Invalid value for `port`. Expected an integer in [1, 65535]. Received: 70000" in _one_line(capsys)
+    assert "Invalid value for `port`. Expected an integer in [1, 65535]. Received: port=70000" in _one_line(capsys)
 
 
 @pytest.mark.full_data("mnist/idx")
@@ -73,7 +73,7 @@ def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert f"run folder: {out}" in capsys.readouterr().out
     assert "$0_$50" in (out / "report.html").read_text() and (out / "model.keras").is_file()
-    from keraslab.run_folders import plots
+    from keraslab import plots
 
     fig = plots.curves({"$\\undefinedcommand$": [1.0, 0.5]}, title="[/x] $x_$")
     fig.canvas.draw()  # rendering parses nothing
@@ -82,10 +82,22 @@ def test_user_text_is_shown_as_text_by_matplotlib_and_rich(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["notebook", "losses", "--execute", "--timeout", "nan"], "--timeout nan: expected a positive, finite"),
-        (["notebook", "losses", "--execute", "--timeout", "inf"], "--timeout inf: expected a positive, finite"),
-        (["launch", "--processes", "2", "--timeout", "inf", "--", "run", "losses"], "Expected seconds > 0, finite"),
-        (["bench", "--samples", "-5"], "Invalid value for `samples`. Expected an integer >= 1"),
+        (
+            ["notebook", "losses", "--execute", "--timeout", "nan"],
+            "Invalid value for `timeout`. Expected a number in (0, inf) or None. Received: timeout=nan",
+        ),
+        (
+            ["notebook", "losses", "--execute", "--timeout", "inf"],
+            "Invalid value for `timeout`. Expected a number in (0, inf) or None. Received: timeout=inf",
+        ),
+        (
+            ["launch", "--processes", "2", "--timeout", "inf", "--", "run", "losses"],
+            "Invalid value for `timeout`. Expected a number in (0, inf). Received: timeout=inf",
+        ),
+        (
+            ["bench", "--samples", "-5"],
+            "Invalid value for `samples`. Expected an integer in [1, inf). Received: samples=-5",
+        ),
         (["train", "x.csv", "--target", "t", "--test-size", "nan"], "Invalid value for `test_size`"),
         (["train", "x.csv", "--target", "t", "--epochs", "inf"], "Invalid value for `epochs`"),
     ],

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from keraslab import datasets
-from keraslab.datasets import cache, download, registry, synthetic
+from keraslab.datasets import download, registry, synthetic
+from keraslab.datasets import home as cache
 from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, UsageError
 
 # --- the real files ------------------------------------------------------------------------------------------

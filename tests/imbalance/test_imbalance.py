@@ -238,7 +238,7 @@ def test_unknown_strategy_lists_the_valid_ones():
 
 def _lesson(tmp_path, shared_data, **values):
     from keraslab import lessons
-    from keraslab.run_folders import runner
+    from keraslab.running import one_lesson as runner
 
     lesson = lessons.get_lesson("imbalance")
     values = {"data_dir": str(shared_data), "quick": True, **values}

@@ -167,3 +167,59 @@ def test_the_parameters_cell_of_a_lesson_is_the_one_tagged():
     assert parameters_cell(cells, "churn").source.startswith("seed: int = 0")
     with pytest.raises(ValueError, match="has 0 cells tagged 'parameters'"):
         parameters_cell([c for c in cells if not c.is_parameters], "churn")
+
+
+def test_a_value_is_checked_once_in_one_function_whichever_way_it_enters(tmp_path, monkeypatch, capsys):
+    """`epochs=0` given on the command line, in a --config file, as `notebook --param`, in the parameters cell of a
+    notebook run in Jupyter (`begin` outside a command) and through the library: each time the same one line, from
+    the one function that checks a value (Parameter.check), called once for it. A good value given on the command
+    line is checked once for a whole run too (not again by the runner, the executor and `begin`)."""
+    import json
+
+    from keraslab import options
+    from keraslab.cli.main import main
+    from keraslab.lessons.record import begin
+    from keraslab.running import run_lesson
+
+    calls = []
+    real_check = options.Parameter.check
+
+    def spy(self, value):
+        calls.append((self.name, value))
+        return real_check(self, value)
+
+    monkeypatch.setattr(options.Parameter, "check", spy)
+    line = "Invalid value for `epochs`. Expected an integer in [1, inf) or None. Received: epochs=0"
+    lesson = lessons.get_lesson("gradient-descent")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"lesson": "gradient-descent", "epochs": 0}))
+    defaults = {name: p.default for name, p in lesson.parameters.items()}
+    ways = {
+        "command line": lambda: main(["run", "gradient-descent", "--epochs", "0"]),
+        "--config": lambda: main(["run", "gradient-descent", "--config", str(config)]),
+        "notebook --param": lambda: main(
+            ["notebook", "gradient-descent", "--param", "epochs=0", "--out", str(tmp_path)]
+        ),
+        "parameters cell": lambda: begin("gradient-descent", {**defaults, "epochs": 0}),
+        "library": lambda: run_lesson(lesson, {"epochs": 0}, out=tmp_path / "r"),
+    }
+    for way, enter in ways.items():
+        calls.clear()
+        try:
+            code = enter()
+        except (UsageError, SystemExit) as exc:
+            code, message = getattr(exc, "code", 2), str(exc)
+        else:
+            message = ""
+        err = capsys.readouterr().err
+        assert code == 2 and line in (message or err), (way, message, err)
+        if err:
+            assert len([x for x in err.splitlines() if x.startswith("keraslab: error:")]) == 1, way
+        assert calls.count(("epochs", 0)) == 1, (way, calls)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "gradient-descent.ipynb").exists()
+    calls.clear()
+    code = main(
+        ["run", "gradient-descent", "--quick", "--epochs", "3", "--quiet", "--offline", "--out", str(tmp_path / "g")]
+    )
+    assert code == 0 and calls.count(("epochs", 3)) == 1, calls
+    assert json.loads((tmp_path / "g" / "config.json").read_text())["epochs"] == 3

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from keraslab import datasets, lessons
-from keraslab.run_folders import runner
+from keraslab.running import one_lesson as runner
 
 EVERY_RUN_FILE = {"config.json", "manifest.json", "metrics.json", "lesson.ipynb", "report.md", "report.html"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from keraslab import lessons
 from keraslab.cli.main import main
-from keraslab.run_folders import runner
+from keraslab.running import one_lesson as runner
 
 
 def _run(name, tmp_path, shared_data=None, **values):

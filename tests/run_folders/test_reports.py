@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keraslab import lessons
+from keraslab import lessons, plots
 from keraslab.cli.main import main
-from keraslab.run_folders import plots
-from keraslab.run_folders.report import CSP, Result, fmt, pm, render_html, render_markdown, summary_frame
+from keraslab.run_folders.report import CSP, Report, ReportHead, fmt, pm, render_html, render_markdown, summary_frame
 
 
 def shown(folder) -> str:
@@ -54,7 +53,7 @@ def test_a_quick_dropout_run_draws_no_conclusion(quick_run):
 
 
 def test_a_full_run_on_real_data_has_no_tags(tmp_path, shared_data):
-    from keraslab.run_folders import runner
+    from keraslab.running import one_lesson as runner
 
     lesson = lessons.get_lesson("losses")  # full-size and fast
     folder, _ = runner.run_lesson(lesson, {}, out=tmp_path / "losses", quiet=True, offline=True)
@@ -110,11 +109,24 @@ def test_epoch_ticks_are_whole_numbers():
 
 
 def test_reports_carry_a_content_security_policy():
-    result = Result(title="t", summary={"a": 1.0})
-    page = render_html(result, {}, "keraslab run x", {})
+    report = Report(title="t", summary={"a": 1.0})
+    head = ReportHead(report.title, "made here", report.summary, reproduce="keraslab run x")
+    page = render_html(report.notebook(), head)
     assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in page
     assert CSP == "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    assert render_markdown(result, {}, "x").startswith("# t\n")
+    assert render_markdown(report.notebook(), head).startswith("# t\n")
+
+
+def test_a_bundle_report_shows_the_users_text_as_written():
+    """A bundle's report goes through the one renderer: text from the user's table is never markdown or a formula;
+    its `code` spans stay code, its tables and figures keep their order."""
+    report = Report(title="t", summary={"a": 1.0})
+    report.text("column '$0_$50' and **x** <b>, `code` _y_").table("scores", pd.DataFrame({"class": ["$0_$50"]}), "cap")
+    report.figure("curves", plots.curves({"loss": [1.0, 0.5]}, title="t"))
+    page = render_html(report.notebook(), ReportHead("t", "made here", {"a": 1.0}, body="The training"))
+    assert "column '$0_$50' and **x** &lt;b&gt;, <code>code</code> _y_" in page and "<svg" not in page
+    assert "<h2>The training</h2>" in page and "<td>$0_$50</td>" in page and "<em>cap</em>" in page
+    assert page.index("**x**") < page.index("<em>cap</em>") < page.index('alt="curves"')
 
 
 def test_lesson_help_shows_every_default_epochs_included(capsys):

@@ -7,7 +7,7 @@ The models and implementations are named here; the harness (and Keras, behind it
 from keraslab.bench.names import IMPLS, MODELS
 from keraslab.lazy import lazy_attributes
 
-__all__ = ["IMPLS", "MODELS", "print_report", "run_bench"]
+__all__ = ["IMPLS", "MODELS", "run_bench"]
 
 
-__getattr__ = lazy_attributes(__name__, {"print_report": "harness", "run_bench": "harness"})
+__getattr__ = lazy_attributes(__name__, {"run_bench": "harness"})

@@ -14,18 +14,17 @@ import statistics
 import subprocess
 import sys
 
+from keraslab.backend import BACKENDS
 from keraslab.bench.flops import BATCH, MODEL_FLOPS_PER_SAMPLE, matmul_gflops
 from keraslab.bench.keras_impl import EPOCHS_PER_UNIT
 from keraslab.bench.names import IMPLS, MODELS
 from keraslab.errors import KeraslabError, UsageError
+from keraslab.options import count
 from keraslab.run_folders.manifest import package_version
-
-BACKENDS = ("jax", "torch", "tensorflow")
-_BACKEND_MODULE = {"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}
 
 
 def installed_backends() -> list[str]:
-    return [b for b in BACKENDS if importlib.util.find_spec(_BACKEND_MODULE[b]) is not None]
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
 
 
 def _worker(arg: str, env_backend: str | None = None, timeout: float = 3600) -> dict:
@@ -130,10 +129,8 @@ def check_request(models, backends, devices, repeats: int, impls=IMPLS, samples:
     for d in devices:
         if d not in ("cpu", "gpu"):
             raise UsageError(f"Unknown device {d!r}. Expected cpu or gpu")
-    if repeats < 1:
-        raise UsageError(f"Invalid value for `repeats`. Expected an integer >= 1. Received: repeats={repeats}")
-    if samples is not None and samples < 1:
-        raise UsageError(f"Invalid value for `samples`. Expected an integer >= 1. Received: samples={samples}")
+    count("repeats", repeats, optional=False)
+    count("samples", samples)
 
 
 def run_bench(
@@ -203,68 +200,3 @@ def ratios(rows) -> list[dict]:
                 entry["gpu_speedup"] = cpu["epoch_seconds_median"] / r["epoch_seconds_median"]
         out.append(entry)
     return out
-
-
-def print_report(report: dict, console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console(markup=False)
-    if console.width < 140 and not console.is_terminal:
-        console = Console(width=140, markup=False)
-    m = report["machine"]
-    console.print(f"{m['cpu']}, {m['cores']} cores; float32 matmul {m['matmul_gflops']} GFLOP/s; {m['date_utc']}")
-    table = Table(title="keraslab bench (seconds per epoch)")
-    for col in (
-        "model",
-        "impl",
-        "backend",
-        "device",
-        "samples",
-        "median",
-        "min",
-        "max",
-        "samples/s",
-        "floor",
-        "x floor",
-        "kernels",
-        "x kernels",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("model", "impl", "backend", "device") else "right", no_wrap=True
-        )
-    for r in report["rows"]:
-        floor, kern = r["floor_seconds"], r.get("kernel_seconds")
-        table.add_row(
-            r["model"],
-            r["impl"],
-            r["backend"],
-            r["device"],
-            str(r["samples"]),
-            f"{r['epoch_seconds_median']:.3f}",
-            f"{r['epoch_seconds_min']:.3f}",
-            f"{r['epoch_seconds_max']:.3f}",
-            f"{r['samples_per_second']:,.0f}",
-            f"{floor:.3f}" if floor else "-",
-            f"{r['epoch_seconds_median'] / floor:.2f}" if floor else "-",
-            f"{kern:.3f}" if kern else "-",
-            f"{r['epoch_seconds_median'] / kern:.2f}" if kern else "-",
-        )
-    console.print(table)
-    if any(r.get("kernel_seconds") for r in report["rows"]):
-        console.print(
-            "floor: the epoch's FLOPs at the best matmul rate; kernels: the epoch's matrix products alone, as XLA "
-            "runs them at this batch size (keraslab.bench.kernels)"
-        )
-    for r in report["rows"]:
-        if "run_seconds_median" in r:
-            console.print(
-                f"{r['model']} / {r['impl']} / {r['backend']} / {r['device']}: {r['run_epochs']} epochs in "
-                f"{r['run_seconds_median']:.2f} s (median)"
-            )
-    for e in report["ratios"]:
-        parts = [f"{k.replace('_', ' ')} {v:.2f}x" for k, v in e.items() if isinstance(v, float)]
-        if parts:
-            console.print(f"{e['model']} ({e['backend']}, {e['device']}): " + ", ".join(parts))
-    for note in report["notes"]:
-        console.print(note)

@@ -6,13 +6,14 @@
 - features: `FeatureSpec`, the fitted preprocessing as plain JSON with a NumPy transform
 - rows: what a row is, one rule for `predict`, the server and the Python API
 - bundle: `load` (verified, safe mode) and `Bundle.predict_frame` / `predict_records`
-- train_options: `train`'s options, declared once (parser, help, checks, the command that trains again)
+- train_options: `TrainOptions`, `train`'s options declared once (parser, help, checks, the command that trains
+  again)
 - writing: what every bundle writes
 
 The HTTP service for a bundle is keraslab.serving.
 """
 
-import importlib
+from keraslab.lazy import lazy_attributes
 
 # imported when first used: `keraslab train --help` reads keraslab.bundles.train_options without loading Keras or pandas
 _WHERE = {
@@ -21,13 +22,8 @@ _WHERE = {
     "load": "bundle",
     "verify": "bundle",
     "FeatureSpec": "features",
-    "TrainOptions": "train",
+    "TrainOptions": "train_options",
     "train_table": "train",
 }
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'keraslab.bundles' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"keraslab.bundles.{_WHERE[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)

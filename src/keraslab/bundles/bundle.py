@@ -16,7 +16,7 @@ import pandas as pd
 
 from keraslab.backend import current_backend, load_keras
 from keraslab.bundles.features import FeatureSpec
-from keraslab.bundles.labelled_rows import TargetKind
+from keraslab.bundles.labelled_rows import is_binary
 from keraslab.bundles.rows import check_rows
 from keraslab.errors import DataFormatError, KeraslabError
 from keraslab.files import sha256_file
@@ -99,7 +99,7 @@ def _refuse_links(folder: Path, path: Path) -> None:
         )
 
 
-class Bundle(TargetKind):
+class Bundle:
     """A loaded, verified bundle: predict_frame(df) -> DataFrame of probabilities and labels."""
 
     def __init__(self, folder: Path, model, features: FeatureSpec, schema: dict, metrics: dict, manifest: dict):
@@ -110,6 +110,14 @@ class Bundle(TargetKind):
         self.task = schema["target"].get("task", "classification")
         self.scale = schema["target"].get("scale")  # a regression's target: {"mean", "std"} of the training part
         self.forward = _compiled_predict(model)  # the model on one batch; it only sees padded_sizes() rows
+
+    @property
+    def binary(self) -> bool:
+        return is_binary(self.task, self.labels)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     def warm_up(self) -> None:
         """Compile the model for every padded batch size now (the server does this at start-up), so that no
@@ -136,27 +144,12 @@ class Bundle(TargetKind):
     def predict_values(self, X: np.ndarray) -> np.ndarray:
         """A regression's answers, in the target's own units."""
         out = self._predict_padded(np.ascontiguousarray(X, dtype=np.float32))[:, 0].astype(np.float64)
-        values = out * self.scale["std"] + self.scale["mean"]
-        bad = ~np.isfinite(values)
-        if bad.any():
-            raise DataFormatError(
-                f"row {int(np.flatnonzero(bad)[0])}: the model gives no finite value for it (its values are too "
-                f"extreme for float32)"
-            )
-        return values
+        return _all_finite(out * self.scale["std"] + self.scale["mean"], "value")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """(n, n_classes) probabilities in the order of schema labels."""
-        p = self._predict_padded(np.ascontiguousarray(X, dtype=np.float32))
-        bad = ~np.isfinite(p).all(axis=1)
-        if bad.any():  # never let NaN reach a label (NaN >= threshold is False: a silent negative)
-            raise DataFormatError(
-                f"row {int(np.flatnonzero(bad)[0])}: the model gives no finite probability for it (its values are "
-                f"too extreme for float32)"
-            )
-        if p.shape[1] == 1:
-            return np.hstack([1.0 - p, p])
-        return p
+        p = _all_finite(self._predict_padded(np.ascontiguousarray(X, dtype=np.float32)), "probability")
+        return np.hstack([1.0 - p, p]) if p.shape[1] == 1 else p
 
     def label_of(self, proba: np.ndarray) -> list:
         if self.binary:
@@ -183,6 +176,23 @@ class Bundle(TargetKind):
             {**{n: float(p) for n, p in zip(names, row, strict=True)}, "label": lab}
             for row, lab in zip(proba, labels, strict=True)
         ], warnings
+
+    def predict_csv(
+        self, csv, output, *, id_column: str | None = None, allow_missing: bool = False
+    ) -> tuple[int, list[str]]:
+        """`keraslab predict`: every row of the CSV file `csv` predicted (the rule of keraslab.bundles.rows; an error
+        names the file), written to the CSV file `output` atomically (nothing written on an error). Returns (rows
+        predicted, warnings)."""
+        from keraslab.datasets import read_csv
+        from keraslab.files import atomic_write_text
+
+        frame = read_csv(csv, required=[id_column] if id_column else None)
+        try:
+            out, warnings = self.predict_frame(frame, id_column=id_column, allow_missing=allow_missing)
+        except KeraslabError as exc:
+            raise type(exc)(f"{csv}: {exc}") from None
+        atomic_write_text(output, out.to_csv(index=False))
+        return len(out), warnings
 
     def predict_frame(
         self, frame: pd.DataFrame, id_column: str | None = None, *, allow_missing: bool = False
@@ -331,3 +341,15 @@ def _check_together(folder: Path, model, features: FeatureSpec, schema: dict, me
         )
     if not isinstance(metrics, dict) or not isinstance(metrics.get("summary", {}), dict):
         raise BundleError(f"{folder / 'metrics.json'}: expected a JSON object with a 'summary' object")
+
+
+def _all_finite(answers: np.ndarray, what: str) -> np.ndarray:
+    """`answers` (one row each), if every row is finite: NaN never reaches an answer (NaN >= threshold is False: a
+    silent negative); else a DataFormatError naming the first row."""
+    bad = ~np.isfinite(answers).all(axis=tuple(range(1, answers.ndim)))
+    if bad.any():
+        raise DataFormatError(
+            f"row {int(np.flatnonzero(bad)[0])}: the model gives no finite {what} for it (its values are too "
+            f"extreme for float32)"
+        )
+    return answers

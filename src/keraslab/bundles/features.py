@@ -56,14 +56,8 @@ class FeatureSpec:
         if "numeric" in t:
             imputer, scaler = t["numeric"].steps[0][1], t["numeric"].steps[1][1]
             for i, name in enumerate(prep.roles_.numeric):
-                spec.numeric.append(
-                    {
-                        "name": name,
-                        "median": float(imputer.statistics_[i]),
-                        "mean": float(scaler.mean_[i]),
-                        "scale": float(scaler.scale_[i]),
-                    }
-                )
+                median, mean, scale = (float(v[i]) for v in (imputer.statistics_, scaler.mean_, scaler.scale_))
+                spec.numeric.append({"name": name, "median": median, "mean": mean, "scale": scale})
         if "yes_no" in t:
             for i, name in enumerate(prep.roles_.yes_no):
                 values = sorted({str(v).strip() for v in frame[name].dropna().unique()})

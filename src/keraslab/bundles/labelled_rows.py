@@ -27,23 +27,13 @@ MIN_VALIDATION_PER_CLASS = 20  # rows of each class the validation slice needs b
 SMALL_TEST_ROWS, SMALL_TEST_PER_CLASS = 30, 5
 
 
-class TargetKind:
-    """What a target is, from its `task` and `labels`: a table's (LabelledTable) and a bundle's (Bundle)."""
-
-    task: str
-    labels: list
-
-    @property
-    def binary(self) -> bool:
-        return self.task == "classification" and len(self.labels) == 2
-
-    @property
-    def regression(self) -> bool:
-        return self.task == "regression"
+def is_binary(task: str, labels: list) -> bool:
+    """Whether a target of this task and labels (a table's, a bundle's) is a yes/no one: two classes."""
+    return task == "classification" and len(labels) == 2
 
 
 @dataclass
-class LabelledTable(TargetKind):
+class LabelledTable:
     """The table's features and its target: classes encoded 0..k-1 (for two classes, 1 is the positive class), or
     for a regression the numbers themselves (`labels` empty)."""
 
@@ -53,6 +43,14 @@ class LabelledTable(TargetKind):
     counts: pd.Series  # rows per label (empty for a regression)
     task: str = "classification"  # or "regression"
     why: str = ""  # how the task and, for two classes, the positive class were chosen (said in the log and report)
+
+    @property
+    def binary(self) -> bool:
+        return is_binary(self.task, self.labels)
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
 
 @dataclass

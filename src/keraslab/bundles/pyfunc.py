@@ -22,10 +22,6 @@ with warnings.catch_warnings():
     except ImportError:  # pragma: no cover - the class is only defined for MLflow
         PythonModel = object
 
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=".*type hint.*", category=UserWarning)
-
     class BundleModel(PythonModel):
         """The bundle folder is the model's one artifact, loaded (verified, in Keras's safe mode) by keraslab."""
 
@@ -62,3 +58,11 @@ def pyfunc_for(folder: str | Path) -> tuple[PythonModel, dict[str, str]] | None:
         return BundleModel(), {"bundle": str(folder)}
     models = [folder / "model.keras"] if (folder / "model.keras").is_file() else sorted(folder.glob("*.keras"))
     return (KerasFileModel(), {"model": str(models[0])}) if models else None
+
+
+def track(folder: str | Path, tracker: str = "mlflow") -> str:
+    """Log a finished run folder or bundle, with its model, to the tracker; returns the tracker's run id (a
+    TrackingError, one line, if the store fails: the folder stays whole)."""
+    from keraslab.run_folders.tracking import log_folder
+
+    return log_folder(folder, tracker, model=pyfunc_for(folder))

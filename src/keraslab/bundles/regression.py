@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from keraslab import models, training
+from keraslab import models, plots, training
 from keraslab.bundles.writing import bundle_schema, describe_inputs, write_bundle
-from keraslab.run_folders import plots
-from keraslab.run_folders.report import Result
+from keraslab.run_folders.report import Report
 from keraslab.seeding import set_seed
 
 
@@ -69,7 +68,7 @@ def train_regression(csv: Path, table, split, roles, features, options, out, log
     target = {"labels": [], "positive": None, "threshold": None, "task": "regression", "why": table.why}
     schema = bundle_schema(features, roles, options, {**target, "scale": {"mean": mean, "std": std}})
     frame = pd.DataFrame(rows).T.rename_axis("on the test part").reset_index()
-    result = Result(
+    result = Report(
         title=f"keraslab train: {csv.name} -> {options.target} (regression)",
         summary=summary,
         history=training.history_frame(history),

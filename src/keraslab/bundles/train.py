@@ -9,17 +9,15 @@ the training part (maximum F1), never on the test part. Every strategy of kerasl
 from __future__ import annotations
 
 import os
-import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from keraslab import models, training
+from keraslab import models, plots, training
 from keraslab.bundles.features import FeatureSpec, blank_cells
 from keraslab.bundles.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
-from keraslab.bundles.train_options import TRAIN_OPTIONS
+from keraslab.bundles.train_options import TrainOptions
 from keraslab.bundles.writing import bundle_schema as schema_of
 from keraslab.bundles.writing import capped_lines, describe_inputs, write_bundle
 from keraslab.errors import UsageError
@@ -33,58 +31,10 @@ from keraslab.imbalance import (
     ensemble_combine,
     training_inputs,
 )
-from keraslab.run_folders import evaluation, plots
-from keraslab.run_folders.report import Result
+from keraslab.metrics import classification
+from keraslab.run_folders.report import Report
 from keraslab.seeding import set_seed
 from keraslab.tables import ColumnRoles, TablePreprocessor, infer_roles
-
-_D = {name: p.default for name, p in TRAIN_OPTIONS.items()}  # the declared defaults (keraslab.bundles.train_options)
-
-
-@dataclass
-class TrainOptions:
-    """`keraslab train`'s options (declared once in keraslab.bundles.train_options), for the library."""
-
-    target: str
-    drop: tuple[str, ...] = ()
-    imbalance: str = _D["imbalance"]
-    epochs: int = _D["epochs"]
-    seed: int = _D["seed"]
-    test_size: float = _D["test_size"]
-    tune_threshold: bool = _D["tune_threshold"]
-    max_categories: int = _D["max_categories"]
-    task: str | None = _D["task"]
-    positive: str | None = _D["positive"]
-    quiet: bool = False
-    validation_size: float = _D["validation_size"]
-    batch_size: int = _D["batch_size"]
-    hidden: tuple[int, ...] = models.IMBALANCE_HIDDEN  # library only: the imbalance notebook's 26-15 network
-
-    def check(self) -> None:
-        """Every declared option checked against its declaration (a bad one: UsageError, one line)."""
-        for name, p in TRAIN_OPTIONS.items():
-            value = ",".join(self.drop) if name == "drop" else getattr(self, name)
-            p.check(value)
-        if not self.target:
-            raise UsageError("Invalid value for `target`. Expected the name of a column. Received: target=''")
-
-    def command(self, csv: str | os.PathLike, out: str | os.PathLike) -> str:
-        """The `keraslab train` command that trains this bundle again: every declared option that differs from its
-        default (a library-only `hidden` that differs is named after it)."""
-        args = ["keraslab", "train", str(csv), "--target", self.target]
-        for name, p in TRAIN_OPTIONS.items():
-            value = ",".join(self.drop) if name == "drop" else getattr(self, name)
-            if name == "target" or value == p.default:
-                continue
-            if p.type is bool:
-                args.append(p.flag if value else f"--no-{p.flag[2:]}")
-            else:
-                args += [p.flag, str(value)]
-        args += ["--out", str(out)]
-        line = shlex.join(args)
-        return line + (
-            f"  # through the library, with hidden={self.hidden!r}" if self.hidden != models.IMBALANCE_HIDDEN else ""
-        )
 
 
 def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.PathLike, log=print) -> tuple[Path, dict]:
@@ -130,7 +80,7 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     p_test, y_test = proba(split.test), table.y[split.test]
     y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
     summary = scores(y_test, y_pred, p_test, table)
-    cls = evaluation.classification(y_test, y_pred, table.labels)
+    cls = classification(y_test, y_pred, table.labels)
     for line in honest_lines(table, split, y_test, y_pred, threshold):
         log(line)
     schema = bundle_schema(features, roles, table, options, threshold)
@@ -264,8 +214,8 @@ def _report(
     summary: dict,
     cls: dict,
     history: pd.DataFrame,
-) -> Result:
-    result = Result(title=f"keraslab train: {csv.name} -> {options.target}", summary=summary, history=history)
+) -> Report:
+    result = Report(title=f"keraslab train: {csv.name} -> {options.target}", summary=summary, history=history)
     classes = ", ".join(f"{lab} ({table.counts[lab]})" for lab in table.labels)
     held = (
         ""

@@ -12,7 +12,7 @@ from keraslab.bundles.features import FeatureSpec
 from keraslab.files import sha256_file
 from keraslab.run_folders.folder import RunDir
 from keraslab.run_folders.manifest import build_manifest
-from keraslab.run_folders.report import Result, figure_png, render_html
+from keraslab.run_folders.report import Report, ReportHead, render_html
 
 
 def capped_lines(features: FeatureSpec) -> list[str]:
@@ -55,7 +55,7 @@ def bundle_schema(features: FeatureSpec, roles, options, target: dict) -> dict:
     }
 
 
-def describe_inputs(result: Result, split, roles, features: FeatureSpec) -> None:
+def describe_inputs(result: Report, split, roles, features: FeatureSpec) -> None:
     """The report's lines on what the figures mean and what went in: the split's notes, the inferred columns, the
     capped categorical columns."""
     for note in split.notes:
@@ -72,7 +72,7 @@ def write_bundle(
     schema: dict,
     summary: dict,
     extra: dict,
-    result: Result,
+    result: Report,
     command: str,
     options,  # keraslab.bundles.train.TrainOptions (not imported: train imports this module)
     csv: Path,
@@ -94,9 +94,20 @@ def write_bundle(
                 "history": result.history.to_dict(orient="list") if result.history is not None else None,
             },
         )
-        pngs = {name: figure_png(fig) for name, fig in result.figures.items()}
-        run.write_text("report.html", render_html(result, manifest, command, pngs))
+        run.write_text("report.html", render_html(result.notebook(), _report_head(result, manifest, command, csv)))
         write_manifest(
             run.staging,
             {"created_by": {k: manifest[k] for k in ("keraslab", "versions", "backend", "created_utc", "git_commit")}},
         )
+
+
+def _report_head(result: Report, manifest: dict, command: str, csv: Path) -> ReportHead:
+    made = (
+        f"Trained on {csv.name}, seed {manifest.get('seed')}; backend {manifest.get('backend')}, keras "
+        f"{manifest.get('versions', {}).get('keras')}, keraslab {manifest.get('keraslab')}; "
+        f"{manifest.get('created_utc')}."
+    )
+    footer = (
+        f"keraslab {manifest.get('keraslab')}, backend {manifest.get('backend')}, created {manifest.get('created_utc')}"
+    )
+    return ReportHead(result.title, made, result.summary, reproduce=command, footer=footer, body="The training")

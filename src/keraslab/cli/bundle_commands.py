@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
 
-from keraslab.backend import use_backend
-from keraslab.cli.common import add_declared, command, print_summary, split_list
-from keraslab.errors import KeraslabError, UsageError
+from keraslab.cli.common import add_declared, add_flags, command, print_summary, track
+from keraslab.errors import UsageError
 from keraslab.imbalance import REGISTRY
 from keraslab.run_folders.folder import utc_stamp
 
@@ -17,25 +15,6 @@ ALLOW_MISSING = (
     "fill any missing value (absent, null, blank) as in training, and say so; without it a column that had no "
     "missing value in training is required"
 )
-
-
-def _in_range(name: str, lo: float, hi: float, kind=int):
-    """An argparse type: `kind` of the text, in [lo, hi] for integers, (lo, hi) for numbers; one line naming `name`
-    otherwise (NaN and the infinities are never inside)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not (lo <= value <= hi if kind is int else lo < value < hi):
-            interval, what = (f"[{lo}, {hi}]", "an integer") if kind is int else (f"({lo}, {hi})", "a number")
-            raise argparse.ArgumentTypeError(
-                f"Invalid value for `{name}`. Expected {what} in {interval}. Received: {text}"
-            )
-        return value
-
-    return parse
 
 
 def add_commands(sub) -> None:
@@ -57,13 +36,7 @@ def add_commands(sub) -> None:
     parser.add_argument("--target", required=True, help="the column to predict")
     add_declared(parser, {n: p for n, p in TRAIN_OPTIONS.items() if n != "target"}, "training options")
     parser.add_argument("--out", metavar="DIR", help="the bundle folder (default: bundles/<csv>-<UTC time>)")
-    parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
-    parser.add_argument(
-        "--track",
-        metavar="mlflow",
-        help="also log the bundle to MLflow (options, metrics per epoch, report) at $MLFLOW_TRACKING_URI, else "
-        "MLflow's default store (default: $KERASLAB_TRACKING, else none)",
-    )
+    add_flags(parser, "backend", "track")
 
     parser = command(
         sub,
@@ -78,7 +51,7 @@ def add_commands(sub) -> None:
     parser.add_argument("--output", required=True, metavar="PREDICTIONS.csv", help="where the predictions go (CSV)")
     parser.add_argument("--id-column", help="a column to copy to the output as the row id")
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
-    parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+    add_flags(parser, "backend")
 
     parser = command(
         sub,
@@ -89,25 +62,8 @@ def add_commands(sub) -> None:
     )
     parser.add_argument("bundle", metavar="BUNDLE", help="a folder keraslab train wrote")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=_in_range("port", 1, 65535), default=8000, help="port, 1 to 65535 (default: 8000)"
-    )
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
-    parser.add_argument(
-        "--client-timeout",
-        type=_in_range("client_timeout", 0, float("inf"), float),
-        default=10.0,
-        metavar="SECONDS",
-        help="drop a client that has not sent its request's headers, or then its body, within SECONDS (default: 10)",
-    )
-    parser.add_argument(
-        "--max-connections",
-        type=_in_range("max_connections", 1, 65535),
-        default=200,
-        metavar="N",
-        help="serve at most N connections and requests at once; the rest get 503 (default: 200)",
-    )
-    parser.add_argument("--backend", help="Keras backend (default: $KERAS_BACKEND, else jax)")
+    add_flags(parser, "port", "client_timeout", "max_connections", "backend")
     parser.add_argument(
         "--allow-host",
         action="append",
@@ -119,16 +75,13 @@ def add_commands(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    use_backend(args.backend)
-    from keraslab.bundles import TrainOptions, train_table
-    from keraslab.bundles.train_options import TRAIN_OPTIONS
-    from keraslab.cli.run_output import track
+    from keraslab.bundles import train_table
+    from keraslab.bundles.train_options import TRAIN_OPTIONS, TrainOptions
     from keraslab.run_folders.tracking import tracker_from
 
     tracker = tracker_from(args.track)  # checked before any work
 
     given = {name: getattr(args, name) for name in TRAIN_OPTIONS if getattr(args, name) is not None}
-    given["drop"] = tuple(split_list(given.get("drop", "")))
     options = TrainOptions(**given, quiet=args.quiet)
     out = args.out or str(Path("bundles") / f"{Path(args.csv).stem}-{utc_stamp()}")
     folder, summary = train_table(args.csv, options, out, log=(lambda m: None) if args.quiet else print)
@@ -139,29 +92,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    use_backend(args.backend)
     from keraslab.bundles import load
-    from keraslab.datasets import read_csv
-    from keraslab.files import atomic_write_text
 
-    bundle = load(args.bundle)
-    frame = read_csv(args.csv, required=[args.id_column] if args.id_column else None)
-    try:
-        out, warnings = bundle.predict_frame(frame, id_column=args.id_column, allow_missing=args.allow_missing)
-    except KeraslabError as exc:
-        raise type(exc)(f"{args.csv}: {exc}") from None
+    rows, warnings = load(args.bundle).predict_csv(
+        args.csv, args.output, id_column=args.id_column, allow_missing=args.allow_missing
+    )
     for w in warnings:
         print(f"keraslab: warning: {w}", file=sys.stderr)
-    atomic_write_text(args.output, out.to_csv(index=False))
     if not args.quiet:
-        print(f"{len(out)} prediction{'s' if len(out) != 1 else ''} -> {args.output}")
+        print(f"{rows} prediction{'s' if rows != 1 else ''} -> {args.output}")
     return 0
 
 
 def cmd_serve(args) -> int:
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
         raise UsageError("keraslab serve needs FastAPI and uvicorn: pip install 'keraslab[serve]'")
-    use_backend(args.backend)
     from keraslab.serving.app import serve
 
     serve(

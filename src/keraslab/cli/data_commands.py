@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 from keraslab import datasets
-from keraslab.cli.common import Parser, add_data_home, add_offline, command, console, fail
+from keraslab.cli.common import Parser, add_flags, command, fail, print_table
 from keraslab.errors import UsageError
 
 
 def add_commands(sub) -> None:
     data = sub.add_parser("data", help="list, verify, fetch and import datasets")
     actions = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=Parser, required=True)
-    add_data_home(
-        command(
-            actions,
-            "list",
-            cmd_list,
-            help="datasets, their files, and whether they are present (in the data home, or shipped with keraslab) "
-            "and verified",
-        )
+    parser = command(
+        actions,
+        "list",
+        cmd_list,
+        help="datasets, their files, and whether they are present (in the data home, or shipped with keraslab) "
+        "and verified",
     )
+    add_flags(parser, "data_dir")
     parser = command(
         actions,
         "verify",
         cmd_verify,
         help="check the files' hashes: NAME exits 1 unless all are there and good; no NAME exits 1 on a bad file",
     )
-    add_data_home(parser)
+    add_flags(parser, "data_dir")
     parser.add_argument("name", nargs="?", help="one dataset (default: all)")
     parser = command(
         actions,
@@ -33,13 +32,11 @@ def add_commands(sub) -> None:
         cmd_fetch,
         help="download a dataset into the data home (one that ships with keraslab is only verified)",
     )
-    add_data_home(parser)
-    add_offline(parser)
+    add_flags(parser, "data_dir", "offline")
     parser.add_argument("name", nargs="?", help="one dataset")
     parser.add_argument("--all", action="store_true", help="every dataset: all that a full run of every lesson needs")
     parser = command(actions, "show", cmd_show, help="load a dataset through its parser and describe what it holds")
-    add_data_home(parser)
-    add_offline(parser)
+    add_flags(parser, "data_dir", "offline")
     parser.add_argument("name")
     parser = command(
         actions,
@@ -48,32 +45,21 @@ def add_commands(sub) -> None:
         help="copy a file, or a folder of files (the four MNIST idx files), you downloaded by hand into the data "
         "home, after checking each",
     )
-    add_data_home(parser)
+    add_flags(parser, "data_dir")
     parser.add_argument("name", help=f"the data set: {', '.join(datasets.REGISTRY)}")
     parser.add_argument("path", help="a file, or a folder holding the data set's files (recognised by their hash)")
 
 
 def cmd_list(args) -> int:
-    from rich.table import Table
-
-    table = Table(title=f"datasets in {datasets.data_home(args.data_dir)}")
-    for col in ("name", "files", "present", "verified", "size", "description"):
-        table.add_column(col)
+    rows = []
     for name, spec in datasets.REGISTRY.items():
         found = datasets.status([name], args.data_dir)
-        present = sum(s.present for s in found)
-        verified = sum(s.verified for s in found)
-        size = sum(s.size or 0 for s in found)
+        present, verified, n = sum(s.present for s in found), sum(s.verified for s in found), len(found)
         shipped = " (shipped)" if found and all(s.shipped for s in found) else ""
-        table.add_row(
-            name,
-            str(len(found)),
-            f"{present}/{len(found)}{shipped}",
-            f"{verified}/{len(found)}",
-            _size(size) if present else "-",
-            spec.description,
-        )
-    console().print(table)
+        size = _size(sum(s.size or 0 for s in found)) if present else "-"
+        rows.append((name, n, f"{present}/{n}{shipped}", f"{verified}/{n}", size, spec.description))
+    columns = ("name", "files", "present", "verified", "size", "description")
+    print_table(f"datasets in {datasets.data_home(args.data_dir)}", columns, rows, left=len(columns))
     return 0
 
 
@@ -121,7 +107,7 @@ def cmd_fetch(args) -> int:
     for name in datasets.REGISTRY if args.all else [datasets.get_spec(args.name).name]:
         paths = datasets.dataset_paths(name, data_dir=args.data_dir, offline=args.offline, quiet=args.quiet)
         for file, path in paths.items():
-            if path.is_relative_to(datasets.cache.SHIPPED):
+            if path.is_relative_to(datasets.home.SHIPPED):
                 print(f"{name}: {file} ships with keraslab, verified ({path})")
             else:
                 print(f"{name}: {file} -> {path} (verified)")

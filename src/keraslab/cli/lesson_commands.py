@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
-from keraslab import caches, lessons
-from keraslab.backend import BACKENDS, use_backend
-from keraslab.cli.common import Parser, add_declared, command, jobs_for, print_summary
-from keraslab.cli.run_output import print_phases, show_outcomes, track
+from keraslab import lessons
+from keraslab.cli.common import (
+    FLAGS,
+    Parser,
+    add_declared,
+    add_flags,
+    command,
+    console,
+    count_of,
+    jobs_for,
+    print_phases,
+    print_summary,
+    track,
+)
 from keraslab.distributed import runtime
-from keraslab.options import Parameter, check_values
-from keraslab.run_folders.folder import CHECKPOINT_POLICIES, default_run_dir, read_config, runs_root_for
-from keraslab.run_folders.stand_in import stand_in_from, stand_in_hint
-from keraslab.run_folders.tracking import TrackingError, tracker_from
+from keraslab.options import Parameter, Values
+from keraslab.run_folders.folder import default_run_dir, runs_root_for
+from keraslab.run_folders.tracking import tracker_from
 
 # What `run all` passes to every lesson that has the parameter.
 COMMON = ("seed", "quick", "epochs", "data_dir")
-# Keys of a run's config.json that are how it ran, not parameters (config.json files of keraslab before 0.2).
-RUN_KEYS = ("offline", "quiet")
-# `run all`'s exit status when some lessons were skipped for missing data and none failed (0: all ran; 1: one failed)
+# `run all`'s exit status when some lessons were skipped for missing data and none failed (keraslab.running)
 SKIPPED_EXIT = 3
 ALL_SUMMARY = "every lesson in the course's order, into one folder each, and an index page"
 
@@ -72,66 +80,18 @@ def add_commands(sub) -> None:
 def _add_run_options(parser: argparse.ArgumentParser, *, one_lesson: bool, seeds: Parameter | None = None) -> None:
     own = None if seeds is None else f"{seeds.help} (default: {seeds.default})".replace("%", "%%")  # the lesson's
     help_ = own or "run N consecutive seeds from --seed; report mean ± sd (default: 1)"
-    parser.add_argument("--seeds", type=int, metavar="N", help=help_)
-    parser.add_argument(
-        "--out", metavar="DIR", help="write the run folder exactly here (default: runs/<lesson>/<UTC time>-seed<N>)"
-    )
-    parser.add_argument("--backend", help=f"Keras backend: {', '.join(BACKENDS)} (default: $KERAS_BACKEND, else jax)")
-    parser.add_argument("--offline", action="store_true", help="never download; fail if a file is missing")
-    if one_lesson:
-        parser.add_argument(
-            "--config", metavar="FILE", help="a run's config.json to repeat it (options given here override it)"
-        )
-        parser.add_argument(
-            "--resume",
-            action="store_true",
-            help="continue a killed run from its checkpoints (the --out folder, else the lesson's "
-            "newest unfinished run); the options must match the first run's",
-        )
-    parser.add_argument(
-        "--track",
-        metavar="mlflow",
-        help="also log the finished run to MLflow (params, metrics per epoch, report and plots) at "
-        "$MLFLOW_TRACKING_URI, else MLflow's default store (default: $KERASLAB_TRACKING, else none)",
-    )
-    parser.add_argument(
-        "--devices",
-        type=int,
-        metavar="N",
-        help="train data-parallel over N devices of this process (jax backend; default 1, or all "
-        "under `keraslab launch`)",
-    )
-    parser.add_argument(
-        "--keep-checkpoints", action="store_true", help="keep the per-epoch checkpoints in the run folder"
-    )
+    parser.add_argument("--seeds", type=count_of("seeds"), metavar="N", help=help_)
+    add_flags(parser, "out", "backend", "offline", *(("config", "resume") if one_lesson else ()), "track", "devices")
+    add_flags(parser, "keep_checkpoints")
     if not one_lesson:
-        parser.add_argument(
-            "--jobs",
-            type=int,
-            metavar="N",
-            help="run N lessons at a time, each in its own process (default: 2 with --quick on 2 or more cores, else "
-            "1, so that a full run's timings are the lesson's alone); results do not change",
-        )
-    parser.add_argument("--profile", action="store_true", help="print where the time went (also in metrics.json)")
-    parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="compile and decode afresh: no compiled programs, decoded data or warm worker "
-        "kept in or read from keraslab's cache folder (also: KERASLAB_CACHE=off)",
-    )
-    parser.add_argument(
-        "--checkpoints",
-        choices=tuple(CHECKPOINT_POLICIES),
-        default="auto",
-        help="save each fit's state after every epoch: auto (fits of 5 or more epochs), always "
-        "(every fit), never (default: auto)",
-    )
+        add_flags(parser, "jobs", jobs="run N lessons at a time, " + FLAGS["jobs"].help)
+    add_flags(parser, "profile", "no_cache", "checkpoints")
 
 
-def _given(args: argparse.Namespace, names) -> dict:
-    """The parameters given on the command line (an option not given is None)."""
+def _given(args: argparse.Namespace, names) -> Values:
+    """The parameters given on the command line (an option not given is None), each checked as it was parsed."""
     given = vars(args)
-    return {name: given[name] for name in names if name != "seeds" and given.get(name) is not None}
+    return Values({name: given[name] for name in names if name != "seeds" and given.get(name) is not None})
 
 
 def cmd_lessons(args) -> int:
@@ -143,35 +103,39 @@ def cmd_lessons(args) -> int:
 
 
 def cmd_run(args) -> int:
-    use_backend(args.backend)
-    if args.no_cache:
-        caches.turn_off()
     tracker = tracker_from(args.track)  # checked before any work
     lesson = lessons.get_lesson(args.lesson)
-    values, seeds, offline, quiet, stand_in = _values(args, lesson)
-    with stand_in_hint(lesson, values):
-        from keraslab.run_folders.runner import run_lesson  # the runner (pandas, matplotlib) when a lesson runs
+    from keraslab.running.one_lesson import request, run_lesson, stand_in_hint  # pandas, matplotlib: when one runs
 
-        folder, summary = run_lesson(
+    asked = request(
+        lesson,
+        _given(args, lesson.parameters),
+        config=args.config,
+        seeds=args.seeds,
+        offline=args.offline,
+        quiet=args.quiet,
+    )
+    with stand_in_hint(lesson, asked.values):
+        done = run_lesson(
             lesson,
-            values,
+            asked.values,
             out=args.out,
             runs_root=_runs_root(),
-            seeds=seeds,
+            seeds=asked.seeds,
             devices=args.devices,
             resume=args.resume,
             checkpoints=args.checkpoints,
             keep_checkpoints=args.keep_checkpoints,
-            quiet=quiet,
-            offline=offline,
-            stand_in=stand_in,
+            quiet=asked.quiet,
+            offline=asked.offline,
+            stand_in=asked.stand_in,
         )
     if runtime.is_primary():
-        print_summary(summary, folder, quiet=quiet)
+        print_summary(done.summary, done.folder, quiet=asked.quiet, tags=done.tags)
         if args.profile:
-            print_phases(folder)
+            print_phases(done.phases)
         if tracker:
-            track(folder, tracker, quiet=quiet)
+            track(done.folder, tracker, quiet=asked.quiet)
     return 0
 
 
@@ -180,39 +144,15 @@ def _runs_root() -> Path:
     return runs_root_for(Path.cwd()) or Path("runs")
 
 
-def _values(args, lesson):
-    """(parameter values, seeds, offline, quiet, stand-in): a --config file's values, overridden by the options given
-    here."""
-    from keraslab.run_folders.runner import replayed
-
-    from_file = replayed(read_config(lesson.name, args.config)) if args.config else {}
-    seeds = args.seeds
-    if not lesson.own_seeds and "seeds" in from_file:  # the runner's seeds, not a parameter
-        file_seeds = from_file.pop("seeds")
-        seeds = file_seeds if seeds is None else seeds
-    offline = bool(from_file.pop("offline", False)) or args.offline
-    quiet = bool(from_file.pop("quiet", False)) or args.quiet
-    stand_in = stand_in_from(from_file.pop("stand_in", None))
-    if stand_in is not None and getattr(args, "dataset", None) not in (None, stand_in.dataset):
-        stand_in = None  # --dataset given: the data set asked for, not a stand-in
-    source = f"--config {args.config}"
-    values = {**check_values(from_file, lesson.parameters, lesson=lesson.name, source=source)}
-    return {**values, **_given(args, lesson.parameters)}, seeds, offline, quiet, stand_in
-
-
 def cmd_run_all(args) -> int:
-    """Every lesson; the last line counts them. Exit 0 when every lesson ran, SKIPPED_EXIT when some were skipped
-    for missing data (and none failed), 1 when one failed (or its tracking did)."""
-    use_backend(args.backend)
-    if args.no_cache:
-        caches.turn_off()
+    """Every lesson; the last line counts them (the exit status: keraslab.running.every_lesson.exit_status)."""
     tracker = tracker_from(args.track)
     given = _given(args, COMMON)
     seeds = args.seeds or 1
     root = Path(args.out) if args.out else default_run_dir("all", given.get("seed", 0), _runs_root(), seeds=seeds)
-    from keraslab.run_folders.every_lesson import run_all
+    from keraslab.running import every_lesson
 
-    outcomes = run_all(
+    outcomes = every_lesson.run_all(
         lessons.all_lessons().values(),
         given,
         root=root,
@@ -227,18 +167,33 @@ def cmd_run_all(args) -> int:
     show_outcomes(outcomes, root, quick=bool(given.get("quick")), debug=args.debug)
     if args.profile:
         for outcome in outcomes:
-            if outcome.folder is not None:
-                print_phases(outcome.folder, f"{outcome.lesson}: ")
-    untracked = []
-    for outcome in outcomes if tracker and runtime.is_primary() else []:
-        if outcome.folder is not None:
-            try:
-                track(outcome.folder, tracker, quiet=args.quiet)
-            except TrackingError as exc:
-                print(f"keraslab: error: {exc}", file=sys.stderr)
-                untracked.append(outcome.lesson)
-    counts = {status: sum(o.status == status for o in outcomes) for status in ("ran", "skipped", "failed")}
-    print(f"{counts['ran']} ran, {counts['skipped']} skipped, {counts['failed']} failed", flush=True)
-    if counts["failed"] or untracked:
-        return 1
-    return SKIPPED_EXIT if counts["skipped"] else 0
+            print_phases(outcome.phases, f"{outcome.lesson}: ")
+    said = None if args.quiet else (lambda outcome, run_id: print(f"tracked in {tracker}: run {run_id}"))
+    untracked = every_lesson.track_all(outcomes, tracker, done=said) if tracker else []
+    found = every_lesson.counts(outcomes)
+    print(f"{found['ran']} ran, {found['skipped']} skipped, {found['failed']} failed", flush=True)
+    return every_lesson.exit_status(outcomes, untracked)
+
+
+def show_outcomes(outcomes, root: Path, *, quick: bool, debug: bool) -> None:
+    """The table (each run folder relative to root, never broken inside a name), the index page, and for each lesson
+    that did not run the reason (with --debug a failure's traceback)."""
+    from rich.table import Table
+
+    note = " --quick: smoke runs, not the lessons' results" if quick else ""
+    table = Table(title=f"keraslab run all{note}")
+    for col in ("lesson", "headline metric", "course", "ours", "run folder"):
+        table.add_column(col, no_wrap=col != "course")  # names and paths whole; the course's note may wrap
+    for outcome in outcomes:
+        table.add_row(*outcome.row(root))
+    console().print(table)
+    print(f"run folders: {root}/<lesson>")
+    if (root / "index.html").is_file():
+        print(f"index: {(root / 'index.html').resolve()}")
+    for outcome in outcomes:
+        if outcome.folder is None:
+            print(f"keraslab: {outcome.lesson} {outcome.explain()}", file=sys.stderr, flush=True)
+            if debug and outcome.error is not None:
+                traceback.print_exception(outcome.error, file=sys.stderr)
+            elif debug and outcome.error_traceback:  # it failed in a process of its own (run all --jobs)
+                print(outcome.error_traceback, file=sys.stderr, end="")

@@ -1,15 +1,14 @@
-"""The `keraslab` command: assembles the command groups' parsers, runs the chosen command, turns expected
-failures into one line and an exit code (a traceback only with --debug), and joins a distributed job when
-`keraslab launch` started this process."""
+"""The `keraslab` command: assembles the command groups' parsers, runs the chosen command (as a process of the
+distributed job `keraslab launch` started it for, if any), turns expected failures into one line and an exit code
+(a traceback only with --debug)."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import os
-import signal
 import sys
-import threading
 
 from keraslab import __version__
 from keraslab.cli import (
@@ -20,10 +19,9 @@ from keraslab.cli import (
     runs_commands,
     tool_commands,
 )
-from keraslab.cli.common import Parser, fail
+from keraslab.cli.common import Parser, fail, prepare
 from keraslab.distributed import runtime
-from keraslab.errors import Interrupted, KeraslabError
-from keraslab.files import disk_error
+from keraslab.errors import one_line, terminated_as_interrupt
 
 GROUPS = (lesson_commands, runs_commands, data_commands, bundle_commands, tool_commands, notebook_commands)
 GLOBAL_FLAGS = ("--debug", "--quiet")  # every command takes them, after its name or before it
@@ -43,18 +41,19 @@ def build_parser() -> Parser:
     return parser
 
 
-def finish(code: int) -> None:
-    """Exit with `code` at once. Once the command is done, its output flushed and the exit handlers run (atexit:
-    logging, temporary folders, child processes), the process ends: tearing down the interpreter (every module,
-    JAX's compiler and devices) took 0.6-0.8 s of every run, after the result was already on disk and on the
-    screen."""
-    flush()
+def run() -> None:
+    """The `keraslab` command (the console script and `python -m keraslab`): main(), then a quick exit. Once the
+    command is done, its output flushed and the exit handlers run (atexit: logging, temporary folders, child
+    processes), the process ends at once: tearing down the interpreter (every module, JAX's compiler and devices)
+    took 0.6-0.8 s of every run, after the result was already on disk and on the screen. Nothing is left behind."""
+    code = main()
+    _flush()
     atexit._run_exitfuncs()  # noqa: SLF001 - what a normal exit runs before tearing down
-    flush()
+    _flush()
     os._exit(code)
 
 
-def flush() -> None:
+def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -72,52 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         args.command_args = command_args
+        prepare(args)
         with terminated_as_interrupt():
-            job = runtime.Job.from_env()
-            if job is None or args.command == "launch":
-                return args.handler(args)
-            runtime.join(job)
-            code = args.handler(args)
-            runtime.leave()
-            return code
+            return runtime.as_member(lambda: args.handler(args), launching=args.command == "launch")
     except BaseException as exc:
         if runtime.current() is not None and not debug:  # in a job: peers may wait on us, so stop now
-            _stop_job(exc)
+            runtime.stop_for(exc)
         return handle(exc, debug)
-
-
-@contextlib.contextmanager
-def terminated_as_interrupt():
-    """SIGTERM (a `kill`, a job scheduler, a container stopping) stops a command as Ctrl-C does: the run cleans up
-    and says, in the same one line, how to resume; exit status 143 (128 + SIGTERM). Main thread only."""
-
-    def stop(signum, frame):
-        if _in_gc_callback(frame):  # Python discards an exception raised there: ask again in a moment
-            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
-            return
-        raise Interrupted("interrupted (SIGTERM)", 128 + signal.SIGTERM)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _in_gc_callback(frame) -> bool:
-    """Whether the signal arrived while a garbage-collection callback ran (JAX registers one): an exception raised
-    inside it is printed as "Exception ignored" and dropped, and the command would go on."""
-    import gc
-
-    codes = {getattr(callback, "__code__", None) for callback in gc.callbacks} - {None}
-    while frame is not None:
-        if frame.f_code in codes:
-            return True
-        frame = frame.f_back
-    return False
 
 
 def split_launch(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -130,26 +90,8 @@ def split_launch(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def move_global_flags(argv: list[str]) -> list[str]:
     """`keraslab --quiet run churn` is `keraslab run churn --quiet`: flags before the command move after it."""
-    lead = []
-    while argv and argv[0] in GLOBAL_FLAGS:
-        lead.append(argv.pop(0))
-    return argv + lead
-
-
-def _stop_job(exc: BaseException) -> None:
-    """Leave the distributed job at once with one line and the right exit code (does not return)."""
-    code = getattr(exc, "exit_code", 130 if isinstance(exc, KeyboardInterrupt) else 1)
-    if isinstance(exc, SystemExit):
-        code = exc.code if isinstance(exc.code, int) else 0
-    message = str(exc)
-    if not isinstance(exc, (KeraslabError, KeyboardInterrupt, SystemExit)):
-        message, code = runtime.explain_failure(exc)
-    elif isinstance(exc.__cause__, Exception) and not isinstance(exc.__cause__, KeraslabError):
-        # a lesson's cell failed (keraslab.lessons.execution.LessonFailed): a lost peer is what to report, if it was one
-        cause_message, cause_code = runtime.explain_failure(exc.__cause__)
-        if cause_code == runtime.LOST_EXIT:
-            message, code = cause_message, cause_code
-    runtime.stop(message if code else None, code)
+    lead = len(list(itertools.takewhile(GLOBAL_FLAGS.__contains__, argv)))
+    return argv[lead:] + argv[:lead]
 
 
 def handle(exc: BaseException, debug: bool) -> int:
@@ -158,10 +100,4 @@ def handle(exc: BaseException, debug: bool) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     if debug:
         raise exc
-    if isinstance(exc, KeraslabError):
-        return fail(str(exc), exc.exit_code)
-    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (errors.Interrupted: its message and status)
-        return fail(str(exc) or "interrupted", getattr(exc, "exit_code", 130))
-    if isinstance(exc, OSError) and disk_error(exc):  # a full, read-only or forbidden disk: one line, the path
-        return fail(disk_error(exc), 1)
-    return fail(f"{type(exc).__name__}: {exc} (run again with --debug for the traceback)", 1)
+    return fail(*one_line(exc, unexpected=" (run again with --debug for the traceback)"))

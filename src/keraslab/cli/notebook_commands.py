@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from keraslab.cli.common import command, jobs_for
+from keraslab.cli.common import FLAGS, add_flags, command, jobs_for
 from keraslab.errors import UsageError
 from keraslab.lessons import COURSE_ORDER
 
@@ -44,13 +44,7 @@ def add_notebook_command(sub) -> None:
         help="fill in the exercises' reference solutions (without it the learner gets empty stubs)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing notebooks")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per cell, with --execute (default: none)")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help="with --execute: N kernels at a time (default: 2 with --quick on 2 or more cores, else 1)",
-    )
+    add_flags(parser, "timeout", "jobs", jobs="with --execute: N kernels at a time, " + FLAGS["jobs"].help)
 
 
 def add_exercises_command(sub) -> None:
@@ -89,8 +83,6 @@ def cmd_notebook(args) -> int:
     if args.all == bool(args.lessons):
         raise UsageError("name a LESSON or pass --all; lessons: " + ", ".join(COURSE_ORDER))
     lessons = list(COURSE_ORDER) if args.all else [get_lesson(name).name for name in dict.fromkeys(args.lessons)]
-    if args.timeout is not None and not 0 < args.timeout < float("inf"):
-        raise UsageError(f"--timeout {args.timeout}: expected a positive, finite number of seconds")
     make_notebooks(
         lessons,
         args.out,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from keraslab.cli.common import Parser, command, console
+from keraslab.cli.common import Parser, command, print_table
 
 
 def add_commands(sub) -> None:
@@ -49,14 +49,7 @@ def cmd_check(args) -> int:
 
 
 def _print_frame(frame, title: str) -> None:
-    from rich.table import Table
-
-    table = Table(title=title)
-    for i, col in enumerate(frame.columns):
-        table.add_column(str(col), overflow="fold", justify="left" if i == 0 else "right")
-    for row in frame.itertuples(index=False):
-        table.add_row(*map(str, row))
-    console().print(table)
+    print_table(title, frame.columns, frame.itertuples(index=False), overflow="fold")
 
 
 def cmd_list(args) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from keraslab.backend import use_backend
 from keraslab.bench import IMPLS, MODELS
-from keraslab.cli.common import command, console, fail, split_list
+from keraslab.cli.common import add_flags, command, console, count_of, fail, parsed_by, print_table, split_list
 from keraslab.distributed.launcher import launch
-from keraslab.distributed.runtime import DEFAULT_TIMEOUT
+from keraslab.distributed.runtime import DEFAULT_TIMEOUT, TIMEOUT
 from keraslab.files import atomic_write_json
 
 
@@ -15,7 +14,7 @@ def add_commands(sub) -> None:
         sub, "prove", cmd_prove, help="prove keraslab.scratch against Keras and scikit-learn (exit 1 on a failure)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the random test inputs (default: 0)")
-    parser.add_argument("--backend", help="Keras backend for the references (default: $KERAS_BACKEND, else jax)")
+    add_flags(parser, "backend")
 
     parser = command(
         sub,
@@ -32,8 +31,12 @@ def add_commands(sub) -> None:
     parser.add_argument(
         "--devices", default="cpu,gpu", help="cpu and/or gpu; GPU rows only where one is present (default: cpu,gpu)"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per row: median, min, max (default: 3)")
-    parser.add_argument("--samples", type=int, help="train on this many samples instead of the full set")
+    parser.add_argument(
+        "--repeats", type=count_of("repeats"), default=3, help="timed epochs per row: median, min, max (default: 3)"
+    )
+    parser.add_argument(
+        "--samples", type=count_of("samples"), help="train on this many samples instead of the full set"
+    )
     parser.add_argument(
         "--impls",
         default=",".join(IMPLS),
@@ -52,7 +55,9 @@ def add_commands(sub) -> None:
         "command in each process: keraslab launch --processes 2 -- run churn. Process 0 "
         "writes the run folder.",
     )
-    parser.add_argument("--processes", type=int, required=True, metavar="N", help="processes in the whole job")
+    parser.add_argument(
+        "--processes", type=count_of("processes"), required=True, metavar="N", help="processes in the whole job"
+    )
     parser.add_argument(
         "--coordinator",
         metavar="HOST:PORT",
@@ -66,7 +71,7 @@ def add_commands(sub) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=parsed_by(TIMEOUT),
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for the coordinator, and for a silent process before the others "
@@ -77,28 +82,20 @@ def add_commands(sub) -> None:
 
 
 def cmd_prove(args) -> int:
-    from rich.table import Table
     from rich.text import Text
 
+    from keraslab.proof import all_checks
     from keraslab.run_folders.report import fmt
 
-    use_backend(args.backend)
-    from keraslab.proof import all_checks
-
     checks = all_checks(args.seed)
-    table = Table(title="keraslab.scratch against Keras and scikit-learn")
-    for col in ("check", "ours", "reference", "|difference|", "tolerance", "pass"):
-        table.add_column(col, justify="left" if col == "check" else "right")
-    for c in checks:
-        table.add_row(
-            c.check,
-            fmt(c.ours, 8),
-            fmt(c.reference, 8),
-            fmt(c.difference, 3) if c.kind == "abs" else "-",
-            fmt(c.tolerance, 1),
-            Text("pass", style="green") if c.passed else Text("FAIL", style="red"),
-        )
-    console().print(table)
+    verdict = {True: Text("pass", style="green"), False: Text("FAIL", style="red")}
+    rows = [
+        (c.check, fmt(c.ours, 8), fmt(c.reference, 8), fmt(c.difference, 3) if c.kind == "abs" else "-", *tail)
+        for c in checks
+        for tail in [(fmt(c.tolerance, 1), verdict[c.passed])]
+    ]
+    columns = ("check", "ours", "reference", "|difference|", "tolerance", "pass")
+    print_table("keraslab.scratch against Keras and scikit-learn", columns, rows)
     failed = [c.check for c in checks if not c.passed]
     if failed:
         return fail(f"{len(failed)} check(s) failed: {'; '.join(failed)}", 1)
@@ -107,7 +104,7 @@ def cmd_prove(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from keraslab.bench import print_report, run_bench
+    from keraslab.bench import run_bench
 
     report = run_bench(
         models=args.model or MODELS,
@@ -118,7 +115,7 @@ def cmd_bench(args) -> int:
         impls=[i for i in split_list(args.impls) if not (args.no_reference and i == "torch-eager")],
         progress=None if args.quiet else print,
     )
-    print_report(report, console())
+    _print_bench(report)
     if args.json:
         atomic_write_json(args.json, report)
     return 0
@@ -133,3 +130,39 @@ def cmd_launch(args) -> int:
         timeout=args.timeout,
         debug=args.debug,
     )
+
+
+BENCH_COLUMNS = ("model", "impl", "backend", "device", "samples", "median", "min", "max", "samples/s")
+BENCH_COLUMNS += ("floor", "x floor", "kernels", "x kernels")
+
+
+def _print_bench(report: dict) -> None:
+    """`keraslab bench`'s table: seconds per epoch beside the FLOP floor and the kernels alone, then its notes."""
+    m, out = report["machine"], console(140)
+    out.print(f"{m['cpu']}, {m['cores']} cores; float32 matmul {m['matmul_gflops']} GFLOP/s; {m['date_utc']}")
+    rows = []
+    for r in report["rows"]:
+        median, floor, kern = r["epoch_seconds_median"], r["floor_seconds"], r.get("kernel_seconds")
+        times = [f"{median:.3f}", f"{r['epoch_seconds_min']:.3f}", f"{r['epoch_seconds_max']:.3f}"]
+        beside = [f"{s:.3f}" if s else "-" for s in (floor,)] + [f"{median / floor:.2f}" if floor else "-"]
+        beside += [f"{kern:.3f}" if kern else "-", f"{median / kern:.2f}" if kern else "-"]
+        name = [r["model"], r["impl"], r["backend"], r["device"], r["samples"]]
+        rows.append([*name, *times, f"{r['samples_per_second']:,.0f}", *beside])
+    print_table("keraslab bench (seconds per epoch)", BENCH_COLUMNS, rows, left=4, width=140, no_wrap=True)
+    if any(r.get("kernel_seconds") for r in report["rows"]):
+        out.print(
+            "floor: the epoch's FLOPs at the best matmul rate; kernels: the epoch's matrix products alone, as XLA "
+            "runs them at this batch size (keraslab.bench.kernels)"
+        )
+    for r in report["rows"]:
+        if "run_seconds_median" in r:
+            out.print(
+                f"{r['model']} / {r['impl']} / {r['backend']} / {r['device']}: {r['run_epochs']} epochs in "
+                f"{r['run_seconds_median']:.2f} s (median)"
+            )
+    for e in report["ratios"]:
+        parts = [f"{k.replace('_', ' ')} {v:.2f}x" for k, v in e.items() if isinstance(v, float)]
+        if parts:
+            out.print(f"{e['model']} ({e['backend']}, {e['device']}): " + ", ".join(parts))
+    for note in report["notes"]:
+        out.print(note)

@@ -22,8 +22,7 @@ small files ship with keraslab (keraslab/datasets/shipped/SOURCES.md: sources an
 insurance, homeprices and mnist_5k load on a machine with no data home and no network.
 """
 
-from keraslab.datasets.cache import (
-    current_stand_in,
+from keraslab.datasets.home import (
     data_home,
     dataset_paths,
     ensure_file,
@@ -31,14 +30,12 @@ from keraslab.datasets.cache import (
     is_substitute,
     offline_mode,
     sha256_of,
-    standing_in,
     status,
     track_files,
-    track_from_here,
 )
 from keraslab.datasets.importing import import_file
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
-from keraslab.lazy import lazy_attributes
+from keraslab.lazy import lazy_attributes, public_names
 
 # The loaders and tables are imported when first used (PEP 562): `keraslab data list` and the command line's help
 # need the registry and the cache, not pandas.
@@ -71,39 +68,4 @@ _LAZY = {
 __getattr__ = lazy_attributes(__name__, _LAZY)
 
 
-__all__ = [
-    "CIFAR10_CLASSES",
-    "FASHION_MNIST_CLASSES",
-    "MNIST_CLASSES",
-    "REGISTRY",
-    "DatasetSpec",
-    "FileSpec",
-    "Table",
-    "class_names",
-    "current_stand_in",
-    "data_home",
-    "dataset_paths",
-    "describe",
-    "ensure_file",
-    "get_spec",
-    "import_file",
-    "is_available",
-    "is_substitute",
-    "load",
-    "load_churn",
-    "load_cifar10",
-    "load_fashion_mnist",
-    "load_homeprices",
-    "load_insurance",
-    "load_mnist",
-    "load_mnist_5k",
-    "load_sonar",
-    "load_split",
-    "offline_mode",
-    "read_csv",
-    "sha256_of",
-    "standing_in",
-    "status",
-    "track_files",
-    "track_from_here",
-]
+__all__ = public_names(globals(), _LAZY)

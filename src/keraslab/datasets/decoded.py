@@ -5,7 +5,7 @@ An entry is a folder decoded/<reader>-v<VERSION>-<sha256 of the source file>/ ho
 arrays.json (each array's dtype, shape and sha256). It is written to a temporary folder and renamed into place, so
 a reader sees a whole entry or none. On reading, every array is checked against arrays.json (its sha256 too: about
 30 ms for MNIST's 55 MB); an entry that fails is removed and the source decoded again, never trusted. The source's
-own sha256 was checked when the file was found (keraslab.datasets.cache), so an entry can only stand for the exact
+own sha256 was checked when the file was found (keraslab.datasets.home), so an entry can only stand for the exact
 bytes it was decoded from. The arrays come back copy-on-write: a lesson may change them in memory; the entry on
 disk never changes.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from keraslab import caches
-from keraslab.datasets.cache import sha256_of
+from keraslab.datasets.home import sha256_of
 
 # Bump when a reader of keraslab.datasets.formats changes what it returns: entries of other versions are not read.
 VERSION = 1
@@ -78,7 +78,6 @@ def _read(entry: Path) -> dict | None:
 def _discard(entry: Path, why: str) -> None:
     print(f"keraslab: warning: cached arrays {entry} are damaged ({why}); decoding the data again", file=sys.stderr)
     shutil.rmtree(entry, ignore_errors=True)
-    return
 
 
 def _write(entry: Path, arrays: dict) -> None:

@@ -16,8 +16,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
 
-from keraslab.errors import ChecksumError, DataError, DataMissingError
-from keraslab.files import disk_error, umask_mode
+from keraslab.errors import ChecksumError, DataError, DataMissingError, disk_error
+from keraslab.files import umask_mode
 
 Transport = Callable[[str], AbstractContextManager[BinaryIO]]
 CHUNK = 1 << 20
@@ -97,9 +97,7 @@ def download(
             try:
                 with transport(url) as response:
                     total = expected_size
-                    length = (
-                        getattr(response, "headers", {}).get("Content-Length") if hasattr(response, "headers") else None
-                    )
+                    length = getattr(response, "headers", {}).get("Content-Length")
                     if length and str(length).isdigit():
                         total = int(length)
                     while True:

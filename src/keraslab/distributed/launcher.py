@@ -23,6 +23,7 @@ import time
 
 from keraslab.distributed.runtime import DEFAULT_TIMEOUT, ENV, LOST_EXIT, Job, parse_address
 from keraslab.errors import UsageError
+from keraslab.options import count
 
 # The XLA / coordination-service log lines and stack dumps a dying process prints: hidden unless --debug.
 _RUNTIME_NOISE = re.compile(
@@ -164,8 +165,7 @@ def _check_request(command: list[str], processes: int, coordinator: str | None, 
         )
     if command[0] == "launch":
         raise UsageError("launch: the command to run cannot itself be `launch`")
-    if not isinstance(processes, int) or processes < 1:
-        raise UsageError(f"Invalid value for `--processes`. Expected an integer >= 1. Received: {processes!r}")
+    count("processes", processes, optional=False)
     if process_id is not None and coordinator is None:
         raise UsageError("--process-id needs --coordinator HOST:PORT (the address of process 0's machine)")
 

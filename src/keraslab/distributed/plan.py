@@ -13,17 +13,15 @@ own devices and the mesh spans all of them, process by process.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 
 import numpy as np
 
+from keraslab import run_state
 from keraslab.backend import current_backend, load_keras
 from keraslab.distributed import runtime
 from keraslab.errors import UsageError
-
-_current: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("keraslab_parallel_plan", default=None)
+from keraslab.options import count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +90,7 @@ def make_plan(devices: int | None = None) -> Plan | None:
     """The plan for `devices` devices of this process (None: one device, one process: nothing to distribute).
 
     Raises UsageError when more devices are asked for than this process has, naming how many there are."""
-    if devices is not None and (not isinstance(devices, (int, np.integer)) or isinstance(devices, bool) or devices < 1):
-        raise UsageError(f"Invalid value for `devices`. Expected an integer >= 1. Received: devices={devices!r}")
+    devices = count("devices", int(devices) if isinstance(devices, np.integer) else devices)
     if devices in (None, 1) and runtime.current() is None:
         return None
     backend = current_backend()
@@ -135,17 +132,12 @@ def make_plan(devices: int | None = None) -> Plan | None:
 
 def current() -> Plan | None:
     """The plan training uses now (set by `data_parallel`, `keraslab run --devices` or `keraslab launch`)."""
-    return _current.get()
+    return run_state.current().plan
 
 
-@contextlib.contextmanager
 def use(plan: Plan | None):
     """Train with `plan` (None: one device) within this block."""
-    token = _current.set(plan)
-    try:
-        yield plan
-    finally:
-        _current.reset(token)
+    return run_state.changed(plan=plan)
 
 
 def data_parallel(devices: int | None = None):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import socket
 import sys
@@ -24,9 +23,12 @@ import threading
 import time
 
 from keraslab.errors import KeraslabError, UsageError
+from keraslab.options import Bound, Parameter, count
 
 ENV = "KERASLAB_JOB"
 DEFAULT_TIMEOUT = 60.0
+# seconds: to reach the coordinator, and to notice a lost process
+TIMEOUT = Parameter("timeout", float, False, None, DEFAULT_TIMEOUT, bound=Bound(0, None, False))
 LOST_EXIT = 75  # a peer was lost (EX_TEMPFAIL: trying again, e.g. with --resume, may work)
 FINISH_WAIT_MS = 6 * 3600 * 1000
 
@@ -49,15 +51,13 @@ class Job:
 
     def __post_init__(self):
         parse_address(self.coordinator)
-        if not isinstance(self.processes, int) or self.processes < 1:
-            raise UsageError(f"Invalid value for `processes`. Expected an integer >= 1. Received: {self.processes!r}")
+        count("processes", self.processes, optional=False)
         if not isinstance(self.process_id, int) or not 0 <= self.process_id < self.processes:
             raise UsageError(
                 f"Invalid value for `process_id`. Expected an integer in [0, {self.processes}). "
                 f"Received: {self.process_id!r}"
             )
-        if not 0 < self.timeout < math.inf:
-            raise UsageError(f"Invalid value for `timeout`. Expected seconds > 0, finite. Received: {self.timeout!r}")
+        TIMEOUT.check(self.timeout)
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -181,6 +181,36 @@ def leave() -> None:
     _job, _watchdog = None, None
 
 
+def as_member(command, *, launching: bool = False) -> int:
+    """`command()`'s exit code, run as a process of the distributed job `keraslab launch` started this process
+    for (joined first, left in order after: a barrier, then the runtime's shutdown); run as it is when there is
+    no job, or when `launching` one."""
+    job = Job.from_env()
+    if job is None or launching:
+        return command()
+    join(job)
+    code = command()
+    leave()
+    return code
+
+
+def stop_for(exc: BaseException) -> None:
+    """Leave the distributed job at once with one line and the right exit code (does not return): a
+    process of a job that fails stops at once, since its peers may be waiting on it."""
+    code = getattr(exc, "exit_code", 130 if isinstance(exc, KeyboardInterrupt) else 1)
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 0
+    message = str(exc)
+    if not isinstance(exc, (KeraslabError, KeyboardInterrupt, SystemExit)):
+        message, code = explain_failure(exc)
+    elif isinstance(exc.__cause__, Exception) and not isinstance(exc.__cause__, KeraslabError):
+        # a lesson's cell failed (keraslab.lessons.execution.LessonFailed): a lost peer is what to report, if it was one
+        cause_message, cause_code = explain_failure(exc.__cause__)
+        if cause_code == LOST_EXIT:
+            message, code = cause_message, cause_code
+    stop(message if code else None, code)
+
+
 def stop(message: str | None, code: int) -> None:
     """Leave the job at once: print `message` (one line), run the cleanups, exit with `code` without running the
     interpreter's exit handlers (JAX's would wait for peers that are gone or still busy). The first caller wins
@@ -195,11 +225,6 @@ def stop(message: str | None, code: int) -> None:
         with contextlib.suppress(Exception):
             fn()
     os._exit(code)
-
-
-def lost(reason: str) -> None:
-    """Stop this process now: a peer is gone, so the collectives cannot go on."""
-    stop(reason, LOST_EXIT)
 
 
 _on_lost: list = []
@@ -254,7 +279,7 @@ class _Watchdog(threading.Thread):
     def _report(self, message: str) -> None:
         self.loss = message
         self._found.set()
-        lost(message)
+        stop(message, LOST_EXIT)  # a peer is gone, so the collectives cannot go on
 
     def run(self) -> None:
         client = coordination_client()

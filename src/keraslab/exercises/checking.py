@@ -9,8 +9,6 @@ expected (and from which library), what was received, and a hint.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import importlib
 import math
 from collections.abc import Callable, Sequence
@@ -18,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from keraslab import run_state
 
 PASSED, FAILED, NOT_ATTEMPTED, NOT_CHECKED = "passed", "failed", "not attempted", "not checked"
 _MARK = {PASSED: "✓", FAILED: "✗", NOT_ATTEMPTED: "○", NOT_CHECKED: "?"}
@@ -116,25 +116,11 @@ def _missing_context(fn, context: dict) -> list[str]:
     ]
 
 
-_COLLECTED: contextvars.ContextVar[list[Verdict] | None] = contextvars.ContextVar("keraslab_verdicts", default=None)
-
-
-@contextlib.contextmanager
-def collecting():
-    """Keep every verdict `check` gives inside the block (in the list it yields)."""
-    verdicts: list[Verdict] = []
-    token = _COLLECTED.set(verdicts)
-    try:
-        yield verdicts
-    finally:
-        _COLLECTED.reset(token)
-
-
 def check(exercise: str, answer: Any, **context) -> None:
     """Check `answer` for `exercise` and print the verdict: the call a lesson's exercise cell ends with. (It
     returns nothing, so that a cell ending with it shows the verdict once; `evaluate` returns it.)"""
     verdict = evaluate(exercise, answer, **context)
-    collected = _COLLECTED.get()
+    collected = run_state.current().verdicts
     if collected is not None:
         collected.append(verdict)
     print(verdict)

@@ -25,7 +25,7 @@ from keraslab.imbalance.strategies import (
     resample,
     training_inputs,
 )
-from keraslab.lazy import lazy_attributes
+from keraslab.lazy import lazy_attributes, public_names
 
 # The rest is imported when first used (PEP 562): the command line reads the registry above for its help, and
 # `keraslab lessons` need not load pandas and scikit-learn for it.
@@ -52,32 +52,4 @@ _LAZY = {
 __getattr__ = lazy_attributes(__name__, _LAZY)
 
 
-__all__ = [
-    "BINARY_ONLY",
-    "ENSEMBLE_MEMBERS",
-    "FOCAL_ALPHA",
-    "FOCAL_GAMMA",
-    "K_NEIGHBORS",
-    "METRICS",
-    "REGISTRY",
-    "RESAMPLING",
-    "STRATEGIES",
-    "BalancedEnsemble",
-    "KerasTrainer",
-    "LabSettings",
-    "Strategy",
-    "balanced_class_weight",
-    "best_f1_threshold",
-    "binary_focal_loss",
-    "check_strategy",
-    "check_target",
-    "compare",
-    "ensemble_combine",
-    "fit_strategy",
-    "make_sampler",
-    "parse_strategies",
-    "resample",
-    "summarise",
-    "summary_keys",
-    "training_inputs",
-]
+__all__ = public_names(globals(), _LAZY)

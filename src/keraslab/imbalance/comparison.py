@@ -30,7 +30,7 @@ from keraslab.imbalance.strategies import (
     resample,
     training_inputs,
 )
-from keraslab.run_folders.evaluation import binary_scores
+from keraslab.metrics import binary_scores
 from keraslab.training import Refitter
 
 METRICS = ("f1", "precision", "recall", "pr_auc", "balanced_accuracy", "accuracy")

@@ -34,9 +34,8 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
 
-from keraslab import datasets, training
+from keraslab import datasets, plots, training
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 
 epochs = (1 if quick else 5) if epochs is None else epochs  # the course trained for 5 epochs

@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss as sklearn_log_loss
 
-from keraslab import proof
+from keraslab import plots, proof
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 
 run = begin("losses", globals())  # checks the values above, seeds Python, NumPy and Keras, says how this run is made
 

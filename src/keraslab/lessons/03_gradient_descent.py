@@ -35,9 +35,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from keraslab import datasets
+from keraslab import datasets, plots
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 from keraslab.scratch.gradcheck import numerical_gradient
 from keraslab.scratch.gradient_descent import fit_neuron
 from keraslab.seeding import set_seed

@@ -32,9 +32,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MinMaxScaler
 
-from keraslab import datasets
+from keraslab import datasets, plots
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 from keraslab.scratch.gradient_descent import fit_linear
 from keraslab.seeding import set_seed
 

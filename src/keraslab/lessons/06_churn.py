@@ -42,9 +42,8 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
-from keraslab import datasets, training
+from keraslab import datasets, plots, training
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 from keraslab.tables import ChurnPreprocessor
 from keraslab.tables.churn_preprocessor import FEATURES, SCALED

@@ -39,9 +39,8 @@ from scipy import stats
 from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
-from keraslab import datasets, training
+from keraslab import datasets, plots, training
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 
 epochs = (10 if quick else 100) if epochs is None else epochs  # the course trained 100 epochs
 folds, repeats = (3, 1) if quick else (folds, repeats)

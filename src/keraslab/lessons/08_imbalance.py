@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from keraslab import datasets
+from keraslab import datasets, plots
 from keraslab.imbalance import (
     REGISTRY,
     KerasTrainer,
@@ -56,7 +56,6 @@ from keraslab.imbalance import (
     summary_keys,
 )
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 from keraslab.tables import ChurnPreprocessor, TablePreprocessor
 
 epochs = (3 if quick else 100) if epochs is None else epochs  # the course trained 100 epochs

@@ -36,9 +36,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
-from keraslab import datasets, training
+from keraslab import datasets, plots, training
 from keraslab.lessons import begin
-from keraslab.run_folders import plots
 from keraslab.seeding import set_seed
 from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
 

@@ -1,5 +1,6 @@
 """`keraslab run LESSON`'s half of a lesson: its script executed in this process with the command's values in its
-parameters cell, and what it handed over (keraslab.lessons.record) collected with the executed notebook."""
+parameters cell, inside the command's run (keraslab.run_state), and what it handed over collected with the executed
+notebook."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from keraslab import run_state
 from keraslab.errors import KeraslabError, UsageError
 from keraslab.lessons import practice
 from keraslab.lessons.executor import CellFailed, CellRunner
-from keraslab.lessons.record import LessonRun, Record, listening
 from keraslab.lessons.source import Cell, notebook
 from keraslab.options import check_values, set_values
+from keraslab.run_state import Record
 
 
 class LessonFailed(KeraslabError):
@@ -35,27 +37,11 @@ class LessonResult:
         return self.record.summary
 
 
-class _Listener:
-    def __init__(self, used: list[dict], parameters: dict):
-        self.used, self.parameters = used, parameters
-        self.run: LessonRun | None = None
-        self.record: Record | None = None
-
-    def started(self, run: LessonRun) -> None:
-        self.run = run
-
-    def finished(self, run: LessonRun, record: Record) -> None:
-        self.record = record
-
-
 def execute(lesson, values: dict, *, echo: TextIO | None = None, exercises: str | None = None) -> LessonResult:
     """Run `lesson`'s script with `values` (checked against its parameters cell) set in that cell, every other
     parameter at its default. `echo`: where the lesson's printed output also goes (the terminal), or nowhere.
     `exercises`: None runs the lesson up to its exercises (what `keraslab run` does); "stubs" or "solutions" runs
     them too, written out that way, and keeps every check's verdict."""
-    from keraslab.datasets import track_files
-    from keraslab.exercises.checking import collecting
-
     declared = lesson.parameters
     values = {
         **{n: p.default for n, p in declared.items()},
@@ -70,7 +56,8 @@ def execute(lesson, values: dict, *, echo: TextIO | None = None, exercises: str 
         raise UsageError(f"exercises: expected None, 'stubs' or 'solutions', received {exercises!r}")
     # what the lesson prints goes to the terminal too unless quiet (echo None); its warnings always do
     runner = CellRunner(str(lesson.path), echo=echo, echo_err=sys.stderr)
-    with track_files() as used, listening(_Listener(used, declared)) as listener, collecting() as verdicts:
+    fresh = {"lesson": lesson.name, "parameters": declared, "values": None, "record": None, "used": [], "verdicts": []}
+    with run_state.changed(**fresh) as run:
         count = 0
         for index, cell in enumerate(cells):
             if cell.kind != "code":
@@ -83,17 +70,17 @@ def execute(lesson, values: dict, *, echo: TextIO | None = None, exercises: str 
                     raise exc.error from None
                 raise _failure(lesson, exc) from exc.error
     runner.namespace.clear()  # the script's data and functions go now (its functions' globals made a cycle)
-    if listener.run is None or listener.record is None:
+    if run.values is None or run.record is None:
         raise LessonFailed(f"lesson {lesson.name}: its script ended without calling begin(...) and run.finish(...)")
     return LessonResult(
         lesson.name,
         lesson.title,
-        listener.run.values,
-        listener.record,
+        run.values,
+        run.record,
         notebook(cells, lesson=lesson.name, outputs=runner.result.outputs),
         runner.result.figures,
-        list(used),
-        list(verdicts),
+        list(run.used),
+        list(run.verdicts),
     )
 
 

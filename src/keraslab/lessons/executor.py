@@ -158,7 +158,7 @@ def _is_figure(obj) -> bool:
 @timed("figures")
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    # keraslab's own figures are laid out when made (keraslab.run_folders.plots); any other is cropped to what it
+    # keraslab's own figures are laid out when made (keraslab.plots); any other is cropped to what it
     # draws, as Jupyter shows it (a second layout pass)
     tight = None if getattr(fig, "keraslab_laid_out", False) else "tight"
     fig.savefig(buf, format="png", dpi=PNG_DPI, bbox_inches=tight)

@@ -1,6 +1,6 @@
 """Finding and reading finished run folders: `keraslab runs list` and the input of `runs compare`.
 
-A run folder holds config.json, metrics.json and manifest.json (keraslab.run_folders.runner writes them last, then
+A run folder holds config.json, metrics.json and manifest.json (keraslab.running.one_lesson writes them last, then
 renames the staging folder into place). A several-seed run's seed<N>/ folders are part of it, not runs of their own.
 """
 

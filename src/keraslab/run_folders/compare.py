@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from keraslab import plots
 from keraslab.errors import UsageError
-from keraslab.run_folders import plots
 from keraslab.run_folders.browse import RunInfo
 from keraslab.run_folders.report import figure_png, fmt, html_table, notices_html, page_head, pm, png_figure
 

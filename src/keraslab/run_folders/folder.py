@@ -7,7 +7,6 @@ interrupted run leaves nothing half-written under the final name.
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
 import shutil
@@ -75,9 +74,7 @@ class FolderWriter:
         return atomic_write_json(self.path(rel), obj)
 
     def write_csv(self, rel: str, frame) -> Path:
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False)
-        return self.write_text(rel, buf.getvalue())
+        return self.write_text(rel, frame.to_csv(index=False))
 
 
 IGNORED_FOR_RESUME = frozenset({"quiet", "data_dir", "offline"})  # where and how loudly, not what is trained

@@ -38,32 +38,35 @@ def host_name(value: bytes) -> str:
     return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
 
 
-class BodyLimit:
-    """ASGI middleware in front of the app: a Host header that names no allowed host gets 400 (when `allowed_hosts`
-    is given: a service bound to a loopback address answers only requests addressed to it, a guard against DNS
-    rebinding), and a request body over `limit` bytes gets 413 before it is parsed, whether it announces its length
-    or comes in chunks (the body is read here, at most `limit` bytes of it, and handed on whole)."""
+class HostAllowList:
+    """ASGI middleware in front of the app: a request whose Host header names none of `allowed` gets 400 (a service
+    bound to a loopback address answers only requests addressed to it, a guard against DNS rebinding)."""
 
-    def __init__(
-        self,
-        app,
-        limit: int = MAX_BODY_BYTES,
-        allowed_hosts: frozenset[str] | None = None,
-        body_timeout: float = CLIENT_TIMEOUT,
-    ):
-        self.app, self.limit, self.allowed_hosts, self.body_timeout = app, limit, allowed_hosts, body_timeout
+    def __init__(self, app, allowed: frozenset[str]):
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope.get("headers", [])).get(b"host", b"")
+            if host_name(host) not in self.allowed:
+                shown = host.decode("latin-1")
+                error = {"error": f"Host {shown!r} is not served here (allowed: {', '.join(sorted(self.allowed))})"}
+                return await _send_json(send, 400, error)
+        return await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """ASGI middleware in front of the app: a request body over `limit` bytes gets 413 before it is parsed, whether
+    it announces its length or comes in chunks (the body is read here, at most `limit` bytes of it, and handed on
+    whole); a body that does not arrive within `body_timeout` seconds gets 408."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, body_timeout: float = CLIENT_TIMEOUT):
+        self.app, self.limit, self.body_timeout = app, limit, body_timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers", []))
-        if self.allowed_hosts is not None and host_name(headers.get(b"host", b"")) not in self.allowed_hosts:
-            shown = headers.get(b"host", b"").decode("latin-1")
-            return await _send_json(
-                send,
-                400,
-                {"error": f"Host {shown!r} is not served here (allowed: {', '.join(sorted(self.allowed_hosts))})"},
-            )
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.limit:
             return await _send_json(
@@ -228,7 +231,8 @@ def create_app(
     def docs():
         return HTMLResponse(page, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
-    return BodyLimit(app, allowed_hosts=allowed_hosts, body_timeout=client_timeout)
+    app = BodyLimit(app, body_timeout=client_timeout)
+    return app if allowed_hosts is None else HostAllowList(app, allowed_hosts)
 
 
 def allowed_hosts_for(host: str, extra=()) -> frozenset[str] | None:

@@ -5,18 +5,10 @@
 - churn_preprocessor: `ChurnPreprocessor`, the course's telco churn encoding (26 features), fixed categories
 """
 
+from keraslab.lazy import public_names
 from keraslab.tables.churn_preprocessor import FEATURES as CHURN_FEATURES
 from keraslab.tables.churn_preprocessor import ChurnPreprocessor, encode_target
 from keraslab.tables.preprocessor import TablePreprocessor, build_transformer
 from keraslab.tables.roles import ColumnRoles, clean_frame, infer_roles
 
-__all__ = [
-    "CHURN_FEATURES",
-    "ChurnPreprocessor",
-    "ColumnRoles",
-    "TablePreprocessor",
-    "build_transformer",
-    "clean_frame",
-    "encode_target",
-    "infer_roles",
-]
+__all__ = public_names(globals())

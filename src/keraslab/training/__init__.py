@@ -11,6 +11,7 @@
 Importing keraslab.training does not import Keras; fastfit, compiled_epoch, devices and keras_layers do.
 """
 
+from keraslab.lazy import public_names
 from keraslab.training.fitting import (
     Refitter,
     batches_per_epoch,
@@ -21,12 +22,4 @@ from keraslab.training.fitting import (
     steps_per_execution,
 )
 
-__all__ = [
-    "Refitter",
-    "batches_per_epoch",
-    "compile_model",
-    "fit",
-    "history_frame",
-    "reset_for_refit",
-    "steps_per_execution",
-]
+__all__ = public_names(globals())

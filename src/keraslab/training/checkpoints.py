@@ -14,8 +14,6 @@ one, so a resumed run skips it. A finished run removes the whole folder unless a
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import io
 import json
 import math
@@ -26,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from keraslab import run_state
 from keraslab.errors import KeraslabError
 from keraslab.files import atomic_write_bytes
 
 _NAME = re.compile(r"^epoch-(\d{4,})\.npz$")
-
-_current: contextvars.ContextVar[Store | None] = contextvars.ContextVar("keraslab_checkpoints", default=None)
 
 
 class CheckpointError(KeraslabError):
@@ -62,17 +59,13 @@ class Store:
 
 
 def current() -> Store | None:
-    return _current.get()
+    """The checkpoints of the run in progress (keraslab.run_state), or None."""
+    return run_state.current().checkpoints
 
 
-@contextlib.contextmanager
 def active(store: Store | None):
     """Fits made inside this block checkpoint into `store`."""
-    token = _current.set(store)
-    try:
-        yield store
-    finally:
-        _current.reset(token)
+    return run_state.changed(checkpoints=store)
 
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -80,12 +73,8 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "sec
 
 def history_table(rows: list[dict]) -> np.ndarray:
     """History rows as a float64 (epochs, columns) table in HISTORY_COLUMNS' order, NaN where a row has none."""
-    table = np.full((len(rows), len(HISTORY_COLUMNS)), np.nan)
-    for i, row in enumerate(rows):
-        for j, col in enumerate(HISTORY_COLUMNS):
-            if col in row:
-                table[i, j] = row[col]
-    return table
+    values = [[row.get(col, np.nan) for col in HISTORY_COLUMNS] for row in rows]
+    return np.array(values, dtype=np.float64).reshape(len(rows), len(HISTORY_COLUMNS))
 
 
 def history_rows(table: np.ndarray) -> list[dict]:

@@ -15,9 +15,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from keraslab import terminal
+from keraslab import run_state
 from keraslab.backend import current_backend, load_keras
-from keraslab.distributed.plan import current as current_plan
 from keraslab.errors import UsageError
 from keraslab.phases import timed
 
@@ -72,7 +71,7 @@ def fit(
     epoch's wall time). `history_frame(history)` makes it a table.
 
     Progress (a line naming the model, then a line per epoch): with quiet=None, to the terminal of the keraslab
-    command that runs the lesson (keraslab.terminal), never into a notebook; quiet=False prints it, quiet=True
+    command that runs the lesson (keraslab.run_state), never into a notebook; quiet=False prints it, quiet=True
     silences it.
 
     On JAX (with `fast`, shuffling on and no callbacks) the model trains through keraslab.training.fastfit: one
@@ -82,7 +81,7 @@ def fit(
     fast path, so the float32 copy of the whole set is never made). The progress's first line names the model
     (`title`, else its Keras name).
     """
-    progress = terminal.stream() if quiet is None else (None if quiet else sys.stdout)
+    progress = run_state.current().terminal if quiet is None else (None if quiet else sys.stdout)
     if progress is not None:
         print(
             f"Training {title or model.name}: {len(x):,} rows, {epochs} epoch{'s' * (epochs != 1)}, batch {batch_size}",
@@ -107,7 +106,7 @@ def fit(
             progress=progress,
             input_scale=input_scale,
         )
-    if current_plan() is not None:
+    if run_state.current().plan is not None:
         raise UsageError(
             "data-parallel training goes through keraslab's compiled epoch: the jax backend, a compiled "
             "model, shuffling on and no callbacks"

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from keraslab.datasets import is_available
 from keraslab.distributed import runtime
-from keraslab.errors import DataMissingError, KeraslabError, UsageError
-from keraslab.files import atomic_write_text, disk_error
+from keraslab.errors import DataMissingError, UsageError, one_line
+from keraslab.files import atomic_write_text
+from keraslab.lessons import Lesson
 from keraslab.run_folders.index_page import render_index
 from keraslab.run_folders.report import fmt
-from keraslab.run_folders.runner import RunnableLesson, run_lesson, run_tags
-from keraslab.run_folders.stand_in import STAND_IN, StandIn, lesson_dataset, stand_in_possible
+from keraslab.run_state import StandIn
+from keraslab.running.one_lesson import STAND_IN, lesson_dataset, run_lesson, stand_in_possible
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,7 @@ class LessonOutcome:
     error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)  # for --debug
     error_traceback: str | None = dataclasses.field(default=None, compare=False, repr=False)  # from another process
     tags: tuple[str, ...] = ()  # "quick run", "substitute data", "stand-in data"
+    phases: dict = dataclasses.field(default_factory=dict, compare=False)  # where its time went (seconds)
 
     @property
     def status(self) -> str:
@@ -61,7 +63,7 @@ class LessonOutcome:
         return (self.lesson, self.headline or "-", self.course_figure or "-", ours, folder)
 
 
-def _run_command(lesson: RunnableLesson, dataset: str | None) -> str:
+def _run_command(lesson: Lesson, dataset: str | None) -> str:
     """What runs a lesson skipped for missing data: fetch its data set, then run it (or run it on the stand-in)."""
     if dataset is None:
         return f"keraslab run {lesson.name} (once its data is in the data home)"
@@ -72,7 +74,7 @@ def _run_command(lesson: RunnableLesson, dataset: str | None) -> str:
 
 
 def run_all(
-    lessons: Iterable[RunnableLesson],
+    lessons: Iterable[Lesson],
     values: dict,
     *,
     root: str | os.PathLike,
@@ -170,7 +172,7 @@ def _run_captured(k: int) -> tuple[LessonOutcome, str]:
     return outcome, buffer.getvalue()
 
 
-def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict) -> LessonOutcome:
+def _run_one(lesson: Lesson, values: dict, out: Path, run_options: dict) -> LessonOutcome:
     base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
     mine = {name: value for name, value in values.items() if name in lesson.parameters}
     dataset = lesson_dataset(lesson, mine)
@@ -181,7 +183,7 @@ def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict)
     while True:
         these = mine if stand_in is None else {**mine, "dataset": stand_in.dataset}
         try:
-            folder, summary = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
+            done = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
         except DataMissingError as exc:
             if may_stand_in and stand_in is None:
                 stand_in = StandIn(STAND_IN, dataset, str(exc))
@@ -190,14 +192,45 @@ def _run_one(lesson: RunnableLesson, values: dict, out: Path, run_options: dict)
         except Exception as exc:  # a failed lesson is reported; the next one runs (a distributed job stops)
             if runtime.current() is not None:
                 raise
-            return dataclasses.replace(base, failed=_one_line(exc), error=exc)
-        value = summary.get(lesson.headline) if lesson.headline else None
-        return dataclasses.replace(base, value=value, folder=folder, tags=run_tags(folder))
+            return dataclasses.replace(base, failed=one_line(exc)[0], error=exc)
+        value = done.summary.get(lesson.headline) if lesson.headline else None
+        return dataclasses.replace(base, value=value, folder=done.folder, tags=done.tags, phases=done.phases)
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, KeraslabError):
-        return str(exc)
-    if isinstance(exc, OSError) and disk_error(exc):
-        return disk_error(exc)
-    return f"{type(exc).__name__}: {exc}"
+# `run all`'s exit status when some lessons were skipped for missing data and none failed (0: all ran; 1: one failed)
+SKIPPED_EXIT = 3
+
+
+def counts(outcomes: list[LessonOutcome]) -> dict[str, int]:
+    """How many lessons ran, were skipped and failed."""
+    return {status: sum(o.status == status for o in outcomes) for status in ("ran", "skipped", "failed")}
+
+
+def exit_status(outcomes: list[LessonOutcome], untracked: list[str] = ()) -> int:
+    """0 when every lesson ran, SKIPPED_EXIT when some were skipped for missing data (and none failed), 1 when one
+    failed or could not be tracked."""
+    found = counts(outcomes)
+    if found["failed"] or untracked:
+        return 1
+    return SKIPPED_EXIT if found["skipped"] else 0
+
+
+def track_all(outcomes: list[LessonOutcome], tracker: str, *, done=None) -> list[str]:
+    """Log every lesson that ran to `tracker`; returns the lessons whose logging failed (each failure one line on
+    stderr), for whom `done(outcome, run_id)` is not called."""
+    from keraslab.bundles.pyfunc import track
+    from keraslab.run_folders.tracking import TrackingError
+
+    untracked = []
+    for outcome in outcomes if runtime.is_primary() else []:
+        if outcome.folder is None:
+            continue
+        try:
+            run_id = track(outcome.folder, tracker)
+        except TrackingError as exc:
+            print(f"keraslab: error: {exc}", file=sys.stderr)
+            untracked.append(outcome.lesson)
+            continue
+        if done is not None:
+            done(outcome, run_id)
+    return untracked

@@ -13,18 +13,9 @@ def classification(y_true, y_pred, class_names) -> dict:
 
     labels = list(range(len(class_names)))
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    report = metrics.classification_report(
-        y_true,
-        y_pred,
-        labels=labels,
-        target_names=list(map(str, class_names)),
-        digits=4,
-        zero_division=0,
-        output_dict=True,
-    )
-    text = metrics.classification_report(
-        y_true, y_pred, labels=labels, target_names=list(map(str, class_names)), digits=4, zero_division=0
-    )
+    options = {"labels": labels, "target_names": list(map(str, class_names)), "digits": 4, "zero_division": 0}
+    report = metrics.classification_report(y_true, y_pred, output_dict=True, **options)
+    text = metrics.classification_report(y_true, y_pred, **options)
     rows = [
         {"class": name, **{k: (int(v) if k == "support" else v) for k, v in vals.items()}}
         for name, vals in report.items()

@@ -115,15 +115,8 @@ def confusion_matrix(cm: np.ndarray, class_names, *, title: str):
     limit = cm.max() / 2 if cm.size else 0
     for i in range(n):
         for j in range(n):
-            ax.text(
-                j,
-                i,
-                str(cm[i, j]),
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if cm[i, j] > limit else "black",
-            )
+            colour = "white" if cm[i, j] > limit else "black"
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8, color=colour)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return _finished(fig)
 

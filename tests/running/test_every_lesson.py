@@ -1,4 +1,4 @@
-"""`run all --jobs N` (keraslab.run_folders.every_lesson): lessons side by side in forked processes give the runs a
+"""`run all --jobs N` (keraslab.running.every_lesson): lessons side by side in forked processes give the runs a
 run one at a time gives, printed whole and in the course's order; a failure still reports its traceback with
 --debug; and no fork once JAX's devices are started in the process."""
 
@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from keraslab.run_folders import every_lesson
+from keraslab.running import every_lesson
 
 # `keraslab run all` over three lessons that need no data set and one that fails in its first cell; each process
 # that runs a lesson writes its id to PIDS
@@ -20,7 +21,7 @@ SCRIPT = textwrap.dedent(
     """
     import os, sys
     from keraslab import lessons
-    from keraslab.run_folders import every_lesson
+    from keraslab.running import every_lesson
 
     class Broken:
         name, title, summary, headline, course_figure, path = "broken", "Broken", "fails", None, None, "broken.py"
@@ -112,5 +113,8 @@ def test_jobs_below_one_is_a_usage_error():
     from keraslab.cli.common import jobs_for
     from keraslab.errors import UsageError
 
-    with pytest.raises(UsageError, match="--jobs: expected 1 or more at a time, got 0"):
+    with pytest.raises(
+        UsageError,
+        match=re.escape("Invalid value for `jobs`. Expected an integer in [1, inf) or None. Received: jobs=0"),
+    ):
         jobs_for(0, quick=True)

@@ -8,13 +8,12 @@ before it is read.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from keraslab import caches, terminal
+from keraslab import caches, run_state
 from keraslab.datasets.download import Transport, download
 from keraslab.datasets.registry import REGISTRY, DatasetSpec, FileSpec, get_spec
 from keraslab.errors import ChecksumError, DataFormatError, DataMissingError, UsageError
@@ -32,50 +31,20 @@ SHIPPED_LABEL = "shipped with keraslab"
 
 # (path, size, mtime_ns) -> sha256: a file is hashed once per process unless it changes.
 _HASHES: dict[tuple[str, int, int], str] = {}
-# Files used by the current run: (dataset/file name, path, sha256). A run opens a fresh list with track_files().
-_USED: contextvars.ContextVar[list | None] = contextvars.ContextVar("keraslab_used_files", default=None)
-# --offline for every loader called inside `offline_mode(True)` (a lesson's script does not pass it itself)
-_OFFLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("keraslab_offline", default=False)
-
-
-# The data set a run reads in place of its lesson's own (keraslab.run_folders.stand_in.StandIn), while it runs
-_STAND_IN: contextvars.ContextVar[object | None] = contextvars.ContextVar("keraslab_stand_in", default=None)
-
-
-@contextlib.contextmanager
-def standing_in(stand_in):
-    """Inside the block, `current_stand_in()` is `stand_in` (an object with `dataset`, `instead_of` and `reason`):
-    what the lesson's own words say about its data ("stand-in data") follows the run's label."""
-    token = _STAND_IN.set(stand_in)
-    try:
-        yield
-    finally:
-        _STAND_IN.reset(token)
-
-
-def current_stand_in():
-    """The stand-in of the run in progress (see `standing_in`), or None."""
-    return _STAND_IN.get()
 
 
 @contextlib.contextmanager
 def offline_mode(offline: bool = True):
     """Loaders called inside the block without an `offline` argument never download (True) or may (False)."""
-    token = _OFFLINE.set(bool(offline))
-    try:
+    with run_state.changed(offline=bool(offline)):
         yield
-    finally:
-        _OFFLINE.reset(token)
 
 
 def data_home(data_dir: str | os.PathLike | None = None) -> Path:
     """`data_dir`, else $KERASLAB_DATA, else ~/.cache/keraslab."""
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "keraslab"
+    if data_dir is None:
+        data_dir = os.environ.get(ENV_VAR) or Path.home() / ".cache" / "keraslab"
+    return Path(data_dir).expanduser()
 
 
 def sha256_of(path: str | os.PathLike, *, gzip_content: bool = False) -> str:
@@ -148,24 +117,12 @@ def what_is_hashed(spec_file: FileSpec) -> str:
 @contextlib.contextmanager
 def track_files():
     """Collect the data files used inside the block: a list of dicts (file, path, sha256)."""
-    used: list[dict] = []
-    token = _USED.set(used)
-    try:
-        yield used
-    finally:
-        _USED.reset(token)
-
-
-def track_from_here() -> list[dict]:
-    """Collect the data files used from now on in this context (a notebook's: its cells share one), with no block
-    to close; a `track_files` block inside it collects its own."""
-    used: list[dict] = []
-    _USED.set(used)
-    return used
+    with run_state.changed(used=[]) as run:
+        yield run.used
 
 
 def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = False, shipped: bool = False) -> None:
-    used = _USED.get()
+    used = run_state.current().used
     if used is not None and all(u["path"] != str(path) for u in used):
         entry = {"file": spec_file.name, "path": str(path), "sha256": sha256}
         if spec_file.gzip_content or (shipped and spec_file.shipped_compressed):
@@ -178,8 +135,8 @@ def _record(spec_file: FileSpec, path: Path, sha256: str, substitute: bool = Fal
 
 
 def _progress_bar(quiet: bool | None):
-    """A download bar: none when quiet; with quiet=None, on the running command's terminal (keraslab.terminal)."""
-    stream = terminal.stream() if quiet is None else (None if quiet else sys.stdout)
+    """A download bar: none when quiet; with quiet=None, on the running command's terminal (keraslab.run_state)."""
+    stream = run_state.current().terminal if quiet is None else (None if quiet else sys.stdout)
     if stream is None:
         return contextlib.nullcontext(None)
     from rich.console import Console
@@ -247,7 +204,7 @@ def ensure_file(
     if shipped is not None:
         _record(spec_file, shipped, expected, shipped=True)
         return shipped
-    if _OFFLINE.get() if offline is None else offline:
+    if run_state.current().offline if offline is None else offline:
         raise DataMissingError(
             f"{label}{spec_file.name} is not in {home} and --offline forbids downloading it; download "
             f"{spec_file.url} and run `keraslab data import {dataset or 'NAME'} PATH`, or point --data-dir / "
