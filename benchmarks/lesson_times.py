@@ -5,9 +5,10 @@ stack (Keras on TensorFlow, model.fit): wall time and peak resident memory (the 
     python benchmarks/lesson_times.py --json benchmarks/results/lesson-times.json
 
 The course stack is `keraslab run LESSON --backend tensorflow` (model.fit; keraslab still gives it
-steps_per_execution=16, which only helps it) and, for the CNN, Keras's own Conv2D and MaxPooling2D
-(`--no-fast-layers`). CIFAR-10 is not in the shared data here, so the two CIFAR lessons run on Fashion-MNIST (60,000
-real images, `--dataset fashion_mnist`). Exit 1 if any run fails or peaks above --max-gb.
+steps_per_execution=16, which only helps it); the CNN is Keras's own Conv2D and MaxPooling2D on both (keraslab
+computes them faster inside its compiled epoch on JAX). CIFAR-10 is not in the shared data here, so the two CIFAR
+lessons run on Fashion-MNIST (60,000 real images, `--dataset fashion_mnist`). Exit 1 if any run fails or peaks
+above --max-gb.
 
     python benchmarks/lesson_times.py --stack keraslab --baseline /tmp/base/src --repeats 2
 
@@ -32,7 +33,7 @@ LESSONS = ("losses", "gradient-descent", "gd-variants", "mnist", "cifar10-ann", 
 KERAS_TRAINING = LESSONS[1:]  # every lesson but losses trains a Keras model
 IMAGE_LESSONS = {"cifar10-ann", "cnn"}
 STACKS = {
-    "keraslab": [],  # the default: JAX, keraslab's compiled epoch and fast layers
+    "keraslab": [],  # the default: JAX, keraslab's compiled epoch (with its fast Conv2D and MaxPooling2D)
     "course": ["--backend", "tensorflow"],  # Keras on TensorFlow, model.fit
 }
 BASELINE = "baseline"  # the keraslab stack of another source tree (--baseline)
@@ -43,8 +44,6 @@ def command(lesson: str, stack: str, dataset: str) -> list[str]:
     argv = ["keraslab", "--quiet", "run", lesson, *STACKS.get(stack, [])]
     if lesson in IMAGE_LESSONS:
         argv += ["--dataset", dataset]
-    if lesson == "cnn" and stack == "course":
-        argv.append("--no-fast-layers")
     return argv
 
 

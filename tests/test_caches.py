@@ -31,7 +31,7 @@ rng = np.random.default_rng(0)
 x = rng.normal(size=(100, 5)).astype(np.float32)
 y = (x[:, 0] > 0).astype(np.float32)
 model = training.compile_model(models.binary_net(5, (8,)), loss="binary_crossentropy", metrics=("accuracy",))
-history = training.fit(model, x, y, epochs=2, batch_size=16, validation_split=0.2, quiet=True)
+history = training.fit(model, x, y, epochs=2, batch_size=16, validation_split=0.2, verbose=0)
 digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights())).hexdigest()
 print(json.dumps({"weights": digest, "loss": history.history["loss"], **counts,
                   "dir": jax.config.jax_compilation_cache_dir, "max": jax.config.jax_compilation_cache_max_size}))

@@ -42,31 +42,18 @@ def cifar_ann(input_shape=(32, 32, 3), n_classes: int = 10):
     )
 
 
-def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10, *, fast: bool = True):
-    """Conv32(3x3) -> MaxPool(2) -> Conv64(3x3) -> MaxPool(2) -> Flatten -> Dense64 -> Dense10 softmax.
-
-    fast=True builds the same network from keraslab.training.keras_layers (PatchConv2D, ReshapeMaxPooling2D) on
-    JAX: identical outputs and weight shapes, about 3x faster to train on a CPU there (see that module). On TensorFlow
-    and PyTorch those layers are slower than Keras's own (cnn epoch on 10,000 images: 7.6 s against 1.5 s on
-    TensorFlow, 6.4 s against 4.5 s on PyTorch; benchmarks/README.md), so there, and with fast=False, the network
-    uses the stock Conv2D and MaxPooling2D.
-    """
+def cifar_cnn(input_shape=(32, 32, 3), n_classes: int = 10):
+    """Conv32(3x3) -> MaxPool(2) -> Conv64(3x3) -> MaxPool(2) -> Flatten -> Dense64 -> Dense10 softmax, in Keras's
+    own layers (keraslab.training.fit computes the two kinds faster on JAX, inside its training step:
+    keraslab.training.fast_layers)."""
     k = load_keras()
-    if fast and k.backend.backend() == "jax":
-        from keraslab.training.keras_layers import PatchConv2D, ReshapeMaxPooling2D
-
-        conv = lambda f: PatchConv2D(f, 3, activation="relu")  # noqa: E731
-        pool = ReshapeMaxPooling2D
-    else:
-        conv = lambda f: k.layers.Conv2D(f, (3, 3), activation="relu")  # noqa: E731
-        pool = lambda: k.layers.MaxPooling2D((2, 2))  # noqa: E731
     return _sequential(
         [
             k.Input(input_shape),
-            conv(32),
-            pool(),
-            conv(64),
-            pool(),
+            k.layers.Conv2D(32, (3, 3), activation="relu"),
+            k.layers.MaxPooling2D((2, 2)),
+            k.layers.Conv2D(64, (3, 3), activation="relu"),
+            k.layers.MaxPooling2D((2, 2)),
             k.layers.Flatten(),
             k.layers.Dense(64, activation="relu"),
             k.layers.Dense(n_classes, activation="softmax"),

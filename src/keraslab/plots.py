@@ -32,10 +32,17 @@ def _finished(fig):
 
 
 def _whole_epochs(ax) -> None:
-    """Epoch ticks at whole numbers only (no "2.5" epoch)."""
+    """Epoch ticks at whole numbers only (no "2.5" epoch); a short curve (one epoch, a few) gets a tick per epoch and
+    half an epoch of room each side, so that one epoch is a point over "1", not over fractional ticks."""
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    xs = [float(x) for line in ax.lines for x in line.get_xdata()]
+    if xs and max(xs) - min(xs) < 10:
+        lo, hi = round(min(xs)), round(max(xs))
+        ax.set_xticks(range(lo, hi + 1))
+        ax.set_xlim(lo - 0.5, hi + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 # a curve of this many points or fewer shows each point, so that one epoch is a marked point, not empty axes
@@ -50,11 +57,21 @@ def _marker(n: int) -> str | None:
 def curves(
     series: dict[str, list[float]], *, title: str, xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False
 ):
-    """One line per named series, x = 1..len."""
+    """One line per named series, x = 1..len. Each later series is drawn thinner and dashed over the ones before, so
+    that curves which coincide (NumPy's and Keras's, the same computation) both stay visible."""
     fig = _figure((7, 4))
     ax = fig.subplots()
-    for name, values in series.items():
-        ax.plot(np.arange(1, len(values) + 1), values, label=name, linewidth=1.5, marker=_marker(len(values)))
+    styles = ("-", "--", ":", "-.")
+    for k, (name, values) in enumerate(series.items()):
+        ax.plot(
+            np.arange(1, len(values) + 1),
+            values,
+            label=name,
+            linewidth=max(1.2, 4.0 - 1.4 * k),
+            linestyle=styles[k % len(styles)],
+            marker=_marker(len(values)),
+            markersize=max(3.0, 7.0 - 2.0 * k),
+        )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     _whole_epochs(ax)
     if logy:
@@ -127,6 +144,10 @@ def image_grid(images, true_labels, pred_labels, class_names, *, title: str, n: 
     pred_labels None, each image is titled with its label alone (a look at the data). Drawn as one picture (the
     images tiled on a white ground) with a title over each tile: one axes instead of n, five times faster to draw."""
     n = min(n, len(images))
+    if n == 0:  # say so (a model with no mistakes to show), not an empty canvas
+        fig = _figure((6, 1))
+        fig.text(0.5, 0.5, f"{title}: none", ha="center", va="center", parse_math=False)
+        return _finished(fig)
     cols = min(8, n)
     rows = int(np.ceil(n / cols))
     tiles = np.asarray(images[:n])

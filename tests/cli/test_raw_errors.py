@@ -36,16 +36,16 @@ def test_data_import_where_a_folder_is_a_file(tmp_path, shared_data, capsys, blo
 
 
 def test_a_run_that_fails_before_it_starts_leaves_no_folder(tmp_path, capsys, monkeypatch):
-    """CIFAR-10 is not there and --offline forbids fetching it: one line, which also says how to run the lesson on
-    the digits that ship with keraslab; no folder."""
+    """A full run (a quick one stands in) whose CIFAR-10 is not there, with --offline forbidding the fetch: one line,
+    which also says how to run the lesson on the digits that ship with keraslab; no folder."""
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "cnn", "--quick", "--offline", "--data-dir", str(tmp_path / "empty")]) == 1
+    assert main(["run", "cnn", "--epochs", "1", "--offline", "--data-dir", str(tmp_path / "empty")]) == 1
     line = _one_line(capsys)
     assert "cifar-10-python.tar.gz is not in" in line and "--offline forbids downloading it" in line
-    # the options given, kept (here --quick and the data home), so that the command runs what was asked
+    # the options given, kept (here --epochs and the data home), so that the command runs what was asked
     assert line.endswith(
-        f"; or run it on the digits that ship with keraslab: keraslab run cnn --quick --data-dir {tmp_path / 'empty'} "
-        "--dataset mnist_5k"
+        f"; or run it on the digits that ship with keraslab: keraslab run cnn --epochs 1 --data-dir "
+        f"{tmp_path / 'empty'} --dataset mnist_5k"
     )
     assert not (tmp_path / "runs").exists()
 

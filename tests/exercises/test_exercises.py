@@ -427,7 +427,9 @@ def test_the_mae_step_reference_is_the_autodiff_gradient():
     assert b_new == pytest.approx(b - 0.1 * float(grad_b), rel=1e-5)
 
 
-def test_a_build_check_without_its_data_says_it_cannot_check_here(tmp_path, wrong_models):
+def test_a_build_check_without_its_data_trains_on_the_shipped_digits_and_says_so(tmp_path, wrong_models):
+    """Fashion-MNIST is not on this machine (an empty data home, no download): the check trains the model on the
+    digits that ship with keraslab, as a quick lesson does, and its verdict says so and how to get the real set."""
     import keras
 
     model = _keras(
@@ -444,7 +446,9 @@ def test_a_build_check_without_its_data_says_it_cannot_check_here(tmp_path, wron
 
     with offline_mode():  # an empty data home, and no download (tests never touch the network)
         verdict = evaluate("cnn.fashion_cnn", model, data_dir=str(tmp_path))
-    assert verdict.status == NOT_CHECKED and "cannot be checked here" in str(verdict)
+    assert verdict.status != NOT_CHECKED
+    assert "4,000 digits of mnist_5k for training, scored on 1,000 more" in str(verdict)
+    assert "standing in for the Fashion-MNIST images" in str(verdict)
     assert "keraslab data fetch fashion_mnist" in str(verdict)
 
 
@@ -454,6 +458,9 @@ def test_a_build_check_without_its_data_says_it_cannot_check_here(tmp_path, wron
 # The image lessons' build checks train on the full data sets (MNIST; Fashion-MNIST for the CNN exercise, and as the
 # data of the image lessons here: CIFAR-10 is not among the shared data).
 NEEDS = {"mnist": ("mnist",), "cifar10-ann": ("fashion_mnist",), "cnn": ("fashion_mnist",)}
+
+
+GRADED_IN_FULL_RUNS_ONLY = {"imbalance.undersampling_precision"}
 
 
 @pytest.mark.slow
@@ -473,6 +480,7 @@ def test_every_reference_solution_passes_its_check(name, shared_data):
         values["dataset"] = "fashion_mnist"
     with offline_mode():  # tests never touch the network
         result = lesson.execute(values, exercises="solutions")
-    checked = [e.checker for e in lesson.exercises if e.checked]
+    # a predict-then-run read off a quick, one-seed table is not graded: that table is noise
+    checked = [e.checker for e in lesson.exercises if e.checked and e.checker not in GRADED_IN_FULL_RUNS_ONLY]
     assert [v.exercise for v in result.verdicts] == checked
     assert all(v.status == PASSED for v in result.verdicts), "\n".join(str(v) for v in result.verdicts)

@@ -223,3 +223,44 @@ def test_a_value_is_checked_once_in_one_function_whichever_way_it_enters(tmp_pat
     )
     assert code == 0 and calls.count(("epochs", 3)) == 1, calls
     assert json.loads((tmp_path / "g" / "config.json").read_text())["epochs"] == 3
+
+
+def _keras_names() -> set[str]:
+    from keraslab.backend import load_keras
+
+    keras = load_keras()
+    spaces = (keras, keras.layers, keras.models, keras.optimizers, keras.losses, keras.callbacks)
+    # the classes (Conv2D, Sequential, Adam, ...) and `keras` itself; a lesson's own `sigmoid` or `log_loss` written
+    # from scratch is the point of the from-scratch lessons, not a shadow
+    return {"keras"} | {name for space in spaces for name in dir(space) if name[:1].isupper()}
+
+
+def _shadowed(text: str, keras_names: set[str]) -> set[str]:
+    """The Keras names a script binds to something else: assigned, defined, or imported from outside Keras."""
+    bound = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.comprehension)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] != "keras":
+            bound |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            bound |= {a.asname for a in node.names if a.asname and a.name.split(".")[0] != "keras"}
+    return bound & keras_names
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_lesson_rebinds_or_shadows_a_keras_name(name):
+    """What a learner reads as Keras is Keras: no script assigns, defines or imports from elsewhere a class name of
+    Keras's layers, models, optimizers, losses or callbacks (the cnn lesson once bound `Conv2D` to a layer of
+    keraslab's). Negative control: that binding is found."""
+    keras_names = _keras_names()
+    assert {"Conv2D", "MaxPooling2D", "Dense", "Sequential"} <= keras_names
+    assert _shadowed("Conv2D = PatchConv2D if fast else keras.layers.Conv2D", keras_names) == {"Conv2D"}
+    assert _shadowed("from keraslab.training.keras_layers import PatchConv2D as MaxPooling2D", keras_names) == {
+        "MaxPooling2D"
+    }
+    assert _shadowed("from keras.layers import Dense", keras_names) == set()
+    assert _shadowed(lessons.get_lesson(name).text, keras_names) == set()

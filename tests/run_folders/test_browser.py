@@ -75,7 +75,7 @@ def test_a_compare_page_and_an_index_in_a_real_browser(browser, quick_run, tmp_p
 
 def test_a_page_that_breaks_its_policy_is_caught(browser, tmp_path):
     """The negative control: a script the policy forbids is a console error, so the checks above can fail."""
-    from keraslab.run_folders.report import CSP
+    from keraslab.run_folders.pages import CSP
 
     page = tmp_path / "bad.html"
     page.write_text(

@@ -3,7 +3,8 @@ in the prose escaped, figures linked by name in report.md."""
 
 import re
 
-from keraslab.run_folders.report import CSP, ReportHead, markdown_html, math_svg, render_html, render_markdown
+from keraslab.run_folders.pages import CSP
+from keraslab.run_folders.report import ReportHead, markdown_html, math_svg, render_html, render_markdown
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 

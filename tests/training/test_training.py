@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from keraslab import models, training
-from keraslab.errors import UsageError
 from keraslab.seeding import set_seed
 from keraslab.training import compiled_epoch
 
@@ -38,8 +37,9 @@ def test_both_paths_return_a_keras_history_with_the_same_entries(metrics, entrie
     keras = training.fitting.load_keras()
     x, y = _data()
     fast_model, slow_model = _net(metrics), _net(metrics)
-    fast = training.fit(fast_model, x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True)
-    slow = training.fit(slow_model, x, y, epochs=2, batch_size=16, validation_split=0.25, quiet=True, fast=False)
+    fast = training.fit(fast_model, x, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0)
+    # with a callback (here none in the list) it is model.fit itself that trains
+    slow = training.fit(slow_model, x, y, epochs=2, batch_size=16, validation_split=0.25, verbose=0, callbacks=[])
     for history, model in ((fast, fast_model), (slow, slow_model)):
         assert isinstance(history, keras.callbacks.History) and model.history is history
         assert history.epoch == [0, 1] and all(len(v) == 2 for v in history.history.values())
@@ -69,7 +69,10 @@ def test_the_compiled_epoch_trains_as_model_fit_does_on_the_same_batch_order(bui
     # weights differ from model.fit's.
     x, y = _data(n=100)
     fast_model, slow_model, other_model = build(("accuracy",)), build(("accuracy",)), build(("accuracy",))
-    fast = training.fit(fast_model, x, y, epochs=3, batch_size=16, seed=5, quiet=True)
+    np.random.seed(5)
+    seed = training.fitting.shuffle_seed()  # the order's seed comes from NumPy's generator, as model.fit's order does
+    np.random.seed(5)
+    fast = training.fit(fast_model, x, y, epochs=3, batch_size=16, verbose=0)
 
     def by_model_fit(model, seed):
         loss, accuracy = [], []
@@ -80,32 +83,50 @@ def test_the_compiled_epoch_trains_as_model_fit_does_on_the_same_batch_order(bui
             accuracy.append(h.history["accuracy"][0])
         return loss, accuracy
 
-    loss, accuracy = by_model_fit(slow_model, seed=5)
+    loss, accuracy = by_model_fit(slow_model, seed=seed)
     for ours, keras_fit in zip(fast_model.get_weights(), slow_model.get_weights(), strict=True):
         np.testing.assert_allclose(ours, keras_fit, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fast.history["loss"], loss, rtol=1e-5)
     np.testing.assert_allclose(fast.history["accuracy"], accuracy, atol=1e-6)
 
-    by_model_fit(other_model, seed=6)
+    by_model_fit(other_model, seed=seed + 1)
     gap = max(np.abs(a - b).max() for a, b in zip(fast_model.get_weights(), other_model.get_weights(), strict=True))
     assert gap > 1e-3  # far outside the tolerance above: the comparison can tell two trainings apart
 
 
-def test_the_compiled_epoch_refuses_metrics_it_cannot_compute():
+def test_a_metric_the_compiled_epoch_does_not_compute_goes_to_model_fit():
+    """training.fit takes every model model.fit takes: one compiled with a metric the compiled epoch does not compute
+    (AUC) trains through model.fit, which reports it."""
     x, y = _data()
     model = _net(("accuracy", "auc"))
-    with pytest.raises(UsageError, match=r"computes the loss and accuracy only; the model was compiled with metrics "):
-        training.fit(model, x, y, epochs=1, quiet=True)
-    history = training.fit(model, x, y, epochs=1, quiet=True, fast=False)  # model.fit computes them
+    assert not training.fitting.uses_fast_path(model)
+    history = training.fit(model, x, y, epochs=1, verbose=0)
     assert {"accuracy", "auc"} <= set(history.history)
+    assert training.fitting.uses_fast_path(_net(("accuracy",))) and training.fitting.uses_fast_path(_net(()))
+
+
+def test_training_fit_takes_only_what_model_fit_takes_with_the_same_defaults():
+    """Replace training.fit(model, ...) by model.fit(...) and the call means the same: each of its arguments is one
+    of model.fit's, with model.fit's default."""
+    import inspect
+
+    keras = training.fitting.load_keras()
+    ours = dict(inspect.signature(training.fit).parameters)
+    theirs = inspect.signature(keras.Model.fit).parameters
+    assert next(iter(ours)) == "model"
+    del ours["model"]
+    for name, param in ours.items():
+        assert name in theirs, f"training.fit takes {name!r}, which model.fit lacks"
+        assert param.default == theirs[name].default, name
+    assert list(ours) == [n for n in theirs if n in ours]  # in model.fit's order: positional calls mean the same
 
 
 def test_refits_reuse_the_compiled_functions_and_the_cache_lets_models_go():
     x, y = _data()
     model = _net(("accuracy",))
-    training.fit(model, x, y, epochs=1, batch_size=16, quiet=True)
+    training.fit(model, x, y, epochs=1, batch_size=16, verbose=0)
     first = compiled_epoch.trainer_for(model, model.loss, 16)
-    training.fit(model, x, y, epochs=1, batch_size=16, quiet=True, seed=1)
+    training.fit(model, x, y, epochs=1, batch_size=16, verbose=0)
     assert compiled_epoch.trainer_for(model, model.loss, 16) is first  # traced and compiled once
     assert compiled_epoch.trainer_for(model, model.loss, 32) is not first  # another batch size: another trainer
     alive = weakref.ref(model)
@@ -121,18 +142,18 @@ def _dropout_net():
 def _fresh_fit(x, y, seed):
     set_seed(seed)
     model = training.compile_model(_dropout_net(), loss="binary_crossentropy")
-    training.fit(model, x, y, epochs=3, batch_size=16, quiet=True, seed=seed)
+    training.fit(model, x, y, epochs=3, batch_size=16, verbose=0)
     return model.get_weights()
 
 
 def test_a_refit_equals_fitting_a_fresh_model_dropout_masks_included():
-    """Refitter re-initialises weights, optimizer and dropout's seed state: fit k of a Refitter is exactly the fit of
-    a model built fresh after set_seed(seed) (what a notebook writes out). Negative control: keep the seed state of
-    the previous fit and the weights move off."""
+    """Refitter re-initialises weights, optimizer and dropout's seed state: a fit of Refitter.fresh(seed) is exactly
+    the fit of a model built fresh after set_seed(seed) (what a notebook writes out). Negative control: keep the seed
+    state of the previous fit and the weights move off."""
     x, y = _data()
     net = training.Refitter(_dropout_net, loss="binary_crossentropy")
-    net.fit(x, y, seed=1, epochs=3, batch_size=16, quiet=True)  # a first fit moves the dropout seed state on
-    net.fit(x, y, seed=2, epochs=3, batch_size=16, quiet=True)
+    training.fit(net.fresh(1), x, y, epochs=3, batch_size=16, verbose=0)  # moves the dropout seed state on
+    training.fit(net.fresh(2), x, y, epochs=3, batch_size=16, verbose=0)
     for a, b in zip(net.model.get_weights(), _fresh_fit(x, y, 2), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -142,7 +163,7 @@ def test_a_refit_equals_fitting_a_fresh_model_dropout_masks_included():
     for v in net.model.optimizer.variables:
         if not v.path.endswith("learning_rate"):
             v.assign(np.zeros(v.shape, dtype=v.dtype))
-    training.fit(net.model, x, y, epochs=3, batch_size=16, quiet=True, seed=2)
+    training.fit(net.model, x, y, epochs=3, batch_size=16, verbose=0)
     assert any(not np.array_equal(a, b) for a, b in zip(net.model.get_weights(), _fresh_fit(x, y, 2), strict=True))
 
 
@@ -164,7 +185,7 @@ def test_validation_in_chunks_equals_kerass_evaluate_of_the_whole_set(monkeypatc
     yv[:100] = 1.0  # the chunks differ: their plain mean is not the whole set's mean
     monkeypatch.setattr(fastfit, "VALIDATION_CHUNK", 100)
     model = _net(("accuracy",))
-    history = training.fit(model, x, y, epochs=1, batch_size=16, validation_data=(xv, yv), quiet=True)
+    history = training.fit(model, x, y, epochs=1, batch_size=16, validation_data=(xv, yv), verbose=0)
     loss, acc = model.evaluate(xv, yv, batch_size=250, verbose=0)
     assert history.history["val_loss"][-1] == pytest.approx(loss, rel=1e-5)
     assert history.history["val_accuracy"][-1] == pytest.approx(acc, abs=1e-7)

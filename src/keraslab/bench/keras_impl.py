@@ -3,13 +3,12 @@ as `keras-fit`, the course's code: stock layers, `model.compile` with its defaul
 
 from __future__ import annotations
 
-import functools
 import time
 
 from keraslab import models, training
 from keraslab.backend import load_keras
 from keraslab.seeding import set_seed
-from keraslab.training import devices
+from keraslab.training import devices, fitting
 
 EPOCHS_PER_UNIT = {"mlp": 1, "churn": 100, "ann": 1, "cnn": 1}
 BATCH = 32  # the benchmark's batch size: the timing's, and the floor's products (keraslab.bench.flops)
@@ -18,9 +17,9 @@ BATCH = 32  # the benchmark's batch size: the timing's, and the floor's products
 IMPLS = ("keraslab", "keras-fit")
 
 
-def build(model: str, *, stock: bool = False):
-    """(model, optimizer, loss) of a benchmark model; `stock` builds the CNN from Keras's own Conv2D and
-    MaxPooling2D, as the course does (keraslab trains it with its faster, equal layers)."""
+def build(model: str):
+    """(model, optimizer, loss) of a benchmark model, in Keras's own layers (keraslab.training.fit computes the
+    CNN's Conv2D and MaxPooling2D faster inside its training step on JAX)."""
     keras = load_keras()
     if model == "mlp":
         m, opt, loss = models.dense_classifier(784, 10, (128,)), "adam", "sparse_categorical_crossentropy"
@@ -29,7 +28,7 @@ def build(model: str, *, stock: bool = False):
     elif model == "ann":
         m, opt, loss = models.cifar_ann(), keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy"
     elif model == "cnn":
-        m, opt, loss = models.cifar_cnn(fast=not stock), "adam", "sparse_categorical_crossentropy"
+        m, opt, loss = models.cifar_cnn(), "adam", "sparse_categorical_crossentropy"
     else:
         raise ValueError(f"Unknown benchmark model {model!r}")
     return m, opt, loss
@@ -47,15 +46,25 @@ def time_units(model: str, x, y, *, device: str, repeats: int, seed: int = 0, im
     epochs = EPOCHS_PER_UNIT[model]
     with devices.scope(device):
         set_seed(seed)
-        m, opt, loss = build(model, stock=course)
-        if course:
+        m, opt, loss = build(model)
+        if course:  # the course's code: Keras's defaults and model.fit, with a callback that times each epoch
             m.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+            timer = fitting.epoch_timer()
+
+            def fit(epochs, seed):
+                set_seed(seed)
+                history = m.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=[timer])
+                history.history["seconds"] = timer.seconds[-epochs:]
+                return history
         else:
             training.compile_model(
                 m, optimizer=opt, loss=loss, steps_per_epoch=training.batches_per_epoch(len(x), BATCH)
             )
-        # fast=False: Keras's own model.fit (with a callback that times each epoch)
-        fit = functools.partial(training.fit, m, x, y, batch_size=BATCH, quiet=True, fast=not course)
+
+            def fit(epochs, seed):
+                set_seed(seed)
+                return training.fit(m, x, y, batch_size=BATCH, epochs=epochs, verbose=0)
+
         if epochs == 1:  # one training run of 1 + repeats epochs; the first (compilation) is the warm-up
             history = fit(epochs=1 + repeats, seed=seed)
             return [float(s) for s in history.history["seconds"][1:]]

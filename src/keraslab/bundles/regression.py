@@ -47,8 +47,7 @@ def train_regression(csv: Path, table, split, roles, features, options, out, log
         ((y_fit - mean) / std).astype(np.float32),
         epochs=options.epochs,
         batch_size=options.batch_size,
-        quiet=options.quiet,
-        seed=options.seed,
+        verbose=0 if options.quiet else 2,
     )
     y_pred = np.asarray(model.predict(x_test, batch_size=2048, verbose=0)).ravel() * std + mean
     linear = LinearRegression().fit(x_fit, y_fit)

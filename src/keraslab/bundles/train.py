@@ -149,8 +149,7 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
             epochs=options.epochs,
             batch_size=options.batch_size,
             class_weight=class_weight,
-            quiet=options.quiet,
-            seed=seed,
+            verbose=0 if options.quiet else 2,
         )
         histories.append(training.history_frame(history))
         return net

@@ -170,7 +170,7 @@ def print_summary(summary: dict, folder: Path, *, quiet: bool, tags=()) -> None:
     if quiet:
         print(folder)
         return
-    from keraslab.run_folders.report import summary_frame
+    from keraslab.run_folders.pages import summary_frame
 
     frame = summary_frame(summary)
     print_table(f"summary ({', '.join(tags)})" if tags else "summary", frame.columns, frame.itertuples(index=False))

@@ -85,7 +85,7 @@ def cmd_prove(args) -> int:
     from rich.text import Text
 
     from keraslab.proof import all_checks
-    from keraslab.run_folders.report import fmt
+    from keraslab.run_folders.pages import fmt
 
     checks = all_checks(args.seed)
     verdict = {True: Text("pass", style="green"), False: Text("FAIL", style="red")}

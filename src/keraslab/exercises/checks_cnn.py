@@ -75,7 +75,9 @@ def fashion_cnn(model, *, data_dir=None) -> Verdict:
     )
     if wrong:
         return wrong
-    x_train, y_train, x_test, y_test = image_data("fashion_mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir)
+    (x_train, y_train, x_test, y_test), what = image_data(
+        "fashion_mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir
+    )
     return train_and_score(
         "cnn.fashion_cnn",
         model,
@@ -83,7 +85,7 @@ def fashion_cnn(model, *, data_dir=None) -> Verdict:
         epochs=2,
         target=0.8,
         seed=0,
-        what="10,000 Fashion-MNIST training images, scored on 2,000 test images",
+        what=what,
         hint="a Conv2D with relu, pooling, then Flatten and the softmax layer; adam as the optimizer",
     )
 

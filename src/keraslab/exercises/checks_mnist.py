@@ -58,7 +58,7 @@ def sequential(model, *, data_dir=None) -> Verdict:
     )
     if wrong:
         return wrong
-    data = image_data("mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir)
+    data, what = image_data("mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir)
     return train_and_score(
         "mnist.sequential",
         model,
@@ -66,7 +66,7 @@ def sequential(model, *, data_dir=None) -> Verdict:
         epochs=1,
         target=0.85,
         seed=0,
-        what="10,000 MNIST training digits, scored on 2,000 test digits",
+        what=what,
         hint="check the pixels are scaled to [0, 1] inside the model's data (the check passes scaled pixels) "
         "and that the optimizer is adam",
     )

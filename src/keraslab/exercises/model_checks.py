@@ -154,19 +154,34 @@ def train_and_score(
     return Verdict(exercise, FAILED, f"as asked, but {message}", (("hint", hint),))
 
 
-def image_data(name: str, *, train: int, test: int, seed: int, data_dir=None, flat: bool = False) -> tuple:
-    """A seeded sample of an image data set, pixels in [0, 1]: (x_train, y_train, x_test, y_test)."""
+def image_data(name: str, *, train: int, test: int, seed: int, data_dir=None, flat: bool = False):
+    """A seeded sample of an image data set, pixels in [0, 1], and what it is: ((x_train, y_train, x_test, y_test),
+    description). Where `name` is not on this machine, the digits that ship with keraslab (mnist_5k, split 4,000 /
+    1,000) stand in, as they do for a quick run of a lesson, and the description says so."""
     from keraslab import datasets
     from keraslab.errors import DataError
 
+    about = {"mnist": "MNIST digits", "fashion_mnist": "Fashion-MNIST images"}.get(name, f"{name} images")
+    source = name if datasets.is_available(name, data_dir) else "mnist_5k"
     try:
-        (x_train, y_train), (x_test, y_test) = datasets.load(name, scale=True, data_dir=data_dir, quiet=True)
+        if source == name:
+            (x_train, y_train), (x_test, y_test) = datasets.load(name, scale=True, data_dir=data_dir, quiet=True)
+        else:
+            (x_train, y_train), (x_test, y_test) = datasets.load_split(source, seed=0, scale=True, data_dir=data_dir)
     except DataError as exc:
         raise unavailable(f"{exc} (keraslab data fetch {name})") from None
+    train, test = min(train, len(y_train)), min(test, len(y_test))
+    if source == name:
+        what = f"{train:,} {about} for training, scored on {test:,} more"
+    else:
+        what = (
+            f"{train:,} digits of mnist_5k for training, scored on {test:,} more (the digits that ship with keraslab, "
+            f"standing in for the {about}, which are not on this machine: keraslab data fetch {name})"
+        )
     rng = np.random.default_rng(seed)
     a = rng.permutation(len(y_train))[:train]
     b = rng.permutation(len(y_test))[:test]
     x_train, x_test = x_train[a], x_test[b]
     if flat:
         x_train, x_test = x_train.reshape(len(a), -1), x_test.reshape(len(b), -1)
-    return x_train, y_train[a], x_test, y_test[b]
+    return (x_train, y_train[a], x_test, y_test[b]), what

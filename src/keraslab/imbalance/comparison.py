@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from keraslab import models
+from keraslab import models, training
 from keraslab.errors import UsageError
 from keraslab.imbalance.ensemble import BalancedEnsemble
 from keraslab.imbalance.focal import binary_focal_loss
@@ -74,14 +74,14 @@ class KerasTrainer:
 
     def fit(self, X, y, seed: int, *, loss: str = "bce", class_weight: dict | None = None) -> FittedNet:
         net = self._refitter(X.shape[1], loss)
-        net.fit(
+        training.fit(
+            net.fresh(seed),
             np.ascontiguousarray(X, np.float32),
             np.asarray(y, np.float32),
-            seed=seed,
             epochs=self.settings.epochs,
             batch_size=self.settings.batch_size,
             class_weight=class_weight,
-            quiet=self.settings.quiet,
+            verbose=0 if self.settings.quiet else 2,
         )
         return FittedNet(net.model, net.model.get_weights())
 

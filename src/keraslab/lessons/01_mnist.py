@@ -30,6 +30,7 @@ data_dir: str | None = None  # None: $KERASLAB_DATA, else ~/.cache/keraslab
 # %%
 # %matplotlib inline
 import keras
+import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
@@ -40,17 +41,20 @@ from keraslab.seeding import set_seed
 
 epochs = (1 if quick else 5) if epochs is None else epochs  # the course trained for 5 epochs
 run = begin("mnist", globals())  # checks the values above, seeds Python, NumPy and Keras, says how this run is made
+dataset = run.stand_in.dataset if run.stand_in else dataset  # a quick run with no such data here: the digits
 
 # %% [markdown]
 # ## The data
 #
-# `datasets.load_split` reads the verified files (their sha256 is checked) and, with `scale=True`, divides the pixels
-# by 255 so that they lie in [0, 1]. MNIST has 60,000 training and 10,000 test digits; Fashion-MNIST the same
-# number of clothes (ten kinds) in the same format; `mnist_5k` is a 5,000-digit sample with no split of its own,
-# which we split 80/20, stratified and seeded. A quick run keeps a stratified sample.
+# `datasets.load_split` reads the verified files (their sha256 is checked): each pixel is a byte, 0 to 255, which
+# we divide by 255 so that every input lies in [0, 1] (as float32, the precision the network computes in). MNIST
+# has 60,000 training and 10,000 test digits; Fashion-MNIST the same number of clothes (ten kinds) in the same
+# format; `mnist_5k` is a 5,000-digit sample with no split of its own, which we split 80/20, stratified and seeded.
+# A quick run keeps a stratified sample.
 
 # %%
-(x_train, y_train), (x_test, y_test) = datasets.load_split(dataset, seed=seed, data_dir=data_dir, scale=True)
+(x_train, y_train), (x_test, y_test) = datasets.load_split(dataset, seed=seed, data_dir=data_dir)
+x_train, x_test = x_train.astype("float32") / 255, x_test.astype("float32") / 255
 
 
 def sample(x, y, n):
@@ -104,11 +108,36 @@ model_a.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metric
 model_a.summary()
 
 # %% [markdown]
-# `training.fit` takes `model.fit`'s arguments and returns what it returns (a Keras `History`). On JAX it runs
-# each epoch as one compiled call instead of one per batch (same model, loss and optimizer) with a shuffle drawn
-# from the seed; on other backends it is `model.fit` itself. `model.fit(x_train_flat, y_train, epochs=epochs)`
-# trains the plain Keras way (the numbers move a little: the shuffling differs). Every training image trains, as in
-# the course; the curves show the test images as a monitor only: nothing is chosen from them.
+# ### The optimizer: Adam
+#
+# Plain gradient descent (SGD) moves each weight by the same multiple of its gradient $g$: $w \leftarrow w - \eta g$.
+# Adam (Kingma and Ba, 2015), which every lesson's `optimizer="adam"` uses, keeps two numbers per weight: $m$, a
+# running mean of its gradients (the direction it has been pushed), and $v$, a running mean of their squares (how
+# hard). At step $t$, from $m = v = 0$:
+#
+# $$m \leftarrow \beta_1 m + (1 - \beta_1) g \qquad v \leftarrow \beta_2 v + (1 - \beta_2) g^2 \qquad
+# w \leftarrow w - \eta \, \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}$$
+#
+# (the divisions by $1 - \beta^t$ undo the pull towards the zeros $m$ and $v$ start from). Keras's defaults are
+# $\eta = 0.001$, $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-7}$. So each weight gets its own step
+# size: a weight whose gradients are large and steady moves about $\eta$ per step, a rarely pushed one no less. One
+# update, written out and set against Keras's Adam and SGD, for two weights with very different gradients:
+
+# %%
+w, g = np.array([1.0, 1.0]), np.array([0.5, -20.0])  # two weights and their gradients at step 1
+lr, beta_1, beta_2, eps = 0.001, 0.9, 0.999, 1e-7
+m, v = (1 - beta_1) * g, (1 - beta_2) * g**2  # from m = v = 0
+w_adam = w - lr * (m / (1 - beta_1)) / (np.sqrt(v / (1 - beta_2)) + eps)
+w_sgd = w - lr * g
+weights = keras.Variable(w.astype("float32"))
+keras.optimizers.Adam(learning_rate=lr).apply([g.astype("float32")], [weights])
+print("Adam by hand:", w_adam, " Keras's Adam:", keras.ops.convert_to_numpy(weights), " SGD:", w_sgd)
+
+# %% [markdown]
+# `training.fit(model, ...)` is `model.fit(...)`: the same arguments, the same `History` back; on JAX it runs each
+# epoch as one compiled call, several times faster on a CPU (write `model.fit` instead, here or in any lesson, and
+# the lesson runs the same). Every training image trains, as in the course; the curves show the test images as a
+# monitor only: nothing is chosen from them.
 
 
 # %%
@@ -122,8 +151,6 @@ def fit_and_evaluate(model, title):
         batch_size=batch_size,
         validation_split=validation_split,
         validation_data=monitor,
-        seed=seed,
-        title=title,
     )
     # all the test images in one batch: nothing is learned from them, so one pass does it
     everything = len(x_test_flat)
@@ -140,9 +167,19 @@ def fit_and_evaluate(model, title):
 
 
 history_a, proba_a, y_pred_a, loss_a = fit_and_evaluate(model_a, "(a) 784 -> 10")
+print(
+    f"epoch 1: training accuracy {history_a.history['accuracy'][0]:.4f}, test accuracy "
+    f"{history_a.history['val_accuracy'][0] if 'val_accuracy' in history_a.history else float('nan'):.4f}"
+)
 print(f"row 0 of the probabilities sums to {proba_a[0].sum():.6f} and predicts {names[y_pred_a[0]]!r}")
 
 # %% [markdown]
+# Why can the training accuracy of epoch 1 sit *below* the test accuracy? The training figure is the mean over the
+# epoch's batches, each scored as it was trained on, so it averages the network at every stage of that epoch, from
+# its random start on; the test figure is measured once, after the last batch, with the weights the epoch ended
+# with. From epoch 2 on both are measured on a network that has mostly settled, and the training accuracy moves
+# above.
+#
 # ## Model (b): a hidden layer of 100 ReLU units
 #
 # Between the pixels and the outputs, `hidden_units` units each compute $\max(0, w \cdot x + b)$. The network can
@@ -171,7 +208,14 @@ history_b, proba_b, y_pred_b, loss_b = fit_and_evaluate(model_b, f"(b) 784 -> {h
 for title, y_pred in (("(a)", y_pred_a), ("(b)", y_pred_b)):
     print(title, classification_report(y_test, y_pred, target_names=[str(n) for n in names], digits=4), sep="\n")
     display(plots.confusion_matrix(confusion_matrix(y_test, y_pred), names, title=f"{title}: confusion matrix"))
-plots.image_grid(x_test, y_test, y_pred_b, names, title="(b): predicted (true); wrong ones in red")
+wrong = np.flatnonzero(y_pred_b != y_test)  # the test images model (b) gets wrong
+plots.image_grid(
+    x_test[wrong],
+    y_test[wrong],
+    y_pred_b[wrong],
+    names,
+    title=f"(b): the first {min(16, len(wrong))} of its {len(wrong)} mistakes: predicted (true)",
+)
 
 # %% [markdown]
 # ## What the course got wrong, and what is fixed here

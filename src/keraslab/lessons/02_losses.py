@@ -97,6 +97,10 @@ print(f"log loss, the course's order:  {log_loss(course_y_true, course_y_predict
 print(f"log loss, the roles put right: {log_loss(course_y_predicted, course_y_true):.10f}")
 
 # %% [markdown]
+# The MAE is 0.5 whichever way it is computed: the original course's notebook (5_loss/5_loss_or_cost_function) shows
+# 0.26 under its one-line NumPy version, `np.mean(np.abs(y_predicted-y_true))`, an output left from earlier arrays
+# (the same arrays give 0.5, as its own loop printed).
+#
 # MAE and MSE are symmetric in their two arguments, so the swap does not change them. The log loss is not: in the
 # course's order every "prediction" is 0 or 1 and gets clipped to $\epsilon$ or $1 - \epsilon$. With the roles
 # put right, one term dominates: the probability 1.0 given to the label 0 (the third customer) costs

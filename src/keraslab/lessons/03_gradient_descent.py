@@ -68,8 +68,22 @@ print(f"{len(x_train)} training rows, {len(x_test)} test rows")
 # ## The update rule
 #
 # With $z = Xw + b$, $\hat y = \sigma(z) = 1 / (1 + e^{-z})$ and the log loss
-# $L = -\frac{1}{n}\sum_i [y_i \ln \hat y_i + (1 - y_i)\ln(1 - \hat y_i)]$, the chain rule gives a remarkably
-# simple derivative, $\partial L / \partial z_i = (\hat y_i - y_i) / n$, hence
+# $L = -\frac{1}{n}\sum_i [y_i \ln \hat y_i + (1 - y_i)\ln(1 - \hat y_i)]$, the chain rule takes one row $i$ at a
+# time, through $z_i$. Its loss $\ell_i = -[y_i \ln \hat y_i + (1 - y_i)\ln(1 - \hat y_i)]$ changes with the
+# prediction as
+#
+# $$\frac{\partial \ell_i}{\partial \hat y_i} = -\frac{y_i}{\hat y_i} + \frac{1 - y_i}{1 - \hat y_i}
+# = \frac{\hat y_i - y_i}{\hat y_i (1 - \hat y_i)}$$
+#
+# and the sigmoid's own slope is $\sigma'(z) = e^{-z} / (1 + e^{-z})^2 = \sigma(z)\,(1 - \sigma(z))$, that is
+# $\partial \hat y_i / \partial z_i = \hat y_i (1 - \hat y_i)$. Multiplied, the two factors
+# $\hat y_i (1 - \hat y_i)$ cancel:
+#
+# $$\frac{\partial \ell_i}{\partial z_i} = \frac{\partial \ell_i}{\partial \hat y_i}
+# \frac{\partial \hat y_i}{\partial z_i} = \hat y_i - y_i$$
+#
+# the error itself. Last, $z_i = \sum_j w_j x_{ij} + b$ gives $\partial z_i / \partial w_j = x_{ij}$ and
+# $\partial z_i / \partial b = 1$, and $L$ is the mean of the $\ell_i$, hence
 #
 # $$\frac{\partial L}{\partial w} = \frac{1}{n} X^\top (\hat y - y) \qquad
 # \frac{\partial L}{\partial b} = \frac{1}{n} \sum_i (\hat y_i - y_i)$$
@@ -100,7 +114,7 @@ def gradient_descent(X, y, epochs, learning_rate, loss_threshold=None):
     for _ in range(epochs):
         losses.append(log_loss(y, sigmoid(X @ w + b)))
         if loss_threshold is not None and losses[-1] <= loss_threshold:
-            break  # the original course's early stop (its myNN.fit), before the update
+            break  # the original's early stop (myNN.fit, loss_thresold 0.4631: epoch 366), before the update
         dw, db = gradients(X, y, w, b)
         w = w - learning_rate * dw
         b = b - learning_rate * db  # the line the tutorial forgot

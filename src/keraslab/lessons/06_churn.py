@@ -146,12 +146,6 @@ model.summary()
 # %% [markdown]
 # ## Training
 #
-# `training.fit` takes `model.fit`'s arguments and returns what it returns (a Keras `History`). On JAX it runs
-# each epoch as one compiled call instead of one per batch (several times faster on a CPU: same model, same loss,
-# same optimizer) with a shuffle drawn from the seed; on other backends it is `model.fit` itself. To train the plain
-# Keras way, write `model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, validation_data=...)`: the
-# numbers move a little, because the shuffling differs.
-#
 # Unless `validation_split` holds part of the training customers out, the curves show the test part as a monitor
 # only: no epoch count, threshold or setting is chosen from it.
 
@@ -165,7 +159,6 @@ history = training.fit(
     batch_size=batch_size,
     validation_split=validation_split,
     validation_data=monitor,
-    seed=seed,
 )
 curves = pd.DataFrame(history.history, index=np.array(history.epoch) + 1).rename_axis("epoch")
 display(curves.tail(3))

@@ -22,6 +22,7 @@ from typing import Any
 from keraslab import run_state
 from keraslab.errors import UsageError
 from keraslab.lessons.catalog import get_lesson
+from keraslab.lessons.stand_in import missing_here
 from keraslab.options import check_values
 from keraslab.run_state import RunState
 
@@ -29,7 +30,8 @@ from keraslab.run_state import RunState
 def begin(lesson: str, namespace: Mapping[str, Any]) -> RunState:
     """Start a run of `lesson` with the parameter values in `namespace` (the notebook's globals()), then seed Python,
     NumPy and Keras. Outside a command's run, each value is checked against its declaration (UsageError, one line,
-    for a bad one)."""
+    for a bad one), and a quick run of an image lesson whose data set is not on this machine gets the stand-in
+    `keraslab run` would use (`run.stand_in`: the script reads its data set from it)."""
     from keraslab.seeding import set_seed
 
     run = run_state.current()
@@ -43,7 +45,8 @@ def begin(lesson: str, namespace: Mapping[str, Any]) -> RunState:
         run.values = values
     else:  # Jupyter: the parameters cell is where they enter; the notebook's cells share this run from here on
         values = check_values(values, declared, lesson=lesson, source="parameters cell")
-        run = run_state.start(RunState(lesson=lesson, parameters=declared, values=values, used=[]))
+        stand_in = missing_here(get_lesson(lesson), values)  # as `keraslab run` does; the script switches to it
+        run = run_state.start(RunState(lesson=lesson, parameters=declared, values=values, used=[], stand_in=stand_in))
     set_seed(run.seed)
     import keras
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from keraslab.errors import UsageError
-from keraslab.run_folders.report import pm
+from keraslab.run_folders.pages import pm
 
 RUN_FILES = ("config.json", "metrics.json", "manifest.json")
 

@@ -10,7 +10,7 @@ import pandas as pd
 from keraslab import plots
 from keraslab.errors import UsageError
 from keraslab.run_folders.browse import RunInfo
-from keraslab.run_folders.report import figure_png, fmt, html_table, notices_html, page_head, pm, png_figure
+from keraslab.run_folders.pages import figure_png, fmt, html_table, notices_html, page_head, pm, png_figure
 
 NOT_CURVES = frozenset({"epoch", "seconds"})
 

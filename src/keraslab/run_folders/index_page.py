@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from keraslab.run_folders.report import page_head
+from keraslab.run_folders.pages import page_head
 
 
 def render_index(outcomes, root: Path, title: str) -> str:

@@ -9,15 +9,14 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from keraslab.datasets import is_available
 from keraslab.distributed import runtime
 from keraslab.errors import DataMissingError, UsageError, one_line
 from keraslab.files import atomic_write_text
 from keraslab.lessons import Lesson
+from keraslab.lessons.stand_in import STAND_IN, lesson_dataset, missing_here, stand_in_possible
 from keraslab.run_folders.index_page import render_index
-from keraslab.run_folders.report import fmt
-from keraslab.run_state import StandIn
-from keraslab.running.one_lesson import STAND_IN, lesson_dataset, run_lesson, stand_in_possible
+from keraslab.run_folders.pages import fmt
+from keraslab.running.one_lesson import run_lesson
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,25 +175,18 @@ def _run_one(lesson: Lesson, values: dict, out: Path, run_options: dict) -> Less
     base = LessonOutcome(lesson.name, lesson.headline, lesson.course_figure)
     mine = {name: value for name, value in values.items() if name in lesson.parameters}
     dataset = lesson_dataset(lesson, mine)
-    may_stand_in = bool(mine.get("quick")) and stand_in_possible(lesson, dataset)
-    stand_in = None
-    if may_stand_in and run_options.get("offline") and not is_available(dataset, mine.get("data_dir")):
-        stand_in = StandIn(STAND_IN, dataset, "not in the data home, and --offline forbids downloading it")
-    while True:
-        these = mine if stand_in is None else {**mine, "dataset": stand_in.dataset}
-        try:
-            done = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
-        except DataMissingError as exc:
-            if may_stand_in and stand_in is None:
-                stand_in = StandIn(STAND_IN, dataset, str(exc))
-                continue
-            return dataclasses.replace(base, skipped=str(exc), command=_run_command(lesson, dataset))
-        except Exception as exc:  # a failed lesson is reported; the next one runs (a distributed job stops)
-            if runtime.current() is not None:
-                raise
-            return dataclasses.replace(base, failed=one_line(exc)[0], error=exc)
-        value = done.summary.get(lesson.headline) if lesson.headline else None
-        return dataclasses.replace(base, value=value, folder=done.folder, tags=done.tags, phases=done.phases)
+    stand_in = missing_here(lesson, mine)  # a quick run whose image set is not here runs on the stand-in
+    these = mine if stand_in is None else {**mine, "dataset": stand_in.dataset}
+    try:
+        done = run_lesson(lesson, these, out=out, stand_in=stand_in, **run_options)
+    except DataMissingError as exc:
+        return dataclasses.replace(base, skipped=str(exc), command=_run_command(lesson, dataset))
+    except Exception as exc:  # a failed lesson is reported; the next one runs (a distributed job stops)
+        if runtime.current() is not None:
+            raise
+        return dataclasses.replace(base, failed=one_line(exc)[0], error=exc)
+    value = done.summary.get(lesson.headline) if lesson.headline else None
+    return dataclasses.replace(base, value=value, folder=done.folder, tags=done.tags, phases=done.phases)
 
 
 # `run all`'s exit status when some lessons were skipped for missing data and none failed (0: all ran; 1: one failed)

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from keraslab import caches, phases, run_state
-from keraslab.datasets import get_spec
 from keraslab.distributed import runtime
 from keraslab.distributed.plan import make_plan
 from keraslab.errors import DataMissingError, UsageError
 from keraslab.lessons import Lesson
+from keraslab.lessons.stand_in import STAND_IN, lesson_dataset, missing_here, stand_in_possible
 from keraslab.options import Parameter, Values, check_values, command_words, count
 from keraslab.run_folders import folder as run_folder
 from keraslab.run_folders.folder import CHECKPOINT_POLICIES, read_config
@@ -89,7 +89,12 @@ def request(lesson: Lesson, given: dict, *, config=None, seeds=None, offline=Fal
         stand_in = None  # --dataset given: the data set asked for, not a stand-in
     values = check_values(from_file, lesson.parameters, lesson=lesson.name, source=f"--config {config}")
     given = check_values(given, lesson.parameters, lesson=lesson.name, source=f"lesson {lesson.name}")
-    return RunRequest(Values({**values, **given}), seeds, offline, quiet, stand_in)
+    values = Values({**values, **given})
+    if stand_in is None and "dataset" not in given:  # a quick run whose image set is not here: on the stand-in
+        stand_in = missing_here(lesson, values)
+        if stand_in is not None:
+            values = Values({**values, "dataset": stand_in.dataset})
+    return RunRequest(values, seeds, offline, quiet, stand_in)
 
 
 def replayed(config: dict) -> dict:
@@ -359,17 +364,6 @@ def _job_info() -> dict:
     return {"parallel": info}
 
 
-# The image set that ships with keraslab: what an image lesson runs on, in a quick `run all`, when its own is missing.
-STAND_IN = "mnist_5k"
-
-
-def stand_in_possible(lesson, dataset: str | None) -> bool:
-    """Whether the lesson's `dataset` parameter takes the shipped image set in place of `dataset`."""
-    param = lesson.parameters.get("dataset")
-    choices = getattr(param, "choices", None) or ()
-    return dataset is not None and dataset != STAND_IN and STAND_IN in choices and get_spec(dataset).kind == "images"
-
-
 @contextlib.contextmanager
 def stand_in_hint(lesson, values: dict):
     """A missing image data set, for a lesson that can run on the shipped one, says so in its one line."""
@@ -382,8 +376,3 @@ def stand_in_hint(lesson, values: dict):
         again = " ".join(["keraslab run", lesson.name, *([others] if others else []), "--dataset", STAND_IN])
         hint = f"or run it on the digits that ship with keraslab: {again}"
         raise DataMissingError(f"{exc}; {hint}") from exc
-
-
-def lesson_dataset(lesson, values: dict) -> str | None:
-    param = lesson.parameters.get("dataset")
-    return None if param is None else values.get("dataset", param.default)

@@ -1,6 +1,7 @@
 """What keraslab.training.fastfit compiles for a model: a whole shuffled epoch in one call (one `lax.scan` over its
 batches), an epoch of given sharded global batches (data-parallel), and an evaluation, all through the model's own
-`stateless_call` and the optimizer's `stateless_apply`.
+`stateless_call` (or, for a Sequential model with a Conv2D or MaxPooling2D, the same forward pass with those
+layers computed faster: keraslab.training.fast_layers) and the optimizer's `stateless_apply`.
 
 The training state is a tuple (trainable, non-trainable, optimizer variables) of lists of arrays. One EpochTrainer
 per (model, loss, batch size, optimizer) is kept while the model lives, so refits (folds, seeds, strategies) are
@@ -18,6 +19,7 @@ import numpy as np
 
 from keraslab.backend import load_keras
 from keraslab.distributed.plan import local_copy
+from keraslab.training import fast_layers
 
 
 def _loss_callable(loss):
@@ -79,32 +81,30 @@ class EpochTrainer:
         self.batch_size = int(batch_size)
         self.n_out = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
         self.batch_statistics = _uses_batch_statistics(model)
-        self.epoch = jax.jit(self._epoch, static_argnums=(7,), donate_argnums=(0,))
-        self.epoch_batches = jax.jit(self._epoch_batches, static_argnums=(7,), donate_argnums=(0,))
-        self.evaluate = jax.jit(self._evaluate, static_argnums=(5,))
+        self.epoch = jax.jit(self._epoch, static_argnums=(6,), donate_argnums=(0,))
+        self.epoch_batches = jax.jit(self._epoch_batches, static_argnums=(6,), donate_argnums=(0,))
+        self.evaluate = jax.jit(self._evaluate, static_argnums=(4,))
 
     # --- what gets compiled -----------------------------------------------------------------------------------
-    def _forward_loss(self, tv, ntv, xb, yb, wb, training: bool, scale=None):
-        if scale is not None:  # e.g. uint8 images kept on the device, scaled batch by batch
-            xb = xb.astype(jnp.float32) * scale
-        out, ntv2 = self.model.stateless_call(tv, ntv, xb, training=training)
+    def _forward_loss(self, tv, ntv, xb, yb, wb, training: bool):
+        out, ntv2 = fast_layers.forward(self.model, tv, ntv, xb, training=training)
         return self.loss(yb, out, wb), (out, ntv2)
 
-    def _step(self, state, xb, yb, wb, kind, scale, mask=None, count=None):
+    def _step(self, state, xb, yb, wb, kind, mask=None, count=None):
         """One training step. For a global batch padded to a multiple of the devices, `mask` marks the real rows
         (`wb` is 0 on the others) and the loss is rescaled from the padded width to the `count` real rows (a factor
         of exactly 1 when nothing is padded)."""
         tv, ntv, ov = state
 
         def loss_of(tv_):
-            loss, aux = self._forward_loss(tv_, ntv, xb, yb, wb, True, scale)
+            loss, aux = self._forward_loss(tv_, ntv, xb, yb, wb, True)
             return (loss if count is None else loss * (xb.shape[0] / count)), aux
 
         (loss, (out, ntv2)), grads = jax.value_and_grad(loss_of, has_aux=True)(tv)
         tv2, ov2 = self.optimizer.stateless_apply(ov, grads, tv)
         return (tv2, ntv2, ov2), loss, _hits(yb, out, kind, mask)
 
-    def _epoch(self, state, x, y, seed, epoch_index, weight_table, scale, kind):
+    def _epoch(self, state, x, y, seed, epoch_index, weight_table, kind):
         """Every batch of one epoch, in the order drawn from (seed, epoch_index). Returns (state, mean loss,
         accuracy).
 
@@ -115,14 +115,14 @@ class EpochTrainer:
         n, bs = x.shape[0], self.batch_size
         order = jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(seed), epoch_index), n)
         if not self.batch_statistics:
-            return self._padded_epoch(state, x, y, order, weight_table, scale, kind)
+            return self._padded_epoch(state, x, y, order, weight_table, kind)
         n_full = n // bs
 
         def body(carry, idx):
             st, loss_sum, hit_sum = carry
             xb, yb = x[idx], y[idx]
             wb = None if weight_table is None else weight_table[yb.reshape(-1).astype(jnp.int32)]
-            st, loss, hits = self._step(st, xb, yb, wb, kind, scale)
+            st, loss, hits = self._step(st, xb, yb, wb, kind)
             return (st, loss_sum + loss * idx.shape[0], hit_sum + hits), None
 
         carry = (state, jnp.float32(0.0), jnp.int32(0))
@@ -133,7 +133,7 @@ class EpochTrainer:
         st, loss_sum, hit_sum = carry
         return st, loss_sum / n, hit_sum / n
 
-    def _padded_epoch(self, state, x, y, order, weight_table, scale, kind):
+    def _padded_epoch(self, state, x, y, order, weight_table, kind):
         n, bs = x.shape[0], self.batch_size
         steps = -(-n // bs)
         rows = jnp.concatenate([order, jnp.zeros(steps * bs - n, order.dtype)]).reshape(steps, bs)
@@ -147,28 +147,28 @@ class EpochTrainer:
             if weight_table is not None:
                 wb = wb * weight_table[yb.reshape(-1).astype(jnp.int32)]
             count = jnp.sum(mask)
-            st, loss, hits = self._step(st, xb, yb, wb, kind, scale, mask, count)
+            st, loss, hits = self._step(st, xb, yb, wb, kind, mask, count)
             return (st, loss_sum + loss * count, hit_sum + hits), None
 
         carry = (state, jnp.float32(0.0), jnp.int32(0))
         (st, loss_sum, hit_sum), _ = jax.lax.scan(body, carry, (rows, real))
         return st, loss_sum / n, hit_sum / n
 
-    def _epoch_batches(self, state, xs, ys, ws, ms, counts, scale, kind):
+    def _epoch_batches(self, state, xs, ys, ws, ms, counts, kind):
         """Train on given global batches (steps, width, ...), each sharded along its batch axis over the mesh: XLA
         partitions every step and all-reduces the gradients. Returns sums, not means."""
 
         def body(carry, inputs):
             st, loss_sum, hit_sum = carry
             xb, yb, wb, mb, count = inputs
-            st, loss, hits = self._step(st, xb, yb, wb, kind, scale, mb, count)
+            st, loss, hits = self._step(st, xb, yb, wb, kind, mb, count)
             return (st, loss_sum + loss * count, hit_sum + hits), None
 
         carry = (state, jnp.float32(0.0), jnp.int32(0))
         (st, loss_sum, hit_sum), _ = jax.lax.scan(body, carry, (xs, ys, ws, ms, counts))
         return st, loss_sum, hit_sum
 
-    def _evaluate(self, state, xs, ys, ws, scale, kind):
+    def _evaluate(self, state, xs, ys, ws, kind):
         """The summed loss and hits over validation rows given as chunks (chunks, width, ...) with weights (chunks,
         width): 1 for a real row, 0 for the rows that pad the last chunk to the width. One program and one call for
         the whole validation set, whatever its size."""
@@ -177,7 +177,7 @@ class EpochTrainer:
         def body(carry, chunk):
             loss_sum, hit_sum = carry
             xb, yb, wb = chunk
-            loss, (out, _) = self._forward_loss(tv, ntv, xb, yb, wb, False, scale)
+            loss, (out, _) = self._forward_loss(tv, ntv, xb, yb, wb, False)
             # the loss is a mean over the chunk's width (keraslab's padded rows weigh 0): times the width, a sum
             return (loss_sum + loss * xb.shape[0], hit_sum + _hits(yb, out, kind, wb > 0)), None
 

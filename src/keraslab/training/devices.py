@@ -11,6 +11,7 @@ import numpy as np
 
 from keraslab.backend import current_backend, load_keras
 from keraslab.distributed.plan import use as use_plan
+from keraslab.seeding import set_seed
 from keraslab.training import checkpoints
 from keraslab.training.fitting import compile_model, fit
 
@@ -68,7 +69,6 @@ def time_epoch(
     compile_kwargs: dict,
     seed: int = 0,
     epochs: int = 1,
-    input_scale: float | None = None,
 ) -> float:
     """Seconds for `epochs` training epochs of a freshly built model on `device`, compilation excluded.
 
@@ -80,10 +80,9 @@ def time_epoch(
     with scope(device), use_plan(None), checkpoints.active(None):
         model = build()
         compile_model(model, steps_per_epoch=int(np.ceil(len(x) / batch_size)), **compile_kwargs)
-        fit(model, x, y, epochs=1, batch_size=batch_size, quiet=True, seed=seed, input_scale=input_scale)
+        set_seed(seed)
+        fit(model, x, y, epochs=1, batch_size=batch_size, verbose=0)
         start = time.perf_counter()
-        history = fit(
-            model, x, y, epochs=epochs, batch_size=batch_size, quiet=True, seed=seed + 1, input_scale=input_scale
-        )
+        history = fit(model, x, y, epochs=epochs, batch_size=batch_size, verbose=0)
         float(history.history["loss"][-1])
         return time.perf_counter() - start

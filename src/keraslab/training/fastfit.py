@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from keraslab.distributed.plan import current as current_plan
@@ -61,7 +60,7 @@ class FitData:
         return cls(x, y, validation_data, table)
 
 
-def _signature(data: FitData, *, epochs, batch_size, seed, class_weight, input_scale) -> dict:
+def _signature(data: FitData, *, epochs, batch_size, seed, class_weight) -> dict:
     """What a checkpoint must agree with to be resumed (the devices may differ: the global batch does not)."""
     return {
         "epochs": int(epochs),
@@ -72,7 +71,6 @@ def _signature(data: FitData, *, epochs, batch_size, seed, class_weight, input_s
         "y_shape": list(np.shape(data.y)[1:]),
         "class_weight": None if class_weight is None else {str(k): float(v) for k, v in class_weight.items()},
         "validation_samples": None if data.validation is None else len(data.validation[0]),
-        "input_scale": None if input_scale is None else float(input_scale),
     }
 
 
@@ -82,20 +80,17 @@ def _signature(data: FitData, *, epochs, batch_size, seed, class_weight, input_s
 class OneDevice:
     """Epochs on the default device: the data go there once, each epoch is one compiled call."""
 
-    def __init__(self, trainer: EpochTrainer, data: FitData, *, seed: int, scale: float | None, kind: str):
+    def __init__(self, trainer: EpochTrainer, data: FitData, *, seed: int, kind: str):
         self.trainer, self.seed, self.kind = trainer, np.uint32(seed), kind
         self.x, self.y = self.put(data.x), self.put(data.y)
         self.table = None if data.weight_table is None else self.put(data.weight_table)
-        self.scale = None if scale is None else jnp.float32(scale)
 
     # device_put, not jnp.asarray: an array whose data are 64-byte aligned (keraslab.datasets' images) is used where
     # it is, not copied
     put = staticmethod(jax.device_put)
 
     def train(self, state, epoch: int):
-        state, loss, acc = self.trainer.epoch(
-            state, self.x, self.y, self.seed, epoch, self.table, self.scale, self.kind
-        )
+        state, loss, acc = self.trainer.epoch(state, self.x, self.y, self.seed, epoch, self.table, self.kind)
         return state, float(loss), float(acc)  # float(): waits for the epoch to finish
 
 
@@ -103,9 +98,8 @@ class OnMesh:
     """Epochs over a data-parallel plan's mesh: this process places its share of every global batch on its devices,
     the same global batches in the same order as on one device."""
 
-    def __init__(self, trainer: EpochTrainer, data: FitData, plan, *, seed: int, scale: float | None, kind: str):
+    def __init__(self, trainer: EpochTrainer, data: FitData, plan, *, seed: int, kind: str):
         self.trainer, self.data, self.plan, self.seed, self.kind = trainer, data, plan, seed, kind
-        self.scale = None if scale is None else np.float32(scale)
 
     def put(self, value):
         return self.plan.replicate(value)
@@ -114,7 +108,7 @@ class OnMesh:
         loss_sum, hits = 0.0, 0
         order = epoch_order(self.seed, epoch, len(self.data.x))
         for group in _placed_batches(self.plan, self.data, order, self.trainer.batch_size):
-            state, group_loss, group_hits = self.trainer.epoch_batches(state, *group, self.scale, self.kind)
+            state, group_loss, group_hits = self.trainer.epoch_batches(state, *group, self.kind)
             loss_sum += float(local_copy(group_loss))
             hits += int(local_copy(group_hits))
         return state, loss_sum / len(self.data.x), hits / len(self.data.x)
@@ -175,7 +169,6 @@ def fit_epochs(
     initial_epoch: int = 0,
     progress=None,
     on_epoch_end=None,
-    input_scale: float | None = None,
     plan=None,
     checkpoints=None,
     accuracy: bool = True,
@@ -186,8 +179,7 @@ def fit_epochs(
     accuracy entries are left out.
 
     `progress`: a stream for one line per epoch (None: silent). `on_epoch_end(epoch, row)` is called after each
-    epoch with the weights written back. With `input_scale`, x (say uint8 images) stays on the device as it is and
-    each batch is cast to float32 and multiplied by it: 50,000 CIFAR images take 150 MB there instead of 600 MB.
+    epoch with the weights written back.
 
     `plan` (default: keraslab.distributed.plan.current()): train data-parallel on its mesh; the same global batches
     in the same order as on one device. `checkpoints` (default: the active keraslab.training.checkpoints store's
@@ -204,9 +196,7 @@ def fit_epochs(
         class_weight=class_weight,
     )
     kind = accuracy_kind(data.y, trainer.n_out)
-    signature = _signature(
-        data, epochs=epochs, batch_size=batch_size, seed=seed, class_weight=class_weight, input_scale=input_scale
-    )
+    signature = _signature(data, epochs=epochs, batch_size=batch_size, seed=seed, class_weight=class_weight)
     if checkpoints is None and ckpt.current() is not None:
         checkpoints = ckpt.current().next_fit(epochs)
     state, rows = trainer.state(), []
@@ -219,9 +209,9 @@ def fit_epochs(
             )
 
     runner = (
-        OneDevice(trainer, data, seed=seed, scale=input_scale, kind=kind)
+        OneDevice(trainer, data, seed=seed, kind=kind)
         if plan is None
-        else OnMesh(trainer, data, plan, seed=seed, scale=input_scale, kind=kind)
+        else OnMesh(trainer, data, plan, seed=seed, kind=kind)
     )
     state = tuple([runner.put(v) for v in group] for group in state)
     validation = _validation_chunks(data, runner.put)
@@ -230,7 +220,7 @@ def fit_epochs(
         state, loss_value, acc = runner.train(state, epoch)
         row = {"epoch": epoch + 1, "loss": loss_value, "accuracy": acc, "seconds": time.perf_counter() - t0}
         if validation:
-            row["val_loss"], row["val_accuracy"] = _evaluate(trainer, state, validation, kind, runner.scale)
+            row["val_loss"], row["val_accuracy"] = _evaluate(trainer, state, validation, kind)
         rows.append(row)
         if progress is not None:
             _print_epoch(row, epochs, time.perf_counter() - t0, accuracy, progress)
@@ -266,10 +256,10 @@ def _validation_chunks(data: FitData, put) -> tuple | None:
     return put(chunked(xv)), put(chunked(yv)), put(weights), n
 
 
-def _evaluate(trainer: EpochTrainer, state, validation, kind, scale) -> tuple[float, float]:
+def _evaluate(trainer: EpochTrainer, state, validation, kind) -> tuple[float, float]:
     """Mean loss and accuracy over the validation rows (one compiled call)."""
     xs, ys, ws, n = validation
-    loss_sum, hits = trainer.evaluate(state, xs, ys, ws, scale, kind)
+    loss_sum, hits = trainer.evaluate(state, xs, ys, ws, kind)
     return float(local_copy(loss_sum)) / n, float(local_copy(hits)) / n
 
 

@@ -1,7 +1,8 @@
-"""Compile and fit Keras models with the fastest settings measured here, seeded, returning what model.fit returns.
+"""Compile and fit Keras models with the fastest settings measured here.
 
-`fit` trains a compiled model through keraslab.training.fastfit on JAX (one compiled call per epoch) and through
-Keras's own `model.fit` otherwise. steps_per_execution runs several training steps per call into model.fit's
+`fit(model, ...)` is `model.fit(...)`: the same arguments (a subset), the same meanings, a Keras History back. It
+trains through keraslab.training.fastfit on JAX (one compiled call per epoch) and through Keras's own `model.fit`
+otherwise. steps_per_execution runs several training steps per call into model.fit's
 compiled function: on JAX it turned a 0.81 s MNIST epoch into 0.57 s on a 2-core CPU. The
 PyTorch backend requires 1.
 """
@@ -50,45 +51,41 @@ def compile_model(model, *, optimizer="adam", loss, metrics=("accuracy",), steps
 @timed("training")
 def fit(
     model,
-    x,
-    y,
-    *,
-    epochs: int,
-    batch_size: int = 32,
-    validation_data=None,
-    validation_split: float = 0.0,
-    class_weight=None,
-    quiet: bool | None = None,
-    shuffle: bool = True,
+    x=None,
+    y=None,
+    batch_size=None,
+    epochs=1,
+    verbose="auto",
     callbacks=None,
-    seed: int = 0,
-    fast: bool = True,
-    input_scale: float | None = None,
-    title: str | None = None,
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
 ):
-    """Train a compiled model as `model.fit` does and return what it returns: a keras.callbacks.History, whose
-    `.history` holds the loss, the compiled metrics and their validation twins per epoch, and `seconds` (each
-    epoch's wall time). `history_frame(history)` makes it a table.
+    """`model.fit(x, y, ...)` for a compiled model: the same arguments (a subset of model.fit's, with the same
+    meanings and defaults) and the same result, a keras.callbacks.History whose `.history` holds the loss, the
+    compiled metrics and their validation twins per epoch, plus `seconds` (each epoch's wall time).
+    `history_frame(history)` makes it a table.
 
-    Progress (a line naming the model, then a line per epoch): with quiet=None, to the terminal of the keraslab
-    command that runs the lesson (keraslab.run_state), never into a notebook; quiet=False prints it, quiet=True
-    silences it.
+    On JAX, for a model compiled with accuracy as its metric (or none), shuffled and without callbacks, the epochs
+    run through keraslab.training.fastfit: the whole epoch is one compiled call (a Conv2D or MaxPooling2D of the
+    model computed by an equal, faster formulation inside that call: keraslab.training.fast_layers). The order of
+    each epoch is drawn from NumPy's global generator, as model.fit draws it, so `keras.utils.set_random_seed`
+    (keraslab.seeding.set_seed) fixes it. Anything else goes to model.fit itself.
 
-    On JAX (with `fast`, shuffling on and no callbacks) the model trains through keraslab.training.fastfit: one
-    compiled call per epoch, each epoch's order drawn from (seed, epoch); it computes the loss and accuracy, so a
-    model compiled with other metrics is refused there (pass fast=False). Otherwise it trains through model.fit.
-    `input_scale`: the model sees x * input_scale as float32 (x may be uint8 images, scaled batch by batch on the
-    fast path, so the float32 copy of the whole set is never made). The progress's first line names the model
-    (`title`, else its Keras name).
+    `verbose`: 0 prints nothing; 1 or 2, a line naming the model and a line per epoch; "auto" (the default), those
+    lines on the terminal of the keraslab command that runs the lesson (keraslab.run_state), and nothing in a
+    notebook, whose curves show every epoch.
     """
-    progress = run_state.current().terminal if quiet is None else (None if quiet else sys.stdout)
+    batch_size = 32 if batch_size is None else batch_size
+    progress = run_state.current().terminal if verbose == "auto" else (sys.stdout if verbose else None)
     if progress is not None:
         print(
-            f"Training {title or model.name}: {len(x):,} rows, {epochs} epoch{'s' * (epochs != 1)}, batch {batch_size}",
+            f"Training {model.name}: {len(x):,} rows, {epochs} epoch{'s' * (epochs != 1)}, batch {batch_size}",
             file=progress,
             flush=True,
         )
-    if fast and uses_fast_path(model, callbacks=callbacks, shuffle=shuffle):
+    if uses_fast_path(model, callbacks=callbacks, shuffle=shuffle):
         from keraslab.training import fastfit
 
         return fastfit.fit_epochs(
@@ -99,23 +96,18 @@ def fit(
             accuracy=reports_accuracy(model),
             epochs=epochs,
             batch_size=batch_size,
-            seed=seed,
+            seed=shuffle_seed(),
             validation_data=validation_data,
             validation_split=validation_split,
             class_weight=class_weight,
             progress=progress,
-            input_scale=input_scale,
         )
     if run_state.current().plan is not None:
         raise UsageError(
-            "data-parallel training goes through keraslab's compiled epoch: the jax backend, a compiled "
-            "model, shuffling on and no callbacks"
+            "data-parallel training goes through keraslab's compiled epoch: the jax backend, a model compiled with "
+            "accuracy as its metric (or none), shuffling on and no callbacks"
         )
-    if input_scale is not None:
-        x = _scaled(x, input_scale)
-        if validation_data is not None:
-            validation_data = (_scaled(validation_data[0], input_scale), validation_data[1])
-    timer = _epoch_timer()
+    timer = epoch_timer()
     with contextlib.redirect_stdout(progress) if progress is not None else contextlib.nullcontext():
         history = model.fit(
             x,
@@ -133,6 +125,13 @@ def fit(
     return history
 
 
+def shuffle_seed() -> int:
+    """The seed of one fit's shuffling on the compiled epoch, drawn from NumPy's global generator (where model.fit
+    draws its permutations), so that keraslab.seeding.set_seed(seed) fixes it, and a rerun from the same seed draws
+    it again (what resuming a fit relies on)."""
+    return int(np.random.randint(0, 2**32, dtype=np.uint64))
+
+
 def history_frame(history) -> pd.DataFrame:
     """A History (or a DataFrame already) as a table: epoch (from 1), then one column per entry."""
     if isinstance(history, pd.DataFrame):
@@ -142,34 +141,31 @@ def history_frame(history) -> pd.DataFrame:
     return frame
 
 
-def uses_fast_path(model, *, callbacks=None, shuffle: bool = True) -> bool:
-    """Whether `fit` trains this compiled model through the compiled epoch (JAX, shuffled, no callbacks)."""
-    return current_backend() == "jax" and getattr(model, "compiled", False) and callbacks is None and shuffle
+def uses_fast_path(model, *, callbacks=None, shuffle=True) -> bool:
+    """Whether `fit` trains this compiled model through the compiled epoch: JAX, shuffled, no callbacks, and
+    compiled with accuracy as its metric or none (the compiled epoch computes the loss and the accuracy only)."""
+    return (
+        current_backend() == "jax"
+        and getattr(model, "compiled", False)
+        and callbacks is None
+        and shuffle is True
+        and reports_accuracy(model) is not None
+    )
 
 
-def reports_accuracy(model) -> bool:
-    """Whether the model was compiled with accuracy as its metric (True) or none (False). Any other metric is a
-    UsageError: the compiled epoch computes the loss and accuracy only."""
-    config = model.get_compile_config()
+def reports_accuracy(model) -> bool | None:
+    """Whether the model was compiled with accuracy as its metric (True) or with none (False); None for any other
+    metric (model.fit computes those)."""
+    config = model.get_compile_config() or {}
     metrics = config.get("metrics") or []
     if isinstance(metrics, (str, dict)):
         metrics = [metrics]
-    other = [m for m in metrics if m not in FAST_METRICS]
-    if other or config.get("weighted_metrics"):
-        names = [m if isinstance(m, str) else m.get("class_name", str(m)) for m in other] or ["weighted_metrics"]
-        raise UsageError(
-            f"keraslab's compiled epoch computes the loss and accuracy only; the model was compiled with "
-            f"metrics {names}. Compile with metrics=['accuracy'] (or none), or pass fast=False to "
-            f"train through model.fit"
-        )
+    if config.get("weighted_metrics") or any(m not in FAST_METRICS for m in metrics):
+        return None
     return bool(metrics)
 
 
-def _scaled(x, scale: float) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32) * np.float32(scale)
-
-
-def _epoch_timer():
+def epoch_timer():
     """A Keras callback recording each epoch's wall time (training and validation) in `.seconds`."""
 
     class EpochTimer(load_keras().callbacks.Callback):
@@ -202,17 +198,18 @@ def reset_for_refit(model, fresh) -> None:
 
 
 class Refitter:
-    """One compiled model, fitted many times (folds, seeds, strategies): each fit starts from the weights of a fresh
-    `build()` made after set_seed(seed) (weights and dropout state: a refit equals fitting that fresh model), and
-    the model's compiled train function is kept, so it is traced once."""
+    """One compiled model, trained afresh many times (folds, seeds, strategies): `fresh(seed)` gives it back as a
+    fresh `build()` made after set_seed(seed) would be (its weights, dropout's state and zeroed optimizer moments),
+    keeping its compiled train function, so that it is traced and compiled once, not once per fit."""
 
     def __init__(self, build, *, loss, optimizer="adam", steps_per_epoch: int | None = None):
         self.build = build
         self.model = compile_model(build(), optimizer=optimizer, loss=loss, steps_per_epoch=steps_per_epoch)
 
-    def fit(self, x, y, *, seed: int, **fit_kwargs):
+    def fresh(self, seed: int):
+        """The compiled model, started again from the state a new build() has after set_seed(seed)."""
         from keraslab.seeding import set_seed
 
         set_seed(seed)
         reset_for_refit(self.model, self.build())
-        return fit(self.model, x, y, seed=seed, **fit_kwargs)
+        return self.model
