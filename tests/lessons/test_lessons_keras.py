@@ -257,7 +257,7 @@ def test_run_all_quick_offline_runs_an_image_lesson_without_its_data_on_the_stan
     record = {
         "dataset": "mnist_5k",
         "instead_of": "cifar10",
-        "reason": "not on this machine, and a quick run does not download it",
+        "reason": "a quick run does not download it",
     }
     assert json.loads((folder / "metrics.json").read_text())["run"] == {
         "quick": True,
@@ -314,7 +314,7 @@ def test_a_quick_run_stands_in_without_downloading_whether_one_lesson_or_all(arg
     folder = out_dir / "cifar10-ann" if argv[1] == "all" else out_dir
     run = json.loads((folder / "metrics.json").read_text())["run"]
     assert run["data"] == "stand-in" and run["stand_in"]["instead_of"] == "cifar10"
-    assert run["stand_in"]["reason"] == "not on this machine, and a quick run does not download it"
+    assert run["stand_in"]["reason"] == "a quick run does not download it"
 
 
 def test_a_full_run_all_skips_a_lesson_whose_data_is_missing_and_exits_3(tmp_path, capsys, monkeypatch):

@@ -271,9 +271,9 @@ from keraslab.exercises import check
 # %% [markdown]
 # ### Exercise 1 (write it): scale and flatten
 #
-# `datasets.load(..., scale=True)` did this for you above. Write it yourself: `scale_flatten(images)` takes a batch
-# of raw images, an array of shape (n, 28, 28) holding integers 0 to 255, and returns the rows a dense layer takes:
-# shape (n, 784), values in [0, 1].
+# The data cells above did this in two steps (`/ 255`, then `reshape`). Write it as one function:
+# `scale_flatten(images)` takes a batch of raw images, an array of shape (n, 28, 28) holding integers 0 to 255, and
+# returns the rows a dense layer takes: shape (n, 784), values in [0, 1].
 
 
 # %%

@@ -11,7 +11,7 @@
 # responses. We work one by hand, then train a small CNN and set it against the dense network.
 #
 # What you will see: a 3 x 3 filter and a 2 x 2 max-pool computed in NumPy and checked against Keras, `Conv2D` and
-# `MaxPooling2D` layers in a model, and far fewer parameters doing better.
+# `MaxPooling2D` layers in a model, and how a network with far fewer parameters compares with the dense one.
 
 # %%
 import os

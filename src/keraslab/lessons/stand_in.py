@@ -30,4 +30,4 @@ def missing_here(lesson, values: dict) -> StandIn | None:
         return None
     if is_available(dataset, values.get("data_dir")):
         return None
-    return StandIn(STAND_IN, dataset, "not on this machine, and a quick run does not download it")
+    return StandIn(STAND_IN, dataset, "a quick run does not download it")
