@@ -130,7 +130,7 @@ m, v = (1 - beta_1) * g, (1 - beta_2) * g**2  # from m = v = 0
 w_adam = w - lr * (m / (1 - beta_1)) / (np.sqrt(v / (1 - beta_2)) + eps)
 w_sgd = w - lr * g
 weights = keras.Variable(w.astype("float32"))
-keras.optimizers.Adam(learning_rate=lr).apply([g.astype("float32")], [weights])
+keras.optimizers.Adam(learning_rate=lr).apply([keras.ops.convert_to_tensor(g, "float32")], [weights])
 print("Adam by hand:", w_adam, " Keras's Adam:", keras.ops.convert_to_numpy(weights), " SGD:", w_sgd)
 
 # %% [markdown]
