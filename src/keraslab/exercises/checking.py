@@ -1,17 +1,26 @@
-"""The verdict of a check, and the three ways an answer is checked: a function against a reference on seeded inputs
-(*write it*), a Keras model against what was asked and a quick training run (*build it*,
-keraslab.exercises.model_checks), and a prediction against the figure measured (*predict, then run*).
+"""The verdict of a check, and the three ways an answer is checked: a function against a reference on inputs drawn
+afresh at every check (*write it*), a Keras model against what was asked and a quick training run of a fresh copy
+(*build it*, keraslab.exercises.model_checks), and a prediction against the figure measured (*predict, then run*).
 
-A check never raises for what the learner wrote: an untouched stub is "not attempted yet", an answer that raises is
-a failed verdict naming the input and the error, and a wrong value names the first input where it differs, what was
-expected (and from which library), what was received, and a hint.
+A check never raises, whatever it is given: an untouched stub is "not attempted yet", an answer that raises is a
+failed verdict naming the input and the error, and a wrong value names the first input where it differs, the first
+element that differs (its index, expected and received), where the expected value comes from, and a hint chosen by
+the mistake made where it can be told.
+
+The checks are for learning, not grading: they make the honest answer the easy one (fresh inputs, the expected value
+computed after the learner's function has returned, the reference not callable from inside the answer), not
+cheating impossible.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect as _inspect
 import math
-from collections.abc import Callable, Sequence
+import secrets
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +41,11 @@ LESSON_MODULES = (
     "imbalance",
     "cnn",
 )  # keraslab.exercises.checks_<lesson>: each registers its lesson's checkers
+NOT_A_PREDICTION = (
+    "work the answer out before you run anything (by hand, from what the lesson taught), write it as a plain value, "
+    "then run the cell to see whether you were right"
+)
+UNREADABLE = "the check could not read this answer"  # the last resort of evaluate(): a test asserts it never shows
 
 
 @dataclass(frozen=True)
@@ -103,23 +117,43 @@ def evaluate(exercise: str, answer: Any, **context) -> Verdict:
         return known[exercise].run(answer, **context)
     except _Unavailable as exc:
         return Verdict(exercise, NOT_CHECKED, f"cannot be checked here: {exc}")
+    except Exception as exc:  # a verdict, never a traceback in the learner's notebook
+        return Verdict(exercise, FAILED, f"{UNREADABLE} ({type(exc).__name__}: {_first_line(exc)})")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else ""
 
 
 def _missing_context(fn, context: dict) -> list[str]:
     """The keyword-only arguments a checker needs that the call did not give."""
-    import inspect
-
     return [
         name
-        for name, p in inspect.signature(fn).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and name not in context
+        for name, p in _inspect.signature(fn).parameters.items()
+        if p.kind is _inspect.Parameter.KEYWORD_ONLY and p.default is _inspect.Parameter.empty and name not in context
     ]
 
 
 def check(exercise: str, answer: Any, **context) -> None:
     """Check `answer` for `exercise` and print the verdict: the call a lesson's exercise cell ends with. (It
     returns nothing, so that a cell ending with it shows the verdict once; `evaluate` returns it.)"""
-    verdict = evaluate(exercise, answer, **context)
+    from keraslab.exercises import derived
+
+    known = checkers()
+    found = None
+    if exercise in known and known[exercise].kind == "predict, then run" and "measured" in context:
+        found = derived.from_what_is_measured(_inspect.currentframe().f_back)
+    if found:
+        name, shared = found
+        verdict = Verdict(
+            exercise,
+            FAILED,
+            f"not a prediction: `{name}` is computed from {', '.join(shared)}, what this cell measures",
+            (("hint", NOT_A_PREDICTION),),
+        )
+    else:
+        verdict = evaluate(exercise, answer, **context)
     collected = run_state.current().verdicts
     if collected is not None:
         collected.append(verdict)
@@ -134,21 +168,102 @@ def unavailable(message: str) -> _Unavailable:
     return _Unavailable(message)
 
 
+# ------------------------------------------------------------------------------------ inputs drawn afresh each time
+
+_PINNED: list[int] = []
+
+
+def fresh_rng() -> np.random.Generator:
+    """The generator a write check draws its inputs from: seeded afresh at every check (so that hard-coding the
+    values a message once showed never passes), or by `pinned_inputs` (tests)."""
+    return np.random.default_rng(_PINNED[-1] if _PINNED else secrets.randbits(64))
+
+
+@contextlib.contextmanager
+def pinned_inputs(seed: int) -> Iterator[None]:
+    """Inside the block, the checks draw the same inputs at every call (seeded with `seed`)."""
+    _PINNED.append(int(seed))
+    try:
+        yield
+    finally:
+        _PINNED.pop()
+
+
 # ---------------------------------------------------------------------------------------------- write it: functions
 
 
-def call_answer(exercise: str, fn, *args, hint: str = ""):
-    """The learner's function called on `args`: its result, or the Verdict of an untouched stub (not attempted),
-    of a function that returns nothing, or of one that raises (the error is the verdict, never a traceback)."""
+def _not_a_function(exercise: str, fn: Any) -> Verdict | None:
+    """The verdict on an answer that is not the learner's function (None when it is one)."""
     if fn is None or fn is Ellipsis:
         return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: write the function, then run the cell again")
+    if isinstance(fn, type):
+        return Verdict(
+            exercise, FAILED, f"received the class {fn.__name__}, not a function: pass the function you wrote"
+        )
+    if type(fn).__module__.split(".")[0] == "keras":
+        return Verdict(
+            exercise,
+            FAILED,
+            f"received a Keras {type(fn).__name__}, not a function: this exercise asks for a function you write "
+            "(def name(...): ... return ...)",
+        )
+    if not callable(fn):
+        return Verdict(exercise, FAILED, f"expected a function, received {describe(fn, 60)}")
+    return None
+
+
+@contextlib.contextmanager
+def watching(functions: Sequence[tuple[Callable, str]]) -> Iterator[list[str]]:
+    """Inside the block, the names of `functions` (label each) that were called: a *write it* answer that calls
+    the library the check compares with (or the check's own reference) is told so."""
+    codes = {}
+    for fn, label in functions:
+        target = _inspect.unwrap(fn) if callable(fn) else fn
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            codes[code] = label
+    called: list[str] = []
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code in codes and codes[frame.f_code] not in called:
+            called.append(codes[frame.f_code])
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
     try:
-        out = fn(*args)
+        yield called
+    finally:
+        sys.setprofile(previous)
+
+
+def call_answer(exercise: str, fn, *args, hint: str = "", forbidden: Sequence[tuple[Callable, str]] = ()):
+    """The learner's function called on `args`: its result, or the Verdict of an untouched stub (not attempted),
+    of what is not a function, of a function that returns nothing, of one that raises (the error is the verdict,
+    never a traceback), or of one that calls one of `forbidden` (what the exercise asks to write by hand)."""
+    wrong = _not_a_function(exercise, fn)
+    if wrong:
+        return wrong
+    try:
+        with watching(forbidden) as called:
+            out = fn(*args)
     except Exception as exc:  # the learner's code
-        return Verdict(exercise, FAILED, f"raised {type(exc).__name__}: {exc}", (("hint", hint),) if hint else ())
+        return Verdict(
+            exercise, FAILED, f"raised {type(exc).__name__}: {_first_line(exc)}", (("hint", hint),) if hint else ()
+        )
+    if called:
+        return _calls_the_reference(exercise, called)
     if out is None or out is Ellipsis:
         return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: the function returns nothing (fill it in)")
     return out
+
+
+def _calls_the_reference(exercise: str, called: list[str]) -> Verdict:
+    return Verdict(
+        exercise,
+        FAILED,
+        f"your function calls {called[0]}, what the check compares with: this exercise asks you to write it yourself",
+        (("hint", "the point is to see how it works inside: write the computation out with NumPy (or plain Python)"),),
+    )
 
 
 @dataclass(frozen=True)
@@ -161,6 +276,15 @@ class Case:
     kwargs: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Mistake:
+    """A wrong answer learners write, computed on the same input: when the answer equals it, its hint is shown."""
+
+    what: str  # "the kernel flipped (a true convolution)"
+    compute: Callable
+    hint: str
+
+
 def show(value: Any, limit: int = 160) -> str:
     """A value as a learner reads it: arrays compactly, long texts cut."""
     if isinstance(value, np.ndarray):
@@ -168,18 +292,52 @@ def show(value: Any, limit: int = 160) -> str:
             text = np.array2string(value, separator=", ").replace("\n", "")
         if value.ndim > 1 or value.size > 24:
             text += f" (shape {value.shape})"
+    elif isinstance(value, type):
+        text = f"the class {value.__name__}"
     elif callable(value):
-        text = getattr(value, "__name__", type(value).__name__)
-    elif isinstance(value, float):
-        text = f"{value:.10g}"
+        text = getattr(value, "__name__", None) or type(value).__name__
+    elif isinstance(value, float | np.floating):
+        text = f"{float(value):.10g}"
     elif isinstance(value, tuple | list) and value and not isinstance(value[0], str):
-        parts = [show(v, limit) for v in value]
+        parts = [show(v, limit) for v in value[:25]] + (["..."] if len(value) > 25 else [])
         text = (
             ("(" if isinstance(value, tuple) else "[") + ", ".join(parts) + (")" if isinstance(value, tuple) else "]")
         )
     else:
-        text = repr(value)
+        try:
+            text = repr(value)
+        except Exception:  # an object whose repr raises
+            text = f"a {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(value: Any, limit: int = 40) -> str:
+    """What a value is, for a message: "str 'hello'", "the class dict", "the function f", "a Keras Sequential"."""
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    if type(value).__module__.split(".")[0] == "keras":
+        return f"a Keras {type(value).__name__}"
+    if callable(value) and hasattr(value, "__code__"):
+        return f"the function {getattr(value, '__name__', '?')}"
+    shown = show(value, limit)
+    return shown if shown == f"a {type(value).__name__}" else f"{type(value).__name__} {shown}"
+
+
+def show_near(value: Any, index: tuple) -> str:
+    """An array shown so that element `index` is in view: the whole array when small, else the row holding it
+    (cut around the element), said with its place."""
+    array = np.asarray(value)
+    whole = show(array if isinstance(value, np.ndarray) else value, limit=10_000)
+    if len(whole) <= 160 or not index:
+        return whole[:157] + "..." if len(whole) > 160 else whole
+    row = array[index[:-1]] if array.ndim > 1 else array
+    j = index[-1]
+    lo, hi = max(0, j - 4), min(len(row), j + 5)
+    with np.printoptions(precision=6, suppress=True, linewidth=10_000):
+        cells = [np.array2string(np.asarray(v)) for v in row[lo:hi]]
+    text = ("[..., " if lo else "[") + ", ".join(cells) + (", ...]" if hi < len(row) else "]")
+    where = f"row {', '.join(map(str, index[:-1]))}, " if array.ndim > 1 else ""
+    return f"{where}columns {lo} to {hi - 1}: {text} (shape {array.shape})"
 
 
 def show_args(case: Case, names: Sequence[str]) -> str:
@@ -192,23 +350,33 @@ def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _differs_each(received: Any, expected: list | tuple, rtol: float, atol: float) -> str | None:
+@dataclass(frozen=True)
+class Difference:
+    """Why a received value is not the expected one, and where: `path` walks into tuples (an int) and dicts (a
+    key); `index` is the first differing element of the array found there."""
+
+    why: str
+    path: tuple = ()
+    index: tuple | None = None
+
+
+def _differs_each(received: Any, expected: list | tuple, rtol: float, atol: float) -> Difference | None:
     if not isinstance(received, tuple | list) or len(received) != len(expected):
-        return f"expected {len(expected)} values (a tuple), received {show(received)}"
+        return Difference(f"expected {len(expected)} values (a tuple), received {show(received, 80)}")
     for i, (r, e) in enumerate(zip(received, expected, strict=True)):
-        why = differs(r, e, rtol, atol)
-        if why:
-            return f"value {i + 1}: {why}"
+        found = differs(r, e, rtol, atol)
+        if found:
+            return Difference(f"value {i + 1}: {found.why}", (i, *found.path), found.index)
     return None
 
 
-def _differs_by_key(received: Any, expected: dict, rtol: float, atol: float) -> str | None:
+def _differs_by_key(received: Any, expected: dict, rtol: float, atol: float) -> Difference | None:
     if not isinstance(received, dict) or set(received) != set(expected):
-        return f"expected a dict with keys {sorted(expected)}, received {show(received, 60)}"
+        return Difference(f"expected a dict with keys {sorted(expected)}, received {show(received, 60)}")
     for key in sorted(expected):
-        why = differs(received[key], expected[key], rtol, atol)
-        if why:
-            return f"key {key!r}: {why}"
+        found = differs(received[key], expected[key], rtol, atol)
+        if found:
+            return Difference(f"key {key!r}: {found.why}", (key, *found.path), found.index)
     return None
 
 
@@ -219,36 +387,89 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, list | tuple) and any(isinstance(v, str | bytes) for v in value)
 
 
-def differs(received: Any, expected: Any, rtol: float, atol: float) -> str | None:
+def _as_numbers(value: Any) -> np.ndarray | None:
+    if isinstance(value, type) or _is_text(value):
+        return None
+    try:
+        array = np.asarray(value, dtype="float64")
+    except (TypeError, ValueError, OverflowError):
+        return None
+    except Exception:  # an object that raises when read as an array
+        return None
+    return array
+
+
+def differs(received: Any, expected: Any, rtol: float, atol: float) -> Difference | None:
     """Why `received` is not `expected` (None when it is, within the tolerances)."""
     if isinstance(expected, dict):
         return _differs_by_key(received, expected, rtol, atol)
     if isinstance(expected, tuple | list):
         return _differs_each(received, expected, rtol, atol)
-    if _is_text(received):
-        return f"expected a number or an array of numbers, received {type(received).__name__} {show(received, 40)}"
-    try:
-        r = np.asarray(received, dtype="float64")
-    except (TypeError, ValueError):
-        return f"expected a number or an array of numbers, received {type(received).__name__}"
+    r = _as_numbers(received)
+    if r is None:
+        return Difference(f"expected a number or an array of numbers, received {describe(received)}")
     e = np.asarray(expected, dtype="float64")
     if r.shape != e.shape:
         if e.ndim == 0 and r.size == 1 and r.ndim > 0:
-            return f"expected one number, received {type(received).__name__} {show(received, 40)} (return the number)"
+            return Difference(
+                f"expected one number, received {type(received).__name__} {show(received, 40)} (return the number)"
+            )
         if r.size != 1 or e.size != 1:
-            return f"expected shape {e.shape}, received shape {r.shape}"
+            return Difference(f"expected shape {e.shape}, received shape {r.shape}")
         r, e = r.reshape(()), e.reshape(())
     return _differs_in_value(r, e, rtol, atol)
 
 
-def _differs_in_value(r: np.ndarray, e: np.ndarray, rtol: float, atol: float) -> str | None:
-    if not np.all(np.isfinite(r) == np.isfinite(e)):
-        if np.all(np.isfinite(e)):
-            return "non-finite values (inf or nan) where the expected ones are finite"
-        return "finite values where inf or nan are expected"
-    if not np.allclose(r, e, rtol=rtol, atol=atol, equal_nan=True):
-        return "the values differ"
-    return None
+def _differs_in_value(r: np.ndarray, e: np.ndarray, rtol: float, atol: float) -> Difference | None:
+    same_finite = np.isfinite(r) == np.isfinite(e)
+    close = np.isclose(r, e, rtol=rtol, atol=atol, equal_nan=True)
+    if close.all() and same_finite.all():
+        return None
+    wrong = ~(close & same_finite)
+    index = tuple(int(i) for i in np.argwhere(wrong)[0]) if r.ndim else ()
+    got, want = r[index] if index else r, e[index] if index else e
+    if not np.isfinite(got) and np.isfinite(want):
+        why = "non-finite values (inf or nan) where the expected ones are finite"
+    elif np.isfinite(got) and not np.isfinite(want):
+        why = "finite values where inf or nan are expected"
+    else:
+        why = "the values differ"
+    if index:
+        count = int(wrong.sum())
+        why += (
+            f": first at index {list(index)}, expected {float(want):.10g}, received {float(got):.10g} "
+            f"({count} of {r.size} values differ)"
+        )
+    return Difference(why, (), index)
+
+
+def _precision(value: Any) -> str:
+    """'float32' when the answer was computed in single precision (NumPy, Keras or JAX), else 'float64'."""
+    parts = list(value.values()) if isinstance(value, dict) else value if isinstance(value, tuple | list) else [value]
+    for part in parts:
+        dtype = getattr(part, "dtype", None)
+        if dtype is not None and str(dtype) in ("float32", "float16", "bfloat16"):
+            return "float32"
+    return "float64"
+
+
+def _part(value: Any, path: tuple) -> Any:
+    for step in path:
+        try:
+            value = value[step]
+        except Exception:  # a value that is not what the path expects
+            return value
+    return value
+
+
+def _shown(value: Any, found: Difference) -> str:
+    part = _part(value, found.path)
+    label = f"value {found.path[0] + 1}: " if found.path and isinstance(found.path[0], int) else ""
+    if found.path and not isinstance(found.path[0], int):
+        label = f"key {found.path[0]!r}: "
+    if found.index:
+        return label + show_near(part, found.index)
+    return label + show(part)
 
 
 def check_function(
@@ -262,29 +483,41 @@ def check_function(
     hint: str,
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    reference32: Callable | None = None,
+    mistakes: Sequence[Mistake] = (),
+    forbidden: Sequence[tuple[Callable, str]] = (),
 ) -> Verdict:
     """`fn` against `reference` on each case, in order: passed, or the first case where it differs.
-    `source`: where the expected values come from ("Keras", "scikit-learn", ...), said in the verdict."""
-    if not callable(fn):
-        if fn is None or fn is Ellipsis:
-            return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: write the function, then run the cell again")
-        return Verdict(exercise, FAILED, f"expected a function, received {type(fn).__name__} {show(fn, 60)}")
+
+    `source`: where the expected values come from ("Keras", "scikit-learn", ...), said in the verdict. An answer
+    computed in float32 is compared with `reference32` (Keras's own float32 result) where given, within float32's
+    tolerance; a float64 one with `reference` within `rtol`/`atol`. The expected value of a case is computed after
+    the learner's function has returned on it, and the learner's function may not call `reference` or any of
+    `forbidden`. When a wrong answer equals one of `mistakes` on the input, that mistake's hint is shown."""
+    wrong = _not_a_function(exercise, fn)
+    if wrong:
+        return wrong
+    watched = [*forbidden, (reference, f"the check's own reference ({source})")]
+    if reference32 is not None:
+        watched.append((reference32, f"the check's own reference ({source})"))
     for number, case in enumerate(cases, 1):
-        expected = reference(*[_copy(a) for a in case.args], **case.kwargs)
+        where = f" on input {number} of {len(cases)}" + (f" ({case.note})" if case.note else "")
         try:
-            received = fn(*[_copy(a) for a in case.args], **case.kwargs)
+            with watching(watched) as called:
+                received = fn(*[_copy(a) for a in case.args], **case.kwargs)
         except Exception as exc:  # the learner's code: its error is the verdict, never a traceback
             return Verdict(
                 exercise,
                 FAILED,
-                f"raised {type(exc).__name__} on input {number} of {len(cases)}"
-                + (f" ({case.note})" if case.note else ""),
+                f"raised {type(exc).__name__}{where}",
                 (
                     ("input", show_args(case, names)),
-                    ("error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"),
+                    ("error", f"{type(exc).__name__}: {_first_line(exc)}"),
                     ("hint", case.hint or hint),
                 ),
             )
+        if called:
+            return _calls_the_reference(exercise, called)
         if received is None or received is Ellipsis:
             if number == 1:
                 return Verdict(
@@ -292,18 +525,24 @@ def check_function(
                     NOT_ATTEMPTED,
                     "not attempted yet: the function returns nothing (fill it in, `return` its value, run the cell)",
                 )
-            return Verdict(exercise, FAILED, f"returned nothing on input {number}: is a `return` missing on a path?")
-        why = differs(received, expected, rtol, atol)
-        if why:
+            return Verdict(exercise, FAILED, f"returned nothing{where}: is a `return` missing on a path?")
+        single = _precision(received) == "float32"
+        compute = reference32 if single and reference32 is not None else reference
+        expected = compute(*[_copy(a) for a in case.args], **case.kwargs)
+        tolerance = (max(rtol, 1e-5), max(atol, 1e-6)) if single else (rtol, atol)
+        found = differs(received, expected, *tolerance)
+        if found:
+            made = next((m for m in mistakes if _matches(received, m, case, tolerance)), None)
+            said = f"; it equals {made.what}" if made else ""
             return Verdict(
                 exercise,
                 FAILED,
-                f"wrong on input {number} of {len(cases)}" + (f" ({case.note})" if case.note else "") + f": {why}",
+                f"wrong{where}: {found.why}{said}",
                 (
                     ("input", show_args(case, names)),
-                    ("expected", f"{show(expected)} ({source})"),
-                    ("received", show(received)),
-                    ("hint", case.hint or hint),
+                    ("expected", f"{_shown(expected, found)} ({source}{', in float32' if single else ''})"),
+                    ("received", _shown(received, found)),
+                    ("hint", made.hint if made else case.hint or hint),
                 ),
             )
     edge = [c.note for c in cases if c.note]
@@ -314,7 +553,19 @@ def check_function(
     )
 
 
+def _matches(received: Any, mistake: Mistake, case: Case, tolerance: tuple[float, float]) -> bool:
+    try:
+        wrong = mistake.compute(*[_copy(a) for a in case.args], **case.kwargs)
+    except Exception:  # a mistake that cannot be made on this input
+        return False
+    return differs(received, wrong, *tolerance) is None
+
+
 # ---------------------------------------------------------------------------------- predict, then run: predictions
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def check_prediction(
@@ -327,24 +578,42 @@ def check_prediction(
     rtol: float = 0.0,
     explain: str,
 ) -> Verdict:
-    """A prediction (one of `choices`, or a number within `rtol` of the measured one) against what was measured.
-    `what` says what was measured, shown in every verdict; `explain`: why it comes out that way."""
+    """A prediction (one of `choices`, a number within `rtol` of the measured one, or a tuple of numbers) against
+    what was measured. `what` says what was measured, shown in every verdict; `explain`: why it comes out that way."""
     if prediction is None or prediction is Ellipsis:
         return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: write your prediction first, then run the cell")
-    if choices is None and not isinstance(measured, int | float | np.integer | np.floating):
-        status = PASSED if tuple(np.ravel(prediction).tolist()) == tuple(np.ravel(measured).tolist()) else FAILED
-        message = f"you predicted {show(prediction)}; measured: {show(measured)}"
-    elif choices is not None:
-        answer = str(prediction).strip().lower()
+    if choices is not None:
+        if not isinstance(prediction, str):
+            return Verdict(
+                exercise,
+                FAILED,
+                f"expected one of {', '.join(map(repr, choices))} (a string), received {describe(prediction)}",
+            )
+        answer = prediction.strip().lower()
         if answer not in choices:
             return Verdict(
                 exercise, FAILED, f"your prediction {prediction!r} is not one of {', '.join(map(repr, choices))}"
             )
         status = PASSED if answer == measured else FAILED
         message = f"you predicted {answer!r}; measured: {measured!r}"
+    elif not _is_number(measured):  # a tuple of numbers (a shape)
+        want = tuple(measured)
+        given = tuple(prediction) if isinstance(prediction, list | tuple) else None
+        if given is None or len(given) != len(want) or not all(_is_number(v) for v in given):
+            return Verdict(
+                exercise,
+                FAILED,
+                f"expected a tuple of {len(want)} whole numbers as the prediction, received {describe(prediction, 60)}",
+            )
+        status = PASSED if given == want else FAILED
+        message = f"you predicted {show(given)}; measured: {show(want)}"
     else:
-        if isinstance(prediction, bool) or not isinstance(prediction, int | float | np.integer | np.floating):
-            return Verdict(exercise, FAILED, f"expected a number as the prediction, received {show(prediction, 60)}")
+        if not _is_number(prediction):
+            return Verdict(
+                exercise,
+                FAILED,
+                f"expected a number as the prediction, received {describe(prediction, 60)}",
+            )
         ok = math.isclose(float(prediction), float(measured), rel_tol=rtol, abs_tol=0.0 if rtol else 1e-9)
         status = PASSED if ok else FAILED
         message = f"you predicted {show(prediction)}; measured: {show(measured)}"

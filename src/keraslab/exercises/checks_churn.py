@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
-from keraslab.exercises.model_checks import Need, inspect, train_and_score
+from keraslab.exercises.checking import Case, Mistake, Verdict, check_function, check_prediction, fresh_rng, register
+from keraslab.exercises.model_checks import Architecture, dense, inspect, train_and_score
 
 
 def _prf(y_true, y_pred):
@@ -17,10 +17,13 @@ def _prf(y_true, y_pred):
 
 @register("churn.precision_recall_f1", "write it")
 def precision_recall_f1(fn) -> Verdict:
-    rng = np.random.default_rng(61)
-    y = rng.integers(0, 2, 30)
+    from sklearn import metrics
+
+    rng = fresh_rng()
+    n = int(rng.integers(20, 60))
+    y = rng.integers(0, 2, n)
     cases = [
-        Case((y, np.where(rng.random(30) < 0.75, y, 1 - y))),
+        Case((y, np.where(rng.random(n) < 0.75, y, 1 - y))),
         Case(
             (np.array([1, 0, 1, 0]), np.array([0, 0, 0, 0])),
             "no churner predicted",
@@ -38,6 +41,19 @@ def precision_recall_f1(fn) -> Verdict:
         source="scikit-learn precision_recall_fscore_support, class 1",
         hint="tp, fp, fn = counts of (pred 1, true 1), (pred 1, true 0), (pred 0, true 1); precision tp/(tp+fp), "
         "recall tp/(tp+fn), F1 2pr/(p+r): each 0 when its denominator is 0",
+        mistakes=(
+            Mistake(
+                "precision and recall swapped",
+                lambda t, p: (_prf(t, p)[1], _prf(t, p)[0], _prf(t, p)[2]),
+                "precision divides by what was predicted churn (tp + fp), recall by what was churn (tp + fn)",
+            ),
+        ),
+        forbidden=(
+            (metrics.precision_recall_fscore_support, "scikit-learn's precision_recall_fscore_support"),
+            (metrics.precision_score, "scikit-learn's precision_score"),
+            (metrics.recall_score, "scikit-learn's recall_score"),
+            (metrics.f1_score, "scikit-learn's f1_score"),
+        ),
     )
 
 
@@ -50,7 +66,11 @@ def _balanced(y):
 
 @register("churn.class_weight", "write it")
 def class_weight(fn) -> Verdict:
+    from sklearn.utils import class_weight as weights
+
+    rng = fresh_rng()
     cases = [
+        Case((rng.permutation([0] * int(rng.integers(20, 60)) + [1] * int(rng.integers(5, 20))),)),
         Case((np.array([0] * 7 + [1] * 3),), "7 stayed, 3 churned"),
         Case((np.array([0, 1, 0, 1]),), "balanced classes: weights 1"),
         Case((np.array([0] * 5163 + [1] * 1869),), "the churn table's counts"),
@@ -64,28 +84,36 @@ def class_weight(fn) -> Verdict:
         source='scikit-learn compute_class_weight("balanced")',
         hint="weight of class c = n_rows / (2 * n_rows_of_class_c), returned as {0: w0, 1: w1} (what Keras's "
         "fit(class_weight=...) takes)",
+        mistakes=(
+            Mistake(
+                "n / n_c without the 2 (the number of classes)",
+                lambda y: {c: 2 * w for c, w in _balanced(y).items()},
+                "divide by the number of classes too: n / (2 * n_c), so that balanced classes get weight 1",
+            ),
+        ),
+        forbidden=((weights.compute_class_weight, "scikit-learn's compute_class_weight"),),
     )
+
+
+ARCHITECTURE = Architecture(
+    "one or more Dense(units, relu), then Dense(1, sigmoid): Dense layers only",
+    "DD+",
+    lambda layer, i, layers: dense(layer, 1, "sigmoid") if i == len(layers) - 1 else dense(layer, None, "relu"),
+)
 
 
 @register("churn.network", "build it")
 def network(model, *, data: tuple) -> Verdict:
-    import keras
-
     x_train = data[0]
+    n_inputs = x_train.shape[1] if getattr(x_train, "ndim", 0) == 2 else 0
     wrong = inspect(
         "churn.network",
         model,
-        input_shape=(x_train.shape[1],),
+        input_shape=(n_inputs,),
         outputs=1,
-        activation="sigmoid",
+        architecture=ARCHITECTURE,
         losses=("binary_crossentropy", "binary_cross_entropy"),
-        needs=(
-            Need(
-                "a hidden Dense layer (relu) before the output",
-                lambda layers: sum(isinstance(x, keras.layers.Dense) for x in layers) >= 2,
-            ),
-        ),
-        hint=f"keras.Input(shape=({x_train.shape[1]},)), hidden Dense layers with relu, Dense(1, "
+        hint=f"keras.Input(shape=({n_inputs},)), hidden Dense layers with relu, Dense(1, "
         'activation="sigmoid"), compiled with loss="binary_crossentropy"',
     )
     if wrong:

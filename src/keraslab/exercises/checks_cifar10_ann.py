@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
+from keraslab.exercises.checking import Case, Mistake, Verdict, check_function, check_prediction, fresh_rng, register
 
 
 def _to_categorical(labels):
@@ -15,9 +15,11 @@ def _to_categorical(labels):
 
 @register("cifar10_ann.one_hot", "write it")
 def one_hot(fn) -> Verdict:
-    rng = np.random.default_rng(51)
+    import keras
+
+    rng = fresh_rng()
     cases = [
-        Case((rng.integers(0, 10, 6),)),
+        Case((rng.integers(0, 10, int(rng.integers(5, 12))),)),
         Case((np.array([9]),), "a batch of one label, the last class"),
         Case(
             (np.array([[6], [9], [0]]),),
@@ -33,6 +35,17 @@ def one_hot(fn) -> Verdict:
         names=("labels",),
         source="keras.utils.to_categorical(labels, 10)",
         hint="np.eye(10)[labels] picks row `label` of the 10 x 10 identity for every label",
+        mistakes=(
+            Mistake(
+                "as many columns as the largest label seen, not 10",
+                lambda labels: np.eye(int(np.max(labels)) + 1)[np.ravel(labels)],
+                "CIFAR-10 has 10 classes whatever the labels in a batch: np.eye(10), not np.eye(labels.max() + 1)",
+            ),
+        ),
+        forbidden=(
+            (keras.utils.to_categorical, "keras.utils.to_categorical"),
+            (keras.ops.one_hot, "keras.ops.one_hot"),
+        ),
     )
 
 
@@ -44,12 +57,16 @@ def _accuracy(y_true, proba):
 
 @register("cifar10_ann.accuracy", "write it")
 def accuracy(fn) -> Verdict:
-    rng = np.random.default_rng(52)
-    proba = rng.dirichlet(np.ones(10), 12)
+    from sklearn.metrics import accuracy_score
+
+    rng = fresh_rng()
+    n = int(rng.integers(10, 20))
+    proba = rng.dirichlet(np.ones(10), n)
+    truth = np.where(rng.random(n) < 0.5, proba.argmax(axis=1), rng.integers(0, 10, n))  # about half right
     cases = [
-        Case((rng.integers(0, 10, 12), proba)),
+        Case((truth, proba)),
         Case(
-            (rng.integers(0, 10, (12, 1)), proba),
+            (truth.reshape(-1, 1), proba),
             "labels as a column (n, 1), as CIFAR-10 gives them",
             "compare two arrays of the same shape: (n,) == (n, 1) broadcasts to an n x n table of comparisons; "
             "flatten the labels first",
@@ -64,6 +81,24 @@ def accuracy(fn) -> Verdict:
         names=("y_true", "proba"),
         source="scikit-learn accuracy_score of the argmax",
         hint="the predicted class is proba.argmax(axis=1); the accuracy is the mean of (predicted == truth)",
+        mistakes=(
+            Mistake(
+                "labels compared with the probabilities themselves (no argmax)",
+                lambda y, proba: float(np.mean(np.ravel(y)[:, None] == proba)),
+                "a row of probabilities is not a class: take the most probable one first, proba.argmax(axis=1)",
+            ),
+            Mistake(
+                "labels compared with the probabilities themselves (no argmax)",
+                lambda y, proba: float(np.mean(np.asarray(y) == proba)),
+                "a row of probabilities is not a class: take the most probable one first, proba.argmax(axis=1)",
+            ),
+            Mistake(
+                "an (n,) array compared with an (n, 1) one: an n x n table of comparisons",
+                lambda y, proba: float(np.mean(proba.argmax(axis=1) == np.asarray(y))),
+                "(n,) == (n, 1) broadcasts to an n x n table of comparisons: flatten the labels first, np.ravel(y)",
+            ),
+        ),
+        forbidden=((accuracy_score, "scikit-learn's accuracy_score"),),
     )
 
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
-from keraslab.exercises.model_checks import Need, image_data, inspect, train_and_score
+from keraslab.exercises.checking import Case, Mistake, Verdict, check_function, check_prediction, fresh_rng, register
+from keraslab.exercises.model_checks import (
+    Architecture,
+    dense,
+    epochs_for,
+    image_data,
+    inspect,
+    rescales,
+    train_and_score,
+)
 
 
 def _keras_conv_same(image, kernel):
@@ -17,14 +25,70 @@ def _keras_conv_same(image, kernel):
         return np.asarray(out).reshape(h, w)
 
 
+def _keras_conv_same32(image, kernel):
+    import keras
+
+    h, w = image.shape
+    out = keras.ops.conv(
+        np.asarray(image, "float32").reshape(1, h, w, 1),
+        np.asarray(kernel, "float32").reshape(3, 3, 1, 1),
+        padding="same",
+    )
+    return np.asarray(out).reshape(h, w)
+
+
+def _slide(padded, kernel, h, w):
+    return np.array([[np.sum(padded[i : i + 3, j : j + 3] * kernel) for j in range(w)] for i in range(h)])
+
+
+def _padded_on(image, kernel, widths):
+    return _slide(np.pad(image, widths), kernel, *image.shape)
+
+
+_CONV_MISTAKES = (
+    Mistake(
+        "a true convolution (the kernel flipped)",
+        lambda image, kernel: _padded_on(image, kernel[::-1, ::-1], 1),
+        "a convolution layer slides the kernel as it is (no flip: what mathematics calls cross-correlation); "
+        "np.convolve and scipy.signal.convolve2d flip it",
+    ),
+    Mistake(
+        "the zeros padded on the bottom and right only",
+        lambda image, kernel: _padded_on(image, kernel, ((0, 2), (0, 2))),
+        "pad one row and one column on every side, np.pad(image, 1): the kernel's centre then sits on each pixel",
+    ),
+    Mistake(
+        "the zeros padded on the top and left only",
+        lambda image, kernel: _padded_on(image, kernel, ((2, 0), (2, 0))),
+        "pad one row and one column on every side, np.pad(image, 1): the kernel's centre then sits on each pixel",
+    ),
+)
+
+
+def _conv_forbidden():
+    import keras
+    import scipy.ndimage
+    import scipy.signal
+
+    return (
+        (keras.ops.conv, "keras.ops.conv"),
+        (scipy.signal.correlate2d, "scipy.signal.correlate2d"),
+        (scipy.signal.correlate, "scipy.signal.correlate"),
+        (scipy.ndimage.correlate, "scipy.ndimage.correlate"),
+    )
+
+
 @register("cnn.conv_same", "write it")
 def conv_same(fn) -> Verdict:
-    rng = np.random.default_rng(91)
+    rng = fresh_rng()
     kernel = rng.integers(-2, 3, (3, 3)).astype(float)
+    while np.array_equal(kernel, kernel[::-1, ::-1]):  # a kernel its flip tells apart
+        kernel = rng.integers(-2, 3, (3, 3)).astype(float)
+    h, w = (int(v) for v in rng.integers(5, 9, 2))
     cases = [
         Case(
-            (rng.integers(0, 5, (6, 7)).astype(float), kernel),
-            "a 6 x 7 image, a kernel that is not symmetric",
+            (rng.integers(0, 5, (h, w)).astype(float), kernel),
+            f"a {h} x {w} image, a kernel that is not symmetric",
             "a convolution layer slides the kernel as it is (no flip: what mathematics calls cross-correlation); "
             "np.convolve and scipy.signal.convolve2d flip it",
         ),
@@ -40,6 +104,9 @@ def conv_same(fn) -> Verdict:
         source='keras.ops.conv(..., padding="same")',
         hint="pad the image with one row and column of zeros on every side (np.pad(image, 1)), then "
         "out[i, j] = (padded[i:i+3, j:j+3] * kernel).sum() for every pixel (i, j) of the image",
+        reference32=_keras_conv_same32,
+        mistakes=_CONV_MISTAKES,
+        forbidden=_conv_forbidden(),
     )
 
 
@@ -55,21 +122,36 @@ def output_shape(prediction, *, measured: tuple) -> Verdict:
     )
 
 
+def _cnn_demand(layer, i, layers) -> str | None:
+    if layer.kind == "Conv2D":
+        if min(layer.layer.kernel_size) < 3:
+            return f"its kernel is {tuple(layer.layer.kernel_size)}; the exercise asks for (3, 3) or larger"
+        if tuple(layer.layer.strides) != (1, 1) or layer.activation != "relu":
+            return "the exercise asks for stride 1 and activation='relu'"
+    if layer.kind == "MaxPooling2D" and min(layer.layer.pool_size) < 2:
+        return f"its pool is {tuple(layer.layer.pool_size)}: a 1 x 1 pool does nothing; the exercise asks for (2, 2)"
+    if layer.kind == "Dense":
+        return dense(layer, 10, "softmax") if i == len(layers) - 1 else dense(layer, None, "relu")
+    return None
+
+
+ARCHITECTURE = Architecture(
+    "one or more blocks of Conv2D(filters, (3, 3) or larger, relu) followed by MaxPooling2D((2, 2)), then "
+    "Flatten(), any Dense(units, relu), then Dense(10, softmax)",
+    "(C+P)+FD+",
+    _cnn_demand,
+)
+
+
 @register("cnn.fashion_cnn", "build it")
 def fashion_cnn(model, *, data_dir=None) -> Verdict:
-    import keras
-
     wrong = inspect(
         "cnn.fashion_cnn",
         model,
         input_shape=(28, 28, 1),
         outputs=10,
-        activation="softmax",
+        architecture=ARCHITECTURE,
         losses=("sparse_categorical_crossentropy",),
-        needs=(
-            Need("a Conv2D layer", lambda layers: any(isinstance(x, keras.layers.Conv2D) for x in layers)),
-            Need("a MaxPooling2D layer", lambda layers: any(isinstance(x, keras.layers.MaxPooling2D) for x in layers)),
-        ),
         hint="keras.Input(shape=(28, 28, 1)), Conv2D(32, (3, 3), activation='relu'), MaxPooling2D((2, 2)), "
         "Flatten(), Dense(10, activation='softmax'); loss='sparse_categorical_crossentropy'",
     )
@@ -78,15 +160,17 @@ def fashion_cnn(model, *, data_dir=None) -> Verdict:
     (x_train, y_train, x_test, y_test), what = image_data(
         "fashion_mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir
     )
+    if rescales(model):  # the model scales its pixels itself: it is given them as they come, 0 to 255
+        x_train, x_test, what = x_train * 255, x_test * 255, what + " (raw 0-255 pixels: your model rescales them)"
     return train_and_score(
         "cnn.fashion_cnn",
         model,
         (x_train[..., None], y_train, x_test[..., None], y_test),
-        epochs=2,
+        epochs=epochs_for(2, 10_000, len(y_train)),
         target=0.8,
         seed=0,
         what=what,
-        hint="a Conv2D with relu, pooling, then Flatten and the softmax layer; adam as the optimizer",
+        hint="the layers are right, so look at the compile settings: adam at its default learning rate",
     )
 
 

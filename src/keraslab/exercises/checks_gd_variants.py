@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
+from keraslab.exercises.checking import Case, Mistake, Verdict, check_function, check_prediction, fresh_rng, register
 
 
 def _scaled(train, test):
@@ -14,11 +14,21 @@ def _scaled(train, test):
     return scaler.transform(train), scaler.transform(test)
 
 
+def _scaled_together(train, test):
+    both = np.vstack([train, test])
+    lo, span = both.min(axis=0), np.ptp(both, axis=0)
+    span = np.where(span > 0, span, 1.0)
+    return (train - lo) / span, (test - lo) / span
+
+
 @register("gd_variants.min_max_scale", "write it")
 def min_max_scale(fn) -> Verdict:
-    rng = np.random.default_rng(41)
-    train = rng.uniform(500, 4000, (8, 2)).round(0)
+    from sklearn import preprocessing
+
+    rng = fresh_rng()
+    train = rng.uniform(500, 4000, (int(rng.integers(6, 12)), 2)).round(0)
     cases = [
+        Case((train, rng.uniform(600, 3900, (3, 2)).round(0))),
         Case(
             (train, np.array([[4500.0, 4200.0], [300.0, 450.0]])),
             "test rows outside the training range",
@@ -40,6 +50,27 @@ def min_max_scale(fn) -> Verdict:
         names=("train", "test"),
         source="scikit-learn MinMaxScaler fitted on the training rows",
         hint="lo, hi = train.min(axis=0), train.max(axis=0); scaled = (x - lo) / (hi - lo), for both parts",
+        mistakes=(
+            Mistake(
+                "min and max taken over the training and test rows together",
+                _scaled_together,
+                "fit min and max on the training rows only: the test part must not shape the scaling",
+            ),
+            Mistake(
+                "the test part scaled by its own min and max",
+                lambda train, test: (_scaled(train, train)[0], _scaled(test, test)[0]),
+                "scale the test rows with the training part's min and max, not their own",
+            ),
+            Mistake(
+                "one min and max over the whole table, not per column",
+                lambda train, test: ((train - train.min()) / np.ptp(train), (test - train.min()) / np.ptp(train)),
+                "take min and max per column (axis=0): each feature gets its own range",
+            ),
+        ),
+        forbidden=(
+            (preprocessing.MinMaxScaler.partial_fit, "scikit-learn's MinMaxScaler"),
+            (preprocessing.minmax_scale, "scikit-learn's minmax_scale"),
+        ),
     )
 
 
@@ -51,9 +82,10 @@ def _mae_step_reference(X_b, y_b, w, b, learning_rate):
 
 @register("gd_variants.mae_step", "write it")
 def mae_step(fn) -> Verdict:
-    rng = np.random.default_rng(42)
-    X = rng.uniform(0, 1, (6, 2)).round(3)
-    y = (X @ [0.7, 0.2] + 0.1 + rng.normal(0, 0.05, 6)).round(3)
+    rng = fresh_rng()
+    n = int(rng.integers(5, 10))
+    X = rng.uniform(0, 1, (n, 2)).round(3)
+    y = (X @ [0.7, 0.2] + 0.1 + rng.normal(0, 0.05, n)).round(3)
     cases = [
         Case((X, y, np.array([1.0, 1.0]), 0.0, 0.1)),
         Case((X[:1], y[:1], np.array([0.2, -0.1]), 0.5, 0.1), "a batch of one row"),
@@ -68,6 +100,23 @@ def mae_step(fn) -> Verdict:
         source="NumPy, the derivative of |r| being sign(r)",
         hint="the derivative of |r| is sign(r): with r = y - (X w + b), grad_w = -X.T @ np.sign(r) / len(y) and "
         "grad_b = -np.sign(r).mean(); step downhill",
+        mistakes=(
+            Mistake(
+                "the step of the mean squared error",
+                lambda X, y, w, b, lr: (
+                    w + lr * 2 * X.T @ (y - X @ w - b) / len(y),
+                    b + lr * 2 * float(np.mean(y - X @ w - b)),
+                ),
+                "this is the squared error's step: the derivative of |r| is sign(r), not 2r",
+            ),
+            Mistake(
+                "a step uphill (the sign flipped)",
+                lambda X, y, w, b, lr: tuple(
+                    2 * v - s for v, s in zip((w, b), _mae_step_reference(X, y, w, b, lr), strict=True)
+                ),
+                "step against the gradient: w - learning_rate * grad_w, with grad_w = -X.T @ sign(r) / n",
+            ),
+        ),
     )
 
 

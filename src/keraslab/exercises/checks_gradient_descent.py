@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
+from keraslab.exercises.checking import Case, Mistake, Verdict, check_function, check_prediction, fresh_rng, register
 
 _AGE, _AFFORD, _BOUGHT = np.array([0.22, 0.47, 0.62]), np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0])
 
@@ -35,10 +35,13 @@ def _exact(f, x):
 
 @register("gradient_descent.numerical_derivative", "write it")
 def numerical_derivative(fn) -> Verdict:
+    import jax
+
+    rng = fresh_rng()
     cases = [
-        Case((cube, 2.0), "x**3 at 2"),
-        Case((sine, 1.0), "sin at 1"),
-        Case((neuron_loss, 0.3), "a neuron's log loss as a function of its bias"),
+        Case((cube, round(float(rng.uniform(0.5, 3)), 3)), "x**3"),
+        Case((sine, round(float(rng.uniform(-3, 3)), 3)), "sin"),
+        Case((neuron_loss, round(float(rng.uniform(-1, 1)), 3)), "a neuron's log loss as a function of its bias"),
     ]
     return check_function(
         "gradient_descent.numerical_derivative",
@@ -50,6 +53,15 @@ def numerical_derivative(fn) -> Verdict:
         hint="the central difference (f(x + h) - f(x - h)) / (2 * h) with h = 1e-5: its error shrinks as h**2, "
         "the forward difference's (f(x + h) - f(x)) / h only as h",
         rtol=1e-7,
+        mistakes=(
+            Mistake(
+                "the forward difference (f(x + h) - f(x)) / h",
+                lambda f, x: (f(x + 1e-5) - f(x)) / 1e-5,
+                "the forward difference errs by about h times half the second derivative; the central difference "
+                "(f(x + h) - f(x - h)) / (2 * h) only by a multiple of h**2",
+            ),
+        ),
+        forbidden=((jax.grad, "jax.grad (automatic differentiation)"),),
     )
 
 
@@ -60,10 +72,16 @@ def _bias_reference(bias, y_true, y_pred, learning_rate):
 
 @register("gradient_descent.bias_update", "write it")
 def bias_update(fn) -> Verdict:
-    rng = np.random.default_rng(32)
+    rng = fresh_rng()
+    n = int(rng.integers(6, 14))
     cases = [
         Case(
-            (0.0, rng.integers(0, 2, 10).astype(float), rng.uniform(0.1, 0.9, 10).round(3), 0.5),
+            (
+                round(float(rng.normal()), 3),
+                rng.integers(0, 2, n).astype(float),
+                rng.uniform(0.1, 0.9, n).round(3),
+                0.5,
+            ),
             "",
             "the bias moves against the mean of (y_pred - y_true); the tutorial's loop computes that and never "
             "applies it, so its bias stays 0",
@@ -79,6 +97,19 @@ def bias_update(fn) -> Verdict:
         names=("bias", "y_true", "y_pred", "learning_rate"),
         source="the derivative of the log loss: b - learning_rate * mean(y_pred - y_true)",
         hint="return bias - learning_rate * np.mean(y_pred - y_true); mind the sign (downhill)",
+        mistakes=(
+            Mistake(
+                "the bias left as it was",
+                lambda b, t, p, lr: b,
+                "the bias moves against the mean of (y_pred - y_true); the tutorial's loop computes that and never "
+                "applies it, so its bias stays 0",
+            ),
+            Mistake(
+                "a step uphill (the sign flipped)",
+                lambda b, t, p, lr: b + lr * float(np.mean(np.asarray(p) - np.asarray(t))),
+                "gradient descent steps against the derivative: bias - learning_rate * derivative",
+            ),
+        ),
     )
 
 

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Verdict, check_function, check_prediction, register
-from keraslab.exercises.model_checks import Need, image_data, inspect, train_and_score
+from keraslab.exercises.checking import (
+    Case,
+    Mistake,
+    Verdict,
+    check_function,
+    check_prediction,
+    fresh_rng,
+    register,
+)
+from keraslab.exercises.model_checks import (
+    Architecture,
+    dense,
+    epochs_for,
+    image_data,
+    inspect,
+    rescales,
+    train_and_score,
+)
 
 
 @register("mnist.scale_flatten", "write it")
 def scale_flatten(fn) -> Verdict:
-    rng = np.random.default_rng(21)
+    rng = fresh_rng()
     cases = [
-        Case((rng.integers(0, 256, (5, 28, 28)).astype("uint8"),)),
+        Case((rng.integers(0, 256, (int(rng.integers(3, 9)), 28, 28)).astype("uint8"),)),
         Case((np.full((1, 28, 28), 255, dtype="uint8"),), "a batch of one image, every pixel 255"),
         Case((np.zeros((3, 28, 28), dtype="uint8"),), "black images"),
     ]
@@ -25,60 +41,76 @@ def scale_flatten(fn) -> Verdict:
         source="NumPy: images.reshape(n, 784) / 255",
         hint="divide by 255 (the largest pixel value) so that pixels lie in [0, 1], and reshape (n, 28, 28) into "
         "(n, 784)",
+        mistakes=(
+            Mistake(
+                "the pixels divided by 256",
+                lambda images: images.reshape(len(images), 784) / 256.0,
+                "the largest pixel value is 255: divide by 255, so that a white pixel becomes exactly 1",
+            ),
+            Mistake(
+                "the pixels unscaled",
+                lambda images: images.reshape(len(images), 784).astype("float64"),
+                "divide by 255: a dense layer learns far better from inputs in [0, 1] than from 0-255",
+            ),
+        ),
     )
+
+
+HINT = (
+    "keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(20, "
+    'activation="relu"), keras.layers.Dense(10, activation="softmax")]), compiled with optimizer="adam", '
+    'loss="sparse_categorical_crossentropy"'
+)
+ARCHITECTURE = Architecture(
+    "Flatten(), Dense(20, relu), Dense(10, softmax): these three layers, nothing else",
+    "FDD",
+    lambda layer, i, layers: dense(layer, 20, "relu") if i == 1 else dense(layer, 10, "softmax") if i == 2 else None,
+)
 
 
 @register("mnist.sequential", "build it")
 def sequential(model, *, data_dir=None) -> Verdict:
-    import keras
-
-    hint = (
-        "keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(20, "
-        'activation="relu"), keras.layers.Dense(10, activation="softmax")]), compiled with '
-        'loss="sparse_categorical_crossentropy"'
-    )
     wrong = inspect(
         "mnist.sequential",
         model,
         input_shape=(28, 28),
         outputs=10,
-        activation="softmax",
+        architecture=ARCHITECTURE,
         losses=("sparse_categorical_crossentropy",),
-        needs=(
-            Need("a Flatten layer", lambda layers: any(isinstance(x, keras.layers.Flatten) for x in layers)),
-            Need(
-                "a hidden Dense layer of 20 units with relu",
-                lambda layers: any(
-                    isinstance(x, keras.layers.Dense) and x.units == 20 and x.activation.__name__ == "relu"
-                    for x in layers
-                ),
-            ),
-        ),
-        hint=hint,
+        hint=HINT,
     )
     if wrong:
         return wrong
-    data, what = image_data("mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir)
+    (x_train, y_train, x_test, y_test), what = image_data("mnist", train=10_000, test=2_000, seed=0, data_dir=data_dir)
+    if rescales(model):  # the model scales its pixels itself: it is given them as they come, 0 to 255
+        x_train, x_test, what = x_train * 255, x_test * 255, what + " (raw 0-255 pixels: your model rescales them)"
     return train_and_score(
         "mnist.sequential",
         model,
-        data,
-        epochs=1,
+        (x_train, y_train, x_test, y_test),
+        epochs=epochs_for(1, 10_000, len(y_train)),
         target=0.85,
         seed=0,
         what=what,
-        hint="check the pixels are scaled to [0, 1] inside the model's data (the check passes scaled pixels) "
-        "and that the optimizer is adam",
+        hint="the layers are right, so look at the compile settings: adam at its default learning rate trains this "
+        "network to about 0.9 in one epoch",
     )
+
+
+def _transposed(y_true, y_pred):
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_pred, y_true, labels=range(10))
 
 
 @register("mnist.confusion_matrix", "write it")
 def confusion(fn) -> Verdict:
     from sklearn.metrics import confusion_matrix
 
-    rng = np.random.default_rng(22)
-    y = rng.integers(0, 10, 50)
-    guess = np.where(rng.random(50) < 0.7, y, rng.integers(0, 10, 50))
+    rng = fresh_rng()
+    n = int(rng.integers(30, 80))
+    y = rng.integers(0, 10, n)
+    guess = np.where(rng.random(n) < 0.7, y, rng.integers(0, 10, n))
     cases = [
         Case((y, guess)),
         Case((np.array([3, 3, 5]), np.array([3, 5, 5])), "digits never seen or predicted"),
@@ -92,6 +124,14 @@ def confusion(fn) -> Verdict:
         names=("y_true", "y_pred"),
         source="scikit-learn confusion_matrix, labels 0-9",
         hint="a 10 x 10 array of zeros; for each pair (t, p) add 1 at row t (the truth), column p (the prediction)",
+        mistakes=(
+            Mistake(
+                "the table transposed (rows are the predictions)",
+                _transposed,
+                "row t is the true digit, column p the predicted one: table[t, p] += 1, not table[p, t]",
+            ),
+        ),
+        forbidden=((confusion_matrix, "scikit-learn's confusion_matrix"),),
     )
 
 

@@ -1,27 +1,53 @@
-"""*Build it* checks: a Keras model checked for what the exercise asked (input, output, activation, loss, layers),
-then trained briefly on seeded data to a stated score.
+"""*Build it* checks: a Keras model checked for what the exercise asked (input, output, its layers exactly: kinds,
+units, activations, order; compile settings), then a fresh copy of it trained briefly on seeded data to a stated score.
 
-The learner's own model is trained (as the exercise says), for a fixed number of epochs on a fixed, seeded sample,
-so that the score is the model's and not the luck of a draw.
+The copy has the learner's architecture and compile settings and fresh weights drawn from a seed the check sets, so
+that a verdict never depends on earlier `fit` calls, on running the cell again, or on what a model class of one's own
+does in `predict`: only `keras.Sequential` and functional `keras.Model`s made of Keras's own layers are taken.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from keraslab.exercises.checking import FAILED, NOT_ATTEMPTED, PASSED, Verdict, show, unavailable
+from keraslab.exercises.checking import FAILED, NOT_ATTEMPTED, PASSED, Verdict, describe, unavailable
+
+_LETTERS = {"Dense": "D", "Conv2D": "C", "MaxPooling2D": "P", "Flatten": "F", "Dropout": "O"}
+_ACTIVATION_LAYERS = {"Activation", "ReLU", "Softmax"}
+_PREPROCESSING = {"Rescaling", "Normalization"}
 
 
 @dataclass(frozen=True)
-class Need:
-    """A property the model must have, said as the learner reads it ("a Dropout layer of rate 0.5")."""
+class Layer:
+    """One layer of the learner's model as the check reads it: a following `Activation` layer counts as its
+    activation; the input layer and preprocessing layers (Rescaling) are not counted."""
 
-    says: str
-    holds: Callable[[list], bool]  # the model's layers -> bool
+    kind: str  # the Keras class's name; "<name> (a class of your own)" for any other
+    layer: object
+    position: int  # its place among the model's layers, from 1 (the input layer not counted)
+    activation: str | None = None
+
+    @property
+    def letter(self) -> str:
+        return _LETTERS.get(self.kind, "X")
+
+    def says(self) -> str:
+        layer, act = self.layer, self.activation
+        if self.kind == "Dense":
+            return f"Dense({layer.units}, {act})"
+        if self.kind == "Conv2D":
+            return f"Conv2D({layer.filters}, {tuple(layer.kernel_size)}, {act})"
+        if self.kind == "MaxPooling2D":
+            return f"MaxPooling2D({tuple(layer.pool_size)})"
+        if self.kind == "Dropout":
+            return f"Dropout({layer.rate:g})"
+        if self.kind == "Flatten":
+            return "Flatten()"
+        return self.kind + (f"({act})" if act else "")
 
 
 def _snake(name: str) -> str:
@@ -39,18 +65,85 @@ def loss_name(loss) -> str:
     return _snake(name) if name[:1].isupper() else name
 
 
-def activation_name(layer) -> str | None:
+def _activation(layer) -> str | None:
+    kind = type(layer).__name__
+    if kind == "ReLU":
+        return "relu"
+    if kind == "Softmax":
+        return "softmax"
     activation = getattr(layer, "activation", None)
     if activation is None:
-        return _snake(type(layer).__name__)  # an Activation or Softmax layer of its own
+        return None
     return getattr(activation, "__name__", str(activation))
+
+
+def layers_of(model) -> list[Layer]:
+    """The model's layers as an exercise states them (see Layer)."""
+    found: list[Layer] = []
+    for position, layer in enumerate((x for x in model.layers if type(x).__name__ != "InputLayer"), 1):
+        kind = type(layer).__name__
+        keras_own = type(layer).__module__.split(".")[0] == "keras"
+        if keras_own and kind in _PREPROCESSING:
+            continue
+        if (
+            keras_own
+            and kind in _ACTIVATION_LAYERS
+            and found
+            and found[-1].kind in ("Dense", "Conv2D")
+            and found[-1].activation in (None, "linear")
+        ):
+            found[-1] = replace(found[-1], activation=_activation(layer))
+            continue
+        name = kind if keras_own else f"{kind} (a class of your own)"
+        found.append(Layer(name, layer, position, _activation(layer) if keras_own else None))
+    return found
+
+
+def rescales(model) -> bool:
+    """Whether the model scales its own inputs (a Rescaling or Normalization layer): it is then given raw pixels."""
+    return any(type(x).__name__ in _PREPROCESSING and type(x).__module__.split(".")[0] == "keras" for x in model.layers)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The layers an exercise asks for: `says` as the learner reads it, `pattern` a regular expression over the
+    layers' letters (D Dense, C Conv2D, P MaxPooling2D, F Flatten, O Dropout, X any other), `demand(layer, i,
+    layers)` what is wrong with the i-th layer where it stands (None: nothing)."""
+
+    says: str
+    pattern: str
+    demand: Callable[[Layer, int, list], str | None]
+
+
+def dense(layer: Layer, units: int | None, activation: str) -> str | None:
+    """What differs between a Dense layer and Dense(units, activation) (units None: any number)."""
+    if units is not None and layer.layer.units != units:
+        return f"it has {layer.layer.units} units; the exercise asks for {units}"
+    if layer.activation != activation:
+        given = "no activation (linear)" if layer.activation in (None, "linear") else f"activation {layer.activation}"
+        return f"it has {given}; the exercise asks for {activation} (activation={activation!r})"
+    return None
+
+
+def _model_kind(model) -> str | None:
+    """Why the model's class is not one the check takes (None when it is)."""
+    import keras
+
+    if type(model) is keras.Sequential or type(model).__module__ == "keras.src.models.functional":
+        return None
+    return (
+        f"the model is a {type(model).__name__}, a model class of your own: the exercise asks for a keras.Sequential "
+        "(or a functional keras.Model), whose training and predictions are Keras's"
+    )
 
 
 def _not_a_model(exercise: str, model) -> Verdict:
     if isinstance(model, type):
         message = f"received the class {model.__name__} itself, not a model: call it, {model.__name__}([...layers])"
+    elif callable(model) and not hasattr(model, "layers"):
+        message = f"expected a Keras model, received the function {getattr(model, '__name__', '?')}: build the model"
     else:
-        message = f"expected a Keras model, received {type(model).__name__} {show(model, 60)}"
+        message = f"expected a Keras model, received {describe(model, 60)}"
     return Verdict(exercise, FAILED, message)
 
 
@@ -59,7 +152,7 @@ def _shapes(model, input_shape: tuple, outputs: int) -> tuple[str, str, str] | N
     try:
         given_input = tuple(model.input_shape[1:])
         given_output = tuple(model.output_shape[1:])
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, TypeError):
         return "the model has no input shape yet", f"keras.Input(shape={input_shape}) first", "a model not built"
     if given_input != tuple(input_shape):
         return (
@@ -72,15 +165,25 @@ def _shapes(model, input_shape: tuple, outputs: int) -> tuple[str, str, str] | N
     return None
 
 
+def _architecture(architecture: Architecture, layers: list[Layer]) -> tuple[str, str, str] | None:
+    received = ", ".join(layer.says() for layer in layers) or "no layers"
+    if not re.fullmatch(architecture.pattern, "".join(layer.letter for layer in layers)):
+        return "the layers are not the ones the exercise asks for", architecture.says, received
+    for i, layer in enumerate(layers):
+        why = architecture.demand(layer, i, layers)
+        if why:
+            return f"layer {layer.position}, {layer.says()}: {why}", architecture.says, received
+    return None
+
+
 def inspect(
     exercise: str,
     model,
     *,
     input_shape: tuple,
     outputs: int,
-    activation: str,
-    losses: Sequence[str],
-    needs: Sequence[Need] = (),
+    architecture: Architecture,
+    losses: tuple[str, ...],
     hint: str,
 ) -> Verdict | None:
     """The first way `model` differs from what was asked (a Verdict), or None when it is as asked."""
@@ -94,22 +197,35 @@ def inspect(
     def wrong(message: str, expected: str, received: str) -> Verdict:
         return Verdict(exercise, FAILED, message, (("expected", expected), ("received", received), ("hint", hint)))
 
+    kind = _model_kind(model)
+    if kind:
+        return wrong(kind, "keras.Sequential([...]) or keras.Model(inputs, outputs)", type(model).__name__)
     shapes = _shapes(model, input_shape, outputs)
     if shapes:
         return wrong(*shapes)
-    last = activation_name(model.layers[-1])
-    if last != activation:
-        return wrong("the last layer's activation is not the one asked", activation, str(last))
+    layers = _architecture(architecture, layers_of(model))
+    if layers:
+        return wrong(*layers)
     if not getattr(model, "compiled", False) or model.optimizer is None:
         return wrong("the model is not compiled", "model.compile(optimizer=..., loss=...)", "no compile")
     given_loss = loss_name(model.loss)
     if given_loss not in losses:
         return wrong("the loss is not the one this task needs", " or ".join(losses), given_loss)
-    for need in needs:
-        if not need.holds(list(model.layers)):
-            layers = ", ".join(f"{type(layer).__name__}" for layer in model.layers)
-            return wrong(f"the model lacks {need.says}", need.says, layers)
     return None
+
+
+def fresh_copy(model, seed: int):
+    """The learner's architecture and compile settings with fresh weights drawn after set_seed(seed): what the
+    check trains, so that the learner's own model is left as it was."""
+    import keras
+
+    from keraslab.seeding import set_seed
+
+    set_seed(seed)
+    copy = keras.models.clone_model(model)
+    optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+    copy.compile(optimizer=optimizer, loss=model.loss)
+    return copy
 
 
 def train_and_score(
@@ -125,21 +241,29 @@ def train_and_score(
     what: str,
     hint: str,
 ) -> Verdict:
-    """Train `model` on data = (x_train, y_train, x_test, y_test) for `epochs` (seeded) and compare its test score
-    with `target`."""
+    """Train a fresh copy of `model` (fresh_copy) on data = (x_train, y_train, x_test, y_test) for `epochs`
+    (seeded) and compare its test score with `target`."""
     from keraslab.seeding import set_seed
 
     x_train, y_train, x_test, y_test = data
-    set_seed(seed)
     try:
-        model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
-        proba = np.asarray(model.predict(x_test, batch_size=1024, verbose=0))
+        copy = fresh_copy(model, seed)
+        set_seed(seed)
+        copy.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+        proba = np.asarray(copy.predict(x_test, batch_size=1024, verbose=0))
     except Exception as exc:  # the learner's model: its error is the verdict
         return Verdict(
             exercise,
             FAILED,
             f"training raised {type(exc).__name__}",
             (("error", str(exc).splitlines()[0] if str(exc) else ""), ("hint", hint)),
+        )
+    if not np.all(np.isfinite(proba)):
+        return Verdict(
+            exercise,
+            FAILED,
+            f"as asked, but after {epochs} epoch(s) its predictions are not finite (nan or inf): the training diverged",
+            (("hint", hint),),
         )
     y_pred = proba.argmax(axis=1) if proba.shape[-1] > 1 else (proba.ravel() >= 0.5).astype(int)
     if score == "accuracy":
@@ -148,10 +272,19 @@ def train_and_score(
         from sklearn.metrics import f1_score
 
         value = float(f1_score(y_test, y_pred, zero_division=0))
-    message = f"test {score} {value:.3f} after {epochs} epoch(s) on {what} (the target: {target:.2f} or more)"
+    message = (
+        f"a fresh copy (seed {seed}) reached test {score} {value:.3f} after {epochs} epoch(s) on {what} (the target: "
+        f"{target:.2f} or more)"
+    )
     if value >= target:
         return Verdict(exercise, PASSED, f"passed: as asked, and {message}")
     return Verdict(exercise, FAILED, f"as asked, but {message}", (("hint", hint),))
+
+
+def epochs_for(epochs: int, planned: int, given: int) -> int:
+    """The epochs that see about as many images on `given` training images as `epochs` do on `planned` (the
+    stand-in digits are fewer than the sample a check plans)."""
+    return max(epochs, round(epochs * planned / max(given, 1)))
 
 
 def image_data(name: str, *, train: int, test: int, seed: int, data_dir=None, flat: bool = False):

@@ -262,6 +262,10 @@ run.finish(
 # input where it differs, what was expected (from NumPy, scikit-learn or Keras), what your code returned, and a
 # hint. A cell you have not touched says "not attempted yet". `keraslab notebook mnist --solutions` writes this
 # notebook with the reference solutions filled in.
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs, works out its own answer
+# only after yours has returned, and trains a fresh copy of a model you build. They make the honest answer the
+# easy one; they cannot make cheating impossible, and nobody is keeping score.
 
 # %%
 import numpy as np
@@ -290,8 +294,10 @@ check("mnist.scale_flatten", scale_flatten)
 #
 # The original course's exercise (`1_keras_fashion_mnist_neural_net/Exercise/1_keras_sequential_exercise.ipynb`):
 # a `Flatten` layer that takes the 28 x 28 images as they are, one hidden `Dense` layer of 20 units with `relu`, and
-# a softmax output for the 10 digits; compile it with the `adam` optimizer and the loss for integer labels. The check
-# trains it for one epoch on 10,000 MNIST digits and asks for a test accuracy of 0.85 or more.
+# a softmax output for the 10 digits, and no other layer; compile it with the `adam` optimizer and the loss for
+# integer labels. (An `Activation("relu")` layer after `Dense(20)` counts as its activation; a `Rescaling(1 / 255)`
+# layer in front is fine too: the check then gives it raw 0-255 pixels.) The check trains a fresh copy of it for
+# one epoch on 10,000 MNIST digits and asks for a test accuracy of 0.85 or more.
 
 # %%
 exercise_model = None  # your keras.Sequential([...]), compiled

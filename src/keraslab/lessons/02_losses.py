@@ -224,6 +224,10 @@ run.finish(
 # input where it differs, what was expected (from Keras or scikit-learn), what your code returned, and a hint. A
 # cell you have not touched says "not attempted yet". `keraslab notebook losses --solutions` writes this notebook
 # with the reference solutions filled in.
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs and works out its own
+# answer only after yours has returned. They make the honest answer the easy one; they cannot make cheating
+# impossible, and nobody is keeping score.
 
 # %%
 from keraslab.exercises import check

@@ -226,6 +226,10 @@ run.finish(
 # you have not touched says "not attempted yet". `keraslab notebook gd-variants --solutions` writes this notebook
 # with the reference solutions filled in. (The original course's exercise here, mini-batch gradient descent in
 # `8_sgd_vs_gd/mini_batch_gd_exercise_solution.ipynb`, is written out in the lesson above: change `batch_size`.)
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs and works out its own
+# answer only after yours has returned. They make the honest answer the easy one; they cannot make cheating
+# impossible, and nobody is keeping score.
 
 # %%
 from keraslab.exercises import check

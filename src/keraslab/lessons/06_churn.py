@@ -268,6 +268,10 @@ run.finish(
 # input where it differs, what was expected (from scikit-learn), what your code returned, and a hint. A cell you
 # have not touched says "not attempted yet". `keraslab notebook churn --solutions` writes this notebook with the
 # reference solutions filled in.
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs, works out its own answer
+# only after yours has returned, and trains a fresh copy of a model you build. They make the honest answer the
+# easy one; they cannot make cheating impossible, and nobody is keeping score.
 
 # %%
 from keraslab.exercises import check
@@ -316,8 +320,9 @@ check("churn.class_weight", class_weights)
 # ### Exercise 3 (build it): a churn network of your own
 #
 # Build and compile a network for this table: the 26 prepared columns in, one or more hidden `Dense` layers with
-# `relu`, one sigmoid output, the binary cross-entropy loss. The check trains it for 5 epochs on this lesson's
-# training part and asks for a test accuracy 0.03 above what saying "no churn" to everyone scores.
+# `relu`, one sigmoid output, `Dense` layers only, the binary cross-entropy loss. The check trains a fresh copy of it
+# for 5 epochs on this lesson's training part and asks for a test accuracy 0.03 above what saying "no churn" to
+# everyone scores.
 
 # %%
 my_model = None  # your keras.Sequential([...]), compiled

@@ -235,6 +235,10 @@ run.finish(
 # Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, where it
 # differs, what was expected, what your code returned, and a hint. A cell you have not touched says "not attempted
 # yet". `keraslab notebook dropout --solutions` writes this notebook with the reference solutions filled in.
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs, works out its own answer
+# only after yours has returned, and trains a fresh copy of a model you build. They make the honest answer the
+# easy one; they cannot make cheating impossible, and nobody is keeping score.
 
 # %%
 from keraslab.exercises import check
@@ -264,8 +268,9 @@ check("dropout.mask", dropout)
 #
 # A common variant (the dropout paper keeps about 80% of the inputs) drops some inputs as well. Build the sonar
 # network with a `Dropout(0.2)` on its 60 inputs, hidden `Dense` layers with `relu` each followed by a `Dropout(0.5)`,
-# and one sigmoid output; compile it with `adam` and the binary cross-entropy. The check trains it for 100 epochs on
-# the course's single split above (`x_tr`, `y_tr`) and asks for a test accuracy of 0.65 or more.
+# and one sigmoid output (a functional `keras.Model` works as well as `keras.Sequential`); compile it with `adam`
+# and the binary cross-entropy. The check trains a fresh copy of it for 100 epochs on the course's single split
+# above (`x_tr`, `y_tr`) and asks for a test accuracy of 0.65 or more.
 
 # %%
 my_net = None  # your keras.Sequential([...]), compiled

@@ -311,6 +311,10 @@ run.finish(
 # Fill in each code cell and run it: `check(...)` says at once whether the answer is right, and if not, where it
 # differs, what was expected, what your code returned, and a hint. A cell you have not touched says "not attempted
 # yet". `keraslab notebook imbalance --solutions` writes this notebook with the reference solutions filled in.
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs, works out its own answer
+# only after yours has returned, and trains a fresh copy of a model you build. They make the honest answer the
+# easy one; they cannot make cheating impossible, and nobody is keeping score.
 
 # %%
 from keraslab.exercises import check

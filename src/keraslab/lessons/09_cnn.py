@@ -269,6 +269,10 @@ run.finish(
 # input where it differs, what was expected (from Keras), what your code returned, and a hint. A cell you have not
 # touched says "not attempted yet". `keraslab notebook cnn --solutions` writes this notebook with the reference
 # solutions filled in.
+#
+# The checks are for learning, not grading: each draws fresh inputs every time it runs, works out its own answer
+# only after yours has returned, and trains a fresh copy of a model you build. They make the honest answer the
+# easy one; they cannot make cheating impossible, and nobody is keeping score.
 
 # %%
 from keraslab.exercises import check
@@ -317,10 +321,11 @@ check("cnn.output_shape", prediction, measured=layers_only.output_shape[1:])
 # ### Exercise 3 (build it): a CNN for Fashion-MNIST
 #
 # The original course's exercise (`16_cnn_cifar10_small_image_classification/cnn_mnist_exercise_solution.ipynb`)
-# classifies MNIST digits with a CNN; here the harder Fashion-MNIST clothes. Build a CNN for 28 x 28 x 1 images with at
-# least one `Conv2D` and one `MaxPooling2D`, then `Flatten` and a softmax output of 10; compile it with `adam` and
-# the loss for integer labels. The check trains it for 2 epochs on 10,000 training images and asks for a test
-# accuracy of 0.80 or more.
+# classifies MNIST digits with a CNN; here the harder Fashion-MNIST clothes. Build a CNN for 28 x 28 x 1 images: one
+# or more blocks of `Conv2D` layers (3 x 3 kernels or larger, `relu`) each block followed by a `MaxPooling2D((2,
+# 2))`, then `Flatten`, any hidden `Dense` layers with `relu`, and a softmax output of 10; compile it with `adam` and
+# the loss for integer labels. The check trains a fresh copy of it for 2 epochs on 10,000 training images and asks
+# for a test accuracy of 0.80 or more.
 
 # %%
 my_cnn = None  # your keras.Sequential([...]), compiled

@@ -19,6 +19,7 @@ import ast
 import base64
 import contextlib
 import io
+import linecache
 import pprint
 import re
 import sys
@@ -74,6 +75,7 @@ class CellRunner:
         self.namespace: dict = {"__name__": "__main__", "display": self.display}
         self.result = Executed()
         self._outputs: list = []
+        self._lines: list[str] = []  # the text executed so far, by line (_remember)
 
     # --- outputs of the cell that is running ------------------------------------------------------------------
     def stream(self, name: str, text: str) -> None:
@@ -128,7 +130,9 @@ class CellRunner:
 
     def _execute(self, cell: Cell):
         # the script's own line numbers, so that a traceback points into the lesson's file
-        tree = ast.parse("\n" * (cell.line - 1) + cell.code(), self.filename)
+        code = cell.code()
+        tree = ast.parse("\n" * (cell.line - 1) + code, self.filename)
+        self._remember(cell.line, code)
         imports = 0  # the cell's leading imports: start-up time, not the lesson's (keraslab.phases)
         while imports < len(tree.body) and isinstance(tree.body[imports], (ast.Import, ast.ImportFrom)):
             imports += 1
@@ -141,6 +145,18 @@ class CellRunner:
         if last is None:
             return None
         return eval(compile(ast.Expression(last.value), self.filename, "eval"), self.namespace)
+
+    def _remember(self, line: int, code: str) -> None:
+        """The text executed, at the script's line numbers, in `linecache` (as Jupyter keeps its cells): what a
+        traceback shows and what an exercise check reads (keraslab.exercises.derived) is what ran, which with
+        solutions filled in is not the file's text."""
+        lines = code.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        end = line - 1 + len(lines)
+        self._lines += ["\n"] * max(0, end - len(self._lines))
+        self._lines[line - 1 : end] = lines
+        linecache.cache[self.filename] = (sum(map(len, self._lines)), None, list(self._lines), self.filename)
 
     def _flush_pyplot(self) -> None:
         plt = sys.modules.get("matplotlib.pyplot")
