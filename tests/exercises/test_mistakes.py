@@ -179,8 +179,8 @@ def _seed_fixed(X, y, seed):
     [
         (_test_part_oversampled, "the test part was resampled after the split"),
         (_test_part_undersampled, "it was under-sampled; leave it as the split made it"),
-        (_unseeded, "two calls with the same seed gave different test parts"),
-        (_seed_fixed, "the seed is not used"),
+        (_unseeded, "pass the seed on as it is: random_state=seed"),
+        (_seed_fixed, "pass the seed on as it is: random_state=seed"),
     ],
 )
 def test_a_split_then_resample_that_touches_the_test_part_is_told_what_it_did(answer, says):
@@ -578,3 +578,235 @@ def test_keraslab_s_executor_keeps_the_cells_it_ran_where_the_check_reads_them(t
     assert said[0].startswith("✗ mnist.param_count: not a prediction: `prediction` is computed from count_params")
     assert said[1].startswith("✓ mnist.param_count: right"), said
     assert linecache.getline(str(tmp_path / "lesson.py"), 3) == "hidden_units = 100\n"
+
+
+def test_a_prediction_written_into_the_check_or_on_one_line_with_its_source_is_told_so():
+    namespace = {"check": check, "model_b": _Model(), "hidden_units": 100}
+    inline = 'check("mnist.param_count", model_b.count_params(), measured=model_b.count_params())\n'
+    assert "not a prediction: `model_b.count_params()` is computed from" in _run_cell(inline, namespace)
+    one_line = "n = model_b.count_params(); prediction = n + 0\n" + _MEASURED
+    assert "not a prediction: `prediction` is computed from count_params, model_b" in _run_cell(one_line, namespace)
+
+
+# ---- a second tryout: wrong answers of its own, each refused with what it did ------------------------------------
+
+
+def _no_bias_in_prediction(X, y, w, b, lr):
+    s = np.sign(y - X @ w)  # the bias left out of the prediction
+    return w + lr * X.T @ s / len(y), b + lr * float(s.mean())
+
+
+def _truncating_conv(image, kernel):
+    padded, out = np.pad(image, 1), np.zeros(image.shape, dtype=int)  # an int array truncates each sum
+    for i in range(image.shape[0]):
+        for j in range(image.shape[1]):
+            out[i, j] = np.sum(padded[i : i + 3, j : j + 3] * kernel)
+    return out
+
+
+def _mse_in_place(a, b):
+    a -= b
+    a **= 2
+    return a.mean()
+
+
+def _mask_in_place(x, rate, rng):
+    x[rng.random(x.shape) < rate] = 0
+    x /= 1 - rate
+    return x
+
+
+def _keras_accuracy(y, proba):
+    import keras
+
+    metric = keras.metrics.SparseCategoricalAccuracy()
+    metric.update_state(np.ravel(y), proba)
+    return float(metric.result())
+
+
+def _split_with(**options):
+    def split(X, y, seed):
+        from imblearn.over_sampling import RandomOverSampler
+        from sklearn.model_selection import train_test_split
+
+        kwargs = {"test_size": 0.2, "stratify": y, "random_state": seed} | options
+        X_train, X_test, y_train, y_test = train_test_split(X, y, **kwargs)
+        X_train, y_train = RandomOverSampler(random_state=seed).fit_resample(X_train, y_train)
+        return X_train, X_test, y_train, y_test
+
+    return split
+
+
+def _mse_loop(t, p):
+    return sum((a - b) ** 2 for a, b in zip(t, p, strict=True)) / len(t)
+
+
+SECOND_TRYOUT = [
+    (
+        "cifar10_ann.one_hot",
+        lambda labels: np.eye(int(np.max(labels)) + 1)[np.ravel(labels)],
+        "it equals as many columns as the largest label seen, not 10",
+    ),
+    ("churn.precision_recall_f1", lambda t, p: _swapped(t, p), "it equals precision and recall swapped"),
+    ("gd_variants.mae_step", _no_bias_in_prediction, "wrong on input 1 of 4 (a bias that changes the sign"),
+    ("imbalance.split_then_resample", _split_with(stratify=None), "stratify=y"),
+    ("imbalance.split_then_resample", _split_with(test_size=0.15), "test_size=0.2 keeps"),
+    ("imbalance.split_then_resample", lambda X, y, seed: _split_with()(X, y, seed + 1), "random_state=seed"),
+    (
+        "cnn.conv_same",
+        lambda im, k: __import__("scipy.signal").signal.convolve2d(im, k[::-1, ::-1], mode="same"),
+        "your function calls scipy.signal.convolve2d",
+    ),
+    (
+        "cnn.conv_same",
+        lambda im, k: __import__("scipy.ndimage").ndimage.convolve(im, k[::-1, ::-1], mode="constant"),
+        "your function calls scipy.ndimage.convolve",
+    ),
+    ("cnn.conv_same", _truncating_conv, "wrong on input 1 of 3"),
+    ("cifar10_ann.accuracy", _keras_accuracy, "your function calls Keras's sparse categorical accuracy"),
+    (
+        "cifar10_ann.accuracy",
+        lambda y, p: np.sum(p.argmax(1) == np.ravel(y)) // len(p),
+        "it equals an integer division (//)",
+    ),
+    (
+        "cifar10_ann.one_hot",
+        lambda labels: __import__("pandas").get_dummies(np.ravel(labels)).reindex(columns=range(10), fill_value=0),
+        "your function calls pandas.get_dummies",
+    ),
+    ("losses.mse_numpy", _mse_loop, "this one is without a loop"),
+    ("losses.mse_numpy", _mse_in_place, "your function changed its input y_true in place"),
+    ("dropout.mask", _mask_in_place, "your function changed its argument 1 in place"),
+    ("dropout.mask", lambda x, rate, rng: x, "nothing was dropped at rate 0.5"),
+    ("losses.outlier", 99, "not this time"),
+    ("mnist.param_count", 10**400, "not this time: you predicted a whole number of about 401 digits"),
+]
+
+
+def _swapped(t, p):
+    tp, fp, fn = np.sum((p == 1) & (t == 1)), np.sum((p == 1) & (t == 0)), np.sum((p == 0) & (t == 1))
+    precision, recall = (tp / (tp + fp) if tp + fp else 0.0), (tp / (tp + fn) if tp + fn else 0.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return recall, precision, f1
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "says"), SECOND_TRYOUT, ids=[f"{w[0]}-{i}" for i, w in enumerate(SECOND_TRYOUT)]
+)
+def test_the_second_tryouts_wrong_answers_are_refused(exercise, answer, says):
+    context = {
+        "losses.outlier": {"measured": 100.0, "mae_factor": 10.0},
+        "mnist.param_count": {"measured": 79510},
+    }.get(exercise, {})
+    for seed in range(3):  # whatever inputs the check draws
+        with pinned_inputs(seed):
+            verdict = evaluate(exercise, answer, **context)
+        assert verdict.status == FAILED and says in str(verdict), str(verdict)
+
+
+def test_the_second_tryouts_models_are_refused_with_what_they_got_wrong():
+    import keras
+    from keras import layers as L
+
+    def cnn(pool=(2, 2)):
+        return keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                L.Conv2D(8, (3, 3), activation="relu"),
+                L.MaxPooling2D(pool),
+                L.Flatten(),
+                L.Dense(10, activation="softmax"),
+            ]
+        )
+
+    def fake_bce(a, b):  # a mean squared error under the right name
+        return keras.ops.mean(keras.ops.square(a - b))
+
+    fake_bce.__name__ = "binary_crossentropy"
+    data = _table()
+    sgd = _churn_net(L.Dense(4, activation="relu"))
+    sgd.compile(optimizer="sgd", loss="binary_crossentropy")
+    own = _churn_net(L.Dense(4, activation="relu"))
+    own.compile(optimizer="adam", loss=fake_bce)
+    logits = _churn_net(L.Dense(4, activation="relu"))
+    logits.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    rescaled = _mnist(
+        L.Rescaling(255.0), L.Flatten(), L.Dense(20, activation="relu"), L.Dense(10, activation="softmax")
+    )
+    pooled = _compiled(cnn((3, 3)), "sparse_categorical_crossentropy")
+    for exercise, model, context, says in (
+        ("churn.network", own, {"data": data}, "the loss is a function of your own (binary_crossentropy)"),
+        ("churn.network", logits, {"data": data}, "from_logits=True reads the last layer's outputs as scores"),
+        ("churn.network", keras.layers.Dense(1), {"data": data}, "received a Keras Dense layer, not a model"),
+        ("mnist.sequential", rescaled, {}, "Rescaling(255) multiplies the pixels by that"),
+        ("cnn.fashion_cnn", pooled, {}, "its pool is (3, 3); the exercise asks for (2, 2)"),
+    ):
+        verdict = evaluate(exercise, model, **context)
+        assert verdict.status == FAILED and says in str(verdict), str(verdict)
+    sonar = (np.zeros((8, 60)), np.zeros(8), np.zeros((4, 60)), np.zeros(4))
+    net = keras.Sequential(
+        [
+            keras.Input((60,)),
+            L.Dropout(0.2),
+            L.Dense(8, activation="relu"),
+            L.Dropout(0.5),
+            L.Dense(1, activation="sigmoid"),
+        ]
+    )
+    net.compile(optimizer="sgd", loss="binary_crossentropy")
+    assert "the optimizer is not the one the exercise asks for" in str(evaluate("dropout.network", net, data=sonar))
+
+
+def test_every_spelling_keras_reads_as_the_loss_is_taken():
+    import keras
+    from keras import layers as L
+
+    from keraslab.exercises.checks_churn import ARCHITECTURE
+    from keraslab.exercises.model_checks import inspect as inspected
+
+    for loss in ("binary_crossentropy", "bce", "BinaryCrossentropy", keras.losses.BinaryCrossentropy()):
+        model = _churn_net(L.Dense(4, activation="relu"))
+        model.compile(optimizer="adam", loss=loss)
+        found = inspected(
+            "churn.network",
+            model,
+            input_shape=(5,),
+            outputs=1,
+            architecture=ARCHITECTURE,
+            loss="binary_crossentropy",
+            hint="",
+        )
+        assert found is None, (loss, str(found))
+
+
+def test_the_second_tryouts_right_answers_and_odd_calls_get_verdicts_of_their_own():
+    from sklearn.datasets import make_classification
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import precision_recall_fscore_support
+
+    def as_array(t, p):
+        return np.array(precision_recall_fscore_support(t, p, average="binary", zero_division=0)[:3]) * 1.0
+
+    # (a library's own answer is refused, so the array here is computed by hand)
+    def by_hand(t, p):
+        return np.array(_swapped(t, p))[[1, 0, 2]]
+
+    assert evaluate("churn.precision_recall_f1", by_hand).status == PASSED
+    assert "your function calls" in str(evaluate("churn.precision_recall_f1", as_array))
+    X, y = make_classification(300, n_features=4, weights=[0.85], random_state=0)
+    constant = evaluate(
+        "imbalance.logistic",
+        DummyClassifier(strategy="constant", constant=1),
+        data=(X[:200], y[:200], X[200:], y[200:]),
+    )
+    assert "it gives every customer of the test part the same answer (1)" in str(constant)
+    extra = evaluate("mnist.param_count", 1, measured=1, foo=1)
+    assert extra.status == "not checked" and "this check takes no foo=" in str(extra)
+
+    def leaves(a, b):
+        raise SystemExit(1)
+
+    left = evaluate("losses.mse_plain", leaves)
+    assert left.status == FAILED and "raised SystemExit" in str(left)
+    weights = evaluate("churn.class_weight", lambda y: {0: 0.5, 1: float(len(y) / (2 * (y == 1).sum()))})
+    assert "    expected: key 0: " in str(weights) and "    received: key 0: 0.5" in str(weights)

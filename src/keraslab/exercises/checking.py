@@ -45,6 +45,11 @@ NOT_A_PREDICTION = (
     "work the answer out before you run anything (by hand, from what the lesson taught), write it as a plain value, "
     "then run the cell to see whether you were right"
 )
+LEARNER_ERRORS = (Exception, SystemExit)  # what the learner's code may raise: a verdict (KeyboardInterrupt still stops)
+IN_PLACE = (
+    "write the result into a new array (a - b, np.clip(p, lo, hi)) instead of changing the one passed in (a -= b, "
+    "np.clip(..., out=p), x[...] = 0): the lesson still needs it"
+)
 UNREADABLE = "the check could not read this answer"  # the last resort of evaluate(): a test asserts it never shows
 
 
@@ -105,6 +110,14 @@ def evaluate(exercise: str, answer: Any, **context) -> Verdict:
         same = [e for e in known if e.split(".")[0] == str(exercise).split(".")[0]]
         hint = f"did you mean {' or '.join(map(repr, close))}?" if close else f"known: {', '.join(same or known)}"
         return Verdict(str(exercise), NOT_CHECKED, f"no exercise of that name; {hint}")
+    unknown = sorted(set(context) - set(_inspect.signature(known[exercise].run).parameters))
+    if unknown:
+        return Verdict(
+            exercise,
+            NOT_CHECKED,
+            f"this check takes no {', '.join(f'{name}=' for name in unknown)}: keep the cell's check(...) line as the "
+            "lesson wrote it",
+        )
     missing = _missing_context(known[exercise].run, context)
     if missing:
         return Verdict(
@@ -117,8 +130,13 @@ def evaluate(exercise: str, answer: Any, **context) -> Verdict:
         return known[exercise].run(answer, **context)
     except _Unavailable as exc:
         return Verdict(exercise, NOT_CHECKED, f"cannot be checked here: {exc}")
-    except Exception as exc:  # a verdict, never a traceback in the learner's notebook
-        return Verdict(exercise, FAILED, f"{UNREADABLE} ({type(exc).__name__}: {_first_line(exc)})")
+    except LEARNER_ERRORS as exc:  # a verdict, never a traceback in the learner's notebook
+        return Verdict(
+            exercise,
+            FAILED,
+            f"{UNREADABLE} or its check(...) line ({type(exc).__name__}: {_first_line(exc)}): keep the line as the "
+            "lesson wrote it",
+        )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -243,15 +261,24 @@ def call_answer(exercise: str, fn, *args, hint: str = "", forbidden: Sequence[tu
     wrong = _not_a_function(exercise, fn)
     if wrong:
         return wrong
+    before = [_copy(a) for a in args]
     try:
         with watching(forbidden) as called:
             out = fn(*args)
-    except Exception as exc:  # the learner's code
+    except LEARNER_ERRORS as exc:  # the learner's code
         return Verdict(
             exercise, FAILED, f"raised {type(exc).__name__}: {_first_line(exc)}", (("hint", hint),) if hint else ()
         )
     if called:
         return _calls_the_reference(exercise, called)
+    changed = [i for i, (a, b) in enumerate(zip(before, args, strict=True), 1) if not _same(a, b)]
+    if changed:
+        return Verdict(
+            exercise,
+            FAILED,
+            f"your function changed its argument {changed[0]} in place: the caller's array is now different",
+            (("hint", IN_PLACE),),
+        )
     if out is None or out is Ellipsis:
         return Verdict(exercise, NOT_ATTEMPTED, "not attempted yet: the function returns nothing (fill it in)")
     return out
@@ -283,6 +310,7 @@ class Mistake:
     what: str  # "the kernel flipped (a true convolution)"
     compute: Callable
     hint: str
+    when: Callable[[Any], bool] | None = None  # what else the answer must be for this mistake (an integer, ...)
 
 
 def show(value: Any, limit: int = 160) -> str:
@@ -298,11 +326,14 @@ def show(value: Any, limit: int = 160) -> str:
         text = getattr(value, "__name__", None) or type(value).__name__
     elif isinstance(value, float | np.floating):
         text = f"{float(value):.10g}"
+    elif isinstance(value, int) and abs(value) > 10**30:
+        text = f"a whole number of about {int(value.bit_length() * 0.30103) + 1} digits"
     elif isinstance(value, tuple | list) and value and not isinstance(value[0], str):
         parts = [show(v, limit) for v in value[:25]] + (["..."] if len(value) > 25 else [])
-        text = (
-            ("(" if isinstance(value, tuple) else "[") + ", ".join(parts) + (")" if isinstance(value, tuple) else "]")
-        )
+        if isinstance(value, tuple):
+            text = "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+        else:
+            text = "[" + ", ".join(parts) + "]"
     else:
         try:
             text = repr(value)
@@ -316,7 +347,8 @@ def describe(value: Any, limit: int = 40) -> str:
     if isinstance(value, type):
         return f"the class {value.__name__}"
     if type(value).__module__.split(".")[0] == "keras":
-        return f"a Keras {type(value).__name__}"
+        kind = "layer" if hasattr(value, "compute_output_shape") and not hasattr(value, "layers") else ""
+        return f"a Keras {type(value).__name__}" + (f" {kind}" if kind else "")
     if callable(value) and hasattr(value, "__code__"):
         return f"the function {getattr(value, '__name__', '?')}"
     shown = show(value, limit)
@@ -346,8 +378,21 @@ def show_args(case: Case, names: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether an input is as it was before the learner's function was called on its copy."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, list | tuple):
+        return isinstance(b, list | tuple) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
 def _copy(value):
-    return value.copy() if isinstance(value, np.ndarray) else value
+    """A copy of an input for each call, so that an answer that changes its input in place (a list sorted, an
+    array scaled) changes neither what the reference is given nor the next case."""
+    import copy
+
+    return value if callable(value) else copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
@@ -361,12 +406,14 @@ class Difference:
 
 
 def _differs_each(received: Any, expected: list | tuple, rtol: float, atol: float) -> Difference | None:
+    if isinstance(received, np.ndarray) and received.ndim == 1:
+        received = list(received)
     if not isinstance(received, tuple | list) or len(received) != len(expected):
         return Difference(f"expected {len(expected)} values (a tuple), received {show(received, 80)}")
     for i, (r, e) in enumerate(zip(received, expected, strict=True)):
         found = differs(r, e, rtol, atol)
         if found:
-            return Difference(f"value {i + 1}: {found.why}", (i, *found.path), found.index)
+            return Difference(f"value {i + 1}: {found.why}", (("value", i), *found.path), found.index)
     return None
 
 
@@ -376,7 +423,7 @@ def _differs_by_key(received: Any, expected: dict, rtol: float, atol: float) -> 
     for key in sorted(expected):
         found = differs(received[key], expected[key], rtol, atol)
         if found:
-            return Difference(f"key {key!r}: {found.why}", (key, *found.path), found.index)
+            return Difference(f"key {key!r}: {found.why}", (("key", key), *found.path), found.index)
     return None
 
 
@@ -454,7 +501,7 @@ def _precision(value: Any) -> str:
 
 
 def _part(value: Any, path: tuple) -> Any:
-    for step in path:
+    for _, step in path:
         try:
             value = value[step]
         except Exception:  # a value that is not what the path expects
@@ -464,9 +511,10 @@ def _part(value: Any, path: tuple) -> Any:
 
 def _shown(value: Any, found: Difference) -> str:
     part = _part(value, found.path)
-    label = f"value {found.path[0] + 1}: " if found.path and isinstance(found.path[0], int) else ""
-    if found.path and not isinstance(found.path[0], int):
-        label = f"key {found.path[0]!r}: "
+    label = ""
+    if found.path:
+        kind, step = found.path[0]
+        label = f"value {step + 1}: " if kind == "value" else f"key {step!r}: "
     if found.index:
         return label + show_near(part, found.index)
     return label + show(part)
@@ -502,10 +550,11 @@ def check_function(
         watched.append((reference32, f"the check's own reference ({source})"))
     for number, case in enumerate(cases, 1):
         where = f" on input {number} of {len(cases)}" + (f" ({case.note})" if case.note else "")
+        given = [_copy(a) for a in case.args]
         try:
             with watching(watched) as called:
-                received = fn(*[_copy(a) for a in case.args], **case.kwargs)
-        except Exception as exc:  # the learner's code: its error is the verdict, never a traceback
+                received = fn(*given, **case.kwargs)
+        except LEARNER_ERRORS as exc:  # the learner's code: its error is the verdict, never a traceback
             return Verdict(
                 exercise,
                 FAILED,
@@ -518,6 +567,17 @@ def check_function(
             )
         if called:
             return _calls_the_reference(exercise, called)
+        changed = [name for name, a, g in zip(names, case.args, given, strict=False) if not _same(a, g)]
+        if changed:
+            return Verdict(
+                exercise,
+                FAILED,
+                f"your function changed its input {changed[0]} in place{where}: the caller's array is now different",
+                (
+                    ("input", show_args(case, names)),
+                    ("hint", IN_PLACE),
+                ),
+            )
         if received is None or received is Ellipsis:
             if number == 1:
                 return Verdict(
@@ -554,6 +614,8 @@ def check_function(
 
 
 def _matches(received: Any, mistake: Mistake, case: Case, tolerance: tuple[float, float]) -> bool:
+    if mistake.when is not None and not mistake.when(received):
+        return False
     try:
         wrong = mistake.compute(*[_copy(a) for a in case.args], **case.kwargs)
     except Exception:  # a mistake that cannot be made on this input
@@ -614,7 +676,10 @@ def check_prediction(
                 FAILED,
                 f"expected a number as the prediction, received {describe(prediction, 60)}",
             )
-        ok = math.isclose(float(prediction), float(measured), rel_tol=rtol, abs_tol=0.0 if rtol else 1e-9)
+        try:
+            ok = math.isclose(float(prediction), float(measured), rel_tol=rtol, abs_tol=0.0 if rtol else 1e-9)
+        except OverflowError:  # a whole number too large for a float: not the figure measured
+            ok = False
         status = PASSED if ok else FAILED
         message = f"you predicted {show(prediction)}; measured: {show(measured)}"
     return Verdict(

@@ -16,11 +16,14 @@ def _to_categorical(labels):
 @register("cifar10_ann.one_hot", "write it")
 def one_hot(fn) -> Verdict:
     import keras
+    import pandas
+    from sklearn import preprocessing
 
     rng = fresh_rng()
     cases = [
         Case((rng.integers(0, 10, int(rng.integers(5, 12))),)),
         Case((np.array([9]),), "a batch of one label, the last class"),
+        Case((np.array([0, 3, 5, 3]),), "labels that never reach 9: still 10 columns"),
         Case(
             (np.array([[6], [9], [0]]),),
             "labels as a column (n, 1), as CIFAR-10 gives them",
@@ -45,6 +48,9 @@ def one_hot(fn) -> Verdict:
         forbidden=(
             (keras.utils.to_categorical, "keras.utils.to_categorical"),
             (keras.ops.one_hot, "keras.ops.one_hot"),
+            (preprocessing.OneHotEncoder.fit, "scikit-learn's OneHotEncoder"),
+            (preprocessing.LabelBinarizer.fit, "scikit-learn's LabelBinarizer"),
+            (pandas.get_dummies, "pandas.get_dummies"),
         ),
     )
 
@@ -57,6 +63,7 @@ def _accuracy(y_true, proba):
 
 @register("cifar10_ann.accuracy", "write it")
 def accuracy(fn) -> Verdict:
+    import keras
     from sklearn.metrics import accuracy_score
 
     rng = fresh_rng()
@@ -83,6 +90,12 @@ def accuracy(fn) -> Verdict:
         hint="the predicted class is proba.argmax(axis=1); the accuracy is the mean of (predicted == truth)",
         mistakes=(
             Mistake(
+                "an integer division (//) of the count of right rows",
+                lambda y, proba: int(np.sum(proba.argmax(axis=1) == np.ravel(y))) // len(proba),
+                "// rounds down to a whole number (0 unless every row is right): divide with /, or take np.mean",
+                when=lambda received: isinstance(received, int | np.integer),
+            ),
+            Mistake(
                 "labels compared with the probabilities themselves (no argmax)",
                 lambda y, proba: float(np.mean(np.ravel(y)[:, None] == proba)),
                 "a row of probabilities is not a class: take the most probable one first, proba.argmax(axis=1)",
@@ -98,7 +111,11 @@ def accuracy(fn) -> Verdict:
                 "(n,) == (n, 1) broadcasts to an n x n table of comparisons: flatten the labels first, np.ravel(y)",
             ),
         ),
-        forbidden=((accuracy_score, "scikit-learn's accuracy_score"),),
+        forbidden=(
+            (accuracy_score, "scikit-learn's accuracy_score"),
+            (keras.metrics.sparse_categorical_accuracy, "Keras's sparse categorical accuracy"),
+            (keras.metrics.categorical_accuracy, "Keras's categorical accuracy"),
+        ),
     )
 
 

@@ -45,7 +45,32 @@ def _padded_on(image, kernel, widths):
     return _slide(np.pad(image, widths), kernel, *image.shape)
 
 
+def _valid(image, kernel):
+    h, w = image.shape
+    return _slide(image, kernel, h - 2, w - 2)
+
+
 _CONV_MISTAKES = (
+    Mistake(
+        "a 'valid' convolution (no padding: the map loses a pixel on each side)",
+        _valid,
+        "pad the image first, np.pad(image, 1): then the map keeps the image's size",
+    ),
+    Mistake(
+        "the image padded with copies of its border, not zeros",
+        lambda image, kernel: _slide(np.pad(image, 1, mode="edge"), kernel, *image.shape),
+        'padding="same" pads with zeros: np.pad(image, 1) (its default mode is "constant", zeros)',
+    ),
+    Mistake(
+        "the mean of the products, not their sum",
+        lambda image, kernel: _padded_on(image, kernel, 1) / 9,
+        "each output is the sum of the nine products, (window * kernel).sum(), not their mean",
+    ),
+    Mistake(
+        "the kernel transposed",
+        lambda image, kernel: _padded_on(image, kernel.T, 1),
+        "slide the kernel as it is: kernel[a, b] multiplies the pixel a rows down and b columns right",
+    ),
     Mistake(
         "a true convolution (the kernel flipped)",
         lambda image, kernel: _padded_on(image, kernel[::-1, ::-1], 1),
@@ -74,25 +99,21 @@ def _conv_forbidden():
         (keras.ops.conv, "keras.ops.conv"),
         (scipy.signal.correlate2d, "scipy.signal.correlate2d"),
         (scipy.signal.correlate, "scipy.signal.correlate"),
+        (scipy.signal.convolve2d, "scipy.signal.convolve2d"),
+        (scipy.signal.convolve, "scipy.signal.convolve"),
         (scipy.ndimage.correlate, "scipy.ndimage.correlate"),
+        (scipy.ndimage.convolve, "scipy.ndimage.convolve"),
     )
 
 
 @register("cnn.conv_same", "write it")
 def conv_same(fn) -> Verdict:
     rng = fresh_rng()
-    kernel = rng.integers(-2, 3, (3, 3)).astype(float)
-    while np.array_equal(kernel, kernel[::-1, ::-1]):  # a kernel its flip tells apart
-        kernel = rng.integers(-2, 3, (3, 3)).astype(float)
+    kernel = rng.uniform(-2, 2, (3, 3)).round(2)  # neither symmetric, nor equal to its transpose (almost surely)
     h, w = (int(v) for v in rng.integers(5, 9, 2))
     cases = [
-        Case(
-            (rng.integers(0, 5, (h, w)).astype(float), kernel),
-            f"a {h} x {w} image, a kernel that is not symmetric",
-            "a convolution layer slides the kernel as it is (no flip: what mathematics calls cross-correlation); "
-            "np.convolve and scipy.signal.convolve2d flip it",
-        ),
-        Case((np.arange(9.0).reshape(3, 3), kernel), "a 3 x 3 image: every output touches the zero border"),
+        Case((rng.uniform(0, 5, (h, w)).round(2), kernel), f"a {h} x {w} image, a kernel that is not symmetric"),
+        Case((np.arange(9.0).reshape(3, 3), kernel.round()), "a 3 x 3 image: every output touches the zero border"),
         Case((np.array([[1.0, 2.0, 3.0, 4.0]]), kernel), "an image of one row"),
     ]
     return check_function(
@@ -128,8 +149,8 @@ def _cnn_demand(layer, i, layers) -> str | None:
             return f"its kernel is {tuple(layer.layer.kernel_size)}; the exercise asks for (3, 3) or larger"
         if tuple(layer.layer.strides) != (1, 1) or layer.activation != "relu":
             return "the exercise asks for stride 1 and activation='relu'"
-    if layer.kind == "MaxPooling2D" and min(layer.layer.pool_size) < 2:
-        return f"its pool is {tuple(layer.layer.pool_size)}: a 1 x 1 pool does nothing; the exercise asks for (2, 2)"
+    if layer.kind == "MaxPooling2D" and tuple(layer.layer.pool_size) != (2, 2):
+        return f"its pool is {tuple(layer.layer.pool_size)}; the exercise asks for (2, 2)"
     if layer.kind == "Dense":
         return dense(layer, 10, "softmax") if i == len(layers) - 1 else dense(layer, None, "relu")
     return None
@@ -151,7 +172,8 @@ def fashion_cnn(model, *, data_dir=None) -> Verdict:
         input_shape=(28, 28, 1),
         outputs=10,
         architecture=ARCHITECTURE,
-        losses=("sparse_categorical_crossentropy",),
+        loss="sparse_categorical_crossentropy",
+        optimizer="Adam",
         hint="keras.Input(shape=(28, 28, 1)), Conv2D(32, (3, 3), activation='relu'), MaxPooling2D((2, 2)), "
         "Flatten(), Dense(10, activation='softmax'); loss='sparse_categorical_crossentropy'",
     )

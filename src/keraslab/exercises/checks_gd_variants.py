@@ -80,13 +80,25 @@ def _mae_step_reference(X_b, y_b, w, b, learning_rate):
     return w + learning_rate * (X_b.T @ np.sign(r)) / len(y_b), b + learning_rate * float(np.sign(r).mean())
 
 
+def _a_bias_that_matters(rng, X, y) -> float:
+    """A bias for which the residuals y - (X w + b) at w = (0.5, 0.5) do not all have the sign they have without
+    it: an answer that leaves b out of the prediction then differs."""
+    base = y - X @ np.array([0.5, 0.5])
+    while True:
+        b = round(float(rng.uniform(-0.5, 0.5)), 3)
+        if np.any(np.sign(base - b) != np.sign(base)):
+            return b
+
+
 @register("gd_variants.mae_step", "write it")
 def mae_step(fn) -> Verdict:
     rng = fresh_rng()
     n = int(rng.integers(5, 10))
     X = rng.uniform(0, 1, (n, 2)).round(3)
     y = (X @ [0.7, 0.2] + 0.1 + rng.normal(0, 0.05, n)).round(3)
+    b = _a_bias_that_matters(rng, X, y)
     cases = [
+        Case((X, y, np.array([0.5, 0.5]), b, 0.1), "a bias that changes the sign of some residuals"),
         Case((X, y, np.array([1.0, 1.0]), 0.0, 0.1)),
         Case((X[:1], y[:1], np.array([0.2, -0.1]), 0.5, 0.1), "a batch of one row"),
         Case((X, y, np.array([0.0, 0.0]), 0.0, 0.05), "every prediction below its target"),

@@ -6,6 +6,7 @@ import numpy as np
 
 from keraslab.exercises.checking import (
     FAILED,
+    LEARNER_ERRORS,
     NOT_ATTEMPTED,
     PASSED,
     Verdict,
@@ -190,7 +191,6 @@ def _split_once(fn, X, y, seed):
 
 def _test_part_wrong(X, y, X_train, X_test, y_test) -> str | tuple[str, str] | None:
     """What is wrong with the test part a split-then-resample returned: a message, (message, hint), or None."""
-    n_rare = int(y.sum())
     original = dict(zip(_rows(X), y.tolist(), strict=True))
     test_rows, train_rows = _rows(X_test), set(_rows(X_train))
     leaked = [row for row in test_rows if row in train_rows]
@@ -215,24 +215,41 @@ def _test_part_wrong(X, y, X_train, X_test, y_test) -> str | tuple[str, str] | N
             f"the test part holds {test_rare} and {n_test - test_rare} rows of the two classes: it was under-sampled; "
             f"leave it as the split made it ({round(0.2 * len(y))} rows, about 1 in 6 of class 1)"
         )
-    if not 0.15 <= n_test / len(y) <= 0.25:
-        return f"the test part holds {n_test} of {len(y)} rows", "test_size=0.2 keeps 20% of the rows"
-    if abs(test_rare - 0.2 * n_rare) > 1.5:
+    return None
+
+
+def _not_the_split(X, y, seed, X_test) -> tuple[str, str] | None:
+    """How the test part differs from train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)'s, the
+    split the exercise asks for, or None."""
+    from sklearn.model_selection import train_test_split
+
+    _, want, _, want_y = train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed)
+    rows = _rows(X_test)
+    if sorted(rows) == sorted(_rows(want)):
+        return None
+    labels = dict(zip(_rows(X), y.tolist(), strict=True))
+    n_rare = sum(labels.get(row, 0) for row in rows)
+    if len(rows) != len(want):
+        return f"the test part holds {len(rows)} of {len(y)} rows", f"test_size=0.2 keeps {len(want)}"
+    if n_rare != int(want_y.sum()):
         return (
             (
-                f"the test part holds {test_rare} rows of class 1, where a stratified split keeps about "
-                f"{0.2 * n_rare:.0f} (the table's 1 in 6)"
+                f"the test part holds {n_rare} rows of class 1, where a stratified split keeps {int(want_y.sum())} "
+                "(the table's share)"
             ),
             "stratify=y in train_test_split keeps each class's share in both parts",
         )
-    return None
+    return (
+        "the test part is not the one train_test_split(X, y, test_size=0.2, stratify=y, random_state=seed) makes",
+        "pass the seed on as it is: random_state=seed",
+    )
 
 
 @register("imbalance.split_then_resample", "write it")
 def split_then_resample(fn) -> Verdict:
     draw = fresh_rng()
     X, y = _split_table(draw)
-    seed, other = (int(v) for v in draw.choice(10_000, size=2, replace=False))
+    seed = int(draw.integers(10_000))
     parts = _split_once(fn, X, y, seed)
     if isinstance(parts, Verdict):
         return parts
@@ -250,34 +267,19 @@ def split_then_resample(fn) -> Verdict:
             ),
         )
 
-    why = _test_part_wrong(X, y, X_train, X_test, y_test)
+    why = _test_part_wrong(X, y, X_train, X_test, y_test) or _not_the_split(X, y, seed, X_test)
     if why:
         return wrong(*why) if isinstance(why, tuple) else wrong(why)
     test_rows, test_rare = _rows(X_test), int(np.sum(y_test == 1))
     counts = np.bincount(y_train.astype(int), minlength=2)
     if counts.min() < 0.9 * counts.max():
         return wrong(f"the training part is not balanced after resampling: {counts.tolist()}")
-    again = _split_once(fn, X, y, seed)
-    if isinstance(again, Verdict):
-        return again
-    if sorted(_rows(again[1])) != sorted(test_rows):
-        return wrong(
-            "two calls with the same seed gave different test parts",
-            "pass the seed on: train_test_split(..., random_state=seed)",
-        )
-    moved = _split_once(fn, X, y, other)
-    if isinstance(moved, Verdict):
-        return moved
-    if sorted(_rows(moved[1])) == sorted(test_rows):
-        return wrong(
-            f"seeds {seed} and {other} gave the same test part: the seed is not used",
-            "pass the seed on: train_test_split(..., random_state=seed)",
-        )
     return Verdict(
         "imbalance.split_then_resample",
         PASSED,
         f"passed: test part of {len(test_rows)} untouched rows ({test_rare} of class 1), none in the training part; "
-        f"training part balanced {counts.tolist()}; the same seed gives the same split",
+        f"training part balanced {counts.tolist()}; the split train_test_split(..., stratify=y, random_state=seed) "
+        "makes",
     )
 
 
@@ -320,14 +322,25 @@ def logistic(estimator, *, data: tuple) -> Verdict:
     x_train, y_train, x_test, y_test = data
     baseline = LogisticRegression(max_iter=1000).fit(x_train, y_train)
     base_f1 = float(f1_score(y_test, baseline.predict(x_test)))
+    step = "fitting"
     try:
         fitted = clone(estimator).fit(x_train, y_train)
-        f1 = float(f1_score(y_test, np.asarray(fitted.predict(x_test)).ravel()))
-    except Exception as exc:  # the learner's estimator: its error is the verdict
+        step = "predicting"
+        y_pred = np.asarray(fitted.predict(x_test)).ravel()
+        step = "scoring its predictions"
+        f1 = float(f1_score(y_test, y_pred))
+    except LEARNER_ERRORS as exc:  # the learner's estimator: its error is the verdict
         return Verdict(
             "imbalance.logistic",
             FAILED,
-            f"fitting raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            f"{step} raised {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        )
+    if len(np.unique(y_pred)) < 2:
+        return Verdict(
+            "imbalance.logistic",
+            FAILED,
+            f"it gives every customer of the test part the same answer ({y_pred[0].item()!r}): that is no classifier",
+            (("hint", "LogisticRegression(class_weight='balanced', max_iter=1000) weighs the churners up"),),
         )
     message = f"churners' F1 {f1:.3f} on the untouched test part, plain logistic regression {base_f1:.3f}"
     if f1 >= base_f1 + 0.01:

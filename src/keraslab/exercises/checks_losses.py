@@ -112,8 +112,30 @@ def mse_plain(fn) -> Verdict:
     )
 
 
+def _loops(fn) -> bool:
+    """Whether the function (or a comprehension inside it) loops in Python."""
+    import dis
+    import types
+
+    stack = [getattr(fn, "__code__", None)]
+    while stack:
+        code = stack.pop()
+        if code is None:
+            continue
+        if any(i.opname == "FOR_ITER" for i in dis.get_instructions(code)):
+            return True
+        stack += [k for k in code.co_consts if isinstance(k, types.CodeType)]
+    return False
+
+
 @register("losses.mse_numpy", "write it")
 def mse_numpy(fn) -> Verdict:
+    if callable(fn) and not isinstance(fn, type) and _loops(fn):
+        return Verdict(
+            "losses.mse_numpy",
+            FAILED,
+            "this one is without a loop: NumPy works on whole arrays at once, ((y_true - y_pred) ** 2).mean()",
+        )
     rng = fresh_rng()
     cases = [
         Case((rng.normal(size=1000), rng.normal(size=1000)), "1,000 rows"),
@@ -224,7 +246,7 @@ def outlier(prediction, *, measured: float, mae_factor: float) -> Verdict:
         "losses.outlier",
         prediction,
         measured,
-        rtol=0.01,
+        rtol=1e-6,
         what=f"MSE grew {measured:.4g} times, MAE {mae_factor:.4g} times",
         explain="MAE adds the error as it is (10 instead of 1), MSE adds its square (100 instead of 1): "
         "one large error weighs far more in MSE, which is why MSE is said to be sensitive to outliers",

@@ -76,7 +76,8 @@ def sequential(model, *, data_dir=None) -> Verdict:
         input_shape=(28, 28),
         outputs=10,
         architecture=ARCHITECTURE,
-        losses=("sparse_categorical_crossentropy",),
+        loss="sparse_categorical_crossentropy",
+        optimizer="Adam",
         hint=HINT,
     )
     if wrong:
@@ -143,6 +144,6 @@ def param_count(prediction, *, measured: int) -> Verdict:
         measured,
         rtol=0.0,
         what=f"model_b.count_params() = {measured:,}",
-        explain="a Dense layer from m inputs to k units has m * k weights and k biases: 784 * 100 + 100 for the "
-        "hidden layer, 100 * 10 + 10 for the output",
+        explain="a Dense layer from m inputs to k units has m * k weights and k biases: 784 * h + h for a hidden "
+        "layer of h units, h * 10 + 10 for the output",
     )

@@ -40,14 +40,16 @@ def _check_call(tree: ast.AST, line: int) -> ast.Call | None:
     return min(calls, key=lambda c: (c.end_lineno or c.lineno) - c.lineno) if calls else None
 
 
-def _assignments(tree: ast.AST, before: int) -> list[tuple[int, str, ast.AST]]:
-    """(line, name, value) of every assignment to a plain name before line `before`, in order."""
+def _assignments(tree: ast.AST, before: tuple) -> list[tuple[tuple, str, ast.AST]]:
+    """((line, column), name, value) of every assignment to a plain name before `before`, in order (two statements
+    on one line, `n = ...; prediction = n`, in their order)."""
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and node.lineno < before:
+        where = (node.lineno, node.col_offset) if hasattr(node, "lineno") else None
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and where < before:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             found += [
-                (node.lineno, sub.id, node.value)
+                (where, sub.id, node.value)
                 for target in targets
                 for sub in ast.walk(target)
                 if isinstance(sub, ast.Name) and node.value is not None
@@ -55,7 +57,7 @@ def _assignments(tree: ast.AST, before: int) -> list[tuple[int, str, ast.AST]]:
     return sorted(found, key=lambda item: item[0])
 
 
-def _sources(name: str, assignments: list, before: int, depth: int = 6) -> set[str]:
+def _sources(name: str, assignments: list, before: tuple, depth: int = 6) -> set[str]:
     """The names `name`'s value (its latest assignment before `before`) is computed from, followed `depth` deep."""
     latest = [(line, value) for line, target, value in assignments if target == name and line < before]
     if not latest or depth == 0:
@@ -80,12 +82,21 @@ def from_what_is_measured(frame: types.FrameType) -> tuple[str, list[str]] | Non
     except (SyntaxError, ValueError, TypeError, OSError):
         return None
     call = _check_call(tree, frame.f_lineno)
-    if call is None or len(call.args) < 2 or not isinstance(call.args[1], ast.Name):
+    if call is None or len(call.args) < 2:
         return None
     measured = next(k.value for k in call.keywords if k.arg == "measured")
     state = run_state.current()
     ignored = set(dir(builtins)) | set(state.parameters or ()) | set(state.values or ())
     ignored |= {n for n, v in frame.f_globals.items() if isinstance(v, types.ModuleType)}
     what = _names(measured) - ignored
-    shared = sorted(_sources(call.args[1].id, _assignments(tree, call.lineno), call.lineno) & what)
-    return (call.args[1].id, shared) if shared else None
+    at = (call.lineno, call.col_offset)
+    assignments = _assignments(tree, at)
+    answer = call.args[1]
+    if isinstance(answer, ast.Name):
+        name, sources = answer.id, _sources(answer.id, assignments, at)
+    else:  # the answer written in the call itself: check("...", model_b.count_params(), measured=...)
+        name, sources = ast.unparse(answer)[:40], _names(answer)
+        for sub in set(sources):
+            sources |= _sources(sub, assignments, at)
+    shared = sorted(sources & what)
+    return (name, shared) if shared else None

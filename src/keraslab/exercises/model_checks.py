@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from keraslab.exercises.checking import FAILED, NOT_ATTEMPTED, PASSED, Verdict, describe, unavailable
+from keraslab.exercises.checking import FAILED, LEARNER_ERRORS, NOT_ATTEMPTED, PASSED, Verdict, describe, unavailable
 
 _LETTERS = {"Dense": "D", "Conv2D": "C", "MaxPooling2D": "P", "Flatten": "F", "Dropout": "O"}
 _ACTIVATION_LAYERS = {"Activation", "ReLU", "Softmax"}
@@ -140,6 +140,10 @@ def _model_kind(model) -> str | None:
 def _not_a_model(exercise: str, model) -> Verdict:
     if isinstance(model, type):
         message = f"received the class {model.__name__} itself, not a model: call it, {model.__name__}([...layers])"
+    elif type(model).__module__.split(".")[0] == "keras":
+        message = (
+            f"received a Keras {type(model).__name__} layer, not a model: put the layers in keras.Sequential([...])"
+        )
     elif callable(model) and not hasattr(model, "layers"):
         message = f"expected a Keras model, received the function {getattr(model, '__name__', '?')}: build the model"
     else:
@@ -176,6 +180,53 @@ def _architecture(architecture: Architecture, layers: list[Layer]) -> tuple[str,
     return None
 
 
+def _loss(model, name: str) -> tuple[str, str, str] | None:
+    """(what is wrong, expected, received) about the model's loss against Keras's `name` loss, or None: a string
+    Keras reads as that loss ("binary_crossentropy", "bce", "BinaryCrossentropy"), Keras's function or its class,
+    from_logits=False (the last layer gives probabilities)."""
+    import keras
+
+    want = getattr(keras.losses, name)
+    given = model.loss
+    try:
+        loss = keras.losses.get(given) if isinstance(given, str) else given
+    except (ValueError, TypeError):
+        return "Keras knows no loss of that name", f"loss={name!r}", repr(given)
+    fn = getattr(loss, "fn", loss)
+    if fn is not want:
+        if callable(fn) and getattr(fn, "__module__", "").split(".")[0] != "keras":
+            return (
+                f"the loss is a function of your own ({getattr(fn, '__name__', '?')}): the check takes Keras's",
+                f"loss={name!r}",
+                getattr(fn, "__name__", type(fn).__name__),
+            )
+        return "the loss is not the one this task needs", name, loss_name(given)
+    if getattr(loss, "from_logits", False):
+        return (
+            (
+                "from_logits=True reads the last layer's outputs as scores, but its activation already makes them "
+                "probabilities"
+            ),
+            "from_logits=False (the default)",
+            "from_logits=True",
+        )
+    return None
+
+
+def _rescaling(model) -> tuple[str, str, str] | None:
+    for layer in model.layers:
+        if type(layer).__name__ == "Rescaling" and abs(float(np.max(np.abs(layer.scale)))) * 255 > 10:
+            return (
+                (
+                    f"Rescaling({float(np.max(layer.scale)):g}) multiplies the pixels by that: 0-255 then spans far "
+                    "more than [0, 1]"
+                ),
+                "Rescaling(1 / 255)",
+                f"Rescaling({float(np.max(layer.scale)):g})",
+            )
+    return None
+
+
 def inspect(
     exercise: str,
     model,
@@ -183,8 +234,9 @@ def inspect(
     input_shape: tuple,
     outputs: int,
     architecture: Architecture,
-    losses: tuple[str, ...],
+    loss: str,
     hint: str,
+    optimizer: str | None = None,
 ) -> Verdict | None:
     """The first way `model` differs from what was asked (a Verdict), or None when it is as asked."""
     import keras
@@ -203,14 +255,20 @@ def inspect(
     shapes = _shapes(model, input_shape, outputs)
     if shapes:
         return wrong(*shapes)
-    layers = _architecture(architecture, layers_of(model))
+    layers = _architecture(architecture, layers_of(model)) or _rescaling(model)
     if layers:
         return wrong(*layers)
     if not getattr(model, "compiled", False) or model.optimizer is None:
         return wrong("the model is not compiled", "model.compile(optimizer=..., loss=...)", "no compile")
-    given_loss = loss_name(model.loss)
-    if given_loss not in losses:
-        return wrong("the loss is not the one this task needs", " or ".join(losses), given_loss)
+    if optimizer and type(model.optimizer).__name__ != optimizer:
+        return wrong(
+            "the optimizer is not the one the exercise asks for",
+            f"optimizer={optimizer.lower()!r}",
+            type(model.optimizer).__name__,
+        )
+    wrong_loss = _loss(model, loss)
+    if wrong_loss:
+        return wrong(*wrong_loss)
     return None
 
 
@@ -251,7 +309,7 @@ def train_and_score(
         set_seed(seed)
         copy.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
         proba = np.asarray(copy.predict(x_test, batch_size=1024, verbose=0))
-    except Exception as exc:  # the learner's model: its error is the verdict
+    except LEARNER_ERRORS as exc:  # the learner's model: its error is the verdict
         return Verdict(
             exercise,
             FAILED,
