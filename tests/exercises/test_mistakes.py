@@ -810,3 +810,18 @@ def test_the_second_tryouts_right_answers_and_odd_calls_get_verdicts_of_their_ow
     assert left.status == FAILED and "raised SystemExit" in str(left)
     weights = evaluate("churn.class_weight", lambda y: {0: 0.5, 1: float(len(y) / (2 * (y == 1).sum()))})
     assert "    expected: key 0: " in str(weights) and "    received: key 0: 0.5" in str(weights)
+
+
+def test_a_derivative_that_ignores_its_step_and_a_factor_two_are_named():
+    def fixed_step(f, x, h=1e-5):
+        return (f(x + 1e-5) - f(x - 1e-5)) / (2 * 1e-5)
+
+    ignored = evaluate("gradient_descent.numerical_derivative", fixed_step)
+    assert "it does not use the step h it is given" in str(ignored), str(ignored)
+    five_point = evaluate(
+        "gradient_descent.numerical_derivative",
+        lambda f, x, h=1e-3: (-f(x + 2 * h) + 8 * f(x + h) - 8 * f(x - h) + f(x - 2 * h)) / (12 * h),
+    )
+    assert five_point.status == PASSED, str(five_point)
+    no_half = evaluate("gradient_descent.numerical_derivative", lambda f, x, h=1e-5: (f(x + h) - f(x - h)) / h)
+    assert "received is twice the expected value" in str(no_half), str(no_half)

@@ -593,7 +593,7 @@ def check_function(
         found = differs(received, expected, *tolerance)
         if found:
             made = next((m for m in mistakes if _matches(received, m, case, tolerance)), None)
-            said = f"; it equals {made.what}" if made else ""
+            said = f"; it equals {made.what}" if made else _ratio(received, expected)
             return Verdict(
                 exercise,
                 FAILED,
@@ -611,6 +611,18 @@ def check_function(
         PASSED,
         f"passed on {len(cases)} inputs" + (f" (including {'; '.join(edge)})" if edge else "") + f", against {source}",
     )
+
+
+def _ratio(received: Any, expected: Any) -> str:
+    """'; received is twice the expected value' (or half, or minus it) where that is so: a factor 2 or a sign
+    slipped."""
+    r, e = _as_numbers(received), _as_numbers(expected)
+    if r is None or e is None or r.shape != e.shape or not np.all(np.isfinite(r)) or not np.any(e):
+        return ""
+    for factor, said in ((2.0, "twice"), (0.5, "half"), (-1.0, "minus")):
+        if np.allclose(r, factor * e, rtol=1e-6, atol=1e-12):
+            return f"; received is {said} the expected value"
+    return ""
 
 
 def _matches(received: Any, mistake: Mistake, case: Case, tolerance: tuple[float, float]) -> bool:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from keraslab.exercises.checking import Case, Mistake, Verdict, check_function, check_prediction, fresh_rng, register
+from keraslab.exercises.checking import (
+    FAILED,
+    LEARNER_ERRORS,
+    Case,
+    Mistake,
+    Verdict,
+    check_function,
+    check_prediction,
+    fresh_rng,
+    register,
+)
 
 _AGE, _AFFORD, _BOUGHT = np.array([0.22, 0.47, 0.62]), np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0])
 
@@ -33,11 +43,32 @@ def _exact(f, x):
     return float(np.mean(p - _BOUGHT))
 
 
+def _ignores_h(fn, x: float) -> bool:
+    """Whether a derivative that takes a step `h` gives the same slope for h = 0.5 as for h = 1e-5 (every finite
+    difference of sin errs visibly at h = 0.5: the step is not used)."""
+    import inspect
+
+    try:
+        if "h" not in inspect.signature(fn).parameters:
+            return False
+        wide, narrow = float(fn(sine, x, h=0.5)), float(fn(sine, x, h=1e-5))
+    except LEARNER_ERRORS:
+        return False  # the cases below say what goes wrong
+    return bool(np.isfinite(wide) and abs(wide - narrow) < 1e-4 * max(1.0, abs(narrow)))
+
+
 @register("gradient_descent.numerical_derivative", "write it")
 def numerical_derivative(fn) -> Verdict:
     import jax
 
     rng = fresh_rng()
+    if callable(fn) and not isinstance(fn, type) and _ignores_h(fn, 1.0):
+        return Verdict(
+            "gradient_descent.numerical_derivative",
+            FAILED,
+            "your function gives the same slope for h=0.5 as for h=1e-5: it does not use the step h it is given",
+            (("hint", "write the difference with h, (f(x + h) - f(x - h)) / (2 * h), not with a number of your own"),),
+        )
     cases = [
         Case((cube, round(float(rng.uniform(0.5, 3)), 3)), "x**3"),
         Case((sine, round(float(rng.uniform(-3, 3)), 3)), "sin"),
