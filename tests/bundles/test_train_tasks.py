@@ -66,7 +66,7 @@ def test_predict_and_the_python_api_give_the_same_values_in_the_targets_units(re
     rows.to_csv(tmp_path / "new.csv", index=False)
     assert main(["predict", str(out), str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"), "--quiet"]) == 0
     from_cli = pd.read_csv(tmp_path / "p.csv")
-    assert list(from_cli.columns) == ["row", "prediction"]
+    assert list(from_cli.columns) == ["row", "prediction", "outside_training_range"]
     bundle = load(out)
     records, _ = bundle.predict_records(rows.to_dict(orient="records"))
     np.testing.assert_allclose(from_cli["prediction"], [r["prediction"] for r in records], rtol=1e-6)
@@ -130,7 +130,7 @@ def test_insurance_positive_class_is_1_and_no_label_contradicts_its_probability(
     out, _ = train_table(csv, TrainOptions(target="bought_insurance", epochs=20, quiet=True), tmp_path / "b", print)
     said = capsys.readouterr().out
     assert "positive class '1' (a 0/1 target: its 'yes'" in said
-    assert "threshold 0.5, not tuned" in said and "the test part holds 6 rows" in said
+    assert "the threshold stays 0.5" in said and "the test part holds 6 rows" in said
     schema = json.loads((out / "schema.json").read_text())
     assert schema["target"]["positive"] == "1" and schema["target"]["threshold"] == 0.5
     predictions, _ = load(out).predict_frame(pd.read_csv(csv).drop(columns=["bought_insurance"]))
@@ -160,7 +160,7 @@ def test_the_positive_class_rule(tmp_path, values, positive, says):
 
 
 def test_a_tie_and_a_bad_positive_are_said(tmp_path, capsys):
-    pd.DataFrame({"x": np.arange(40.0), "y": ["a", "b"] * 20}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"x": np.linspace(0, 1, 40), "y": ["a", "b"] * 20}).to_csv(tmp_path / "t.csv", index=False)
     lines = []
     train_table(tmp_path / "t.csv", TrainOptions(target="y", epochs=1, quiet=True), tmp_path / "b", lines.append)
     assert any("positive class 'b' (the two classes are equally common" in line for line in lines), lines
@@ -176,11 +176,11 @@ def test_the_threshold_is_tuned_only_on_enough_rows_of_each_class(shared_data, t
     table = LabelledTable(pd.DataFrame({"x": np.zeros(500)}), y, ["0", "1"], pd.Series({"0": 400, "1": 100}))
     options = TrainOptions(target="y")
     split = split_rows(table, options)  # 80 training churners, a 20% slice: 16 < 20
-    assert split.validation is None and "threshold 0.5, not tuned" in split.notes[0]
+    assert not split.tune and "threshold 0.5, not tuned" in split.notes[0]  # the slice still stops the training
     y = np.array([0] * 800 + [1] * 200)
     table = LabelledTable(pd.DataFrame({"x": np.zeros(1000)}), y, ["0", "1"], pd.Series({"0": 800, "1": 200}))
     split = split_rows(table, options)  # 160 training churners: a slice of 32
-    assert split.validation is not None and np.bincount(y[split.validation]).min() >= 20 and split.notes == ()
+    assert split.tune and np.bincount(y[split.validation]).min() >= 20 and split.notes == ()
 
 
 def test_train_says_what_its_figures_mean(shared_data, tmp_path, capsys):
@@ -192,7 +192,8 @@ def test_train_says_what_its_figures_mean(shared_data, tmp_path, capsys):
         csv, TrainOptions(target="Churn", drop=("customerID",), epochs=1, quiet=True), tmp_path / "b", lines.append
     )
     said = "\n".join(lines)
-    assert "decision threshold for 'Yes': " in said and "(maximum F1 on the validation slice)" in said
+    assert "decision threshold for 'Yes': " in said  # tuned, or 0.5 kept with the figures that decided it
+    assert "(maximum F1 on the validation slice: F1 " in said or "(0.5 kept: the F1-best threshold on the" in said
     assert "column 'TotalCharges': " in said and "blank cell(s) in the training part, filled with its median" in said
     assert "test part: always saying 'No' would score accuracy 0.73" in said
     assert main(["train", str(csv), "--target", "Churn", "--drop", "nosuch", "--out", str(tmp_path / "c")]) == 2

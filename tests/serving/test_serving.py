@@ -384,7 +384,9 @@ def test_ensemble_bundle(strategy, shared_data, tmp_path, churn_rows):
 
 
 def test_ensemble_needs_a_binary_target(tmp_path, capsys):
-    pd.DataFrame({"a": range(30), "t": ["x", "y", "z"] * 10}).to_csv(tmp_path / "three.csv", index=False)
+    pd.DataFrame({"a": [i % 7 for i in range(30)], "t": ["x", "y", "z"] * 10}).to_csv(
+        tmp_path / "three.csv", index=False
+    )
     code = main(
         [
             "train",

@@ -247,7 +247,10 @@ def test_capped_categories_equal_scikit_learn_for_rare_unseen_and_missing_values
     )  # kept, rare, unseen, missing
     ours, warnings = spec.transform(test)
     np.testing.assert_allclose(ours, prep.transform(test), atol=1e-6)
-    assert ours[1, -1] == ours[2, -1] == 1.0 and warnings == []  # rare and unseen both go to "other", silently
+    assert ours[1, -1] == ours[2, -1] == 1.0  # rare and unseen both go to "other" (no list of rare values is kept)
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "column 'city': 'never-seen', 'place-0299' in 2 row(s) is not one of the 9 values that keep a column"
+    )
     fast, _ = spec.transform_records(json.loads(test.to_json(orient="records")))
     np.testing.assert_allclose(fast, ours, atol=1e-6)
 

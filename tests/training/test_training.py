@@ -191,3 +191,30 @@ def test_validation_in_chunks_equals_kerass_evaluate_of_the_whole_set(monkeypatc
     assert history.history["val_accuracy"][-1] == pytest.approx(acc, abs=1e-7)
     per_chunk = [model.evaluate(xv[i : i + 100], yv[i : i + 100], verbose=0)[0] for i in (0, 100, 200)]
     assert np.mean(per_chunk) != pytest.approx(loss, rel=1e-3)
+
+
+def test_early_stopping_runs_in_the_compiled_epoch_as_model_fit_runs_it(monkeypatch):
+    """keras.callbacks.EarlyStopping on the compiled epoch: the fit stops `patience` epochs after the best validation
+    loss, and with restore_best_weights the model holds that epoch's weights (its validation loss is the best one);
+    without it, the last epoch's (negative control)."""
+    from keraslab.training import fastfit
+
+    keras = training.fitting.load_keras()
+    calls = []
+    real = fastfit.fit_epochs
+    monkeypatch.setattr(fastfit, "fit_epochs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x, y = _data(64)
+    xv, yv = _data(200, seed=1)
+    yv = 1 - yv  # the validation rows' labels flipped: the validation loss rises as the model learns
+    for restore in (True, False):
+        model = _net(("accuracy",))
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=restore)
+        history = training.fit(model, x, y, epochs=60, validation_data=(xv, yv), callbacks=[stop], verbose=0)
+        losses = history.history["val_loss"]
+        best = int(np.argmin(losses))
+        assert len(losses) == best + 1 + 3 < 60, losses  # stopped three epochs after the best one
+        val_loss = float(model.evaluate(xv, yv, verbose=0)[0])
+        assert val_loss == pytest.approx(losses[best] if restore else losses[-1], rel=1e-4)
+        if not restore:
+            assert losses[-1] > losses[best] + 1e-4  # the control can tell the two apart
+    assert len(calls) == 2  # both fits went through the compiled epoch

@@ -163,12 +163,22 @@ class Bundle:
         checked by keraslab.bundles.rows first (a bad one: RowError naming row and column)."""
         target = self.schema["target"]["name"]
         warnings = check_rows(
-            records, self.features, allow_missing=allow_missing, nan_is_missing=nan_is_missing, ignore=[target]
+            records,
+            self.features,
+            allow_missing=allow_missing,
+            nan_is_missing=nan_is_missing,
+            ignore=[target],
+            target=target,
         )
         X, more = self.features.transform_records(records)
         warnings += more
         if self.regression:
-            return [{"prediction": float(v)} for v in self.predict_values(X)], warnings
+            outside = self.features.outside_range(records)
+            warnings += _range_warnings(outside)
+            return [
+                {"prediction": float(v), "outside_training_range": names}
+                for v, names in zip(self.predict_values(X), outside, strict=True)
+            ], warnings
         proba = self.predict_proba(X)
         labels = self.label_of(proba)
         names = [f"proba_{label}" for label in self.labels]
@@ -205,19 +215,37 @@ class Bundle:
         """
         records = frame.to_dict(orient="records")
         ignore = [self.schema["target"]["name"], *([id_column] if id_column else [])]
-        warnings = check_rows(records, self.features, allow_missing=allow_missing, ignore=ignore)
+        warnings = check_rows(
+            records, self.features, allow_missing=allow_missing, ignore=ignore, target=self.schema["target"]["name"]
+        )
         X, more = self.features.transform_records(records)
         warnings += more
         ids = frame[id_column].to_numpy() if id_column else frame.index.to_numpy()
         out = pd.DataFrame({id_column or "row": ids})
         if self.regression:
             out["prediction"] = self.predict_values(X)
-            return out, warnings
+            outside = self.features.outside_range(records)
+            out["outside_training_range"] = [",".join(names) for names in outside]
+            return out, warnings + _range_warnings(outside)
         proba = self.predict_proba(X)
         for k, label in enumerate(self.labels):
             out[f"proba_{label}"] = proba[:, k]
         out["label"] = self.label_of(proba)
         return out, warnings
+
+
+def _range_warnings(outside: list[list[str]]) -> list[str]:
+    """One warning for the rows of a regression whose inputs lie outside the training part's range."""
+    rows = [i for i, names in enumerate(outside) if names]
+    if not rows:
+        return []
+    columns = sorted({name for names in outside for name in names})
+    said = (
+        f"{len(rows)} row(s) (row {rows[0]} first) hold a value outside the training part's range in "
+        f"{', '.join(map(repr, columns[:5]))}: a regression extrapolates there, so doubt those answers (each is "
+        "flagged in outside_training_range)"
+    )
+    return [said]
 
 
 def _compiled_predict(model):

@@ -57,7 +57,11 @@ class FeatureSpec:
             imputer, scaler = t["numeric"].steps[0][1], t["numeric"].steps[1][1]
             for i, name in enumerate(prep.roles_.numeric):
                 median, mean, scale = (float(v[i]) for v in (imputer.statistics_, scaler.mean_, scaler.scale_))
-                spec.numeric.append({"name": name, "median": median, "mean": mean, "scale": scale})
+                values = pd.to_numeric(frame[name], errors="coerce")
+                entry = {"name": name, "median": median, "mean": mean, "scale": scale}
+                if values.notna().any():  # the training part's range: a regression says when it extrapolates
+                    entry |= {"min": float(values.min()), "max": float(values.max())}
+                spec.numeric.append(entry)
         if "yes_no" in t:
             for i, name in enumerate(prep.roles_.yes_no):
                 values = sorted({str(v).strip() for v in frame[name].dropna().unique()})
@@ -125,6 +129,7 @@ class FeatureSpec:
         """The same transform for a few rows given as dicts, in plain Python (no pandas): the server's path."""
         out = np.zeros((len(records), self.n_features), dtype=np.float32)
         unseen: dict[str, dict[str, int]] = {}  # column -> value -> rows
+        recased: dict[str, dict[tuple[str, str], int]] = {}  # column -> (value, category) -> rows
         for i, rec in enumerate(records):
             j = 0
             for col in self.numeric:
@@ -142,20 +147,40 @@ class FeatureSpec:
                 v = rec.get(col["name"])
                 v = str(v).strip() if _present(v) else ""
                 v = v or col["fill"]  # absent, null, NaN or blank: the fill, as in training
-                cats = col["categories"]
-                index = col.get("_index")
-                if index is None:
-                    index = col["_index"] = {c: k for k, c in enumerate(cats)}
-                k = index.get(v)
-                if k is None and col.get("other"):
-                    k = len(cats)  # a rare or unseen value: the "other" column
-                if k is None:
+                k, matched = _category(col, v)
+                if matched is None:
                     seen = unseen.setdefault(col["name"], {})
                     seen[v] = seen.get(v, 0) + 1
-                else:
+                elif matched != v:
+                    pairs = recased.setdefault(col["name"], {})
+                    pairs[(v, matched)] = pairs.get((v, matched), 0) + 1
+                if k is not None:
                     out[i, j + k] = 1.0
                 j += _width(col)
-        return out, [_unseen_warning(name, values) for name, values in unseen.items()]
+        warnings = [_recased_warning(name, pairs) for name, pairs in recased.items()]
+        warnings += [_unseen_warning(self._column(name), values) for name, values in unseen.items()]
+        return out, warnings
+
+    def _column(self, name: str) -> dict:
+        return next(c for c in self.categorical if c["name"] == name)
+
+    def outside_range(self, records: list[dict]) -> list[list[str]]:
+        """For each row, the numeric columns whose value lies outside what the training part held (a regression
+        extrapolates there); a bundle written before the ranges were kept: none."""
+        found = []
+        for rec in records:
+            names = []
+            for col in self.numeric:
+                if "min" not in col:
+                    continue
+                try:
+                    v = float(rec.get(col["name"]))
+                except (TypeError, ValueError):
+                    continue
+                if v < col["min"] or v > col["max"]:
+                    names.append(col["name"])
+            found.append(names)
+        return found
 
     def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         """(features float32 (n, n_features), warnings). Missing columns are an error naming them."""
@@ -206,19 +231,43 @@ def _scaled(col: dict, s: pd.Series) -> np.ndarray:
 def _one_hot(col: dict, s: pd.Series, warnings: list[str]) -> np.ndarray:
     """A categorical column one-hot encoded: missing values take the fill, values outside the kept categories go to
     "other" (or, without one, are all zeros and reported in `warnings`)."""
-    cats = col["categories"]
     s = s.map(lambda v: str(v).strip() if _present(v) else None)
     s = s.where(s.notna(), col["fill"])
-    codes = s.map({c: k for k, c in enumerate(cats)})
-    if col.get("other"):  # rare and unseen values: the "other" column
-        codes = codes.fillna(len(cats))
-    unseen = s[codes.isna()]
-    if len(unseen):
-        warnings.append(_unseen_warning(col["name"], unseen.value_counts().to_dict()))
+    counts = s.value_counts()
+    found = {v: _category(col, v) for v in counts.index}
+    recased = {(v, m): int(counts[v]) for v, (_, m) in found.items() if m is not None and m != v}
+    unseen = {v: int(counts[v]) for v, (_, m) in found.items() if m is None}
+    if recased:
+        warnings.append(_recased_warning(col["name"], recased))
+    if unseen:
+        warnings.append(_unseen_warning(col, unseen))
+    codes = s.map({v: k for v, (k, _) in found.items()})
     block = np.zeros((len(s), _width(col)), dtype=np.float32)
     ok = codes.notna().to_numpy()
     block[np.flatnonzero(ok), codes[ok].to_numpy(np.int64)] = 1.0
     return block
+
+
+def _category(col: dict, value: str) -> tuple[int | None, str | None]:
+    """(its one-hot column or None, the kept category it is read as or None): the value itself, else the same but
+    for case and spaces ("FEMALE" as "female"); any other value goes to the "other" column where there is one (a
+    rare value of training or an unseen one: the bundle keeps no list of the rare ones), else nowhere."""
+    cats = col["categories"]
+    index = col.get("_index")
+    if index is None:
+        index = col["_index"] = {c: k for k, c in enumerate(cats)}
+        col["_folded"] = {}
+        for known in cats:
+            col["_folded"].setdefault(" ".join(known.split()).casefold(), known)
+    matched = value if value in index else col["_folded"].get(" ".join(value.split()).casefold())
+    if matched is not None:
+        return index[matched], matched
+    return (len(cats) if col.get("other") else None), None
+
+
+def _recased_warning(name: str, pairs: dict[tuple[str, str], int]) -> str:
+    listed = ", ".join(f"{shown(v)} as {shown(m)}" for (v, m) in sorted(pairs)[:5])
+    return f"column {name!r}: read {listed} (the same but for case or spaces) in {sum(pairs.values())} row(s)"
 
 
 def _finite(v) -> bool:
@@ -244,13 +293,24 @@ def _check_column(group: str, col, fields: dict) -> None:
             )
     if not isinstance(col.get("other", False), bool):
         raise DataFormatError(f"preprocessing.json: column {col['name']!r}: 'other' should be true or false")
+    for bound in ("min", "max"):
+        if bound in col and not _finite(col[bound]):
+            raise DataFormatError(f"preprocessing.json: column {col['name']!r}: {bound} should be a number")
 
 
-def _unseen_warning(name: str, values: dict[str, int]) -> str:
+def _unseen_warning(col: dict, values: dict[str, int]) -> str:
     listed = ", ".join(shown(v) for v in sorted(values)[:5])
+    rows = sum(values.values())
+    doubt = "that answer" if rows == 1 else "those answers"
+    if col.get("other"):
+        return (
+            f"column {col['name']!r}: {listed} in {rows} row(s) is not one of the {len(col['categories'])} values "
+            f"that keep a column of their own (a rare value of training, or one never seen): answered as 'other', "
+            f"which the model learned from the rare values only, so doubt {doubt}"
+        )
     return (
-        f"column {name!r}: unseen categor{'y' if len(values) == 1 else 'ies'} {listed} in {sum(values.values())} "
-        f"row(s), encoded as all zeros"
+        f"column {col['name']!r}: unseen categor{'y' if len(values) == 1 else 'ies'} {listed} in {rows} row(s), "
+        f"encoded as all zeros: the model never saw {'it' if len(values) == 1 else 'them'}, so doubt {doubt}"
     )
 
 

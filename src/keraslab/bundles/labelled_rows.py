@@ -4,8 +4,9 @@ keraslab.bundles.train.TrainOptions (not imported: train imports this module).
 
 Classification or regression (`--task` overrides the rule): a target whose every value is a number and that has
 more than REGRESSION_DISTINCT distinct values is a quantity to predict (regression); any other target holds classes.
-For two classes the positive class (the one the F1 and the threshold are about) is `--positive`, else the "yes" of
-a 0/1, no/yes, false/true or n/y target, else the rarer class.
+For two classes the positive class (the one the F1 and the threshold are about) is `--positive`, else the rarer
+class; only between near-equal classes (the rarer at least NEAR_EQUAL of the rows) does the "yes" of a 0/1, no/yes or
+false/true target choose (a "yes" that is most of the rows would tune the threshold to say yes to everyone).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ REGRESSION_DISTINCT = 10  # a numeric target with more distinct values than this
 YES = {frozenset({"0", "1"}): "1", frozenset({"no", "yes"}): "yes", frozenset({"false", "true"}): "true"}
 YES |= {frozenset({"n", "y"}): "y", frozenset({"0.0", "1.0"}): "1.0"}
 MIN_VALIDATION_PER_CLASS = 20  # rows of each class the validation slice needs before a threshold is tuned on it
+NEAR_EQUAL = 1 / 3  # the rarer of two classes at least this share of the rows: a yes/no wording picks the positive one
+MIN_VALIDATION_ROWS = 20  # rows the validation slice needs before the training stops on its loss
 SMALL_TEST_ROWS, SMALL_TEST_PER_CLASS = 30, 5
 
 
@@ -56,9 +59,10 @@ class LabelledTable:
 @dataclass
 class Split:
     fit: np.ndarray  # the rows the model and the preprocessing are fitted on
-    validation: np.ndarray | None  # the slice of the training part the threshold is chosen on
+    validation: np.ndarray | None  # the slice of the training part the training stops on and the threshold is chosen on
     test: np.ndarray  # held out, untouched until the evaluation
     notes: tuple[str, ...] = ()  # what the split means for the figures (no tuned threshold, a small test part)
+    tune: bool = False  # whether the threshold is chosen on the validation slice (a binary target with enough rows)
 
     @property
     def train_rows(self) -> int:
@@ -70,12 +74,13 @@ def read_labelled_table(csv: Path, options, log) -> LabelledTable:
     if not csv.is_file():
         raise UsageError(f"{csv}: no such file")
     frame = read_csv(csv, required=[options.target])
-    unknown = [c for c in options.drop if c not in frame.columns]
-    if unknown:
-        raise UsageError(
-            f"--drop {','.join(unknown)}: {csv} has no column(s) {', '.join(map(repr, unknown))}; its columns: "
-            f"{', '.join(map(str, frame.columns[:20]))}"
-        )
+    for flag, names in (("--drop", options.drop), ("--keep", options.keep)):
+        unknown = [c for c in names if c not in frame.columns]
+        if unknown:
+            raise UsageError(
+                f"{flag} {','.join(unknown)}: {csv} has no column(s) {', '.join(map(repr, unknown))}; its columns: "
+                f"{', '.join(map(str, frame.columns[:20]))}"
+            )
     frame = frame.drop(columns=list(options.drop))
     n_missing = int(frame[options.target].isna().sum())
     if n_missing:
@@ -144,16 +149,23 @@ def positive_class(labels: list[str], counts: pd.Series, chosen: str | None, tar
             raise UsageError(f"--positive {chosen!r}: {target!r} holds {labels[0]!r} and {labels[1]!r}")
         return chosen, f"positive class {chosen!r} (--positive)"
     yes = YES.get(frozenset(label.lower() for label in labels))
-    if yes is not None:
-        found = next(label for label in labels if label.lower() == yes)
+    share = float(counts.min() / counts.sum())
+    found = next((label for label in labels if label.lower() == yes), None)
+    if found is not None and (share >= NEAR_EQUAL or counts[found] == counts.min()):
         return found, f"positive class {found!r} (a {'/'.join(labels)} target: its 'yes'; --positive to change it)"
+    if found is not None:
+        rare = str(counts.idxmin())
+        return rare, (
+            f"positive class {rare!r} (the rarer class, {share:.0%} of the rows: a {found!r} that is most of the rows "
+            f"would tune the threshold to say {found!r} to nearly everyone; --positive {found} to choose it)"
+        )
     if counts[labels[0]] == counts[labels[1]]:
         return labels[1], (
             f"positive class {labels[1]!r} (the two classes are equally common: the last in sorted order; "
             f"--positive to choose)"
         )
     rare = str(counts.idxmin())
-    return rare, f"positive class {rare!r} (the rarer class; --positive to change it)"
+    return rare, f"positive class {rare!r} (the rarer class, {share:.0%} of the rows; --positive to change it)"
 
 
 MAX_SCALABLE = 1e150  # a value whose square overflows float64 cannot be standardised (its variance is inf)
@@ -184,8 +196,9 @@ def _check_finite(csv: Path, frame) -> None:
 
 
 def split_rows(table: LabelledTable, options) -> Split:
-    """A seeded test split (stratified for classes); for a binary target whose threshold is tuned, a validation
-    slice of the training part too, when it would hold MIN_VALIDATION_PER_CLASS rows of each class."""
+    """A seeded test split (stratified for classes), and a validation slice of the training part (never the test
+    part) for early stopping and, for a binary target with MIN_VALIDATION_PER_CLASS rows of each class in it, the
+    threshold; none where it would hold fewer than MIN_VALIDATION_ROWS rows (a note says so)."""
     from sklearn.model_selection import train_test_split
 
     stratify = None if table.regression else table.y
@@ -199,21 +212,40 @@ def split_rows(table: LabelledTable, options) -> Split:
             f"change --test-size"
         ) from None
     notes = _small_test_notes(table, idx_test)
-    if not (options.tune_threshold and table.binary):
+    tune_asked = options.tune_threshold and table.binary
+    n_validation = int(len(idx_train) * options.validation_size)
+    if not (options.early_stopping or tune_asked):
         return Split(idx_train, None, idx_test, notes)
-    expected = np.bincount(table.y[idx_train], minlength=2) * options.validation_size
-    if expected.min() < MIN_VALIDATION_PER_CLASS:
-        rare = table.labels[int(expected.argmin())]
+    if n_validation < MIN_VALIDATION_ROWS:
         note = (
-            f"threshold 0.5, not tuned: a validation slice of {options.validation_size:.0%} of the training part "
-            f"would hold about {int(expected.min())} row(s) of class {rare!r}, fewer than the "
-            f"{MIN_VALIDATION_PER_CLASS} a threshold needs to mean anything"
+            f"no validation slice: {options.validation_size:.0%} of the training part is {n_validation} rows, fewer "
+            f"than the {MIN_VALIDATION_ROWS} a stopping rule or a threshold needs; all {options.epochs} epochs run"
+            + (" and the threshold stays 0.5" if tune_asked else "")
         )
         return Split(idx_train, None, idx_test, (*notes, note))
+    tune = tune_asked
+    if tune_asked:
+        expected = np.bincount(table.y[idx_train], minlength=2) * options.validation_size
+        if expected.min() < MIN_VALIDATION_PER_CLASS:
+            rare = table.labels[int(expected.argmin())]
+            notes = (
+                *notes,
+                (
+                    f"threshold 0.5, not tuned: a validation slice of {options.validation_size:.0%} of the training "
+                    f"part would hold about {int(expected.min())} row(s) of class {rare!r}, fewer than the "
+                    f"{MIN_VALIDATION_PER_CLASS} a threshold needs to mean anything"
+                ),
+            )
+            tune = False
+    stratify = None
+    if not table.regression and np.bincount(table.y[idx_train]).min() >= 2:
+        stratify = table.y[idx_train]
     idx_fit, idx_val = train_test_split(
-        idx_train, test_size=options.validation_size, stratify=table.y[idx_train], random_state=options.seed
+        idx_train, test_size=options.validation_size, stratify=stratify, random_state=options.seed
     )
-    return Split(idx_fit, idx_val, idx_test, notes)
+    if not options.early_stopping and not tune:  # the slice would serve nothing: train on the whole part
+        return Split(idx_train, None, idx_test, notes)
+    return Split(idx_fit, idx_val, idx_test, notes, tune)
 
 
 def _small_test_notes(table: LabelledTable, idx_test: np.ndarray) -> tuple[str, ...]:

@@ -78,6 +78,7 @@ def check_rows(
     allow_missing: bool = False,
     nan_is_missing: bool = True,
     ignore: Iterable[str] = (),
+    target: str | None = None,
 ) -> list[str]:
     """Check every row against the rule above; returns the warnings (ignored columns, values filled). `nan_is_missing`:
     a float NaN is a blank cell (a CSV read by pandas), or, False, a value given as NaN (JSON), refused."""
@@ -98,13 +99,25 @@ def check_rows(
         for col, check in columns:
             if _check_value(record, i, col, check, allow_missing, nan_is_missing):
                 filled[col["name"]] = filled.get(col["name"], 0) + 1
-    warnings = []
+    warnings = _target_sent(records, target)
     if ignored:
         names = [shown(name) for name in list(ignored)[:20]] + (["..."] if len(ignored) > 20 else [])
         warnings.append(f"ignoring column(s) not in the model's schema: {', '.join(names)}")
     for name, count in filled.items():
         warnings.append(f"column {name!r}: {count} missing value(s) filled as in training ({_fill_of(spec, name)})")
     return warnings
+
+
+def _target_sent(records: list, target: str | None) -> list[str]:
+    """A warning naming the target column where a request sends it (its value is not used)."""
+    carried = sum(1 for r in records if isinstance(r, dict) and target is not None and target in r)
+    if not carried:
+        return []
+    said = (
+        f"ignoring column {target!r} in {carried} row(s): it is the target, what the model predicts; the value sent "
+        "is not used"
+    )
+    return [said]
 
 
 def _check_columns_present(records: list, spec: FeatureSpec, columns: list[dict], allow_missing: bool) -> None:

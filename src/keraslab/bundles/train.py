@@ -17,6 +17,8 @@ import pandas as pd
 from keraslab import models, plots, training
 from keraslab.bundles.features import FeatureSpec, blank_cells
 from keraslab.bundles.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
+from keraslab.bundles.leaks import leak_warning
+from keraslab.bundles.stopping import early_stopping, stopping_line
 from keraslab.bundles.train_options import TrainOptions
 from keraslab.bundles.writing import bundle_schema as schema_of
 from keraslab.bundles.writing import capped_lines, describe_inputs, write_bundle
@@ -48,7 +50,7 @@ def train_table(csv: str | os.PathLike, options: TrainOptions, out: str | os.Pat
 def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict]:
     table = read_labelled_table(csv, options, log)
     log(f"target {options.target!r}: {table.why}")
-    roles = infer_roles(table.X)
+    roles = infer_roles(table.X, keep=options.keep)
     for line in roles.describe():
         log(f"inferred {line}")
     split = split_rows(table, options)
@@ -64,27 +66,40 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
         from keraslab.bundles.regression import train_regression
 
         return train_regression(csv, table, split, roles, features, options, out, log)
-    model, history = train_model(features.transform(table.X.iloc[split.fit])[0], table.y[split.fit], table, options)
+    model, history = train_model(
+        features.transform(table.X.iloc[split.fit])[0],
+        table.y[split.fit],
+        table,
+        options,
+        _validation(split, table, features, options),
+    )
+    log(stopping_line(history, options))
 
     def proba(rows) -> np.ndarray:
         p = np.asarray(model.predict(features.transform(table.X.iloc[rows])[0], batch_size=2048, verbose=0))
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
-    threshold = None
+    threshold, how = None, None
     if table.binary:
-        threshold = (
-            0.5
-            if split.validation is None
-            else best_f1_threshold(table.y[split.validation], proba(split.validation)[:, 1])
+        threshold, how = (
+            choose_threshold(table.y[split.validation], proba(split.validation)[:, 1])
+            if split.tune
+            else (0.5, "not tuned")
         )
     p_test, y_test = proba(split.test), table.y[split.test]
     y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
     summary = scores(y_test, y_pred, p_test, table)
     cls = classification(y_test, y_pred, table.labels)
-    for line in honest_lines(table, split, y_test, y_pred, threshold):
+    lines = honest_lines(table, y_test, y_pred, threshold, how)
+    for line in lines:
         log(line)
+    leak = leak_warning(summary["test_accuracy"], "accuracy", table.X, table.y, split.fit, split.test, roles, False)
+    if leak:
+        log(leak)
     schema = bundle_schema(features, roles, table, options, threshold)
-    result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history)
+    result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history, lines)
+    if leak:
+        result.text(leak)
     extra = {"classification_report": cls["report_frame"].to_dict(orient="records")}
     write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary
@@ -102,25 +117,61 @@ def filled_lines(features: FeatureSpec, frame) -> list[str]:
     return lines
 
 
-def honest_lines(table: LabelledTable, split: Split, y_test, y_pred, threshold) -> list[str]:
-    """What the figures mean: the threshold and how it was chosen, what always saying the commonest class would
-    score, and a model that predicts one class only."""
+def choose_threshold(y, proba) -> tuple[float, str]:
+    """(threshold, how it was chosen): the F1-best one on the validation slice, kept only where it beats 0.5 there
+    in balanced accuracy as well as in F1 (else 0.5: a threshold that buys F1 by saying yes to nearly everyone is
+    not kept)."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    tuned = best_f1_threshold(y, proba)
+
+    def both(t):
+        said = (proba >= t).astype(int)
+        return f1_score(y, said, zero_division=0), balanced_accuracy_score(y, said)
+
+    (f1_t, ba_t), (f1_h, ba_h) = both(tuned), both(0.5)
+    if f1_t > f1_h and ba_t > ba_h:
+        return tuned, (
+            f"maximum F1 on the validation slice: F1 {f1_t:.3f} and balanced accuracy {ba_t:.3f} there, against "
+            f"{f1_h:.3f} and {ba_h:.3f} at 0.5"
+        )
+    return 0.5, (
+        f"0.5 kept: the F1-best threshold on the validation slice, {tuned:.2f}, did not beat it in both F1 "
+        f"({f1_t:.3f} against {f1_h:.3f}) and balanced accuracy ({ba_t:.3f} against {ba_h:.3f})"
+    )
+
+
+def honest_lines(table: LabelledTable, y_test, y_pred, threshold, how) -> list[str]:
+    """What the figures mean: a model no better than the majority (first), the threshold and how it was chosen,
+    what always saying the commonest class would score, and a model that predicts one class only."""
     lines = []
-    if table.binary:
-        how = "not tuned" if split.validation is None else "maximum F1 on the validation slice"
-        lines.append(f"decision threshold for {table.labels[1]!r}: {threshold:.2f} ({how})")
     common = int(np.bincount(y_test, minlength=len(table.labels)).argmax())
+    majority, accuracy = float(np.mean(y_test == common)), float(np.mean(y_test == y_pred))
+    if accuracy <= majority:
+        lines.append(
+            f"warning: no better than the majority: test accuracy {accuracy:.3f}, where always saying "
+            f"{table.labels[common]!r} scores {majority:.3f}; this model has learned nothing the majority does not know"
+        )
+    if table.binary:
+        lines.append(f"decision threshold for {table.labels[1]!r}: {threshold:.2f} ({how})")
     lines.append(
-        f"test part: always saying {table.labels[common]!r} would score accuracy {np.mean(y_test == common):.3f} "
-        f"(the majority baseline)"
+        f"test part: always saying {table.labels[common]!r} would score accuracy {majority:.3f} (the majority baseline)"
     )
     if len(set(y_pred.tolist())) == 1:
         lines.append(f"note: the model says {table.labels[int(y_pred[0])]!r} for every test row: it learned no rule")
     return lines
 
 
-def train_model(x, y, table: LabelledTable, options: TrainOptions):
-    """(Keras model, history) for the chosen imbalance strategy: one network, or an ensemble joined into one."""
+def _validation(split: Split, table: LabelledTable, features: FeatureSpec, options: TrainOptions):
+    """(x, y) of the validation slice the training stops on, or None."""
+    if split.validation is None or not options.early_stopping:
+        return None
+    return features.transform(table.X.iloc[split.validation])[0], table.y[split.validation]
+
+
+def train_model(x, y, table: LabelledTable, options: TrainOptions, validation=None):
+    """(Keras model, history) for the chosen imbalance strategy: one network, or an ensemble joined into one;
+    stopped early on `validation` = (x, y) of the validation slice where given."""
     strategy = REGISTRY[options.imbalance]
     if strategy.binary_only and not table.binary:
         raise UsageError(
@@ -142,14 +193,17 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
         training.compile_model(
             net, loss=loss, steps_per_epoch=training.batches_per_epoch(len(x_part), options.batch_size)
         )
+        as_labels = (lambda v: v.astype(np.float32)) if table.binary else (lambda v: v)
         history = training.fit(
             net,
             x_part,
-            y_part.astype(np.float32) if table.binary else y_part,
+            as_labels(y_part),
             epochs=options.epochs,
             batch_size=options.batch_size,
             class_weight=class_weight,
             verbose=0 if options.quiet else 2,
+            validation_data=None if validation is None else (validation[0], as_labels(validation[1])),
+            callbacks=early_stopping(options, validation),
         )
         histories.append(training.history_frame(history))
         return net
@@ -163,7 +217,8 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions):
         combine=ensemble_combine(options.imbalance),
         seed=options.seed,
     ).fit(x, y)
-    return models.ensemble_model(ensemble.models_, ensemble.combine), sum(histories) / len(histories)
+    mean = pd.concat(histories).groupby("epoch", as_index=False).mean()  # members may stop at different epochs
+    return models.ensemble_model(ensemble.models_, ensemble.combine), mean
 
 
 def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
@@ -213,24 +268,27 @@ def _report(
     summary: dict,
     cls: dict,
     history: pd.DataFrame,
+    lines: list[str] = (),
 ) -> Report:
     result = Report(title=f"keraslab train: {csv.name} -> {options.target}", summary=summary, history=history)
+    for line in lines:
+        if line.startswith("warning: no better than the majority"):
+            result.text(line[0].upper() + line[1:])  # the report's first line
     classes = ", ".join(f"{lab} ({table.counts[lab]})" for lab in table.labels)
     held = (
         ""
         if split.validation is None
-        else (f"; {len(split.validation)} of the training rows held out to pick the threshold")
+        else f"; {len(split.validation)} of the training rows held out to stop the training"
+        + (" and to pick the threshold" if split.tune else "")
     )
     result.text(
         f"{len(table.y)} rows; classes {classes}. Stratified split (seed {options.seed}): "
         f"{split.train_rows} training, {len(split.test)} test rows{held}. Imbalance strategy: "
-        f"{options.imbalance}; {options.epochs} epochs."
+        f"{options.imbalance}; {stopping_line(history, options)}."
     )
     if table.binary:
-        result.text(
-            f"Decision threshold for {table.labels[1]!r}: {threshold:.2f}"
-            + (" (not tuned)" if split.validation is None else " (maximum F1 on the validation slice)")
-        )
+        decided = next((line for line in lines if line.startswith("decision threshold")), "")
+        result.text(decided[0].upper() + decided[1:] if decided else f"Decision threshold: {threshold:.2f}")
     result.text(f"Target {options.target!r}: {table.why}.")
     describe_inputs(result, split, roles, features)
     result.figure("learning_curves", plots.learning_curves(history, title="training"))

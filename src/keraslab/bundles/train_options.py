@@ -20,6 +20,9 @@ class TrainOptions:
 
     target: str = option("", help="the column to predict")
     drop: tuple[str, ...] = option((), help="comma-separated columns to ignore (ids, leaks); none by default")
+    keep: tuple[str, ...] = option(
+        (), help="comma-separated columns to keep although they look like identifiers (a row number, an index)"
+    )
     imbalance: str = option("class_weight", choices=STRATEGIES, help="how to handle a rare class (see above)")
     epochs: int = option(100, bound=Bound(1), help="training epochs")
     seed: int = option(0, bound=Bound(0, 2**32, hi_closed=False), help="seed of the split and the training")
@@ -30,8 +33,16 @@ class TrainOptions:
         True, help="pick the threshold on a validation slice of the training part (20+ rows a class)"
     )
     validation_size: float = option(
-        0.2, bound=Bound(0, 1, False, False), help="share of the training part held out to pick the threshold"
+        0.2,
+        bound=Bound(0, 1, False, False),
+        help="share of the training part held out to stop the training and to pick the threshold",
     )
+    early_stopping: bool = option(
+        True,
+        help="stop when the validation slice's loss has not fallen for --patience epochs, keeping the best epoch's "
+        "weights (--epochs is then the most it trains)",
+    )
+    patience: int = option(10, bound=Bound(1), help="epochs without a lower validation loss before training stops")
     batch_size: int = option(32, bound=Bound(1), help="rows per training step")
     max_categories: int = option(
         50, bound=Bound(2), help="one-hot columns per categorical column, at most: the rest share 'other'"

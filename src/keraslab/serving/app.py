@@ -161,6 +161,18 @@ def _error_handlers(app) -> None:
         ]
         first = errors[0] if errors else {"loc": [], "msg": ""}
         where = " -> ".join(first["loc"][1:]) or "body"
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            told = f"content-type {kind!r}" if kind else "no content-type"
+            return JSONResponse(
+                status_code=415,
+                content={
+                    "error": _text(
+                        f"the body was sent with {told}: send the rows as JSON with the header "
+                        "'content-type: application/json' (curl -H 'content-type: application/json' -d '[{...}]')"
+                    )
+                },
+            )
         return JSONResponse(
             status_code=422,
             content={"error": _text(f"invalid request: {where}: {first['msg']}"), "details": _clean(errors[:5])},

@@ -1,12 +1,16 @@
 """Column roles for any table: what each column is, inferred from its values, and the columns cleaned to match.
 
 Roles: "numeric" (numbers), "yes_no" (two values such as Yes/No, True/False: one 0/1 column), "categorical"
-(anything else: one-hot, unknown categories at predict time encode as all zeros), "id" (a text column whose values
-are all different: dropped), "constant" (one value: dropped).
+(anything else: one-hot, unknown categories at predict time encode as all zeros); dropped: identifiers (a text
+column whose values are all different, a column of whole numbers in steps of one each once such as R's `rownames`,
+a column named like an index such as pandas' `Unnamed: 0`) and constants (one value). A column named in `keep` is
+never dropped as an identifier.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +19,7 @@ import pandas as pd
 from keraslab.errors import DataFormatError
 
 YES_NO_PAIRS = ({"yes", "no"}, {"true", "false"}, {"y", "n"}, {"t", "f"})
+INDEX_NAME = re.compile(r"(unnamed: ?\d+|rownames|row\.names|row_?names?|index|id|row_?id|row_?number)", re.IGNORECASE)
 
 
 @dataclass
@@ -48,7 +53,27 @@ def _as_numeric(series: pd.Series) -> pd.Series | None:
     return None
 
 
-def infer_roles(frame: pd.DataFrame, target: str | None = None) -> ColumnRoles:
+def _row_number(values: pd.Series) -> bool:
+    """Whole numbers in steps of one, each once, in any order (1..n, 0..n-1, 1001..1000+n): a row number."""
+    numbers = _as_numeric(values)
+    if numbers is None or len(numbers) <= 20 or not np.all(np.isfinite(numbers)):
+        return False
+    whole = numbers.to_numpy()
+    if not np.all(whole == np.round(whole)):
+        return False
+    return len(np.unique(whole)) == len(whole) and whole.max() - whole.min() == len(whole) - 1
+
+
+def _identifier(col, values: pd.Series) -> str | None:
+    """Why a column is an identifier, or None."""
+    if INDEX_NAME.fullmatch(str(col).strip()) and values.nunique() > 1:
+        return f"named like a row index ({col!r}); --keep {col} keeps it"
+    if _row_number(values):
+        return f"an identifier (whole numbers in steps of one, each once: a row number); --keep {col} keeps it"
+    return None
+
+
+def infer_roles(frame: pd.DataFrame, target: str | None = None, keep: Collection[str] = ()) -> ColumnRoles:
     roles = ColumnRoles()
     for col in frame.columns:
         if col == target:
@@ -58,6 +83,10 @@ def infer_roles(frame: pd.DataFrame, target: str | None = None) -> ColumnRoles:
         if values.nunique() <= 1:
             roles.dropped[col] = "a single value"
             continue
+        why = None if col in keep else _identifier(col, values)
+        if why:
+            roles.dropped[col] = why
+            continue
         lowered = {str(v).strip().lower() for v in values.unique()}
         if (len(lowered) == 2 and any(lowered == pair for pair in YES_NO_PAIRS)) or pd.api.types.is_bool_dtype(s):
             roles.yes_no.append(col)
@@ -65,8 +94,8 @@ def infer_roles(frame: pd.DataFrame, target: str | None = None) -> ColumnRoles:
         if _as_numeric(s) is not None:
             roles.numeric.append(col)
             continue
-        if values.nunique() == len(values) and len(values) > 20:
-            roles.dropped[col] = "an identifier (every value different)"
+        if values.nunique() == len(values) and len(values) > 20 and col not in keep:
+            roles.dropped[col] = f"an identifier (every value different); --keep {col} keeps it"
             continue
         roles.categorical.append(col)
     return roles

@@ -172,6 +172,7 @@ def fit_epochs(
     plan=None,
     checkpoints=None,
     accuracy: bool = True,
+    callbacks=(),
 ):
     """Train a compiled Keras model on the JAX backend, one compiled call per epoch. Returns a Keras History, as
     model.fit does: `.history` holds loss, accuracy, val_loss, val_accuracy (when there are validation rows) and
@@ -184,6 +185,10 @@ def fit_epochs(
     `plan` (default: keraslab.distributed.plan.current()): train data-parallel on its mesh; the same global batches
     in the same order as on one device. `checkpoints` (default: the active keraslab.training.checkpoints store's
     next fit): save the state after every epoch and start from the newest readable checkpoint.
+
+    `callbacks`: keras.callbacks.EarlyStopping instances (fitting.uses_fast_path takes no other), driven as model.fit
+    drives them: on_epoch_end with the epoch's logs and the weights written back, the fit stopped when one sets
+    `model.stop_training`, on_train_end at the end (which restores the best weights where asked).
     """
     plan = current_plan() if plan is None else plan
     trainer = trainer_for(model, loss, batch_size)
@@ -215,6 +220,7 @@ def fit_epochs(
     )
     state = tuple([runner.put(v) for v in group] for group in state)
     validation = _validation_chunks(data, runner.put)
+    stopping = _Callbacks(model, callbacks, on_epoch_end)
     for epoch in range(initial_epoch, epochs):
         t0 = time.perf_counter()
         state, loss_value, acc = runner.train(state, epoch)
@@ -226,13 +232,42 @@ def fit_epochs(
             _print_epoch(row, epochs, time.perf_counter() - t0, accuracy, progress)
         if checkpoints is not None and checkpoints.writer:
             checkpoints.save(epoch + 1, host_state(state), rows, signature)
-        if on_epoch_end is not None:
-            trainer.write_back(state)
-            on_epoch_end(epoch, row)
+        if stopping.after_epoch(trainer, state, epoch, row):
+            break
     trainer.write_back(state)
+    stopping.end()
     if checkpoints is not None:
         checkpoints.finish()
     return _history(model, rows, epochs=epochs, validation=data.validation is not None, accuracy=accuracy)
+
+
+class _Callbacks:
+    """Keras callbacks (EarlyStopping) driven as model.fit drives them: on_train_begin, on_epoch_end with the epoch's
+    logs after the weights are written back, `model.stop_training` read after each epoch, on_train_end; and
+    fit_epochs' own `on_epoch_end` hook."""
+
+    def __init__(self, model, callbacks, on_epoch_end=None):
+        self.model, self.callbacks, self.on_epoch_end = model, tuple(callbacks), on_epoch_end
+        model.stop_training = False
+        for callback in self.callbacks:
+            callback.set_model(model)
+            callback.on_train_begin()
+
+    def after_epoch(self, trainer, state, epoch: int, row: dict) -> bool:
+        """After an epoch: the weights written back where anything reads them, fit_epochs' own `on_epoch_end`
+        called, then the callbacks'; whether the fit stops here."""
+        if self.on_epoch_end is None and not self.callbacks:
+            return False
+        trainer.write_back(state)
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(epoch, row)
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs=dict(row))
+        return bool(self.model.stop_training)
+
+    def end(self) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end()
 
 
 def _validation_chunks(data: FitData, put) -> tuple | None:

@@ -67,9 +67,10 @@ def fit(
     compiled metrics and their validation twins per epoch, plus `seconds` (each epoch's wall time).
     `history_frame(history)` makes it a table.
 
-    On JAX, for a model compiled with accuracy as its metric (or none), shuffled and without callbacks, the epochs
-    run through keraslab.training.fastfit: the whole epoch is one compiled call (a Conv2D or MaxPooling2D of the
-    model computed by an equal, faster formulation inside that call: keraslab.training.fast_layers). The order of
+    On JAX, for a model compiled with accuracy as its metric (or none), shuffled, and with no callbacks but
+    keras.callbacks.EarlyStopping (driven as model.fit drives it), the epochs run through keraslab.training.fastfit:
+    the whole epoch is one compiled call (a Conv2D or MaxPooling2D of the model computed by an equal, faster
+    formulation inside that call: keraslab.training.fast_layers). The order of
     each epoch is drawn from NumPy's global generator, as model.fit draws it, so `keras.utils.set_random_seed`
     (keraslab.seeding.set_seed) fixes it. Anything else goes to model.fit itself.
 
@@ -101,11 +102,12 @@ def fit(
             validation_split=validation_split,
             class_weight=class_weight,
             progress=progress,
+            callbacks=tuple(callbacks or ()),
         )
     if run_state.current().plan is not None:
         raise UsageError(
             "data-parallel training goes through keraslab's compiled epoch: the jax backend, a model compiled with "
-            "accuracy as its metric (or none), shuffling on and no callbacks"
+            "accuracy as its metric (or none), shuffling on and no callbacks but EarlyStopping"
         )
     timer = epoch_timer()
     with contextlib.redirect_stdout(progress) if progress is not None else contextlib.nullcontext():
@@ -142,12 +144,13 @@ def history_frame(history) -> pd.DataFrame:
 
 
 def uses_fast_path(model, *, callbacks=None, shuffle=True) -> bool:
-    """Whether `fit` trains this compiled model through the compiled epoch: JAX, shuffled, no callbacks, and
-    compiled with accuracy as its metric or none (the compiled epoch computes the loss and the accuracy only)."""
+    """Whether `fit` trains this compiled model through the compiled epoch: JAX, shuffled, no callbacks but
+    keras.callbacks.EarlyStopping (which the compiled epoch drives as model.fit does), and compiled with accuracy as
+    its metric or none (the compiled epoch computes the loss and the accuracy only)."""
     return (
         current_backend() == "jax"
         and getattr(model, "compiled", False)
-        and callbacks is None
+        and all(type(c) is load_keras().callbacks.EarlyStopping for c in callbacks or ())
         and shuffle is True
         and reports_accuracy(model) is not None
     )
