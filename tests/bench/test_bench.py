@@ -60,9 +60,12 @@ def test_step_products_are_the_products_the_floor_counts():
 def test_a_step_products_alone_never_beat_the_floor():
     """No compiled loop of a step's products runs faster than their FLOPs at the machine's best rate: the floor is
     a floor for the kernel profile too (the MLP's products at batch 32 run well below the best rate)."""
-    rate = flops.matmul_gflops(models=("mlp",), n=1024, repeats=2)
+    rate = flops.matmul_gflops(models=("mlp",), n=1024, repeats=4)  # the best of four: a noisy low rate raises it
     step = kernels.step_seconds("mlp", min_seconds=0.05, repeats=2)
-    assert step > kernels.step_flops("mlp") / (rate * 1e9)
+    # 10% for the noise of two timings on a shared 2-core machine (a run measured 0.148 ms against a 0.153 ms floor
+    # from a rate read low); a step that beat the floor would be several times under it (the products run well
+    # below the best rate at batch 32)
+    assert step > 0.9 * kernels.step_flops("mlp") / (rate * 1e9)
 
 
 def test_kernel_profile_command(capsys):

@@ -8,6 +8,7 @@ mode (a Lambda layer or any other code in the file is refused), and reads the pr
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -188,20 +189,31 @@ class Bundle:
         ], warnings
 
     def predict_csv(
-        self, csv, output, *, id_column: str | None = None, allow_missing: bool = False
+        self,
+        csv,
+        output,
+        *,
+        id_column: str | None = None,
+        allow_missing: bool = False,
+        sep: str | None = None,
+        encoding: str | None = None,
     ) -> tuple[int, list[str]]:
         """`keraslab predict`: every row of the CSV file `csv` predicted (the rule of keraslab.bundles.rows; an error
-        names the file), written to the CSV file `output` atomically (nothing written on an error). Returns (rows
-        predicted, warnings)."""
+        names the file), written to the CSV file `output` atomically (nothing written on an error), or to standard
+        output for "-". `sep`, `encoding`: the CSV's (default: sniffed). Returns (rows predicted, warnings)."""
         from keraslab.datasets import read_csv
         from keraslab.files import atomic_write_text
 
-        frame = read_csv(csv, required=[id_column] if id_column else None)
+        frame = read_csv(csv, required=[id_column] if id_column else None, sep=sep, encoding=encoding)
         try:
             out, warnings = self.predict_frame(frame, id_column=id_column, allow_missing=allow_missing)
         except KeraslabError as exc:
             raise type(exc)(f"{csv}: {exc}") from None
-        atomic_write_text(output, out.to_csv(index=False))
+        if str(output) == "-":
+            sys.stdout.write(out.to_csv(index=False))
+            sys.stdout.flush()
+        else:
+            atomic_write_text(output, out.to_csv(index=False))
         return len(out), warnings
 
     def predict_frame(

@@ -73,7 +73,7 @@ def read_labelled_table(csv: Path, options, log) -> LabelledTable:
     """The CSV without the --drop columns and the rows whose target is missing; its target checked and encoded."""
     if not csv.is_file():
         raise UsageError(f"{csv}: no such file")
-    frame = read_csv(csv, required=[options.target])
+    frame = read_csv(csv, required=[options.target], sep=options.sep, encoding=options.encoding)
     for flag, names in (("--drop", options.drop), ("--keep", options.keep)):
         unknown = [c for c in names if c not in frame.columns]
         if unknown:

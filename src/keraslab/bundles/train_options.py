@@ -55,6 +55,8 @@ class TrainOptions:
     positive: str | None = option(
         None, help="the class that matters; by default the yes of 0/1, no/yes, else the rarer class"
     )
+    sep: str | None = option(None, help="the CSV's separator (default: sniffed from its header: comma, ; tab or |)")
+    encoding: str | None = option(None, help="the CSV's encoding (default: utf-8, else cp1252, else latin-1)")
     quiet: bool = False
     hidden: tuple[int, ...] = models.IMBALANCE_HIDDEN  # the imbalance notebook's 26-15 network
 

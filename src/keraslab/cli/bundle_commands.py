@@ -48,7 +48,13 @@ def add_commands(sub) -> None:
     )
     parser.add_argument("bundle", metavar="BUNDLE", help="a folder keraslab train wrote")
     parser.add_argument("csv", metavar="NEW.csv", help="the rows to predict, with the training table's columns")
-    parser.add_argument("--output", required=True, metavar="PREDICTIONS.csv", help="where the predictions go (CSV)")
+    parser.add_argument(
+        "--output",
+        metavar="PREDICTIONS.csv",
+        help="where the predictions go (CSV; - for standard output; default: NEW.predictions.csv beside NEW.csv)",
+    )
+    parser.add_argument("--sep", help="the CSV's separator (default: sniffed from its header: comma, ; tab or |)")
+    parser.add_argument("--encoding", help="the CSV's encoding (default: utf-8, else cp1252, else latin-1)")
     parser.add_argument("--id-column", help="a column to copy to the output as the row id")
     parser.add_argument("--allow-missing", action="store_true", help=ALLOW_MISSING)
     add_flags(parser, "backend")
@@ -94,14 +100,29 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     from keraslab.bundles import load
 
+    output = args.output or default_output(args.csv)
     rows, warnings = load(args.bundle).predict_csv(
-        args.csv, args.output, id_column=args.id_column, allow_missing=args.allow_missing
+        args.csv,
+        output,
+        id_column=args.id_column,
+        allow_missing=args.allow_missing,
+        sep=args.sep,
+        encoding=args.encoding,
     )
     for w in warnings:
         print(f"keraslab: warning: {w}", file=sys.stderr)
-    if not args.quiet:
-        print(f"{rows} prediction{'s' if rows != 1 else ''} -> {args.output}")
+    if not args.quiet:  # on standard error when the predictions themselves go to standard output
+        said = f"{rows} prediction{'s' if rows != 1 else ''} -> {'standard output' if output == '-' else output}"
+        print(said, file=sys.stderr if output == "-" else sys.stdout)
     return 0
+
+
+def default_output(csv: str) -> str:
+    """NEW.predictions.csv beside NEW.csv."""
+    from pathlib import Path
+
+    path = Path(csv)
+    return str(path.with_name(f"{path.stem}.predictions.csv"))
 
 
 def cmd_serve(args) -> int:

@@ -5,6 +5,8 @@ Each returns a :class:`Table`: the cleaned DataFrame, the target column, and a l
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,23 +32,68 @@ class Table:
         return self.frame[self.target]
 
 
-def read_csv(path: str | Path, *, required: list[str] | None = None, **kwargs) -> pd.DataFrame:
-    """pandas.read_csv with one-line errors naming the file (and the missing column)."""
+SEPARATORS = (",", ";", "\t", "|")
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")  # tried in this order; latin-1 reads any bytes
+
+
+def sniffed(path: Path, sep: str | None = None, encoding: str | None = None) -> tuple[str, str, str | None]:
+    """(separator, encoding, decimal mark or None) of a CSV file: the ones given, else sniffed from its first 64 KB:
+    the first encoding of ENCODINGS that decodes it, the separator of SEPARATORS that the header holds most often
+    (a comma on a tie), and a decimal comma for a semicolon file whose numbers are written 3,5."""
+    head = path.read_bytes()[:65536]
+    if encoding is None:
+        for encoding in ENCODINGS:
+            try:
+                text = head.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+    else:
+        text = head.decode(encoding, errors="replace")
+    if sep is None:
+        header = text.splitlines()[0] if text.splitlines() else ""
+        counts = {s: header.count(s) for s in SEPARATORS}
+        sep = max(SEPARATORS, key=lambda s: (counts[s], s == ","))
+        if counts[sep] == 0:
+            sep = ","
+    decimal = None
+    if sep == ";" and re.search(r"\d,\d", text) and not re.search(r"\d\.\d", text):
+        decimal = ","
+    return sep, encoding, decimal
+
+
+def read_csv(
+    path: str | Path,
+    *,
+    required: list[str] | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    **kwargs,
+) -> pd.DataFrame:
+    """pandas.read_csv with one-line errors naming the file (and the missing column, and the separator and encoding
+    it was read with: `sep` and `encoding` where given, else sniffed)."""
     path = Path(path)
     if path.stat().st_size == 0:
         raise DataFormatError(f"{path}: the file is empty")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataFormatError(f"{path}: no encoding called {encoding!r} (utf-8, cp1252, latin-1, ...)") from None
+    sep, encoding, decimal = sniffed(path, sep, encoding)
+    how = f"read with separator {sep!r} and encoding {encoding} (say others with --sep and --encoding)"
     try:
-        df = pd.read_csv(path, **kwargs)
+        df = pd.read_csv(path, sep=sep, encoding=encoding, **({"decimal": decimal} if decimal else {}), **kwargs)
     except pd.errors.EmptyDataError:
         raise DataFormatError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataFormatError(f"{path}: not a valid CSV file ({str(exc).splitlines()[0]})") from None
+        raise DataFormatError(f"{path}: not a valid CSV file ({str(exc).splitlines()[0]}; {how})") from None
     if df.empty:
         raise DataFormatError(f"{path}: the file has a header but no rows")
     for col in required or []:
         if col not in df.columns:
             raise DataFormatError(
-                f"{path}: missing required column {col!r}; found columns {', '.join(map(str, df.columns))}"
+                f"{path}: missing required column {col!r}; found columns {', '.join(map(str, df.columns))} ({how})"
             )
     return df
 
