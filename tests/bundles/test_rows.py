@@ -232,6 +232,7 @@ def test_predict_refuses_a_file_that_has_none_of_the_models_columns(odd_bundle, 
     folder, _ = odd_bundle
     (tmp_path / "semi.csv").write_text("_score;class\n1;a\n")  # read with the wrong delimiter: one column
     args = ["predict", str(folder), str(tmp_path / "semi.csv"), "--output", str(tmp_path / "p.csv"), "--allow-missing"]
+    args += ["--sep", ","]  # said wrong on purpose (sniffed, the file reads as it is: tests/bundles/test_frictions.py)
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "none of the model's columns is in the input (found '_score;class'" in err
