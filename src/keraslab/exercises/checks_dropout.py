@@ -183,7 +183,7 @@ def network(model, *, data: tuple) -> Verdict:
         loss="binary_crossentropy",
         optimizer="Adam",
         hint="Dropout is a layer of its own: keras.layers.Dropout(0.2) first, keras.layers.Dropout(0.5) after each "
-        "hidden Dense. Dense(0.5), the tutorial's line, asks for a layer of half a unit",
+        "hidden Dense (the tutorial's Dense(0.5) asked for a Dense layer where it meant a Dropout)",
     )
     if wrong:
         return wrong

@@ -345,6 +345,14 @@ def epochs_for(epochs: int, planned: int, given: int) -> int:
     return max(epochs, round(epochs * planned / max(given, 1)))
 
 
+def budget(epochs: int, planned: int, given: int) -> str:
+    """What a description adds where epochs_for changed the exercise's epochs: why."""
+    more = epochs_for(epochs, planned, given)
+    if more == epochs:
+        return ""
+    return f"; {more} epochs instead of {epochs}, so as to see about as many images as {epochs} of {planned:,} would"
+
+
 def image_data(name: str, *, train: int, test: int, seed: int, data_dir=None, flat: bool = False):
     """A seeded sample of an image data set, pixels in [0, 1], and what it is: ((x_train, y_train, x_test, y_test),
     description). Where `name` is not on this machine, the digits that ship with keraslab (mnist_5k, split 4,000 /
