@@ -9,6 +9,9 @@ which prints a verdict a learner can act on: passed; or the first input where th
 untouched stub. It never raises for what the learner wrote. `evaluate` gives the same verdict without printing it.
 
 - checking: the verdict, the registry, and the *write it* and *predict, then run* checks
+- differences: how an answer differs from the expected value (the first differing element, its index) and how both
+  are shown
+- derived: whether a *predict, then run* answer was read off what its cell measures
 - model_checks: the *build it* checks (a Keras model as asked, trained briefly to a stated score)
 - checks_mnist, checks_losses, ... checks_cnn: each lesson's checkers
 

@@ -12,8 +12,8 @@ from keraslab.exercises.checking import (
     check_prediction,
     fresh_rng,
     register,
-    show,
 )
+from keraslab.exercises.differences import show
 from keraslab.exercises.model_checks import Architecture, dense, inspect, train_and_score
 
 HINT = (

@@ -12,11 +12,10 @@ from keraslab.exercises.checking import (
     Verdict,
     call_answer,
     check_prediction,
-    describe,
     fresh_rng,
     register,
-    show,
 )
+from keraslab.exercises.differences import describe, show
 
 UNDER_HINT = (
     "keep every row of the minority class and draw, without replacement, as many rows of the majority class "

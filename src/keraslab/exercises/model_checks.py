@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from keraslab.exercises.checking import FAILED, LEARNER_ERRORS, NOT_ATTEMPTED, PASSED, Verdict, describe, unavailable
+from keraslab.exercises.checking import FAILED, LEARNER_ERRORS, NOT_ATTEMPTED, PASSED, Verdict, unavailable
+from keraslab.exercises.differences import describe
 
 _LETTERS = {"Dense": "D", "Conv2D": "C", "MaxPooling2D": "P", "Flatten": "F", "Dropout": "O"}
 _ACTIVATION_LAYERS = {"Activation", "ReLU", "Softmax"}
