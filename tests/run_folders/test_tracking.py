@@ -136,3 +136,18 @@ def test_an_unwritable_local_store_is_refused_before_any_work(where, tmp_path, m
     err = capsys.readouterr().err
     assert code == 2 and f"--track mlflow: the store sqlite:///{db} cannot be written" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()  # before the run, not after it
+
+
+@pytest.mark.parametrize("uri", ["file:{tmp}/mlruns", "{tmp}/mlruns"])
+def test_a_folder_store_mlflow_refuses_is_refused_before_any_work(uri, tmp_path, monkeypatch, capsys):
+    """MLflow 3 refuses a file store (unless MLFLOW_ALLOW_FILE_STORE is set): was found out after the run."""
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri.format(tmp=tmp_path))
+    code = main(["run", "losses", "--quick", "--out", str(tmp_path / "r"), "--track", "mlflow"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is a folder, which MLflow" in err and "MLFLOW_ALLOW_FILE_STORE=true" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # told to keep the folder: it is then tried like any store
+    from keraslab.run_folders.tracking import check_store
+
+    check_store(uri.format(tmp=tmp_path))

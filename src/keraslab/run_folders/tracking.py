@@ -51,6 +51,14 @@ def check_store(uri: str) -> None:
     if scheme == "sqlite" and rest.startswith("/"):
         target = Path(rest[1:])  # sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's rule)
     elif scheme == "file" or not sep:
+        if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() not in ("1", "true", "yes"):
+            # MLflow 3 refuses a folder store (it is in maintenance mode) unless told otherwise: found out here, not
+            # after the training
+            raise UsageError(
+                f"--track mlflow: the store {masked(uri)} is a folder, which MLflow {_mlflow_version()} refuses (its "
+                "file store is in maintenance mode); use MLFLOW_TRACKING_URI=sqlite:///mlflow.db, or set "
+                "MLFLOW_ALLOW_FILE_STORE=true to keep the folder"
+            )
         target = Path(rest if sep else uri) / "meta.yaml"
     else:
         return
@@ -69,6 +77,12 @@ def check_store(uri: str) -> None:
             f"--track mlflow: the store {masked(uri)} cannot be written ({exc.strerror or exc}: "
             f"{target if target.exists() else folder}); set MLFLOW_TRACKING_URI to a store you can write"
         ) from None
+
+
+def _mlflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("mlflow")
 
 
 def folder_record(folder: Path) -> dict:
