@@ -51,9 +51,7 @@ def check_store(uri: str) -> None:
     if scheme == "sqlite" and rest.startswith("/"):
         target = Path(rest[1:])  # sqlite:///relative.db, sqlite:////absolute.db (SQLAlchemy's rule)
     elif scheme == "file" or not sep:
-        if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() not in ("1", "true", "yes"):
-            # MLflow 3 refuses a folder store (it is in maintenance mode) unless told otherwise: found out here, not
-            # after the training
+        if _mlflow_refuses_folders():  # found out here, not after the training
             raise UsageError(
                 f"--track mlflow: the store {masked(uri)} is a folder, which MLflow {_mlflow_version()} refuses (its "
                 "file store is in maintenance mode); use MLFLOW_TRACKING_URI=sqlite:///mlflow.db, or set "
@@ -77,6 +75,15 @@ def check_store(uri: str) -> None:
             f"--track mlflow: the store {masked(uri)} cannot be written ({exc.strerror or exc}: "
             f"{target if target.exists() else folder}); set MLFLOW_TRACKING_URI to a store you can write"
         ) from None
+
+
+def _mlflow_refuses_folders() -> bool:
+    """Whether the installed MLflow refuses a folder store (MLflow's own switch, MLFLOW_ALLOW_FILE_STORE, read by
+    MLflow's own rule; an MLflow without the switch takes folders)."""
+    from mlflow import environment_variables
+
+    allow = getattr(environment_variables, "MLFLOW_ALLOW_FILE_STORE", None)
+    return allow is not None and not allow.get()
 
 
 def _mlflow_version() -> str:
