@@ -204,3 +204,22 @@ def predicted_vs_actual(y_true, y_pred, *, title: str, unit: str = ""):
     ax.grid(alpha=0.3)
     ax.legend()
     return _finished(fig)
+
+
+@timed("figures")
+def reliability(y_true, series: dict[str, np.ndarray], *, title: str, n_bins: int = 10):
+    """A reliability diagram: for each named series of probabilities (of the positive class, or of the class each
+    row is given), the share of rows that were positive (or right) against the mean probability, in bins of equal
+    size (scikit-learn's calibration_curve); the diagonal is where probabilities mean what they say."""
+    from sklearn.calibration import calibration_curve
+
+    fig = _figure((5.5, 5))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle="--", label="perfectly calibrated")
+    for name, prob in series.items():
+        frac, mean = calibration_curve(y_true, prob, n_bins=n_bins, strategy="quantile")
+        ax.plot(mean, frac, marker="o", label=name)
+    ax.set(title=title, xlabel="mean predicted probability", ylabel="share that happened", xlim=(0, 1), ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finished(fig)

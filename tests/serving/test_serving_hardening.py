@@ -9,6 +9,7 @@ import pytest
 from test_serving import _copy, _records, _valid_row
 
 from keraslab.bundles import BundleError, load
+from keraslab.bundles.calibration import calibrate
 from keraslab.cli.main import main
 
 
@@ -215,6 +216,7 @@ def test_padding_changes_no_prediction_and_long_tables_go_in_blocks(churn_bundle
     frame = pd.read_csv(shared_data / "customer_churn.csv").head(2500)
     X, _ = bundle.features.transform(frame)
     direct = np.asarray(bundle.model(X, training=False))[:, 0]
+    direct = calibrate(np.column_stack([1 - direct, direct]), bundle.schema["target"]["calibration"])[:, 1]
     for n in (1, 3, 37, 1024, 1025, 2500):  # 2500 rows: blocks of 1024, 1024 and 452 padded to 512
         p = bundle.predict_proba(X[:n])
         assert p.shape == (n, 2)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab.backend import current_backend, load_keras
+from keraslab.bundles.calibration import calibrate, check_calibration
 from keraslab.bundles.features import FeatureSpec
 from keraslab.bundles.labelled_rows import is_binary
 from keraslab.bundles.rows import check_rows
@@ -148,9 +149,10 @@ class Bundle:
         return _all_finite(out * self.scale["std"] + self.scale["mean"], "value")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """(n, n_classes) probabilities in the order of schema labels."""
+        """(n, n_classes) probabilities in the order of schema labels, calibrated as schema.json says."""
         p = _all_finite(self._predict_padded(np.ascontiguousarray(X, dtype=np.float32)), "probability")
-        return np.hstack([1.0 - p, p]) if p.shape[1] == 1 else p
+        p = np.hstack([1.0 - p, p]) if p.shape[1] == 1 else p
+        return calibrate(p, self.schema["target"].get("calibration"))
 
     def label_of(self, proba: np.ndarray) -> list:
         if self.binary:
@@ -356,7 +358,9 @@ def _check_target(path: Path, target: dict, bad) -> None:
         raise BundleError(f"{path}: unknown task {task!r}")
     elif len(target["labels"]) < 2:
         raise bad(f"a classifier needs two labels or more; found {target['labels']!r:.60}")
-    elif len(target["labels"]) == 2:
+    else:
+        check_calibration(target.get("calibration"), bad)
+    if task == "classification" and len(target["labels"]) == 2:
         threshold = target.get("threshold")
         if not (isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1):
             raise bad(f"'target.threshold' should be a number in [0, 1]; found {threshold!r:.40}")

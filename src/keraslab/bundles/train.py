@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from keraslab import models, plots, training
+from keraslab.bundles.calibration import calibrate, fit_calibration
 from keraslab.bundles.features import FeatureSpec, blank_cells
 from keraslab.bundles.labelled_rows import LabelledTable, Split, read_labelled_table, split_rows
 from keraslab.bundles.leaks import leak_warning
@@ -75,17 +76,18 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     )
     log(stopping_line(history, options))
 
-    def proba(rows) -> np.ndarray:
+    def network_proba(rows) -> np.ndarray:
         p = np.asarray(model.predict(features.transform(table.X.iloc[rows])[0], batch_size=2048, verbose=0))
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
-    threshold, how = None, None
-    if table.binary:
-        threshold, how = (
-            choose_threshold(table.y[split.validation], proba(split.validation)[:, 1])
-            if split.tune
-            else (0.5, "not tuned")
-        )
+    # the network's probabilities calibrated on the validation slice (kept only where that lowers its log loss)
+    calibration, calibrated = calibrated_on(split, table, network_proba)
+    log(calibrated)
+
+    def proba(rows) -> np.ndarray:
+        return calibrate(network_proba(rows), calibration)
+
+    threshold, how = decision_threshold(split, table, proba)
     p_test, y_test = proba(split.test), table.y[split.test]
     y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
     summary = scores(y_test, y_pred, p_test, table)
@@ -96,13 +98,31 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     leak = leak_warning(summary["test_accuracy"], "accuracy", table.X, table.y, split.fit, split.test, roles, False)
     if leak:
         log(leak)
-    schema = bundle_schema(features, roles, table, options, threshold)
+    schema = bundle_schema(features, roles, table, options, threshold, calibration)
     result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history, lines)
+    result.text(calibrated[0].upper() + calibrated[1:] + ".")
+    result.figure("reliability", reliability_figure(y_test, p_test, network_proba(split.test), table, calibration))
     if leak:
         result.text(leak)
     extra = {"classification_report": cls["report_frame"].to_dict(orient="records")}
     write_bundle(out, model, features, schema, summary, extra, result, options.command(csv, out), options, csv)
     return Path(out), summary
+
+
+def calibrated_on(split: Split, table: LabelledTable, network_proba) -> tuple[dict | None, str]:
+    """(calibration, what was done) fitted on the validation slice's rows (keraslab.bundles.calibration)."""
+    if split.validation is None:
+        return None, "not calibrated: no validation slice"
+    return fit_calibration(table.y[split.validation], network_proba(split.validation))
+
+
+def decision_threshold(split: Split, table: LabelledTable, proba) -> tuple[float | None, str | None]:
+    """(threshold, how it was chosen) for two classes, on the validation slice's calibrated probabilities."""
+    if not table.binary:
+        return None, None
+    if not split.tune:
+        return 0.5, "not tuned"
+    return choose_threshold(table.y[split.validation], proba(split.validation)[:, 1])
 
 
 def filled_lines(features: FeatureSpec, frame) -> list[str]:
@@ -221,18 +241,37 @@ def train_model(x, y, table: LabelledTable, options: TrainOptions, validation=No
     return models.ensemble_model(ensemble.models_, ensemble.combine), mean
 
 
+def reliability_figure(y_test, p_test, p_network, table: LabelledTable, calibration):
+    """The test part's reliability diagram: P(positive) for two classes, the given class's P for more (then "what
+    happened" is that the class was right), calibrated and as the network gave it."""
+    if table.binary:
+        happened, given = y_test, lambda p: p[:, 1]
+        what = f"P({table.labels[1]!r})"
+    else:
+        happened, given = y_test == p_test.argmax(axis=1), lambda p: p.max(axis=1)
+        what = "P of the class given"
+    series = {"keraslab (calibrated)": given(p_test), "the network, before": given(p_network)}
+    if calibration is None:
+        series = {"keraslab (not calibrated)": given(p_test)}
+    return plots.reliability(happened.astype(int), series, title=f"test part: reliability of {what}")
+
+
 def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
-    """Test accuracy, the minority class's F1, PR-AUC (macro over classes for more than two) and balanced
-    accuracy."""
+    """Test accuracy, the positive and the minority class's F1, PR-AUC and ROC AUC (macro over classes for more than
+    two; None where the test part lacks a class), log loss and balanced accuracy."""
     from sklearn import metrics
 
     minority = table.labels.index(table.counts.idxmin())
+    both = len(np.unique(y_true)) > 1
     if table.binary:
         pr_auc = metrics.average_precision_score(y_true, proba[:, 1])
+        roc_auc = metrics.roc_auc_score(y_true, proba[:, 1]) if both else None
     else:
         onehot = np.eye(len(table.labels))[y_true]
         present = onehot.sum(axis=0) > 0
         pr_auc = metrics.average_precision_score(onehot[:, present], proba[:, present], average="macro")
+        roc_auc = metrics.roc_auc_score(onehot[:, present], proba[:, present], average="macro") if both else None
+    p = np.clip(np.asarray(proba, dtype=np.float64), 1e-7, 1.0)
     positive = {"positive_f1": float(metrics.f1_score(y_true, y_pred, zero_division=0))} if table.binary else {}
     return {
         "test_accuracy": float(metrics.accuracy_score(y_true, y_pred)),
@@ -240,17 +279,26 @@ def scores(y_true, y_pred, proba, table: LabelledTable) -> dict:
         "minority_f1": float(metrics.f1_score(y_true, y_pred, labels=[minority], average="macro", zero_division=0)),
         "pr_auc": float(pr_auc),
         "balanced_accuracy": float(metrics.balanced_accuracy_score(y_true, y_pred)),
+        "roc_auc": None if roc_auc is None else float(roc_auc),
+        "log_loss": float(metrics.log_loss(y_true, p / p.sum(axis=1, keepdims=True), labels=range(len(table.labels)))),
     }
 
 
 def bundle_schema(
-    features: FeatureSpec, roles: ColumnRoles, table: LabelledTable, options: TrainOptions, threshold: float | None
+    features: FeatureSpec,
+    roles: ColumnRoles,
+    table: LabelledTable,
+    options: TrainOptions,
+    threshold: float | None,
+    calibration: dict | None = None,
 ) -> dict:
-    """schema.json of a classifier: its labels, its positive class (two classes) and its threshold."""
+    """schema.json of a classifier: its labels, its positive class (two classes), its threshold and its
+    calibration (keraslab.bundles.calibration; None: the network's probabilities as they are)."""
     target = {
         "labels": table.labels,
         "positive": table.labels[1] if table.binary else None,
         "threshold": threshold,
+        "calibration": calibration,
         "task": "classification",
         "why": table.why,
     }
