@@ -358,12 +358,12 @@ def _check_target(path: Path, target: dict, bad) -> None:
         raise BundleError(f"{path}: unknown task {task!r}")
     elif len(target["labels"]) < 2:
         raise bad(f"a classifier needs two labels or more; found {target['labels']!r:.60}")
-    else:
-        check_calibration(target.get("calibration"), bad)
-    if task == "classification" and len(target["labels"]) == 2:
+    elif len(target["labels"]) == 2:
         threshold = target.get("threshold")
         if not (isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1):
             raise bad(f"'target.threshold' should be a number in [0, 1]; found {threshold!r:.40}")
+    if task == "classification":
+        check_calibration(target.get("calibration"), bad)
 
 
 def _check_together(folder: Path, model, features: FeatureSpec, schema: dict, metrics) -> None:

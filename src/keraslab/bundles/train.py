@@ -88,7 +88,8 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
         return calibrate(network_proba(rows), calibration)
 
     threshold, how = decision_threshold(split, table, proba)
-    p_test, y_test = proba(split.test), table.y[split.test]
+    network_test, y_test = network_proba(split.test), table.y[split.test]
+    p_test = calibrate(network_test, calibration)
     y_pred = (p_test[:, 1] >= threshold).astype(int) if table.binary else p_test.argmax(axis=1)
     summary = scores(y_test, y_pred, p_test, table)
     cls = classification(y_test, y_pred, table.labels)
@@ -101,7 +102,7 @@ def _train_table(csv: Path, options: TrainOptions, out, log) -> tuple[Path, dict
     schema = bundle_schema(features, roles, table, options, threshold, calibration)
     result = _report(csv, table, split, roles, features, options, threshold, summary, cls, history, lines)
     result.text(calibrated[0].upper() + calibrated[1:] + ".")
-    result.figure("reliability", reliability_figure(y_test, p_test, network_proba(split.test), table, calibration))
+    result.figure("reliability", reliability_figure(y_test, p_test, network_test, table, calibration))
     if leak:
         result.text(leak)
     extra = {"classification_report": cls["report_frame"].to_dict(orient="records")}
@@ -250,9 +251,11 @@ def reliability_figure(y_test, p_test, p_network, table: LabelledTable, calibrat
     else:
         happened, given = y_test == p_test.argmax(axis=1), lambda p: p.max(axis=1)
         what = "P of the class given"
-    series = {"keraslab (calibrated)": given(p_test), "the network, before": given(p_network)}
-    if calibration is None:
-        series = {"keraslab (not calibrated)": given(p_test)}
+    series = (
+        {"keraslab (not calibrated)": given(p_test)}
+        if calibration is None
+        else {"keraslab (calibrated)": given(p_test), "the network, before": given(p_network)}
+    )
     return plots.reliability(happened.astype(int), series, title=f"test part: reliability of {what}")
 
 
